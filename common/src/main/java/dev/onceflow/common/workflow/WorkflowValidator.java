@@ -1,0 +1,162 @@
+package dev.onceflow.common.workflow;
+
+import dev.onceflow.common.EventKey;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Checks a parsed definition: ids, references, expressions, reachability and cycles. Stateless. */
+final class WorkflowValidator {
+
+    private WorkflowValidator() {
+    }
+
+    static List<String> problems(Workflow wf) {
+        List<String> problems = new ArrayList<>();
+        if (wf.id() == null || !EventKey.WORKFLOW_ID.matcher(wf.id()).matches()) {
+            problems.add("field 'id': '" + wf.id() + "' is not a valid workflow id (letters, digits, '.', '_', '-'; at most 128)");
+        }
+        if (wf.version() != null && wf.version() < 1) {
+            problems.add("field 'version': must be 1 or more, got " + wf.version());
+        }
+        if (wf.nodes().isEmpty()) {
+            problems.add("field 'nodes': a workflow needs at least one node");
+            return problems;
+        }
+        Map<String, Node> byId = new HashMap<>();
+        for (int i = 0; i < wf.nodes().size(); i++) {
+            Node node = wf.nodes().get(i);
+            if (node.id() == null || node.id().isBlank()) {
+                problems.add("nodes[" + i + "] field 'id': missing");
+            } else if (!node.id().matches("[A-Za-z0-9_-]{1,64}")) {
+                problems.add("node '" + node.id() + "' field 'id': use letters, digits, '_' and '-' (at most 64)");
+            } else if (byId.put(node.id(), node) != null) {
+                problems.add("node '" + node.id() + "' field 'id': declared twice");
+            }
+        }
+        if (!byId.containsKey(wf.start())) {
+            problems.add("field 'start': no node '" + wf.start() + "'");
+        }
+        for (Node node : wf.nodes()) {
+            checkNode(node, byId, problems);
+        }
+        if (problems.isEmpty()) {
+            checkGraph(wf, byId, problems);
+        }
+        return problems;
+    }
+
+    private static void checkNode(Node node, Map<String, Node> byId, List<String> problems) {
+        String where = "node '" + node.id() + "'";
+        if (node instanceof Node.Sql sql) {
+            if (sql.sql() == null || sql.sql().isBlank()) {
+                problems.add(where + " field 'sql': missing");
+            } else {
+                long placeholders = countPlaceholders(sql.sql());
+                if (placeholders != sql.params().size()) {
+                    problems.add(where + " field 'params': the statement has " + placeholders
+                            + " '?' placeholders but " + sql.params().size() + " params are given");
+                }
+            }
+            for (int i = 0; i < sql.params().size(); i++) {
+                expression(where + " field 'params[" + i + "]'", sql.params().get(i), problems);
+            }
+            reference(where + " field 'next'", sql.next(), byId, problems);
+            if (sql.timeoutMs() != null && sql.timeoutMs() < 1) {
+                problems.add(where + " field 'timeoutMs': must be positive");
+            }
+        } else if (node instanceof Node.Condition c) {
+            expression(where + " field 'if'", c.expression(), problems);
+            reference(where + " field 'then'", c.thenNode(), byId, problems);
+            reference(where + " field 'else'", c.elseNode(), byId, problems);
+        } else if (node instanceof Node.End end) {
+            if (!end.status().equals("succeeded") && !end.status().equals("failed")) {
+                problems.add(where + " field 'status': must be 'succeeded' or 'failed', got '" + end.status() + "'");
+            }
+        }
+    }
+
+    private static void expression(String where, String expression, List<String> problems) {
+        try {
+            Expressions.compile(expression);
+        } catch (IllegalArgumentException e) {
+            problems.add(where + ": " + e.getMessage());
+        }
+    }
+
+    private static void reference(String where, String target, Map<String, Node> byId, List<String> problems) {
+        if (target != null && !byId.containsKey(target)) {
+            problems.add(where + ": no node '" + target + "'");
+        }
+    }
+
+    /** Counts JDBC '?' placeholders outside quoted strings and identifiers. */
+    static long countPlaceholders(String sql) {
+        long count = 0;
+        char quote = 0;
+        for (int i = 0; i < sql.length(); i++) {
+            char c = sql.charAt(i);
+            if (quote != 0) {
+                if (c == quote) {
+                    quote = 0;
+                }
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+            } else if (c == '?') {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** Every node must be reachable from start, and (until loop nodes exist) the graph must have no cycle. */
+    private static void checkGraph(Workflow wf, Map<String, Node> byId, List<String> problems) {
+        Set<String> reached = new HashSet<>();
+        Deque<String> todo = new ArrayDeque<>(List.of(wf.start()));
+        while (!todo.isEmpty()) {
+            String id = todo.pop();
+            if (reached.add(id)) {
+                todo.addAll(byId.get(id).successors());
+            }
+        }
+        for (Node node : wf.nodes()) {
+            if (!reached.contains(node.id())) {
+                problems.add("node '" + node.id() + "': unreachable from start node '" + wf.start() + "'");
+            }
+        }
+        Map<String, Integer> state = new HashMap<>();
+        for (Node node : wf.nodes()) {
+            String cycle = findCycle(node.id(), byId, state, new ArrayDeque<>());
+            if (cycle != null) {
+                problems.add("nodes form a cycle (" + cycle + "); use a loop node to repeat work");
+                return;
+            }
+        }
+    }
+
+    private static String findCycle(String id, Map<String, Node> byId, Map<String, Integer> state, Deque<String> path) {
+        Integer s = state.get(id);
+        if (s != null && s == 2) {
+            return null;
+        }
+        path.addLast(id);
+        if (s != null && s == 1) {
+            return String.join(" -> ", path);
+        }
+        state.put(id, 1);
+        for (String next : byId.get(id).successors()) {
+            String cycle = findCycle(next, byId, state, path);
+            if (cycle != null) {
+                return cycle;
+            }
+        }
+        state.put(id, 2);
+        path.removeLast();
+        return null;
+    }
+}

@@ -1,0 +1,276 @@
+package dev.onceflow.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.InvalidInputException.Reason;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.Outcome;
+import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.workflow.Node;
+import dev.onceflow.common.workflow.Workflow;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies one poll batch to PostgreSQL in the caller's open transaction and returns the records
+ * to produce in the batch's Kafka transaction. Event records create executions; task records run
+ * nodes guarded by their processed keys. A key found already present is not an error: the stored
+ * outcome is reloaded and its follow-ups produced again, because the Kafka transaction that first
+ * produced them may have been aborted (a crash between the two commits).
+ *
+ * <p>Fast path: no savepoints, because hundreds of subtransactions per transaction overflow
+ * PostgreSQL's subtransaction cache and slow every session. When a node's SQL statement fails
+ * (which aborts the transaction), {@link ReplayCarefully} asks the caller to roll back and replay
+ * the batch with a savepoint per record, so one failing node does not undo the others.
+ * Not thread-safe: one per worker.
+ */
+final class BatchHandler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchHandler.class);
+
+    /** The batch must be rolled back and replayed with a savepoint per record. */
+    static final class ReplayCarefully extends Exception {
+        ReplayCarefully(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    /** What a batch did, counted into the metrics only once both transactions committed. */
+    static final class Counts {
+        long events;
+        long duplicateEvents;
+        long nodeRuns;
+        long duplicateNodeRuns;
+        long succeeded;
+        long failed;
+        long deadLettered;
+
+        void addTo(EngineMetrics m) {
+            m.events.add(events);
+            m.duplicateEvents.add(duplicateEvents);
+            m.nodeRuns.add(nodeRuns);
+            m.duplicateNodeRuns.add(duplicateNodeRuns);
+            m.executionsSucceeded.add(succeeded);
+            m.executionsFailed.add(failed);
+            m.deadLettered.add(deadLettered);
+        }
+    }
+
+    private final ExecutionStore store;
+    private final WorkflowCache workflows;
+    private final NodeRunner runner;
+    private final Clock clock;
+    private final boolean unsafe;
+
+    BatchHandler(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, boolean unsafe) {
+        this.store = store;
+        this.workflows = workflows;
+        this.runner = runner;
+        this.clock = clock;
+        this.unsafe = unsafe;
+    }
+
+    List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records, boolean careful, Counts counts)
+            throws SQLException, ReplayCarefully {
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+            Savepoint sp = careful ? store.savepoint() : null;
+            if (record.topic().equals(Topics.EVENTS)) {
+                onEvent(record, out, counts);
+            } else {
+                onTask(record, out, counts, sp);
+            }
+        }
+        return out;
+    }
+
+    private void onEvent(ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
+            throws SQLException {
+        EventEnvelope event;
+        try {
+            event = Json.read(record.value(), EventEnvelope.class);
+        } catch (IOException | RuntimeException e) {
+            deadLetter(record, Reason.MALFORMED_JSON, "undecodable event envelope: " + e.getMessage(), out, counts);
+            return;
+        }
+        Optional<Workflow> wf = workflows.get(event.workflow(), event.version());
+        if (wf.isEmpty()) {
+            String error = "workflow '" + event.workflow() + "' version " + event.version() + " is not deployed";
+            Optional<Long> id = store.createExecution(event, "failed", error);
+            if (id.isPresent()) {
+                counts.events++;
+                counts.failed++;
+                out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error,
+                        event.publishedAt()));
+            } else {
+                counts.duplicateEvents++;
+            }
+            return;
+        }
+        Optional<Long> created = store.createExecution(event, "running", null);
+        if (created.isPresent()) {
+            counts.events++;
+            out.add(task(new TaskEnvelope(event.eventKey(), created.get(), event.workflow(), event.version(),
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt())));
+            return;
+        }
+        counts.duplicateEvents++;
+        // The execution exists. Its start task may have been produced in a Kafka transaction that
+        // aborted after our PostgreSQL commit (a crash between the commits): produce it again while
+        // the execution runs. Harmless if it was not lost: the start node's processed key absorbs it.
+        Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
+        if (existing.isPresent() && existing.get().running()) {
+            out.add(task(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt())));
+        }
+    }
+
+    private void onTask(ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> out, Counts counts,
+                        Savepoint savepoint) throws SQLException, ReplayCarefully {
+        TaskEnvelope task;
+        try {
+            task = Json.read(record.value(), TaskEnvelope.class);
+        } catch (IOException | RuntimeException e) {
+            deadLetter(record, Reason.MALFORMED_JSON, "undecodable task envelope: " + e.getMessage(), out, counts);
+            return;
+        }
+        Optional<Node> node = workflows.get(task.workflow(), task.version()).flatMap(w -> w.node(task.node()));
+        if (node.isEmpty()) {
+            String error = "workflow '" + task.workflow() + "' version " + task.version() + " has no node '" + task.node() + "'";
+            deadLetter(record, Reason.UNKNOWN_NODE, error, out, counts);
+            if (store.finishExecution(task.executionId(), "failed", error)) {
+                counts.failed++;
+                out.add(outcome(task, "failed", error));
+            }
+            return;
+        }
+        String key = task.processedKey();
+        boolean claimed = unsafe || store.claim(key, task.executionId(), task.node(), task.path());
+        if (!claimed) {
+            counts.duplicateNodeRuns++;
+            replay(task, key, out);
+            return;
+        }
+        NodeResult result = runner.run(node.get(), NodeContext.variables(task), store.connection());
+        if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
+            if (savepoint == null) {
+                throw new ReplayCarefully(f.error());
+            }
+            // Undo the failed statement, then record the failure under a fresh claim.
+            store.connection().rollback(savepoint);
+            if (!unsafe) {
+                store.claim(key, task.executionId(), task.node(), task.path());
+            }
+        }
+        counts.nodeRuns++;
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("Ran node {} of {} (execution {}): {}", task.node(), task.eventKey(), task.executionId(), result);
+        }
+        if (result instanceof NodeResult.Succeeded s) {
+            if (!unsafe) {
+                store.complete(key, "succeeded", s.output(), s.next(), null);
+            }
+            followUps(task, s.output(), s.next(), out);
+            if (s.next().isEmpty()) {
+                String status = s.endStatus() == null ? "succeeded" : s.endStatus();
+                String error = "failed".equals(status) ? (s.message() == null ? "ended by node '" + task.node() + "'" : s.message()) : null;
+                finish(task, status, error, out, counts);
+            }
+        } else {
+            NodeResult.Failed f = (NodeResult.Failed) result;
+            String error = "node '" + task.node() + "' failed: " + f.error();
+            if (!unsafe) {
+                store.complete(key, "failed", null, List.of(), f.error());
+            }
+            finish(task, "failed", error, out, counts);
+        }
+    }
+
+    /** The node ran before: produce its follow-ups (and its execution's outcome) again from the stored outcome. */
+    private void replay(TaskEnvelope task, String key, List<ProducerRecord<byte[], byte[]>> out) throws SQLException {
+        Optional<ExecutionStore.StoredRun> stored = store.storedRun(key);
+        if (stored.isEmpty() || "started".equals(stored.get().status())) {
+            LOG.warn("Processed key {} has no finished outcome (status {}); not producing follow-ups", key,
+                    stored.map(ExecutionStore.StoredRun::status).orElse("missing"));
+            return;
+        }
+        ExecutionStore.StoredRun run = stored.get();
+        followUps(task, run.output(), run.next(), out);
+        if (run.next().isEmpty()) {
+            store.execution(task.eventKey()).filter(e -> !e.running()).ifPresent(e ->
+                    out.add(outcome(task, e.status(), "failed".equals(e.status()) ? run.error() : null)));
+        }
+    }
+
+    private void followUps(TaskEnvelope task, JsonNode output, List<String> next, List<ProducerRecord<byte[], byte[]>> out) {
+        if (next.isEmpty()) {
+            return;
+        }
+        Map<String, JsonNode> outputs = new HashMap<>(task.outputs());
+        if (output != null) {
+            outputs.put(task.node(), output);
+        }
+        for (String n : next) {
+            out.add(task(new TaskEnvelope(task.eventKey(), task.executionId(), task.workflow(), task.version(), n,
+                    task.path(), task.eventTime(), task.trigger(), outputs, task.publishedAt())));
+        }
+    }
+
+    private void finish(TaskEnvelope task, String status, String error, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
+            throws SQLException {
+        // With only sequential nodes, a branch that ends ends the execution. (Parallel branches will need a join count.)
+        if (store.finishExecution(task.executionId(), status, error)) {
+            if ("succeeded".equals(status)) {
+                counts.succeeded++;
+            } else {
+                counts.failed++;
+            }
+            out.add(outcome(task, status, error));
+        }
+    }
+
+    private ProducerRecord<byte[], byte[]> task(TaskEnvelope t) {
+        return new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t));
+    }
+
+    private ProducerRecord<byte[], byte[]> outcome(TaskEnvelope t, String status, String error) {
+        return outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status, error, t.publishedAt());
+    }
+
+    private ProducerRecord<byte[], byte[]> outcome(String eventKey, long executionId, String workflow, int version,
+                                                   String status, String error, long publishedAt) {
+        Outcome o = new Outcome(eventKey, executionId, workflow, version, status, error, clock.millis(), publishedAt);
+        return new ProducerRecord<>(Topics.OUTCOMES, key(eventKey), Json.bytes(o));
+    }
+
+    private static void deadLetter(ConsumerRecord<byte[], byte[]> record, Reason reason, String message,
+                                   List<ProducerRecord<byte[], byte[]>> out, Counts counts) {
+        LOG.warn("Dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), message);
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(Topics.H_ERROR_CLASS, reason.name().getBytes(StandardCharsets.UTF_8));
+        headers.add(Topics.H_ERROR_MESSAGE, message.getBytes(StandardCharsets.UTF_8));
+        headers.add(Topics.H_SOURCE_TOPIC, record.topic().getBytes(StandardCharsets.UTF_8));
+        headers.add(Topics.H_SOURCE_PARTITION, String.valueOf(record.partition()).getBytes(StandardCharsets.UTF_8));
+        headers.add(Topics.H_SOURCE_OFFSET, String.valueOf(record.offset()).getBytes(StandardCharsets.UTF_8));
+        out.add(new ProducerRecord<>(Topics.DLQ, null, record.key(), record.value(), headers));
+        counts.deadLettered++;
+    }
+
+    private static byte[] key(String eventKey) {
+        return eventKey.getBytes(StandardCharsets.UTF_8);
+    }
+}

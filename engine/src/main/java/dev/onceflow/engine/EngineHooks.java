@@ -1,0 +1,19 @@
+package dev.onceflow.engine;
+
+/**
+ * Seams for fault injection in guarantee tests and chaos runs. Production uses {@link #NONE}.
+ * Implementations are called from worker threads and must be thread-safe.
+ */
+public interface EngineHooks {
+
+    EngineHooks NONE = new EngineHooks() {
+    };
+
+    /**
+     * Called after a batch's PostgreSQL transaction committed and before its Kafka transaction
+     * begins. Throwing here is a crash between the two commits: the batch's records are delivered
+     * again, and the processed keys must keep every node from running twice.
+     */
+    default void afterDatabaseCommit(String worker, int records) {
+    }
+}

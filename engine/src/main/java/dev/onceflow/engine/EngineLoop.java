@@ -1,0 +1,326 @@
+package dev.onceflow.engine;
+
+import dev.onceflow.common.Topics;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One engine worker: a {@code read_committed} consumer of {@value Topics#EVENTS} and
+ * {@value Topics#TASKS}, one transactional producer, and one PostgreSQL connection. Per poll batch:
+ * one PostgreSQL transaction ({@link BatchHandler}), commit; then one Kafka transaction with the
+ * follow-up records and the batch's offsets sent with {@code consumer.groupMetadata()}, commit.
+ *
+ * <p>Why this order: the PostgreSQL commit is the durable proof that each node ran (its processed
+ * key); the Kafka commit only moves the offsets and publishes follow-ups. A crash between the two
+ * redelivers the batch, whose nodes are found processed and whose follow-ups are produced again.
+ * A zombie that lost its partitions cannot commit offsets: the group generation in the offsets
+ * fences it.
+ *
+ * <p>Every failure takes one path (the catch ladder in {@link #runBatch}): roll back PostgreSQL,
+ * abort the Kafka transaction, rewind the consumer to the batch's first offsets, back off, poll
+ * again. Fencing, or a failed abort, closes the clients and rejoins the group, which restarts
+ * from the committed offsets. Runs on its own thread; {@link #stop()} may be called from any thread.
+ */
+final class EngineLoop implements Runnable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EngineLoop.class);
+
+    enum State { CREATED, RUNNING, STOPPING, STOPPED }
+
+    private final String name;
+    private final EngineSettings settings;
+    private final DataSource dataSource;
+    private final WorkflowCache workflows;
+    private final EngineMetrics metrics;
+    private final EngineHooks hooks;
+    private final java.time.Clock clock;
+    private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private KafkaConsumer<byte[], byte[]> consumer;
+    private KafkaProducer<byte[], byte[]> producer;
+    private ExecutionStore store;
+    private BatchHandler handler;
+    private boolean transactionOpen;
+    private int consecutiveFailures;
+
+    EngineLoop(String name, EngineSettings settings, DataSource dataSource, WorkflowCache workflows, EngineMetrics metrics,
+               EngineHooks hooks, java.time.Clock clock) {
+        this.name = name;
+        this.settings = settings;
+        this.dataSource = dataSource;
+        this.workflows = workflows;
+        this.metrics = metrics;
+        this.hooks = hooks;
+        this.clock = clock;
+    }
+
+    State state() {
+        return state.get();
+    }
+
+    @Override
+    public void run() {
+        if (!state.compareAndSet(State.CREATED, State.RUNNING)) {
+            throw new IllegalStateException(name + " was already started");
+        }
+        LOG.info("Engine worker {} starting", name);
+        try {
+            while (state.get() == State.RUNNING) {
+                try {
+                    openClients();
+                    pollLoop();
+                } catch (WakeupException e) {
+                    // stop() woke us up; the loop condition ends the worker
+                } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException e) {
+                    LOG.warn("Engine worker {} was fenced ({}); closing its clients and rejoining the group", name, e.toString());
+                    closeClients();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (RuntimeException | SQLException e) {
+                    LOG.warn("Engine worker {} lost its clients ({}); reconnecting after a back-off", name, e.toString());
+                    closeClients();
+                    try {
+                        backOff();
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+        } finally {
+            closeClients();
+            state.set(State.STOPPED);
+            stopped.countDown();
+            LOG.info("Engine worker {} stopped", name);
+        }
+    }
+
+    /** Asks the worker to finish its batch (or abort its open transaction) and leave the group. */
+    void stop() {
+        if (state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.CREATED, State.STOPPED)) {
+            KafkaConsumer<byte[], byte[]> c = consumer;
+            if (c != null) {
+                c.wakeup();
+            }
+        }
+    }
+
+    boolean awaitStopped(Duration timeout) throws InterruptedException {
+        return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void openClients() throws SQLException {
+        if (store == null) {
+            Connection connection = dataSource.getConnection();
+            store = new ExecutionStore(connection);
+            handler = new BatchHandler(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock, settings.unsafe());
+        }
+        if (producer == null) {
+            producer = new KafkaProducer<>(producerProps(), new ByteArraySerializer(), new ByteArraySerializer());
+            producer.initTransactions();
+        }
+        if (consumer == null) {
+            consumer = new KafkaConsumer<>(consumerProps(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+            consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS));
+        }
+    }
+
+    private void pollLoop() throws InterruptedException {
+        while (state.get() == State.RUNNING) {
+            ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
+            if (!records.isEmpty()) {
+                runBatch(records);
+            }
+        }
+    }
+
+    private void runBatch(ConsumerRecords<byte[], byte[]> polled) throws InterruptedException {
+        List<ConsumerRecord<byte[], byte[]>> records = new java.util.ArrayList<>(polled.count());
+        polled.forEach(records::add);
+        boolean careful = false;
+        while (true) {
+            BatchHandler.Counts counts = new BatchHandler.Counts();
+            try {
+                List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
+                store.commit();
+                hooks.afterDatabaseCommit(name, records.size());
+                commitKafka(out, offsets(records));
+                counts.addTo(metrics);
+                metrics.batches.increment();
+                consecutiveFailures = 0;
+                return;
+            } catch (BatchHandler.ReplayCarefully e) {
+                // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
+                store.rollbackQuietly();
+                careful = true;
+            } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | WakeupException e) {
+                store.rollbackQuietly();
+                throw e;
+            } catch (SQLException | RuntimeException e) {
+                metrics.batchFailures.increment();
+                LOG.warn("Engine worker {}: batch of {} records failed ({}); rolling back and delivering it again",
+                        name, records.size(), describe(e));
+                store.rollbackQuietly();
+                if (e instanceof SQLException sql && isBroken()) {
+                    LOG.warn("Engine worker {}: database connection lost ({}); reconnecting", name, sql.getMessage());
+                    store.close();
+                    store = null;
+                }
+                abortAndRewind(records);
+                backOff();
+                return;
+            }
+        }
+    }
+
+    private void commitKafka(List<ProducerRecord<byte[], byte[]>> out, Map<TopicPartition, OffsetAndMetadata> offsets) {
+        producer.beginTransaction();
+        transactionOpen = true;
+        for (ProducerRecord<byte[], byte[]> record : out) {
+            producer.send(record);
+        }
+        // Offsets carry the group generation: a worker that lost these partitions is fenced here.
+        producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+        producer.commitTransaction();
+        transactionOpen = false;
+    }
+
+    /** Aborts the open Kafka transaction and seeks back so the next poll returns the batch again. */
+    private void abortAndRewind(List<ConsumerRecord<byte[], byte[]>> records) {
+        if (transactionOpen) {
+            // If the abort itself fails the producer is unusable: the exception closes the clients,
+            // and the new consumer starts from the committed offsets.
+            producer.abortTransaction();
+            transactionOpen = false;
+        }
+        Map<TopicPartition, Long> first = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
+        }
+        first.forEach((tp, offset) -> {
+            if (consumer.assignment().contains(tp)) {
+                consumer.seek(tp, offset);
+            }
+        });
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> offsets(List<ConsumerRecord<byte[], byte[]>> records) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
+        }
+        return offsets;
+    }
+
+    private boolean isBroken() {
+        try {
+            return store == null || store.connection().isClosed() || !store.connection().isValid(2);
+        } catch (SQLException e) {
+            return true;
+        }
+    }
+
+    private void backOff() throws InterruptedException {
+        consecutiveFailures++;
+        long ms = Math.min(5_000, 50L << Math.min(consecutiveFailures, 7));
+        Thread.sleep(ms);
+    }
+
+    private void closeClients() {
+        if (producer != null) {
+            try {
+                if (transactionOpen) {
+                    producer.abortTransaction();
+                }
+            } catch (KafkaException e) {
+                LOG.debug("Abort on close failed", e);
+            }
+            transactionOpen = false;
+            producer.close(Duration.ofSeconds(5));
+            producer = null;
+        }
+        if (consumer != null) {
+            // close() leaves the group, so its partitions move at once instead of after the session timeout.
+            try {
+                consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
+            } catch (RuntimeException e) {
+                LOG.debug("Consumer close failed", e);
+            }
+            consumer = null;
+        }
+        if (store != null) {
+            store.rollbackQuietly();
+            store.close();
+            store = null;
+        }
+    }
+
+    private Properties consumerProps() {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId());
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, name + "-consumer");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(settings.maxPollRecords()));
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+        // Range assignment gives events-N and tasks-N to the same worker: one key, one consumer.
+        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
+        p.putAll(settings.consumerOverrides());
+        return p;
+    }
+
+    private Properties producerProps() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, name + "-producer");
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.transactionalIdPrefix() + "-" + name + "-"
+                + java.util.UUID.randomUUID());
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "10");
+        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
+        p.putAll(settings.producerOverrides());
+        return p;
+    }
+
+    private static String describe(Exception e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? e.toString() : e + " caused by " + root;
+    }
+}

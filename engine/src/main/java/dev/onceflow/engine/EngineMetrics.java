@@ -1,0 +1,80 @@
+package dev.onceflow.engine;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of one engine process (all its workers). Thread-safe. Counts are of work committed to
+ * PostgreSQL; a batch replayed after a failed Kafka commit counts its absorbed repeats again,
+ * which is what they are.
+ */
+public final class EngineMetrics {
+
+    final LongAdder events = new LongAdder();
+    final LongAdder duplicateEvents = new LongAdder();
+    final LongAdder nodeRuns = new LongAdder();
+    final LongAdder duplicateNodeRuns = new LongAdder();
+    final LongAdder executionsSucceeded = new LongAdder();
+    final LongAdder executionsFailed = new LongAdder();
+    final LongAdder deadLettered = new LongAdder();
+    final LongAdder batches = new LongAdder();
+    final LongAdder batchFailures = new LongAdder();
+
+    /** Event records that created an execution. */
+    public long events() {
+        return events.sum();
+    }
+
+    /** Event records whose key already had an execution: absorbed by the unique event key. */
+    public long duplicateEvents() {
+        return duplicateEvents.sum();
+    }
+
+    /** Nodes run (processed key inserted by this engine). */
+    public long nodeRuns() {
+        return nodeRuns.sum();
+    }
+
+    /** Task records whose processed key existed: absorbed, the stored outcome reused. */
+    public long duplicateNodeRuns() {
+        return duplicateNodeRuns.sum();
+    }
+
+    public long executionsSucceeded() {
+        return executionsSucceeded.sum();
+    }
+
+    public long executionsFailed() {
+        return executionsFailed.sum();
+    }
+
+    public long deadLettered() {
+        return deadLettered.sum();
+    }
+
+    /** Batches committed to both PostgreSQL and Kafka. */
+    public long batches() {
+        return batches.sum();
+    }
+
+    /** Batches rolled back and delivered again (database or broker errors, fencing, injected faults). */
+    public long batchFailures() {
+        return batchFailures.sum();
+    }
+
+    /** Sums several engines' metrics (for a dev process running several engines). */
+    public static EngineMetrics sum(Iterable<EngineMetrics> all) {
+        EngineMetrics total = new EngineMetrics();
+        for (EngineMetrics m : all) {
+            total.events.add(m.events());
+            total.duplicateEvents.add(m.duplicateEvents());
+            total.nodeRuns.add(m.nodeRuns());
+            total.duplicateNodeRuns.add(m.duplicateNodeRuns());
+            total.executionsSucceeded.add(m.executionsSucceeded());
+            total.executionsFailed.add(m.executionsFailed());
+            total.deadLettered.add(m.deadLettered());
+            total.batches.add(m.batches());
+            total.batchFailures.add(m.batchFailures());
+        }
+        return total;
+    }
+}

@@ -1,0 +1,21 @@
+package dev.onceflow.engine;
+
+import dev.onceflow.common.OnceflowConfig;
+import java.util.Map;
+
+/**
+ * The configuration snapshot of an engine, read once from {@link OnceflowConfig}.
+ *
+ * @param unsafe the negative control: no processed-key check. Never in production.
+ */
+record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
+                      int maxPollRecords, long sqlTimeoutMs, Map<String, Object> consumerOverrides,
+                      Map<String, Object> producerOverrides, boolean unsafe) {
+
+    static EngineSettings from(OnceflowConfig config, boolean unsafe) {
+        return new EngineSettings(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
+                "onceflow-engine", config.getInt(OnceflowConfig.ENGINE_WORKERS), config.getInt(OnceflowConfig.ENGINE_MAX_POLL),
+                config.getLong(OnceflowConfig.ENGINE_SQL_TIMEOUT), config.clientSettings("kafka.consumer."),
+                config.clientSettings("kafka.producer."), unsafe);
+    }
+}

@@ -1,0 +1,166 @@
+package dev.onceflow.engine;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.Json;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Timestamp;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Executions and processed keys, on one worker's connection, inside the batch transaction the
+ * caller opens and commits. The unique {@code executions.event_key} and the primary key of
+ * {@code processed_keys} are the single winners of every race: an {@code INSERT … ON CONFLICT DO
+ * NOTHING} that inserts nothing means another delivery already won. Not thread-safe: one per
+ * worker, owned by its {@link EngineLoop}.
+ */
+final class ExecutionStore implements AutoCloseable {
+
+    private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {
+    };
+
+    /** An execution row as far as the engine needs it. */
+    record Execution(long id, String status) {
+        boolean running() {
+            return "running".equals(status);
+        }
+    }
+
+    /** A processed key found already present: the node ran before; its stored outcome. */
+    record StoredRun(String status, JsonNode output, List<String> next, String error) {
+    }
+
+    private final Connection connection;
+    private final PreparedStatement insertExecution;
+    private final PreparedStatement selectExecution;
+    private final PreparedStatement finishExecution;
+    private final PreparedStatement claimKey;
+    private final PreparedStatement selectKey;
+    private final PreparedStatement completeKey;
+    private int savepoints;
+
+    ExecutionStore(Connection connection) throws SQLException {
+        this.connection = connection;
+        connection.setAutoCommit(false);
+        insertExecution = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
+                + "status, trigger, source, published_at, error, finished_at) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
+                + "CASE WHEN ? = 'running' THEN NULL ELSE now() END) ON CONFLICT (event_key) DO NOTHING RETURNING id");
+        selectExecution = connection.prepareStatement("SELECT id, status FROM executions WHERE event_key = ?");
+        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = now() "
+                + "WHERE id = ? AND finished_at IS NULL");
+        claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
+                + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
+        selectKey = connection.prepareStatement("SELECT status, output, next, error FROM processed_keys WHERE key = ?");
+        completeKey = connection.prepareStatement("UPDATE processed_keys SET status = ?, output = ?::jsonb, "
+                + "next = ?::jsonb, error = ?, finished_at = now() WHERE key = ?");
+    }
+
+    Connection connection() {
+        return connection;
+    }
+
+    /**
+     * Creates the execution of an event unless one exists for its key.
+     *
+     * @return the new execution id, or empty when the key already had an execution (a duplicate event)
+     */
+    Optional<Long> createExecution(EventEnvelope event, String status, String error) throws SQLException {
+        insertExecution.setString(1, event.eventKey());
+        insertExecution.setString(2, event.workflow());
+        insertExecution.setInt(3, event.version());
+        insertExecution.setString(4, status);
+        insertExecution.setString(5, Json.text(event.data()));
+        insertExecution.setString(6, event.source());
+        insertExecution.setTimestamp(7, event.publishedAt() > 0 ? new Timestamp(event.publishedAt()) : null);
+        insertExecution.setString(8, error);
+        insertExecution.setString(9, status);
+        try (ResultSet rs = insertExecution.executeQuery()) {
+            return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
+        }
+    }
+
+    Optional<Execution> execution(String eventKey) throws SQLException {
+        selectExecution.setString(1, eventKey);
+        try (ResultSet rs = selectExecution.executeQuery()) {
+            return rs.next() ? Optional.of(new Execution(rs.getLong(1), rs.getString(2))) : Optional.empty();
+        }
+    }
+
+    /** Marks the execution finished unless it already is; returns whether this call finished it. */
+    boolean finishExecution(long executionId, String status, String error) throws SQLException {
+        finishExecution.setString(1, status);
+        finishExecution.setString(2, error);
+        finishExecution.setLong(3, executionId);
+        return finishExecution.executeUpdate() == 1;
+    }
+
+    /**
+     * Claims a node run. Returns true when this delivery inserted the processed key and so must
+     * run the node; false when the key existed (the node ran, or is running in a transaction that
+     * committed first: PostgreSQL makes this insert wait for it).
+     */
+    boolean claim(String key, long executionId, String nodeId, String path) throws SQLException {
+        claimKey.setString(1, key);
+        claimKey.setLong(2, executionId);
+        claimKey.setString(3, nodeId);
+        claimKey.setString(4, path);
+        return claimKey.executeUpdate() == 1;
+    }
+
+    Optional<StoredRun> storedRun(String key) throws SQLException {
+        selectKey.setString(1, key);
+        try (ResultSet rs = selectKey.executeQuery()) {
+            if (!rs.next()) {
+                return Optional.empty();
+            }
+            String output = rs.getString(2);
+            String next = rs.getString(3);
+            return Optional.of(new StoredRun(rs.getString(1),
+                    output == null ? null : Json.tree(output),
+                    next == null ? List.of() : Json.MAPPER.convertValue(Json.tree(next), STRINGS),
+                    rs.getString(4)));
+        }
+    }
+
+    void complete(String key, String status, JsonNode output, List<String> next, String error) throws SQLException {
+        completeKey.setString(1, status);
+        completeKey.setString(2, output == null ? null : Json.text(output));
+        completeKey.setString(3, Json.text(next));
+        completeKey.setString(4, error);
+        completeKey.setString(5, key);
+        completeKey.executeUpdate();
+    }
+
+    Savepoint savepoint() throws SQLException {
+        return connection.setSavepoint("s" + (savepoints++ & 0xffff));
+    }
+
+    void commit() throws SQLException {
+        connection.commit();
+        savepoints = 0;
+    }
+
+    void rollbackQuietly() {
+        try {
+            connection.rollback();
+        } catch (SQLException ignored) {
+            // the connection is broken; the caller replaces it
+        }
+        savepoints = 0;
+    }
+
+    @Override
+    public void close() {
+        try {
+            connection.close();
+        } catch (SQLException ignored) {
+            // closing a broken connection
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package dev.onceflow.engine;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.workflow.Expressions;
+import dev.onceflow.common.workflow.Node;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.util.Collection;
+import java.util.Map;
+
+/**
+ * A {@code sql} node: one statement whose parameters are expressions bound as JDBC parameters,
+ * never concatenated. Output: {@code rowCount} and, for queries, {@code rows} (at most
+ * {@value #MAX_ROWS}, as objects by column label). Not thread-safe: one per worker.
+ */
+final class SqlNode {
+
+    static final int MAX_ROWS = 100;
+
+    private final long defaultTimeoutMs;
+
+    SqlNode(long defaultTimeoutMs) {
+        this.defaultTimeoutMs = defaultTimeoutMs;
+    }
+
+    NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
+        Object[] params = new Object[node.params().size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = jdbcValue(Expressions.evaluate(node.params().get(i), variables));
+        }
+        long timeoutMs = node.timeoutMs() != null ? node.timeoutMs() : defaultTimeoutMs;
+        try (PreparedStatement ps = connection.prepareStatement(node.sql())) {
+            // pgjdbc cancels the statement from a timer thread when it runs past the timeout.
+            ps.setQueryTimeout((int) Math.max(1, (timeoutMs + 999) / 1000));
+            for (int i = 0; i < params.length; i++) {
+                ps.setObject(i + 1, params[i]);
+            }
+            ObjectNode out = JsonNodeFactory.instance.objectNode();
+            if (ps.execute()) {
+                try (ResultSet rs = ps.getResultSet()) {
+                    readRows(rs, out);
+                }
+            } else {
+                out.put("rowCount", ps.getUpdateCount());
+            }
+            return NodeResult.Succeeded.continueWith(out, node.successors());
+        } catch (SQLException e) {
+            if (isConnectionFailure(e)) {
+                throw e;
+            }
+            String state = e.getSQLState();
+            if ("57014".equals(state)) {
+                return new NodeResult.Failed("SQL statement timed out after " + timeoutMs
+                        + " ms (statement_timeout / query cancelled)", true);
+            }
+            return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true);
+        }
+    }
+
+    private static void readRows(ResultSet rs, ObjectNode out) throws SQLException {
+        ResultSetMetaData md = rs.getMetaData();
+        ArrayNode rows = out.putArray("rows");
+        int count = 0;
+        while (rs.next()) {
+            count++;
+            if (count > MAX_ROWS) {
+                continue;
+            }
+            ObjectNode row = rows.addObject();
+            for (int c = 1; c <= md.getColumnCount(); c++) {
+                row.set(md.getColumnLabel(c), Json.MAPPER.valueToTree(plain(rs.getObject(c))));
+            }
+        }
+        out.put("rowCount", count);
+        out.put("truncated", count > MAX_ROWS);
+    }
+
+    private static Object plain(Object value) {
+        if (value == null || value instanceof Number || value instanceof Boolean || value instanceof String) {
+            return value;
+        }
+        return value.toString();
+    }
+
+    /** Maps and lists are bound as JSON text (cast with {@code ?::jsonb} in the statement). */
+    static Object jdbcValue(Object value) {
+        if (value instanceof Map<?, ?> || value instanceof Collection<?>) {
+            return Json.text(value);
+        }
+        return value;
+    }
+
+    /** Class 08 (connection exception) and 57P0x (shutdown): the database is gone, not the statement wrong. */
+    static boolean isConnectionFailure(SQLException e) {
+        String state = e.getSQLState();
+        return state != null && (state.startsWith("08") || state.startsWith("57P"));
+    }
+}
