@@ -1,0 +1,107 @@
+package dev.onceflow.deploy;
+
+import dev.onceflow.common.OnceflowConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The {@code onceflow} command. Each sub-command is a small class; this one only routes and turns
+ * errors into messages and exit codes (0 ok, 1 failed, 2 usage).
+ */
+public final class Onceflow {
+
+    static final String USAGE = """
+            usage: onceflow <command> [options]
+
+            commands:
+              dev                 embedded Kafka + PostgreSQL, a dispatcher, engine workers, the example
+                                  workflows and a demo workload with every event published 3 times
+                  --workers N       engine worker threads (default 3)
+                  --events N        distinct demo events, each published 3 times (default 2000)
+                  --no-demo         publish nothing; serve until Ctrl-C
+                  --exit            stop when the demo is done instead of serving until Ctrl-C
+                  --json FILE       write the summary as JSON
+                  --dir DIR         data directory (default: a new temporary directory)
+              engine              run one engine process (engine.workers threads) against configured Kafka/PostgreSQL
+              dispatcher          run one dispatcher against configured Kafka/PostgreSQL
+              workflow deploy FILE...   validate definitions and store each as a new version
+              workflow list       list deployed workflows (latest versions)
+              publish --workflow ID [--id ID] [--time ISO-8601] [--topic T] DATA
+                                  publish one trigger record (DATA is a JSON object)
+              config              list every configuration key with its default and meaning
+
+            configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
+            ONCEFLOW_<KEY> (dots become underscores, upper case), and -Dkey=value style --set key=value.
+            """;
+
+    private Onceflow() {
+    }
+
+    public static void main(String[] argv) {
+        int code = run(Arrays.asList(argv), System.out, System.err);
+        System.exit(code);
+    }
+
+    static int run(List<String> argv, PrintStream out, PrintStream err) {
+        if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help") || argv.get(0).equals("-h")) {
+            out.print(USAGE);
+            return argv.isEmpty() ? 2 : 0;
+        }
+        String command = argv.get(0);
+        List<String> rest = argv.subList(1, argv.size());
+        try {
+            switch (command) {
+                case "dev":
+                    return DevCommand.run(rest, out, err);
+                case "engine":
+                    return RoleCommand.engine(rest, out, err);
+                case "dispatcher":
+                    return RoleCommand.dispatcher(rest, out, err);
+                case "workflow":
+                    return WorkflowCommand.run(rest, out, err);
+                case "publish":
+                    return PublishCommand.run(rest, out, err);
+                case "config":
+                    return ConfigCommand.run(out);
+                default:
+                    err.println("onceflow: unknown command '" + command + "'");
+                    err.print(USAGE);
+                    return 2;
+            }
+        } catch (Args.UsageException e) {
+            err.println("onceflow " + command + ": " + e.getMessage());
+            err.println("run 'onceflow help' for usage");
+            return 2;
+        } catch (IllegalArgumentException e) {
+            err.println("onceflow " + command + ": " + e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            err.println("onceflow " + command + " failed: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /**
+     * Configuration of a role or tool: defaults, then {@code --config FILE} (or ONCEFLOW_CONFIG),
+     * then environment variables, then {@code --set key=value} options.
+     */
+    static OnceflowConfig config(Args args) {
+        String file = args.get("config", null);
+        Map<String, String> overrides = new HashMap<>();
+        String sets = args.get("set", null);
+        if (sets != null) {
+            for (String pair : sets.split(",")) {
+                int eq = pair.indexOf('=');
+                if (eq <= 0) {
+                    throw new Args.UsageException("--set expects key=value[,key=value], got '" + pair + "'");
+                }
+                overrides.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+            }
+        }
+        return OnceflowConfig.load(file == null ? null : Path.of(file), System.getenv(), overrides);
+    }
+}

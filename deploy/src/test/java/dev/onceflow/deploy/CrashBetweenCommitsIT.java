@@ -1,0 +1,94 @@
+package dev.onceflow.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.engine.Engine;
+import dev.onceflow.engine.EngineHooks;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A failure after the PostgreSQL commit and before the Kafka commit: the batch is delivered again.
+ * The processed keys must keep every node from running twice, and every execution must still
+ * finish. The negative control runs the same faults on an unsafe engine (no processed-key check)
+ * and must see duplicate effects: proof that this test can fail.
+ */
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
+class CrashBetweenCommitsIT {
+
+    private static final int EVENTS = 300;
+    private Fleet fleet;
+
+    @BeforeEach
+    void start() {
+        fleet = new Fleet(TestInfra.embedded());
+    }
+
+    @AfterEach
+    void stop() {
+        fleet.close();
+    }
+
+    /** Fails every third batch after its PostgreSQL commit, at most {@code max} times. */
+    static final class FailBetweenCommits implements EngineHooks {
+        final AtomicInteger batches = new AtomicInteger();
+        final AtomicInteger injected = new AtomicInteger();
+        private final int max;
+
+        FailBetweenCommits(int max) {
+            this.max = max;
+        }
+
+        @Override
+        public void afterDatabaseCommit(String worker, int records) {
+            if (batches.incrementAndGet() % 3 == 1 && injected.incrementAndGet() <= max) {
+                throw new IllegalStateException("injected crash between the PostgreSQL and the Kafka commit");
+            }
+        }
+    }
+
+    @Test
+    void nodeRunsOnceWhenWorkerFailsBetweenCommits() throws Exception {
+        Workflow wf = fleet.deployThreeNode(Fleet.uniqueId("crash"));
+        FailBetweenCommits hooks = new FailBetweenCommits(25);
+        fleet.startDispatcher();
+        Engine engine = fleet.startEngine(2, hooks, false);
+        for (int i = 0; i < EVENTS; i++) {
+            fleet.publish(wf.id(), "c-" + i, Fleet.data(i));
+        }
+        fleet.flush();
+
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == EVENTS);
+        assertThat(hooks.injected.get()).as("faults injected").isGreaterThanOrEqualTo(5);
+        assertThat(engine.metrics().batchFailures()).isGreaterThanOrEqualTo(5);
+        assertThat(engine.metrics().duplicateNodeRuns() + engine.metrics().duplicateEvents())
+                .as("redelivered records absorbed").isPositive();
+        assertThat(fleet.succeeded(wf.id())).isEqualTo(EVENTS);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+        assertThat(fleet.missingEffects(wf.id())).isZero();
+        assertThat(fleet.effects(wf.id())).isEqualTo(2L * EVENTS);
+    }
+
+    @Test
+    void negativeControlUnsafeEngineRunsNodesTwice() throws Exception {
+        Workflow wf = fleet.deployThreeNode(Fleet.uniqueId("unsafe"));
+        FailBetweenCommits hooks = new FailBetweenCommits(25);
+        fleet.startDispatcher();
+        fleet.startEngine(2, hooks, true);
+        for (int i = 0; i < EVENTS; i++) {
+            fleet.publish(wf.id(), "u-" + i, Fleet.data(i));
+        }
+        fleet.flush();
+
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == EVENTS);
+        assertThat(hooks.injected.get()).isGreaterThanOrEqualTo(5);
+        assertThat(fleet.duplicateEffects(wf.id())).as("the checker sees duplicates when the guarantee is off").isPositive();
+    }
+}

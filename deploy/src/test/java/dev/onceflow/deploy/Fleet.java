@@ -1,0 +1,194 @@
+package dev.onceflow.deploy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.TriggerRecord;
+import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.dispatcher.Dispatcher;
+import dev.onceflow.dispatcher.StoreCatalog;
+import dev.onceflow.engine.Engine;
+import dev.onceflow.engine.EngineHooks;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Future;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+
+/**
+ * One test's Onceflow: dispatchers and engines on the shared infrastructure, the workflows it
+ * deployed, and the invariant queries. Closed after each test.
+ */
+final class Fleet implements AutoCloseable {
+
+    final TestInfra infra;
+    final DataSource ds;
+    /**
+     * One group for every test of the JVM: a test's engines continue from the offsets the previous
+     * test's engines committed, instead of re-reading every earlier test's records.
+     */
+    final String group = "onceflow-it";
+    private final List<AutoCloseable> running = new ArrayList<>();
+    private final List<Dispatcher> dispatchers = new ArrayList<>();
+    private final List<Engine> engines = new ArrayList<>();
+    private KafkaProducer<byte[], byte[]> producer;
+
+    Fleet(TestInfra infra) {
+        this.infra = infra;
+        this.ds = infra.dataSource();
+    }
+
+    OnceflowConfig config(int workers) {
+        return infra.config(Map.of(OnceflowConfig.ENGINE_GROUP.name(), group,
+                OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.ENGINE_MAX_POLL.name(), "200"));
+    }
+
+    Dispatcher startDispatcher() {
+        OnceflowConfig config = config(1);
+        StoreCatalog catalog = new StoreCatalog(ds, 500);
+        Dispatcher d = new Dispatcher(config, catalog);
+        d.start();
+        running.add(catalog);
+        running.add(d);
+        dispatchers.add(d);
+        return d;
+    }
+
+    Engine startEngine(int workers) {
+        return startEngine(workers, EngineHooks.NONE, false);
+    }
+
+    Engine startEngine(int workers, EngineHooks hooks, boolean unsafe) {
+        Engine e = new Engine(config(workers), ds, hooks, Clock.systemUTC(), unsafe);
+        e.start();
+        running.add(e);
+        engines.add(e);
+        return e;
+    }
+
+    void stop(Engine e) {
+        e.close();
+        running.remove(e);
+        engines.remove(e);
+    }
+
+    List<Engine> engines() {
+        return engines;
+    }
+
+    List<Dispatcher> dispatchers() {
+        return dispatchers;
+    }
+
+    Workflow deploy(String json) throws Exception {
+        Workflow wf = Workflows.parse("test", json.getBytes(StandardCharsets.UTF_8));
+        return new WorkflowStore(ds).deploy(wf);
+    }
+
+    /** A 3-node workflow: sql (record) → condition → sql (large or small) → end; both sql nodes write it_effects. */
+    Workflow deployThreeNode(String id) throws Exception {
+        return deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "record", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'record')",
+                   "params": ["event.key"], "next": "check"},
+                  {"type": "condition", "id": "check", "if": "trigger.n %% 2 == 0", "then": "even", "else": "odd"},
+                  {"type": "sql", "id": "even", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'even')",
+                   "params": ["event.key"], "next": "done"},
+                  {"type": "sql", "id": "odd", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'odd')",
+                   "params": ["event.key"], "next": "done"},
+                  {"type": "end", "id": "done"}
+                ]}""".formatted(id));
+    }
+
+    static String uniqueId(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    Future<RecordMetadata> publish(String workflow, String id, ObjectNode data) {
+        return publishRaw(Topics.TRIGGERS, id, new TriggerRecord(workflow, id, id == null ? null : Instant.ofEpochMilli(1_700_000_000_000L), data).toBytes());
+    }
+
+    Future<RecordMetadata> publishRaw(String topic, String key, byte[] value) {
+        if (producer == null) {
+            producer = PublishCommand.producer(infra.config(Map.of()));
+        }
+        return producer.send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    void flush() {
+        producer.flush();
+    }
+
+    static ObjectNode data(int n) {
+        return Json.MAPPER.createObjectNode().put("n", n);
+    }
+
+    long count(String sql, Object... args) throws Exception {
+        try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                q.setObject(i + 1, args[i]);
+            }
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    long executions(String workflow) throws Exception {
+        return count("SELECT count(*) FROM executions WHERE workflow_id = ?", workflow);
+    }
+
+    long finished(String workflow) throws Exception {
+        return count("SELECT count(*) FROM executions WHERE workflow_id = ? AND finished_at IS NOT NULL", workflow);
+    }
+
+    long succeeded(String workflow) throws Exception {
+        return count("SELECT count(*) FROM executions WHERE workflow_id = ? AND status = 'succeeded'", workflow);
+    }
+
+    /** Extra rows in it_effects: a node whose effect happened more than once. */
+    long duplicateEffects(String workflow) throws Exception {
+        return count("SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM it_effects WHERE event_key LIKE ? || '@%' "
+                + "GROUP BY event_key, node HAVING count(*) > 1) d", workflow);
+    }
+
+    long effects(String workflow) throws Exception {
+        return count("SELECT count(*) FROM it_effects WHERE event_key LIKE ? || '@%'", workflow);
+    }
+
+    /** Executions of the workflow that lack one of their two effects (record + even/odd). */
+    long missingEffects(String workflow) throws Exception {
+        return count("SELECT count(*) FROM executions e WHERE e.workflow_id = ? AND e.status = 'succeeded' AND "
+                + "(SELECT count(DISTINCT node) FROM it_effects f WHERE f.event_key = e.event_key) <> 2", workflow);
+    }
+
+    @Override
+    public void close() {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            try {
+                running.get(i).close();
+            } catch (Exception e) {
+                // keep closing the rest
+            }
+        }
+        running.clear();
+        if (producer != null) {
+            producer.close();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package dev.onceflow.deploy;
+
+import dev.onceflow.common.Database;
+import dev.onceflow.common.Migrations;
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.local.LocalKafka;
+import dev.onceflow.common.local.LocalPostgres;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import javax.sql.DataSource;
+
+/**
+ * The infrastructure of the integration tests: a real Kafka broker and a real PostgreSQL, started
+ * once per test JVM (embedded), or supplied by Testcontainers. Tests isolate themselves by
+ * workflow id, not by restarting infrastructure.
+ */
+final class TestInfra {
+
+    private static TestInfra embedded;
+
+    private final String bootstrap;
+    private final String jdbcUrl;
+    private final String user;
+    private final String password;
+    private final Path dir;
+
+    TestInfra(String bootstrap, String jdbcUrl, String user, String password, Path dir) {
+        this.bootstrap = bootstrap;
+        this.jdbcUrl = jdbcUrl;
+        this.user = user;
+        this.password = password;
+        this.dir = dir;
+        Migrations.apply(dataSource());
+        LocalInfra.createTopics(config(Map.of()));
+        try {
+            DevCommand.runScript(dataSource(), """
+                    CREATE TABLE IF NOT EXISTS it_effects (
+                        id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
+                        created_at timestamptz NOT NULL DEFAULT now());
+                    CREATE INDEX IF NOT EXISTS it_effects_key ON it_effects (event_key, node);
+                    """);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The embedded broker and PostgreSQL of this JVM, started on first use. */
+    static synchronized TestInfra embedded() {
+        if (embedded == null) {
+            try {
+                Path dir = Files.createTempDirectory("onceflow-it-");
+                LocalPostgres pg = LocalPostgres.start(dir.resolve("postgres"));
+                LocalKafka kafka = LocalKafka.start(dir.resolve("kafka"));
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    kafka.close();
+                    pg.close();
+                }));
+                embedded = new TestInfra(kafka.bootstrapServers(), "jdbc:postgresql://localhost:" + pg.port() + "/postgres",
+                        pg.user(), pg.password(), dir);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return embedded;
+    }
+
+    OnceflowConfig config(Map<String, String> more) {
+        Map<String, String> v = new HashMap<>();
+        v.put(OnceflowConfig.KAFKA_BOOTSTRAP.name(), bootstrap);
+        v.put(OnceflowConfig.DB_URL.name(), jdbcUrl);
+        v.put(OnceflowConfig.DB_USER.name(), user);
+        v.put(OnceflowConfig.DB_PASSWORD.name(), password);
+        v.put(OnceflowConfig.DISPATCHER_REFRESH_MS.name(), "500");
+        try {
+            v.put(OnceflowConfig.DISPATCHER_STATE_DIR.name(), Files.createTempDirectory(dir, "streams-").toString());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        v.putAll(more);
+        return OnceflowConfig.of(v);
+    }
+
+    DataSource dataSource() {
+        return Database.dataSource(jdbcUrl, user, password);
+    }
+
+    String bootstrap() {
+        return bootstrap;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.onceflow.dispatcher;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drops an event whose key was accepted within the retention, else remembers the key and
+ * forwards the event to {@code onceflow.events}. A cheap first filter only: the engine's unique
+ * {@code event_key} is the guarantee.
+ *
+ * <p>Time is wall-clock time ({@link ProcessorContext#currentSystemTimeMs()}), not record time:
+ * a publisher retrying a day later sends a record with a later timestamp but the same key, and
+ * what matters is how long ago this dispatcher saw that key. A wall-clock punctuator removes
+ * expired keys, scanning at most {@link #MAX_SCAN} entries per run and resuming where it stopped,
+ * so one run never stalls the stream thread; the lookup checks the age itself, so an entry not
+ * yet removed never blocks an event after the retention.
+ *
+ * <p>One instance per task, used by one stream thread: not thread-safe.
+ */
+final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
+
+    private static final Logger log = LoggerFactory.getLogger(DedupeByKey.class);
+
+    /** Store entries examined per expiry run. */
+    static final int MAX_SCAN = 100_000;
+
+    private final long retentionMs;
+    private final DispatcherMetrics metrics;
+    private ProcessorContext<byte[], byte[]> context;
+    private KeyValueStore<String, Long> seen;
+    /** Where the next expiry run starts; null: from the first key. */
+    private String expiryCursor;
+
+    DedupeByKey(long retentionMs, DispatcherMetrics metrics) {
+        this.retentionMs = retentionMs;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public void init(ProcessorContext<byte[], byte[]> context) {
+        this.context = context;
+        this.seen = context.getStateStore(TriggerTopology.DEDUPE_STORE);
+        context.schedule(TriggerTopology.EXPIRY_INTERVAL, PunctuationType.WALL_CLOCK_TIME, this::expire);
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        if (record.key() == null) {
+            // Only validate writes this topic, always with a key; a foreign writer's record is not an event.
+            log.warn("record without key on the by-key topic dropped; only the dispatcher may write to it");
+            return;
+        }
+        String eventKey = new String(record.key(), StandardCharsets.UTF_8);
+        long now = context.currentSystemTimeMs();
+        Long firstSeen = seen.get(eventKey);
+        if (firstSeen != null && now - firstSeen < retentionMs) {
+            metrics.countDeduplicated();
+            log.debug("event {} dropped: already accepted {} ms ago", eventKey, now - firstSeen);
+            return;
+        }
+        seen.put(eventKey, now);
+        context.forward(record, TriggerTopology.EVENTS_SINK);
+        metrics.countAccepted();
+    }
+
+    /** Deletes entries older than the retention, at most {@link #MAX_SCAN} examined per call. */
+    void expire(long now) {
+        List<String> expired = new ArrayList<>();
+        String next = null;
+        int scanned = 0;
+        // Collect, then delete: no writes while the iterator is open.
+        try (KeyValueIterator<String, Long> it = seen.range(expiryCursor, null)) {
+            while (it.hasNext()) {
+                KeyValue<String, Long> entry = it.next();
+                if (scanned == MAX_SCAN) {
+                    next = entry.key;
+                    break;
+                }
+                scanned++;
+                if (entry.value == null || now - entry.value >= retentionMs) {
+                    expired.add(entry.key);
+                }
+            }
+        }
+        expired.forEach(seen::delete);
+        expiryCursor = next;
+        if (!expired.isEmpty()) {
+            log.debug("dedupe expiry removed {} of {} keys examined; {}", expired.size(), scanned,
+                    next == null ? "pass complete" : "resuming next run");
+        }
+    }
+}

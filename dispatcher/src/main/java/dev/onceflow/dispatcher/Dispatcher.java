@@ -1,0 +1,196 @@
+package dev.onceflow.dispatcher;
+
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs the {@link TriggerTopology} in Kafka Streams with {@code exactly_once_v2}. Every replica
+ * uses the same {@code dispatcher.application.id}, so replicas share the partitions and the dedupe
+ * store (through its changelog).
+ *
+ * <p>Lifecycle: {@code NEW → STARTED → CLOSED}, each transition once; {@link #start()} creates the
+ * Onceflow topics if missing. A stream thread that dies of an unexpected error is replaced (its
+ * transaction is aborted, so nothing it wrote is visible).
+ *
+ * <p>Thread-safe. Owned by whoever created it; closing it does not close the catalog.
+ */
+public final class Dispatcher implements AutoCloseable {
+
+    public enum State { NEW, STARTED, CLOSED }
+
+    static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+    private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+
+    private final OnceflowConfig config;
+    private final WorkflowCatalog catalog;
+    private final DispatcherMetrics metrics = new DispatcherMetrics();
+    private final CountDownLatch runningOrFailed = new CountDownLatch(1);
+    private State state = State.NEW;
+    private KafkaStreams streams;
+    private Path tempStateDir;
+
+    public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.catalog = Objects.requireNonNull(catalog, "catalog");
+    }
+
+    /** Creates missing topics and starts the stream threads; returns without waiting for RUNNING. */
+    public synchronized void start() {
+        if (state != State.NEW) {
+            throw new IllegalStateException("dispatcher cannot start: it is " + state);
+        }
+        try (Admin admin = Admin.create(adminProperties())) {
+            Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION));
+        }
+        Properties props = streamsProperties();
+        streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), metrics), props);
+        streams.setUncaughtExceptionHandler(e -> {
+            log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
+            return StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streams.setStateListener((now, before) -> {
+            log.info("dispatcher {} → {}", before, now);
+            if (now == KafkaStreams.State.RUNNING || now == KafkaStreams.State.ERROR
+                    || now == KafkaStreams.State.PENDING_SHUTDOWN || now == KafkaStreams.State.NOT_RUNNING) {
+                runningOrFailed.countDown();
+            }
+        });
+        state = State.STARTED;
+        streams.start();
+        log.info("dispatcher started: application.id={} threads={} state.dir={}", props.get(StreamsConfig.APPLICATION_ID_CONFIG),
+                props.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG), props.get(StreamsConfig.STATE_DIR_CONFIG));
+    }
+
+    /**
+     * Waits until Kafka Streams reaches RUNNING (partitions assigned, state restored).
+     *
+     * @throws IllegalStateException if it stops or fails instead, or the timeout passes first
+     */
+    public void awaitRunning(Duration timeout) {
+        KafkaStreams s;
+        synchronized (this) {
+            if (state != State.STARTED) {
+                throw new IllegalStateException("dispatcher is " + state + ", not started");
+            }
+            s = streams;
+        }
+        try {
+            if (!runningOrFailed.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IllegalStateException("dispatcher not running after " + timeout + " (Kafka Streams is " + s.state() + ")");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the dispatcher to run", e);
+        }
+        if (s.state() != KafkaStreams.State.RUNNING && s.state() != KafkaStreams.State.REBALANCING) {
+            throw new IllegalStateException("dispatcher failed to start: Kafka Streams is " + s.state());
+        }
+    }
+
+    /** True while Kafka Streams is running or rebalancing (healthy). */
+    public synchronized boolean isRunning() {
+        return streams != null && state == State.STARTED && streams.state().isRunningOrRebalancing();
+    }
+
+    public synchronized State state() {
+        return state;
+    }
+
+    /** Kafka Streams' own state, or null before {@link #start()}. */
+    public synchronized KafkaStreams.State streamsState() {
+        return streams == null ? null : streams.state();
+    }
+
+    public DispatcherMetrics metrics() {
+        return metrics;
+    }
+
+    /** Stops the stream threads, waiting up to 30 s; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        State was = state;
+        state = State.CLOSED;
+        if (was == State.NEW) {
+            return;
+        }
+        if (!streams.close(CLOSE_TIMEOUT)) {
+            log.warn("dispatcher did not stop within {}; its threads are left to finish", CLOSE_TIMEOUT);
+        } else if (tempStateDir != null) {
+            streams.cleanUp();
+            deleteQuietly(tempStateDir);
+        }
+        log.info("dispatcher closed: {}", metrics);
+    }
+
+    private Properties adminProperties() {
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
+        props.putAll(config.clientSettings("kafka.admin."));
+        return props;
+    }
+
+    Properties streamsProperties() {
+        Map<String, Object> p = new HashMap<>();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get(OnceflowConfig.DISPATCHER_APP_ID));
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.getInt(OnceflowConfig.DISPATCHER_THREADS));
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir());
+        // Short commits: end-to-end latency under exactly-once is bounded by the commit interval.
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // The dedupe changelog is as durable as the topics Onceflow creates.
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.getInt(OnceflowConfig.REPLICATION));
+        p.putAll(config.clientSettings("kafka.streams."));
+        Properties props = new Properties();
+        props.putAll(p);
+        return props;
+    }
+
+    private String stateDir() {
+        String configured = config.get(OnceflowConfig.DISPATCHER_STATE_DIR);
+        if (configured != null && !configured.isBlank()) {
+            return configured;
+        }
+        if (tempStateDir == null) {
+            try {
+                // One directory per instance: two dispatchers in one JVM or host must not share task locks.
+                tempStateDir = Files.createTempDirectory("onceflow-dispatcher-");
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot create a state directory for the dispatcher", e);
+            }
+        }
+        return tempStateDir.toString();
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            log.debug("cannot delete state directory {}: {}", dir, e.toString());
+        }
+    }
+}

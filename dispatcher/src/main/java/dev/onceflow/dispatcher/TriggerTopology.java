@@ -1,0 +1,85 @@
+package dev.onceflow.dispatcher;
+
+import dev.onceflow.common.Topics;
+import java.time.Duration;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The dispatcher topology: trigger records in, keyed events out. Every source, processor, store
+ * and sink is named here.
+ *
+ * <pre>
+ *  onceflow.triggers ──► validate ──► onceflow.dispatch.bykey ──► dedupe ──► onceflow.events
+ *   (any key)              │            (key = event key)           │ store onceflow-dedupe
+ *                          └─► onceflow.dlq (original key/value + error headers)
+ * </pre>
+ *
+ * <p><b>Partitioning.</b> Trigger records arrive with any key, so copies of one event may sit on
+ * different partitions. {@code validate} re-keys by event key and writes to
+ * {@value Topics#BY_KEY} with the producer's default partitioner, so every copy of one key reaches
+ * the same {@code dedupe} task and its store. {@value Topics#EVENTS} is keyed the same way, which
+ * is what the engine relies on (all records of one execution on one partition).
+ *
+ * <p><b>Exactly-once.</b> Run with {@code processing.guarantee=exactly_once_v2}: the by-key
+ * write, the dedupe store's changelog, the event and the DLQ record of one input commit
+ * atomically with the input offset. The dedupe is still only a cheap first filter (it forgets
+ * after the retention, and a publisher may send after that); the engine's unique
+ * {@code event_key} is the guarantee.
+ *
+ * <p><b>Errors.</b> Input that can never be processed (malformed, unknown or disabled workflow)
+ * goes to {@value Topics#DLQ}. System errors (the catalog failing, Kafka errors) are thrown so
+ * that Streams aborts the transaction and replaces the thread; they are never dead-lettered.
+ */
+public final class TriggerTopology {
+
+    public static final String TRIGGERS_SOURCE = "triggers";
+    public static final String VALIDATE = "validate";
+    public static final String BY_KEY_SINK = "bykey-sink";
+    public static final String DLQ_SINK = "dlq-sink";
+    public static final String BY_KEY_SOURCE = "bykey";
+    public static final String DEDUPE = "dedupe";
+    public static final String EVENTS_SINK = "events-sink";
+    /** Event key → wall-clock time (epoch ms) it was first accepted. */
+    public static final String DEDUPE_STORE = "onceflow-dedupe";
+
+    /** How often expired dedupe entries are removed. */
+    static final Duration EXPIRY_INTERVAL = Duration.ofMinutes(1);
+
+    private TriggerTopology() {
+    }
+
+    /**
+     * Builds the topology reading {@value Topics#TRIGGERS}.
+     *
+     * @param dedupeRetentionMs how long an accepted event key is remembered to drop repeats
+     * @param metrics           counters updated by the topology's processors
+     */
+    public static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, DispatcherMetrics metrics) {
+        if (dedupeRetentionMs <= 0) {
+            throw new IllegalArgumentException("dedupe retention must be positive, got " + dedupeRetentionMs + " ms");
+        }
+        ByteArrayDeserializer bytesIn = new ByteArrayDeserializer();
+        ByteArraySerializer bytesOut = new ByteArraySerializer();
+        StoreBuilder<KeyValueStore<String, Long>> dedupeStore = Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(DEDUPE_STORE), Serdes.String(), Serdes.Long());
+
+        Topology topology = new Topology();
+        topology.addSource(TRIGGERS_SOURCE, bytesIn, bytesIn, Topics.TRIGGERS);
+        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, metrics), TRIGGERS_SOURCE);
+        // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
+        topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
+        topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);
+
+        topology.addSource(BY_KEY_SOURCE, bytesIn, bytesIn, Topics.BY_KEY);
+        topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, metrics), BY_KEY_SOURCE);
+        topology.addStateStore(dedupeStore, DEDUPE);
+        topology.addSink(EVENTS_SINK, Topics.EVENTS, bytesOut, bytesOut, DEDUPE);
+        return topology;
+    }
+}
