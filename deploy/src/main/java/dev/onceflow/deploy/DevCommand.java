@@ -71,7 +71,7 @@ final class DevCommand {
             deployed.forEach(w -> out.println("Deployed example workflow " + w.id() + " version " + w.version()));
 
             OnceflowConfig config = infra.config();
-            catalog = new StoreCatalog(ds, config.getLong(OnceflowConfig.DISPATCHER_REFRESH_MS));
+            catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
             dispatcher = new Dispatcher(config, catalog);
             dispatcher.start();
             engine = new Engine(config, ds);

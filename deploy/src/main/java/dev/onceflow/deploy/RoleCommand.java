@@ -52,7 +52,7 @@ final class RoleCommand {
         Args args = Args.parse("dispatcher", argv, VALUED, Set.of());
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config);
-        StoreCatalog catalog = new StoreCatalog(ds, config.getLong(OnceflowConfig.DISPATCHER_REFRESH_MS));
+        StoreCatalog catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
         Dispatcher dispatcher = new Dispatcher(config, catalog);
         dispatcher.start();
         out.println("onceflow dispatcher running: application " + config.get(OnceflowConfig.DISPATCHER_APP_ID)

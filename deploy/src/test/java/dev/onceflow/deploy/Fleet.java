@@ -59,7 +59,7 @@ final class Fleet implements AutoCloseable {
 
     Dispatcher startDispatcher() {
         OnceflowConfig config = config(1);
-        StoreCatalog catalog = new StoreCatalog(ds, 500);
+        StoreCatalog catalog = new StoreCatalog(new WorkflowStore(ds), config);
         Dispatcher d = new Dispatcher(config, catalog);
         d.start();
         running.add(catalog);

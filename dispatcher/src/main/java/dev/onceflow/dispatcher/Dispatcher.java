@@ -134,13 +134,14 @@ public final class Dispatcher implements AutoCloseable {
         }
         State was = state;
         state = State.CLOSED;
-        if (was == State.NEW) {
-            return;
+        boolean stopped = true;
+        if (was == State.STARTED) {
+            stopped = streams.close(CLOSE_TIMEOUT);
+            if (!stopped) {
+                log.warn("dispatcher did not stop within {}; its threads are left to finish", CLOSE_TIMEOUT);
+            }
         }
-        if (!streams.close(CLOSE_TIMEOUT)) {
-            log.warn("dispatcher did not stop within {}; its threads are left to finish", CLOSE_TIMEOUT);
-        } else if (tempStateDir != null) {
-            streams.cleanUp();
+        if (stopped && tempStateDir != null) {
             deleteQuietly(tempStateDir);
         }
         log.info("dispatcher closed: {}", metrics);

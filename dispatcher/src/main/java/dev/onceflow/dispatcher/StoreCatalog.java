@@ -45,7 +45,7 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
     private final Loader loader;
     private final Clock clock;
     private final ScheduledExecutorService refresher;
-    private final AtomicLong lastMissRefresh = new AtomicLong(Long.MIN_VALUE);
+    private final AtomicLong lastMissRefresh;
     private volatile Map<String, Entry> snapshot = Map.of();
 
     public StoreCatalog(WorkflowStore store, OnceflowConfig config) {
@@ -55,6 +55,8 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
     public StoreCatalog(Loader loader, Duration refreshInterval, Clock clock) {
         this.loader = Objects.requireNonNull(loader, "loader");
         this.clock = Objects.requireNonNull(clock, "clock");
+        // The first miss may refresh at once (not Long.MIN_VALUE: now - MIN_VALUE overflows).
+        this.lastMissRefresh = new AtomicLong(clock.millis() - MISS_REFRESH_INTERVAL.toMillis());
         refresh();
         this.refresher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "onceflow-catalog-refresh");

@@ -1,0 +1,96 @@
+package dev.onceflow.dispatcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.local.LocalKafka;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The dispatcher on a real broker with exactly_once_v2: duplicates dropped, bad input dead-lettered. */
+@Timeout(120)
+class DispatcherIT {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void duplicatesBecomeOneEventAndBadInputGoesToDlq() throws Exception {
+        try (LocalKafka kafka = LocalKafka.start(dir.resolve("kafka"))) {
+            OnceflowConfig config = OnceflowConfig.of(Map.of(
+                    "kafka.bootstrap.servers", kafka.bootstrapServers(),
+                    "topics.partitions", "3"));
+            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().with("order-sync", 1, true))) {
+                dispatcher.start();
+                dispatcher.awaitRunning(Duration.ofSeconds(60));
+
+                try (KafkaProducer<String, String> producer = producer(kafka)) {
+                    for (int i = 0; i < 3; i++) {
+                        // Different record keys: copies land on different trigger partitions.
+                        producer.send(new ProducerRecord<>(Topics.TRIGGERS, "copy-" + i, "{\"workflow\":\"order-sync\",\"id\":\"ord-1\"}"));
+                    }
+                    producer.send(new ProducerRecord<>(Topics.TRIGGERS, "bad", "{oops"));
+                    producer.send(new ProducerRecord<>(Topics.TRIGGERS, "other", "{\"workflow\":\"order-sync\",\"id\":\"ord-2\"}"));
+                }
+
+                List<ConsumerRecord<String, String>> events = readCommitted(kafka, Topics.EVENTS, 2);
+                List<ConsumerRecord<String, String>> dead = readCommitted(kafka, Topics.DLQ, 1);
+
+                assertThat(events).extracting(ConsumerRecord::key)
+                        .containsExactlyInAnyOrder("order-sync@0#ord-1", "order-sync@0#ord-2");
+                assertThat(dead).extracting(ConsumerRecord::value).containsExactly("{oops");
+                assertThat(new String(dead.get(0).headers().lastHeader(Topics.H_ERROR_CLASS).value(), StandardCharsets.UTF_8))
+                        .isEqualTo("MALFORMED_JSON");
+                assertThat(dispatcher.metrics().deduplicated()).isGreaterThanOrEqualTo(2);
+                assertThat(dispatcher.isRunning()).isTrue();
+            }
+        }
+    }
+
+    private static KafkaProducer<String, String> producer(LocalKafka kafka) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        return new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
+    }
+
+    /** Reads until {@code expected} records arrived and then 2 s more pass without another. */
+    private static List<ConsumerRecord<String, String>> readCommitted(LocalKafka kafka, String topic, int expected) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "it-" + topic);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        List<ConsumerRecord<String, String>> out = new ArrayList<>();
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            long quietUntil = Long.MAX_VALUE;
+            while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    out.add(r);
+                }
+                if (out.size() >= expected && quietUntil == Long.MAX_VALUE) {
+                    quietUntil = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,118 @@
+package dev.onceflow.dispatcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.workflow.Workflow;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class StoreCatalogTest {
+
+    private final List<WorkflowStore.Stored> table = new CopyOnWriteArrayList<>();
+    private final AtomicInteger loads = new AtomicInteger();
+    private final AtomicReference<Exception> failure = new AtomicReference<>();
+    private final SettableClock clock = new SettableClock();
+
+    private StoreCatalog catalog() {
+        return new StoreCatalog(() -> {
+            loads.incrementAndGet();
+            Exception e = failure.get();
+            if (e != null) {
+                throw e;
+            }
+            return List.copyOf(table);
+        }, Duration.ofHours(1), clock);
+    }
+
+    @Test
+    void findsLatestVersionAndEnabledFlag() {
+        deploy("a", 2, true);
+        deploy("b", 1, false);
+        try (StoreCatalog catalog = catalog()) {
+            assertThat(catalog.find("a")).contains(new WorkflowCatalog.Entry("a", 2, true));
+            assertThat(catalog.find("b")).contains(new WorkflowCatalog.Entry("b", 1, false));
+        }
+    }
+
+    @Test
+    void missRefreshesAtMostOncePerInterval() {
+        try (StoreCatalog catalog = catalog()) {
+            int afterStart = loads.get();
+            deploy("new", 1, true);
+
+            assertThat(catalog.find("new")).isPresent(); // the miss refreshed at once
+            assertThat(catalog.find("ghost")).isEmpty();
+            assertThat(catalog.find("ghost")).isEmpty();
+            assertThat(loads.get() - afterStart).isEqualTo(1);
+
+            clock.advance(StoreCatalog.MISS_REFRESH_INTERVAL);
+            assertThat(catalog.find("ghost")).isEmpty();
+            assertThat(loads.get() - afterStart).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void failedRefreshKeepsPreviousSnapshot() {
+        deploy("a", 1, true);
+        try (StoreCatalog catalog = catalog()) {
+            failure.set(new SQLException("database down"));
+            catalog.refresh();
+
+            assertThat(catalog.find("a")).isPresent();
+            failure.set(null);
+            table.clear();
+            catalog.refresh();
+            assertThat(catalog.snapshot()).isEmpty();
+        }
+    }
+
+    @Test
+    void failingFirstLoadStartsEmptyAndRecovers() {
+        failure.set(new SQLException("database down"));
+        try (StoreCatalog catalog = catalog()) {
+            assertThat(catalog.snapshot()).isEmpty();
+            failure.set(null);
+            deploy("a", 1, true);
+            clock.advance(Duration.ofSeconds(1));
+            assertThat(catalog.find("a")).isPresent();
+        }
+    }
+
+    private void deploy(String id, int version, boolean enabled) {
+        table.add(new WorkflowStore.Stored(new Workflow(id, version, null, null, null, List.of()), enabled));
+    }
+
+    private static final class SettableClock extends Clock {
+        private volatile Instant now = Instant.parse("2026-01-10T00:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public ZoneOffset getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
