@@ -32,6 +32,10 @@ public final class Onceflow {
               workflow list       list deployed workflows (latest versions)
               publish --workflow ID [--id ID] [--time ISO-8601] [--topic T] DATA
                                   publish one trigger record (DATA is a JSON object)
+              chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--big-rows N]
+                    [--json FILE] [--unsafe]
+                                  broker, PostgreSQL, dispatchers and engines as separate processes under
+                                  kill -9 / restart faults; checks duplicates, lost, stuck (exit 0 when all 0)
               config              list every configuration key with its default and meaning
 
             configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
@@ -65,6 +69,8 @@ public final class Onceflow {
                     return WorkflowCommand.run(rest, out, err);
                 case "publish":
                     return PublishCommand.run(rest, out, err);
+                case "chaos":
+                    return ChaosCommand.run(rest, out, err);
                 case "config":
                     return ConfigCommand.run(out);
                 default:

@@ -1,0 +1,87 @@
+package dev.onceflow.deploy;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A role of a chaos run as its own operating-system process, restartable with the same command.
+ * {@link #kill9()} is SIGKILL: no shutdown hook, no leave-group, no abort — a crash. Output goes
+ * to a log file per start. Not thread-safe; driven by the chaos controller's fault thread.
+ */
+final class ChildProcess {
+
+    private final String name;
+    private final List<String> command;
+    private final Map<String, String> env;
+    private final Path logDir;
+    private Process process;
+    private int starts;
+
+    ChildProcess(String name, List<String> command, Map<String, String> env, Path logDir) {
+        this.name = name;
+        this.command = List.copyOf(command);
+        this.env = Map.copyOf(env);
+        this.logDir = logDir;
+    }
+
+    /** A JVM running {@code mainClass} on this JVM's class path. */
+    static List<String> java(String heap, String mainClass, List<String> args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx" + heap);
+        cmd.add("-XX:+UseSerialGC");
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return cmd;
+    }
+
+    synchronized void start() throws IOException {
+        if (process != null && process.isAlive()) {
+            throw new IllegalStateException(name + " is already running");
+        }
+        starts++;
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().putAll(env);
+        pb.redirectErrorStream(true);
+        pb.redirectOutput(logDir.resolve(name + "-" + starts + ".log").toFile());
+        process = pb.start();
+    }
+
+    /** SIGKILL, then waits until the process is gone. */
+    synchronized void kill9() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** SIGTERM (a clean shutdown), then SIGKILL after {@code seconds}. */
+    synchronized void stop(int seconds) throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    synchronized boolean alive() {
+        return process != null && process.isAlive();
+    }
+
+    String name() {
+        return name;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.onceflow.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The short chaos profile: broker, PostgreSQL, 2 dispatchers and 3 engines as separate processes,
+ * 10 faults (engine and dispatcher kill -9, a broker kill -9, a PostgreSQL immediate restart, an
+ * engine added and removed). Then the negative control: the same with unsafe engines must report
+ * duplicates, so the checker is proven able to fail.
+ */
+class ChaosIT {
+
+    @Test
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
+    void chaosRunHasNoDuplicatesNoLossesNothingStuck(@TempDir Path tmp) throws Exception {
+        JsonNode r = chaos(tmp, "--duration", "100", "--seed", "11");
+        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(10);
+        assertThat(r.toString()).contains("kill-broker").contains("restart-postgres").contains("kill-engine")
+                .contains("kill-dispatcher");
+        assertThat(r.get("events_accepted").asLong()).isGreaterThan(1000);
+        assertThat(r.get("duplicates").asLong()).isZero();
+        assertThat(r.get("lost").asLong()).isZero();
+        assertThat(r.get("stuck").asLong()).isZero();
+        assertThat(r.get("executions").asLong()).isGreaterThanOrEqualTo(r.get("events_accepted").asLong());
+    }
+
+    @Test
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
+    void negativeControlUnsafeEnginesReportDuplicates(@TempDir Path tmp) throws Exception {
+        JsonNode r = chaos(tmp, "--duration", "60", "--seed", "11", "--unsafe", "--big-rows", "100000");
+        assertThat(r.get("unsafe").asBoolean()).isTrue();
+        assertThat(r.get("duplicates").asLong()).as("the checker must see the unsafe engines' duplicates").isPositive();
+    }
+
+    private static JsonNode chaos(Path tmp, String... args) throws Exception {
+        Path json = tmp.resolve("c.json");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<String> argv = new java.util.ArrayList<>(List.of("chaos", "--json", json.toString(), "--dir", tmp.resolve("run").toString()));
+        argv.addAll(List.of(args));
+        int code = Onceflow.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        String printed = out.toString(StandardCharsets.UTF_8);
+        System.out.println(printed);
+        assertThat(Files.exists(json)).as(printed).isTrue();
+        JsonNode r = Json.MAPPER.readTree(Files.readAllBytes(json));
+        boolean clean = r.get("duplicates").asLong() == 0 && r.get("lost").asLong() == 0 && r.get("stuck").asLong() == 0;
+        assertThat(code).as(printed).isEqualTo(clean ? 0 : 1);
+        return r;
+    }
+}
