@@ -65,6 +65,7 @@ final class ChaosCommand {
     private final AtomicLong published = new AtomicLong();
     private final AtomicBoolean publishing = new AtomicBoolean(true);
     private long startedAt;
+    private long addedAt;
 
     private RestartablePostgres postgres;
     private ChildProcess broker;
@@ -374,10 +375,13 @@ final class ChaosCommand {
             case "add-engine":
                 target = extraEngine.name();
                 extraEngine.start();
+                addedAt = System.currentTimeMillis();
                 break;
             case "remove-engine":
                 target = extraEngine.name();
-                extraEngine.kill9();
+                // Give the added engine time to join and take partitions, so both moves are real rebalances.
+                Thread.sleep(Math.max(0, addedAt + 10_000 - System.currentTimeMillis()));
+                extraEngine.stop(30);
                 break;
             default:
                 throw new IllegalStateException(kind);

@@ -31,6 +31,10 @@ final class RestartablePostgres implements AutoCloseable {
         long pid = postmasterPid();
         byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
         List<String> cmd = new ArrayList<>();
+        if ("root".equals(System.getProperty("user.name"))) {
+            // PostgreSQL refuses to run as root; zonky starts it in a user namespace, and so do we.
+            cmd.addAll(List.of("unshare", "-U"));
+        }
         for (String part : new String(raw, StandardCharsets.UTF_8).split("\0")) {
             if (!part.isEmpty()) {
                 cmd.add(part);
@@ -85,15 +89,18 @@ final class RestartablePostgres implements AutoCloseable {
 
     @Override
     public void close() {
+        // pg_ctl stop (inside embedded.close) stops whichever postmaster owns the data directory,
+        // ours after a restart included; then make sure our child is gone.
+        embedded.close();
         if (restarted != null) {
-            // Our own restarted postmaster: a fast shutdown (SIGINT), then the embedded cleanup.
             try {
-                new ProcessBuilder("kill", "-INT", Long.toString(restarted.pid())).start().waitFor();
-                restarted.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (Exception e) {
+                if (!restarted.waitFor(15, java.util.concurrent.TimeUnit.SECONDS)) {
+                    restarted.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 restarted.destroyForcibly();
             }
         }
-        embedded.close();
     }
 }
