@@ -132,10 +132,15 @@ final class BatchHandler {
         // The execution exists. Its start task may have been produced in a Kafka transaction that
         // aborted after our PostgreSQL commit (a crash between the commits): produce it again while
         // the execution runs. Harmless if it was not lost: the start node's processed key absorbs it.
+        // Once the start node's processed key exists, the start task was delivered: its own redelivery
+        // (not this event) re-emits the follow-ups, so a copy here would only be absorbed again.
         Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
         if (existing.isPresent() && existing.get().running()) {
-            out.add(task(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt())));
+            TaskEnvelope start = new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt());
+            if (store.storedRun(start.processedKey()).isEmpty()) {
+                out.add(task(start));
+            }
         }
     }
 
