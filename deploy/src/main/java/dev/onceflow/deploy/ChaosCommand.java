@@ -160,7 +160,7 @@ final class ChaosCommand {
                 CREATE INDEX IF NOT EXISTS chaos_effects_key ON chaos_effects (event_key, node);
                 CREATE TABLE IF NOT EXISTS chaos_big (id bigint PRIMARY KEY, v integer NOT NULL, pad text);
                 """);
-        DevCommand.runScript(ds, "INSERT INTO chaos_big SELECT g, (g * 7919) % 100000, md5(g::text) FROM generate_series(1, "
+        DevCommand.runScript(ds, "INSERT INTO chaos_big SELECT g, ((g::bigint * 7919) % 100000)::int, md5(g::text) FROM generate_series(1, "
                 + bigRows + ") g ON CONFLICT DO NOTHING; ANALYZE chaos_big");
 
         out.println("Starting the Kafka broker as its own process ...");
@@ -290,8 +290,10 @@ final class ChaosCommand {
             for (ProducerRecord<byte[], byte[]> rec : delayed) {
                 send(b, rec, null);
             }
-            a.flush();
-            b.flush();
+            // Bounded: a record the broker never acknowledges (e.g. sequence errors after the broker's
+            // kill -9) is simply not accepted; the run must not hang on it.
+            a.close(java.time.Duration.ofSeconds(60));
+            b.close(java.time.Duration.ofSeconds(60));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -315,8 +317,8 @@ final class ChaosCommand {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "300000");
-        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "300000");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "60000");
         return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
     }
 

@@ -57,6 +57,11 @@ final class TestInfra {
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                     kafka.close();
                     pg.close();
+                    try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+                        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                    } catch (IOException e) {
+                        // a temp directory left behind is harmless
+                    }
                 }));
                 embedded = new TestInfra(kafka.bootstrapServers(), "jdbc:postgresql://localhost:" + pg.port() + "/postgres",
                         pg.user(), pg.password(), dir);
