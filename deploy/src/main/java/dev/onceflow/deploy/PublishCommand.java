@@ -52,7 +52,16 @@ final class PublishCommand {
         String topic = args.get("topic", Topics.TRIGGERS);
         try (KafkaProducer<byte[], byte[]> producer = producer(config)) {
             byte[] key = record.id() == null ? null : record.id().getBytes(StandardCharsets.UTF_8);
-            RecordMetadata md = producer.send(new ProducerRecord<>(topic, key, record.toBytes())).get(30, TimeUnit.SECONDS);
+            RecordMetadata md;
+            try {
+                md = producer.send(new ProducerRecord<>(topic, key, record.toBytes())).get(90, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                     | org.apache.kafka.common.KafkaException e) {
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                throw new IllegalStateException("could not publish to " + topic + " at Kafka "
+                        + config.get(OnceflowConfig.KAFKA_BOOTSTRAP) + " (is the broker reachable and the topic created?): "
+                        + cause.getMessage(), e);
+            }
             out.println("published to " + md.topic() + "-" + md.partition() + "@" + md.offset());
         }
         return 0;
