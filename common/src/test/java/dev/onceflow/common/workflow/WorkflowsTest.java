@@ -1,0 +1,102 @@
+package dev.onceflow.common.workflow;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class WorkflowsTest {
+
+    private static final String VALID = """
+            {"id": "orders", "nodes": [
+              {"type": "sql", "id": "record", "sql": "INSERT INTO t (k, n) VALUES (?, ?)", "params": ["event.key", "trigger.n"], "next": "check"},
+              {"type": "condition", "id": "check", "if": "trigger.n > 10", "then": "big", "else": "done"},
+              {"type": "sql", "id": "big", "sql": "UPDATE t SET big = true WHERE k = ?", "params": ["event.key"], "next": "done"},
+              {"type": "end", "id": "done"}
+            ]}""";
+
+    private static Workflow parse(String json) throws DefinitionException {
+        return Workflows.parse("orders.json", json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String problems(String json) {
+        return catchThrowableOfType(DefinitionException.class, () -> parse(json)).getMessage();
+    }
+
+    @Test
+    void parsesAValidGraphIntoTypedNodes() throws Exception {
+        Workflow wf = parse(VALID);
+        assertThat(wf.id()).isEqualTo("orders");
+        assertThat(wf.start()).isEqualTo("record");
+        assertThat(wf.trigger()).isInstanceOf(Trigger.Kafka.class);
+        assertThat(wf.nodes()).hasSize(4);
+        assertThat(wf.node("record")).get().isInstanceOf(Node.Sql.class);
+        assertThat(((Node.Condition) wf.node("check").orElseThrow()).successors()).containsExactly("big", "done");
+        assertThat(((Node.End) wf.node("done").orElseThrow()).failed()).isFalse();
+    }
+
+    @Test
+    void problemsNameTheFileTheNodeAndTheField() {
+        String msg = problems("""
+                {"id": "orders", "nodes": [
+                  {"type": "sql", "id": "a", "sql": "INSERT INTO t VALUES (?, ?)", "params": ["trigger.x"], "next": "nowhere"}
+                ]}""");
+        assertThat(msg).contains("orders.json").contains("node 'a'").contains("field 'params'").contains("field 'next'")
+                .contains("nowhere");
+    }
+
+    @Test
+    void rejectsDuplicateIdsAMissingStartAndUnreachableNodes() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "end", "id": "a"}, {"type": "end", "id": "a"}]}""")).contains("'a'");
+        assertThat(problems("""
+                {"id": "w", "start": "zzz", "nodes": [{"type": "end", "id": "a"}]}""")).contains("zzz");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "end", "id": "a"}, {"type": "end", "id": "island"}]}""")).contains("island");
+    }
+
+    @Test
+    void rejectsCycles() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "sql", "id": "a", "sql": "SELECT 1", "next": "b"},
+                  {"type": "sql", "id": "b", "sql": "SELECT 1", "next": "a"}
+                ]}""")).containsIgnoringCase("cycle");
+    }
+
+    @Test
+    void rejectsExpressionsThatDoNotParse() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "condition", "id": "c", "if": "trigger.x >", "then": null}]}"""))
+                .contains("node 'c'").contains("field 'if'");
+    }
+
+    @Test
+    void rejectsUnknownNodeTypesAndBadIds() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "teleport", "id": "a"}]}""")).contains("teleport");
+        assertThat(problems("""
+                {"id": "bad id", "nodes": [{"type": "end", "id": "a"}]}""")).contains("field 'id'");
+        assertThat(problems("{not json")).contains("orders.json");
+    }
+
+    @Test
+    void expressionsSeeTriggerEventAndNodeOutputs() {
+        Map<String, Object> vars = Map.of("trigger", Map.of("n", 12), "event", Map.of("key", "w@1"),
+                "nodes", Map.of("a", Map.of("output", Map.of("rowCount", 3))));
+        assertThat(Expressions.test("trigger.n > 10 && nodes.a.output.rowCount == 3", vars)).isTrue();
+        assertThat(Expressions.evaluate("event.key", vars)).isEqualTo("w@1");
+    }
+
+    @Test
+    void expressionsAreStrictAndSandboxed() {
+        Map<String, Object> vars = Map.of("trigger", Map.of("n", 1));
+        assertThat(catchThrowableOfType(RuntimeException.class, () -> Expressions.evaluate("nosuch.thing", vars))).isNotNull();
+        assertThat(catchThrowableOfType(RuntimeException.class,
+                () -> Expressions.evaluate("''.getClass().forName('java.lang.Runtime')", vars))).isNotNull();
+        assertThat(catchThrowableOfType(RuntimeException.class,
+                () -> Expressions.evaluate("new('java.io.File', '/etc/passwd').exists()", vars))).isNotNull();
+    }
+}
