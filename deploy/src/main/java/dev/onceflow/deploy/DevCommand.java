@@ -72,7 +72,7 @@ final class DevCommand {
 
             OnceflowConfig config = infra.config();
             catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
-            dispatcher = new Dispatcher(config, catalog);
+            dispatcher = new Dispatcher(config, catalog, ds);
             dispatcher.start();
             engine = new Engine(config, ds);
             engine.start();

@@ -53,7 +53,7 @@ final class RoleCommand {
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config);
         StoreCatalog catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
-        Dispatcher dispatcher = new Dispatcher(config, catalog);
+        Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
         dispatcher.start();
         out.println("onceflow dispatcher running: application " + config.get(OnceflowConfig.DISPATCHER_APP_ID)
                 + ", Kafka " + config.get(OnceflowConfig.KAFKA_BOOTSTRAP));

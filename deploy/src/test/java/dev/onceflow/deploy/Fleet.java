@@ -60,7 +60,7 @@ final class Fleet implements AutoCloseable {
     Dispatcher startDispatcher() {
         OnceflowConfig config = config(1);
         StoreCatalog catalog = new StoreCatalog(new WorkflowStore(ds), config);
-        Dispatcher d = new Dispatcher(config, catalog);
+        Dispatcher d = new Dispatcher(config, catalog, ds);
         d.start();
         running.add(catalog);
         running.add(d);

@@ -50,9 +50,56 @@ public final class Dispatcher implements AutoCloseable {
     private KafkaStreams streams;
     private Path tempStateDir;
 
+    private final javax.sql.DataSource dataSource;
+    private ScheduleSource schedules;
+    private org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> scheduleProducer;
+
+    /** A dispatcher of trigger records only (no schedule source). */
     public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog) {
+        this(config, catalog, null);
+    }
+
+    /**
+     * A dispatcher that also fires the ticks of {@code schedule} workflows; {@code dataSource} tells
+     * a starting replica the last tick that has an execution, so missed ticks follow the misfire policy.
+     */
+    public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog, javax.sql.DataSource dataSource) {
         this.config = Objects.requireNonNull(config, "config");
         this.catalog = Objects.requireNonNull(catalog, "catalog");
+        this.dataSource = dataSource;
+    }
+
+    /** Ticks fired by this replica's schedule source (before dedupe). */
+    public long scheduledTicks() {
+        ScheduleSource s = schedules;
+        return s == null ? 0 : s.fired();
+    }
+
+    private void startSchedules() {
+        java.util.Map<String, Object> p = new java.util.HashMap<>();
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.ACKS_CONFIG, "all");
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG, "1");
+        p.put(org.apache.kafka.clients.producer.ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "600000");
+        p.putAll(config.clientSettings("kafka.producer."));
+        scheduleProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
+                new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
+        schedules = new ScheduleSource(catalog, this::lastTick, scheduleProducer, java.time.Clock.systemUTC());
+        schedules.start();
+    }
+
+    private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {
+        try (java.sql.Connection c = dataSource.getConnection();
+             java.sql.PreparedStatement q = c.prepareStatement("SELECT max(substring(event_key from '@([0-9]+)$')::bigint) "
+                     + "FROM executions WHERE workflow_id = ? AND event_key ~ '@[0-9]+$'")) {
+            q.setString(1, workflowId);
+            try (java.sql.ResultSet rs = q.executeQuery()) {
+                rs.next();
+                long t = rs.getLong(1);
+                return rs.wasNull() ? java.util.Optional.empty() : java.util.Optional.of(java.time.Instant.ofEpochMilli(t));
+            }
+        }
     }
 
     /** Creates missing topics and starts the stream threads; returns without waiting for RUNNING. */
@@ -78,6 +125,9 @@ public final class Dispatcher implements AutoCloseable {
         });
         state = State.STARTED;
         streams.start();
+        if (dataSource != null) {
+            startSchedules();
+        }
         log.info("dispatcher started: application.id={} threads={} state.dir={}", props.get(StreamsConfig.APPLICATION_ID_CONFIG),
                 props.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG), props.get(StreamsConfig.STATE_DIR_CONFIG));
     }
@@ -134,6 +184,10 @@ public final class Dispatcher implements AutoCloseable {
         }
         State was = state;
         state = State.CLOSED;
+        if (schedules != null) {
+            schedules.close();
+            scheduleProducer.close(java.time.Duration.ofSeconds(10));
+        }
         boolean stopped = true;
         if (was == State.STARTED) {
             // Leave the group on close, so partitions move at once instead of after the session timeout (45 s).

@@ -93,7 +93,7 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
             Map<String, Entry> next = new HashMap<>();
             for (WorkflowStore.Stored stored : loader.latest()) {
                 Workflow wf = stored.workflow();
-                next.put(wf.id(), new Entry(wf.id(), wf.version(), stored.enabled()));
+                next.put(wf.id(), new Entry(wf.id(), wf.version(), stored.enabled(), wf.trigger()));
             }
             snapshot = Map.copyOf(next);
             log.debug("workflow catalog refreshed: {} workflows", next.size());
@@ -107,6 +107,11 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
     }
 
     /** The current snapshot, for operators and tests. */
+    @Override
+    public java.util.Collection<Entry> all() {
+        return snapshot.values();
+    }
+
     public Map<String, Entry> snapshot() {
         return snapshot;
     }

@@ -3,11 +3,13 @@ package dev.onceflow.common.workflow;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import dev.onceflow.common.Topics;
+import java.time.Instant;
 
 /** What starts executions of a workflow. Tagged by {@code type} in JSON. */
 @JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
 @JsonSubTypes({
         @JsonSubTypes.Type(value = Trigger.Kafka.class, name = "kafka"),
+        @JsonSubTypes.Type(value = Trigger.Schedule.class, name = "schedule"),
 })
 public sealed interface Trigger {
 
@@ -15,6 +17,27 @@ public sealed interface Trigger {
     record Kafka(String topic) implements Trigger {
         public Kafka {
             topic = topic == null || topic.isBlank() ? Topics.TRIGGERS : topic;
+        }
+    }
+
+    /**
+     * A cron schedule ({@code cron}, 5 fields or 6 with seconds first, in {@code zone}) or a fixed
+     * {@code intervalMs}. Every dispatcher replica fires every tick with the event key
+     * {@code workflowId@fireTimeMillis}, so replicas agree on the key and duplicates are absorbed.
+     * Ticks missed while no dispatcher ran follow {@code misfire}: {@code fire-once} (default: one
+     * event for the latest missed tick), {@code fire-all} (at most {@code maxMisfires}, default
+     * 100), {@code skip}. Ticks outside [{@code start}, {@code end}) never fire.
+     */
+    record Schedule(String cron, Long intervalMs, String zone, String misfire, Integer maxMisfires, Instant start,
+                    Instant end) implements Trigger {
+        public static final String FIRE_ONCE = "fire-once";
+        public static final String FIRE_ALL = "fire-all";
+        public static final String SKIP = "skip";
+
+        public Schedule {
+            zone = zone == null || zone.isBlank() ? "UTC" : zone;
+            misfire = misfire == null || misfire.isBlank() ? FIRE_ONCE : misfire;
+            maxMisfires = maxMisfires == null ? 100 : maxMisfires;
         }
     }
 }

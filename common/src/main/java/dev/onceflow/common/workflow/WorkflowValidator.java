@@ -18,6 +18,9 @@ final class WorkflowValidator {
 
     static List<String> problems(Workflow wf) {
         List<String> problems = new ArrayList<>();
+        if (wf.trigger() instanceof Trigger.Schedule schedule) {
+            problems.addAll(ScheduleRules.problems(schedule));
+        }
         if (wf.id() == null || !EventKey.WORKFLOW_ID.matcher(wf.id()).matches()) {
             problems.add("field 'id': '" + wf.id() + "' is not a valid workflow id (letters, digits, '.', '_', '-'; at most 128)");
         }
