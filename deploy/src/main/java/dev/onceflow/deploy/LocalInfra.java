@@ -42,7 +42,9 @@ final class LocalInfra implements AutoCloseable {
         values.put(OnceflowConfig.DB_USER.name(), postgres.user());
         values.put(OnceflowConfig.DB_PASSWORD.name(), postgres.password());
         values.putIfAbsent(OnceflowConfig.DISPATCHER_STATE_DIR.name(), dir.resolve("streams").toString());
-        OnceflowConfig config = OnceflowConfig.of(values);
+        // ONCEFLOW_* environment variables tune the embedded run too (engine.max.poll.records, ...);
+        // the embedded addresses always win.
+        OnceflowConfig config = OnceflowConfig.load(null, System.getenv(), values);
         LocalInfra infra = new LocalInfra(kafka, postgres, config);
         Migrations.apply(infra.dataSource());
         createTopics(config);

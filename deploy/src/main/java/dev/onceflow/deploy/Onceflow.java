@@ -36,6 +36,9 @@ public final class Onceflow {
                     [--json FILE] [--unsafe]
                                   broker, PostgreSQL, dispatchers and engines as separate processes under
                                   kill -9 / restart faults; checks duplicates, lost, stuck (exit 0 when all 0)
+              bench [--executions N] [--workers N] [--storm-keys N] [--limit-records N] [--json FILE]
+                                  throughput/latency on the embedded infrastructure next to the bare
+                                  Kafka and PostgreSQL limits of the same run; writes FILE and a chart
               config              list every configuration key with its default and meaning
 
             configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
@@ -71,6 +74,8 @@ public final class Onceflow {
                     return PublishCommand.run(rest, out, err);
                 case "chaos":
                     return ChaosCommand.run(rest, out, err);
+                case "bench":
+                    return BenchCommand.run(rest, out, err);
                 case "config":
                     return ConfigCommand.run(out);
                 default:
