@@ -57,7 +57,7 @@ final class BenchLimits {
         List<Thread> threads = new ArrayList<>();
         for (int w = 0; w < workers; w++) {
             int id = w;
-            Thread t = new Thread(() -> copyLoop(bootstrap, in, outTopic, group, batch, records, copied, id, firstBatch));
+            Thread t = new Thread(() -> copyLoop(bootstrap, in, outTopic, group, batch, records, copied, id, firstBatch, workers));
             threads.add(t);
             t.start();
         }
@@ -68,7 +68,7 @@ final class BenchLimits {
     }
 
     private static void copyLoop(String bootstrap, String in, String out, String group, int batch, int total,
-                                 AtomicLong copied, int id, AtomicLong firstBatch) {
+                                 AtomicLong copied, int id, AtomicLong firstBatch, int workers) {
         Map<String, Object> c = new HashMap<>();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, group);
@@ -84,7 +84,13 @@ final class BenchLimits {
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
              KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             producer.initTransactions();
-            consumer.subscribe(List.of(in));
+            // Fixed partitions per loop (no group rebalances mid-measurement); offsets still go
+            // through the transaction with the group's metadata, as the engine's do.
+            List<TopicPartition> mine = new ArrayList<>();
+            for (int p = id; p < 6; p += workers) {
+                mine.add(new TopicPartition(in, p));
+            }
+            consumer.assign(mine);
             long idleSince = System.currentTimeMillis();
             while (copied.get() < total && System.currentTimeMillis() - idleSince < 10_000) {
                 ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));

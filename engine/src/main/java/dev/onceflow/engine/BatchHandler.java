@@ -70,8 +70,12 @@ final class BatchHandler {
         }
     }
 
+    /** Nodes of one chain run inline in a batch before the rest go through the tasks topic. */
+    static final int INLINE_LIMIT = 64;
+
     private final ExecutionStore store;
     private final WorkflowCache workflows;
+    private final java.util.ArrayDeque<TaskEnvelope> chain = new java.util.ArrayDeque<>();
     private final NodeRunner runner;
     private final Clock clock;
     private final boolean unsafe;
@@ -89,13 +93,36 @@ final class BatchHandler {
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> record : records) {
             Savepoint sp = careful ? store.savepoint() : null;
+            chain.clear();
             if (record.topic().equals(Topics.EVENTS)) {
                 onEvent(record, out, counts);
             } else {
                 onTask(record, out, counts, sp);
             }
+            runChain(out, counts, careful);
         }
         return out;
+    }
+
+    /**
+     * Runs the follow-up nodes of the record just handled in this same batch, instead of a round
+     * trip through {@value Topics#TASKS} per node: each still claims its own processed key in this
+     * PostgreSQL transaction, so the guarantee is unchanged, and an execution of sequential nodes
+     * costs one Kafka record instead of one per node. Beyond {@link #INLINE_LIMIT} nodes, the
+     * rest are produced as task records, so one long graph cannot hold a batch forever.
+     */
+    private void runChain(List<ProducerRecord<byte[], byte[]>> out, Counts counts, boolean careful)
+            throws SQLException, ReplayCarefully {
+        int steps = 0;
+        while (!chain.isEmpty()) {
+            TaskEnvelope next = chain.pollFirst();
+            if (steps++ >= INLINE_LIMIT) {
+                out.add(task(next));
+                continue;
+            }
+            Savepoint sp = careful ? store.savepoint() : null;
+            runTask(next, null, out, counts, sp);
+        }
     }
 
     private void onEvent(ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
@@ -124,23 +151,19 @@ final class BatchHandler {
         Optional<Long> created = store.createExecution(event, "running", null);
         if (created.isPresent()) {
             counts.events++;
-            out.add(task(new TaskEnvelope(event.eventKey(), created.get(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt())));
+            chain.add(new TaskEnvelope(event.eventKey(), created.get(), event.workflow(), event.version(),
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt()));
             return;
         }
         counts.duplicateEvents++;
-        // The execution exists. Its start task may have been produced in a Kafka transaction that
-        // aborted after our PostgreSQL commit (a crash between the commits): produce it again while
-        // the execution runs. Harmless if it was not lost: the start node's processed key absorbs it.
-        // Once the start node's processed key exists, the start task was delivered: its own redelivery
-        // (not this event) re-emits the follow-ups, so a copy here would only be absorbed again.
+        // The execution exists and still runs: tasks produced after our PostgreSQL commit may have
+        // been lost with an aborted Kafka transaction (a crash between the commits). Walk the graph
+        // again inline from the start: processed nodes are absorbed and their stored follow-ups
+        // replayed, down to the first node that never ran, which runs now. No Kafka round trips.
         Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
         if (existing.isPresent() && existing.get().running()) {
-            TaskEnvelope start = new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt());
-            if (store.storedRun(start.processedKey()).isEmpty()) {
-                out.add(task(start));
-            }
+            chain.add(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt()));
         }
     }
 
@@ -153,10 +176,18 @@ final class BatchHandler {
             deadLetter(record, Reason.MALFORMED_JSON, "undecodable task envelope: " + e.getMessage(), out, counts);
             return;
         }
+        runTask(task, record, out, counts, savepoint);
+    }
+
+    /** Runs one node under its processed key; {@code record} is null for a node run inline from the chain. */
+    private void runTask(TaskEnvelope task, ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> out,
+                         Counts counts, Savepoint savepoint) throws SQLException, ReplayCarefully {
         Optional<Node> node = workflows.get(task.workflow(), task.version()).flatMap(w -> w.node(task.node()));
         if (node.isEmpty()) {
             String error = "workflow '" + task.workflow() + "' version " + task.version() + " has no node '" + task.node() + "'";
-            deadLetter(record, Reason.UNKNOWN_NODE, error, out, counts);
+            if (record != null) {
+                deadLetter(record, Reason.UNKNOWN_NODE, error, out, counts);
+            }
             if (store.finishExecution(task.executionId(), "failed", error)) {
                 counts.failed++;
                 out.add(outcome(task, "failed", error));
@@ -189,7 +220,7 @@ final class BatchHandler {
             if (!unsafe) {
                 store.complete(key, "succeeded", s.output(), s.next(), null);
             }
-            followUps(task, s.output(), s.next(), out);
+            followUps(task, s.output(), s.next());
             if (s.next().isEmpty()) {
                 String status = s.endStatus() == null ? "succeeded" : s.endStatus();
                 String error = "failed".equals(status) ? (s.message() == null ? "ended by node '" + task.node() + "'" : s.message()) : null;
@@ -214,14 +245,14 @@ final class BatchHandler {
             return;
         }
         ExecutionStore.StoredRun run = stored.get();
-        followUps(task, run.output(), run.next(), out);
+        followUps(task, run.output(), run.next());
         if (run.next().isEmpty()) {
             store.execution(task.eventKey()).filter(e -> !e.running()).ifPresent(e ->
                     out.add(outcome(task, e.status(), "failed".equals(e.status()) ? run.error() : null)));
         }
     }
 
-    private void followUps(TaskEnvelope task, JsonNode output, List<String> next, List<ProducerRecord<byte[], byte[]>> out) {
+    private void followUps(TaskEnvelope task, JsonNode output, List<String> next) {
         if (next.isEmpty()) {
             return;
         }
@@ -230,8 +261,8 @@ final class BatchHandler {
             outputs.put(task.node(), output);
         }
         for (String n : next) {
-            out.add(task(new TaskEnvelope(task.eventKey(), task.executionId(), task.workflow(), task.version(), n,
-                    task.path(), task.eventTime(), task.trigger(), outputs, task.publishedAt())));
+            chain.add(new TaskEnvelope(task.eventKey(), task.executionId(), task.workflow(), task.version(), n,
+                    task.path(), task.eventTime(), task.trigger(), outputs, task.publishedAt()));
         }
     }
 

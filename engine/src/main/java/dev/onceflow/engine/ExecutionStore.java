@@ -43,6 +43,7 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement claimKey;
     private final PreparedStatement selectKey;
     private final PreparedStatement completeKey;
+    private int pendingCompletes;
     private int savepoints;
 
     ExecutionStore(Connection connection) throws SQLException {
@@ -114,6 +115,7 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     Optional<StoredRun> storedRun(String key) throws SQLException {
+        flush(); // an outcome completed earlier in this batch must be visible
         selectKey.setString(1, key);
         try (ResultSet rs = selectKey.executeQuery()) {
             if (!rs.next()) {
@@ -134,7 +136,17 @@ final class ExecutionStore implements AutoCloseable {
         completeKey.setString(3, Json.text(next));
         completeKey.setString(4, error);
         completeKey.setString(5, key);
-        completeKey.executeUpdate();
+        // Queued, and sent as one JDBC batch (one round trip) before the commit: nothing in the
+        // batch reads an outcome back except storedRun, which flushes first.
+        completeKey.addBatch();
+        pendingCompletes++;
+    }
+
+    private void flush() throws SQLException {
+        if (pendingCompletes > 0) {
+            pendingCompletes = 0;
+            completeKey.executeBatch();
+        }
     }
 
     Savepoint savepoint() throws SQLException {
@@ -142,11 +154,18 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     void commit() throws SQLException {
+        flush();
         connection.commit();
         savepoints = 0;
     }
 
     void rollbackQuietly() {
+        pendingCompletes = 0;
+        try {
+            completeKey.clearBatch();
+        } catch (SQLException ignored) {
+            // the connection is broken; the caller replaces it
+        }
         try {
             connection.rollback();
         } catch (SQLException ignored) {
