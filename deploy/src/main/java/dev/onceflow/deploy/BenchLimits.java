@@ -87,8 +87,8 @@ final class BenchLimits {
             // Fixed partitions per loop (no group rebalances mid-measurement); offsets still go
             // through the transaction with the group's metadata, as the engine's do.
             List<TopicPartition> mine = new ArrayList<>();
-            for (int p = id; p < 6; p += workers) {
-                mine.add(new TopicPartition(in, p));
+            for (int part = id; part < 6; part += workers) {
+                mine.add(new TopicPartition(in, part));
             }
             consumer.assign(mine);
             long idleSince = System.currentTimeMillis();
