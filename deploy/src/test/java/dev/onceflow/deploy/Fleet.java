@@ -80,6 +80,12 @@ final class Fleet implements AutoCloseable {
         return e;
     }
 
+    void closeDispatcher(Dispatcher d) {
+        d.close();
+        running.remove(d);
+        dispatchers.remove(d);
+    }
+
     void stop(Engine e) {
         e.close();
         running.remove(e);

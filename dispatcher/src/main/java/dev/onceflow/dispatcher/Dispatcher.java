@@ -69,6 +69,12 @@ public final class Dispatcher implements AutoCloseable {
         this.dataSource = dataSource;
     }
 
+    /** When this replica's schedule source started (ticks due before it are misfires), or null. */
+    public java.time.Instant scheduleStartedAt() {
+        ScheduleSource s = schedules;
+        return s == null ? null : s.started();
+    }
+
     /** Ticks fired by this replica's schedule source (before dedupe). */
     public long scheduledTicks() {
         ScheduleSource s = schedules;

@@ -64,6 +64,10 @@ final class ScheduleSource implements AutoCloseable {
         thread.start();
     }
 
+    Instant started() {
+        return started;
+    }
+
     long fired() {
         return fired.get();
     }

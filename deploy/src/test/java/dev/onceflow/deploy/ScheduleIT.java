@@ -1,0 +1,121 @@
+package dev.onceflow.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.dispatcher.Dispatcher;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The seed scenario's failure, on purpose: several dispatcher replicas fire the same schedule.
+ * Every replica fires every tick with the key {@code workflowId@fireTimeMillis}; there must be
+ * exactly one execution per tick, through a replica restart and through a full outage (misfire).
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class ScheduleIT {
+
+    private Fleet fleet;
+
+    @BeforeEach
+    void start() {
+        fleet = new Fleet(TestInfra.embedded());
+    }
+
+    @AfterEach
+    void stop() {
+        fleet.close();
+    }
+
+    private Workflow deploySchedule(String id, Instant start, Instant end, String misfire) throws Exception {
+        return fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "schedule", "cron": "* * * * * *", "misfire": "%s", "start": "%s", "end": "%s"},
+                 "nodes": [{"type": "sql", "id": "tick", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'tick')",
+                            "params": ["event.key"]}]}""".formatted(id, misfire, start, end));
+    }
+
+    /** Tick times (epoch ms) that have an execution. */
+    private TreeSet<Long> executedTicks(String workflow) throws Exception {
+        TreeSet<Long> ticks = new TreeSet<>();
+        try (Connection c = fleet.ds.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT event_key FROM executions WHERE workflow_id = ?")) {
+            q.setString(1, workflow);
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    ticks.add(Long.parseLong(rs.getString(1).substring(workflow.length() + 1)));
+                }
+            }
+        }
+        return ticks;
+    }
+
+    @Test
+    void threeReplicasFiringEverySecondCreateOneExecutionPerTickThroughARestart() throws Exception {
+        fleet.startEngine(2);
+        Dispatcher first = fleet.startDispatcher();
+        fleet.startDispatcher();
+        fleet.startDispatcher();
+        Instant start = Instant.now().plusSeconds(4).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant end = start.plusSeconds(30);
+        Workflow wf = deploySchedule(Fleet.uniqueId("every-second"), start, end, "fire-once");
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> executedTicks(wf.id()).size() >= 12);
+        fleet.closeDispatcher(first);          // one replica dies mid-way ...
+        Thread.sleep(2500);
+        fleet.startDispatcher();               // ... and comes back
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> Instant.now().isAfter(end.plusSeconds(3))
+                && executedTicks(wf.id()).size() >= 30);
+        Thread.sleep(2000); // late copies from the replicas would show up as extra rows now
+        TreeSet<Long> ticks = executedTicks(wf.id());
+        assertThat(ticks).hasSize(30);
+        assertThat(ticks.first()).isEqualTo(start.toEpochMilli());
+        assertThat(ticks.last()).isEqualTo(end.toEpochMilli() - 1000);
+        assertThat(fleet.executions(wf.id())).isEqualTo(30);
+        assertThat(fleet.effects(wf.id())).isEqualTo(30);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+        long fired = fleet.dispatchers().stream().mapToLong(Dispatcher::scheduledTicks).sum();
+        assertThat(fired).as("the replicas fired duplicates that were absorbed").isGreaterThan(30);
+    }
+
+    @Test
+    void ticksMissedWhileEveryDispatcherWasDownFireOnceOnRestart() throws Exception {
+        fleet.startEngine(2);
+        fleet.startDispatcher();
+        fleet.startDispatcher();
+        Instant start = Instant.now().plusSeconds(4).truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant end = start.plusSeconds(24);
+        Workflow wf = deploySchedule(Fleet.uniqueId("misfire"), start, end, "fire-once");
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> executedTicks(wf.id()).size() >= 6);
+        for (Dispatcher d : new java.util.ArrayList<>(fleet.dispatchers())) {
+            fleet.closeDispatcher(d);
+        }
+        Instant closedAt = Instant.now();
+        Thread.sleep(6000);                    // about six ticks come due with no dispatcher running
+        Dispatcher back = fleet.startDispatcher();
+        Instant restarted = back.scheduleStartedAt();
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> Instant.now().isAfter(end.plusSeconds(3)));
+        Thread.sleep(2000);
+        TreeSet<Long> ticks = executedTicks(wf.id());
+        long missedWindowFrom = closedAt.toEpochMilli() + 1000; // the tick at the moment of closing may have fired
+        long executedWhileDown = ticks.subSet(missedWindowFrom, false, restarted.toEpochMilli(), true).size();
+        assertThat(executedWhileDown).as("fire-once: one event for the latest missed tick, " + ticks).isEqualTo(1);
+        // Every tick after the restart fired, once.
+        for (long t = (restarted.toEpochMilli() / 1000 + 1) * 1000; t < end.toEpochMilli(); t += 1000) {
+            assertThat(ticks).contains(t);
+        }
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+    }
+}
