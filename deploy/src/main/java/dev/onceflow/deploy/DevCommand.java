@@ -42,7 +42,7 @@ final class DevCommand {
 
     static final String DEMO_WORKFLOW = "demo-orders";
     /** The example files bundled in the jar (copies of {@code deploy/examples/}). */
-    static final List<String> BUNDLED_EXAMPLES = List.of("demo-orders.json");
+    static final List<String> BUNDLED_EXAMPLES = List.of("demo-heartbeat.json", "demo-orders.json");
 
     private DevCommand() {
     }
