@@ -85,9 +85,13 @@ final class DevCommand {
                         .orElseThrow(() -> new IllegalStateException("example workflow " + DEMO_WORKFLOW + " is missing"));
                 DevSummary summary = runDemo(infra, ds, wf, events, seed, dispatcher, engine, out);
                 out.print(summary.human());
+                Map<String, Object> scheduled = scheduled(ds);
+                out.printf("  scheduled            %s (one execution per tick, every dispatcher replica fires every tick)%n", scheduled);
+                Map<String, Object> jsonSummary = summary.toJson();
+                jsonSummary.put("scheduled", scheduled);
                 String json = args.get("json", null);
                 if (json != null) {
-                    Files.write(Path.of(json), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(summary.toJson()));
+                    Files.write(Path.of(json), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(jsonSummary));
                     out.println("Summary written to " + json);
                 }
                 code = summary.ok() ? 0 : 1;
@@ -190,6 +194,22 @@ final class DevCommand {
                 return;
             }
         }
+    }
+
+    /** Per scheduled example workflow: ticks executed, and effect rows (one per tick when nothing ran twice). */
+    private static Map<String, Object> scheduled(DataSource ds) throws SQLException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (Connection c = ds.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT e.workflow_id, count(*), "
+                     + "(SELECT count(*) FROM demo_effects f WHERE f.event_key LIKE e.workflow_id || '@%') "
+                     + "FROM executions e WHERE e.source = 'schedule' GROUP BY e.workflow_id")) {
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), Map.of("ticks_executed", rs.getLong(2), "effects", rs.getLong(3)));
+                }
+            }
+        }
+        return out;
     }
 
     private static long countFinished(DataSource ds, String workflow) throws SQLException {
