@@ -71,9 +71,12 @@ public final class OnceflowConfig {
     public static final Key DISPATCHER_STATE_DIR = Key.string("dispatcher.state.dir", "",
             "Kafka Streams state directory (default: a directory under java.io.tmpdir).");
 
+    public static final Key DISPATCHER_HTTP_PORT = Key.number("dispatcher.http.port", Type.INT, 8080, -1, 65535,
+            "Port of the dispatcher's HTTP API (POST /api/workflows/{id}/trigger); 0 picks a free port, -1 turns it off.");
+
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR);
+            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT);
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");
 

@@ -72,7 +72,8 @@ final class BenchCommand {
     private Map<String, Object> execute(int n, int stormKeys, int limitRecords) throws Exception {
         Path dir = Files.createTempDirectory("onceflow-bench-");
         out.println("Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ...");
-        infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers)));
+        infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"));
         ds = infra.dataSource();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),

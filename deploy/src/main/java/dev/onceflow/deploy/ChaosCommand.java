@@ -205,7 +205,8 @@ final class ChaosCommand {
                 OnceflowConfig.DB_USER.name(), "postgres",
                 OnceflowConfig.ENGINE_GROUP.name(), "onceflow-chaos",
                 OnceflowConfig.ENGINE_WORKERS.name(), "2",
-                OnceflowConfig.DISPATCHER_APP_ID.name(), "onceflow-chaos-dispatcher"));
+                OnceflowConfig.DISPATCHER_APP_ID.name(), "onceflow-chaos-dispatcher",
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"));
     }
 
     private ChildProcess role(String name, String role, Map<String, String> extra) {

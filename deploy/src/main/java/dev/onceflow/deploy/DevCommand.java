@@ -59,7 +59,8 @@ final class DevCommand {
         Path dir = tempDir ? Files.createTempDirectory("onceflow-dev-") : Path.of(args.get("dir", null));
 
         out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
-        LocalInfra infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers)));
+        LocalInfra infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"));
         DataSource ds = infra.dataSource();
         StoreCatalog catalog = null;
         Dispatcher dispatcher = null;
@@ -77,7 +78,7 @@ final class DevCommand {
             engine = new Engine(config, ds);
             engine.start();
             out.println("Kafka " + infra.bootstrapServers() + ", PostgreSQL " + config.get(OnceflowConfig.DB_URL)
-                    + ", 1 dispatcher, " + workers + " engine workers");
+                    + ", 1 dispatcher (HTTP API on port " + dispatcher.httpPort() + "), " + workers + " engine workers");
 
             int code = 0;
             if (demo) {

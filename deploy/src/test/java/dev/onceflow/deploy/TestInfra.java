@@ -79,6 +79,7 @@ final class TestInfra {
         v.put(OnceflowConfig.DB_USER.name(), user);
         v.put(OnceflowConfig.DB_PASSWORD.name(), password);
         v.put(OnceflowConfig.DISPATCHER_REFRESH_MS.name(), "500");
+        v.put(OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0");
         try {
             v.put(OnceflowConfig.DISPATCHER_STATE_DIR.name(), Files.createTempDirectory(dir, "streams-").toString());
         } catch (IOException e) {

@@ -81,6 +81,14 @@ public final class Dispatcher implements AutoCloseable {
         return s == null ? 0 : s.fired();
     }
 
+    private ApiIngress api;
+
+    /** The HTTP API's port, or -1 when it is off. */
+    public int httpPort() {
+        ApiIngress a = api;
+        return a == null ? -1 : a.port();
+    }
+
     private void startSchedules() {
         java.util.Map<String, Object> p = new java.util.HashMap<>();
         p.put(org.apache.kafka.clients.producer.ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
@@ -93,6 +101,15 @@ public final class Dispatcher implements AutoCloseable {
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
         schedules = new ScheduleSource(catalog, this::lastTick, scheduleProducer, java.time.Clock.systemUTC());
         schedules.start();
+        int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
+        if (port >= 0) {
+            try {
+                api = new ApiIngress(port, catalog, scheduleProducer, java.time.Clock.systemUTC());
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("cannot start the HTTP API on port " + port + " (" + e.getMessage()
+                        + "); set dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
+            }
+        }
     }
 
     private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {
@@ -190,6 +207,9 @@ public final class Dispatcher implements AutoCloseable {
         }
         State was = state;
         state = State.CLOSED;
+        if (api != null) {
+            api.close();
+        }
         if (schedules != null) {
             schedules.close();
             scheduleProducer.close(java.time.Duration.ofSeconds(10));
@@ -231,6 +251,9 @@ public final class Dispatcher implements AutoCloseable {
         // times out; 10 s instead of the 45 s default bounds that pause. Overridable below.
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1_000);
+        // The user-topic source is a pattern: a topic named by a newly deployed workflow is found at
+        // the next metadata refresh, so refresh every 5 s instead of every 5 minutes.
+        p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.METADATA_MAX_AGE_CONFIG), 5_000);
         p.putAll(config.clientSettings("kafka.streams."));
         Properties props = new Properties();
         props.putAll(p);

@@ -38,6 +38,17 @@ public final class DispatcherMetrics {
         deduplicated.increment();
     }
 
+    private final LongAdder unrouted = new LongAdder();
+
+    /** Records on a subscribed user topic that no enabled workflow names (skipped). */
+    public long unrouted() {
+        return unrouted.sum();
+    }
+
+    void countUnrouted() {
+        unrouted.increment();
+    }
+
     void countDlq() {
         dlq.increment();
     }

@@ -54,6 +54,11 @@ public final class TriggerTopology {
     private TriggerTopology() {
     }
 
+    /** Source of the topics named by {@code kafka} workflows. */
+    public static final String USER_SOURCE = "user-topics";
+    /** Any topic but onceflow.*, onceflow-* (Streams' internal topics of the default application id) and __*. */
+    public static final java.util.regex.Pattern USER_TOPICS = java.util.regex.Pattern.compile("(?!onceflow[.-]|__|_schemas)[A-Za-z0-9._-]+");
+
     /**
      * Builds the topology reading {@value Topics#TRIGGERS}.
      *
@@ -71,7 +76,11 @@ public final class TriggerTopology {
 
         Topology topology = new Topology();
         topology.addSource(TRIGGERS_SOURCE, bytesIn, bytesIn, Topics.TRIGGERS);
-        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, metrics), TRIGGERS_SOURCE);
+        // Every other topic that is not Onceflow's, Kafka's or this application's own: records of
+        // topics that an enabled `kafka` workflow names are routed, the rest skipped. A pattern, so
+        // topics of newly deployed workflows are picked up at the next metadata refresh, no restart.
+        topology.addSource(USER_SOURCE, bytesIn, bytesIn, USER_TOPICS);
+        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, metrics), TRIGGERS_SOURCE, USER_SOURCE);
         // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
         topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
         topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);

@@ -44,6 +44,10 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     @Override
     public void process(Record<byte[], byte[]> record) {
         Position at = position();
+        if (!at.topic().equals(Topics.TRIGGERS)) {
+            routeUserRecord(record, at);
+            return;
+        }
         TriggerRecord trigger;
         try {
             trigger = TriggerRecord.parse(record.value());
@@ -79,6 +83,81 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
         }
         // Kafka errors from forward() propagate: Streams aborts the transaction and retries.
         context.forward(new Record<>(key, value, record.timestamp(), new RecordHeaders()), TriggerTopology.BY_KEY_SINK);
+    }
+
+    /**
+     * A record on a topic a {@code kafka} workflow names: the whole JSON object is the data; the
+     * workflow's JSON pointers give id and time. One event per enabled workflow on that topic.
+     */
+    private void routeUserRecord(Record<byte[], byte[]> record, Position at) {
+        java.util.List<WorkflowCatalog.Entry> routes = new java.util.ArrayList<>();
+        for (WorkflowCatalog.Entry e : catalog.all()) {
+            if (e.enabled() && e.trigger() instanceof dev.onceflow.common.workflow.Trigger.Kafka k && k.topic().equals(at.topic())) {
+                routes.add(e);
+            }
+        }
+        if (routes.isEmpty()) {
+            metrics.countUnrouted();
+            return; // a topic no enabled workflow names: not ours
+        }
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = record.value() == null ? null : Json.MAPPER.readTree(record.value());
+        } catch (java.io.IOException e) {
+            deadLetter(record, at, Reason.MALFORMED_JSON.name(), "malformed JSON on " + at.topic() + ": " + e.getMessage());
+            return;
+        }
+        if (root == null || !root.isObject()) {
+            deadLetter(record, at, Reason.MALFORMED_JSON.name(), "expected a JSON object on " + at.topic());
+            return;
+        }
+        for (WorkflowCatalog.Entry e : routes) {
+            dev.onceflow.common.workflow.Trigger.Kafka k = (dev.onceflow.common.workflow.Trigger.Kafka) e.trigger();
+            byte[] key;
+            byte[] value;
+            try {
+                String id = pointer(root, k.id(), "id", at);
+                String timeText = pointer(root, k.time(), "time", at);
+                java.time.Instant time = timeText == null ? null : parseTime(timeText, k.time(), at);
+                TriggerRecord trigger = new TriggerRecord(e.id(), id, time, (com.fasterxml.jackson.databind.node.ObjectNode) root);
+                EventKey eventKey = trigger.eventKey(record.timestamp(), at.text());
+                long t = time != null ? time.toEpochMilli() : Math.max(0L, record.timestamp());
+                key = eventKey.toString().getBytes(StandardCharsets.UTF_8);
+                value = Json.bytes(new EventEnvelope(eventKey.toString(), e.id(), e.version(), t, trigger.data(), at.text(),
+                        record.timestamp()));
+            } catch (InvalidInputException ex) {
+                deadLetter(record, at, ex.reason().name(), "workflow '" + e.id() + "': " + ex.getMessage());
+                continue;
+            }
+            context.forward(new Record<>(key, value, record.timestamp(), new RecordHeaders()), TriggerTopology.BY_KEY_SINK);
+        }
+    }
+
+    private static String pointer(com.fasterxml.jackson.databind.JsonNode root, String pointer, String field, Position at)
+            throws InvalidInputException {
+        if (pointer == null) {
+            return null;
+        }
+        com.fasterxml.jackson.databind.JsonNode v = root.at(pointer);
+        if (v.isMissingNode() || v.isNull()) {
+            return null;
+        }
+        if (!v.isValueNode() || v.asText().isEmpty()) {
+            throw new InvalidInputException(Reason.INVALID_FIELD, field + " pointer '" + pointer + "' does not lead to a non-empty value");
+        }
+        return v.asText();
+    }
+
+    private static java.time.Instant parseTime(String text, String pointer, Position at) throws InvalidInputException {
+        try {
+            if (text.chars().allMatch(Character::isDigit)) {
+                return java.time.Instant.ofEpochMilli(Long.parseLong(text));
+            }
+            return java.time.Instant.parse(text);
+        } catch (RuntimeException e) {
+            throw new InvalidInputException(Reason.INVALID_FIELD, "time pointer '" + pointer + "': '" + text
+                    + "' is neither an ISO-8601 instant nor epoch milliseconds");
+        }
     }
 
     private WorkflowCatalog.Entry resolve(String workflowId) throws InvalidInputException {

@@ -40,8 +40,11 @@ class StoreCatalogTest {
         deploy("a", 2, true);
         deploy("b", 1, false);
         try (StoreCatalog catalog = catalog()) {
-            assertThat(catalog.find("a")).contains(new WorkflowCatalog.Entry("a", 2, true));
-            assertThat(catalog.find("b")).contains(new WorkflowCatalog.Entry("b", 1, false));
+            WorkflowCatalog.Entry a = catalog.find("a").orElseThrow();
+            assertThat(List.of(a.id(), a.version(), a.enabled())).containsExactly("a", 2, true);
+            assertThat(a.trigger()).isInstanceOf(dev.onceflow.common.workflow.Trigger.Kafka.class);
+            WorkflowCatalog.Entry b = catalog.find("b").orElseThrow();
+            assertThat(List.of(b.id(), b.version(), b.enabled())).containsExactly("b", 1, false);
         }
     }
 

@@ -10,14 +10,29 @@ import java.time.Instant;
 @JsonSubTypes({
         @JsonSubTypes.Type(value = Trigger.Kafka.class, name = "kafka"),
         @JsonSubTypes.Type(value = Trigger.Schedule.class, name = "schedule"),
+        @JsonSubTypes.Type(value = Trigger.Api.class, name = "api"),
 })
 public sealed interface Trigger {
 
-    /** Records on a Kafka topic; the default topic is {@value Topics#TRIGGERS}. */
-    record Kafka(String topic) implements Trigger {
+    /**
+     * Records on a Kafka topic. On {@value Topics#TRIGGERS} (the default) a record is a trigger
+     * record naming its workflow. On any other topic every JSON object record starts this
+     * workflow with the record as its data; {@code id} and {@code time} are optional JSON pointers
+     * (e.g. {@code /orderId}) to the record's identity and time. Without an id, the source position
+     * {@code topic-partition-offset} tells records apart.
+     */
+    record Kafka(String topic, String id, String time) implements Trigger {
         public Kafka {
             topic = topic == null || topic.isBlank() ? Topics.TRIGGERS : topic;
         }
+
+        public boolean userTopic() {
+            return !Topics.TRIGGERS.equals(topic);
+        }
+    }
+
+    /** HTTP: {@code POST /api/workflows/{id}/trigger} on a dispatcher, with an optional {@code Idempotency-Key}. */
+    record Api() implements Trigger {
     }
 
     /**

@@ -15,7 +15,7 @@ public record Workflow(String id, Integer version, String description, Trigger t
 
     public Workflow {
         nodes = nodes == null ? List.of() : List.copyOf(nodes);
-        trigger = trigger == null ? new Trigger.Kafka(null) : trigger;
+        trigger = trigger == null ? new Trigger.Kafka(null, null, null) : trigger;
         if (start == null && !nodes.isEmpty()) {
             start = nodes.get(0).id();
         }

@@ -21,6 +21,23 @@ final class WorkflowValidator {
         if (wf.trigger() instanceof Trigger.Schedule schedule) {
             problems.addAll(ScheduleRules.problems(schedule));
         }
+        if (wf.trigger() instanceof Trigger.Kafka kafka) {
+            if (!kafka.topic().matches("[A-Za-z0-9._-]{1,249}")) {
+                problems.add("trigger field 'topic': '" + kafka.topic() + "' is not a valid Kafka topic name");
+            } else if (kafka.userTopic() && (kafka.topic().startsWith("onceflow.") || kafka.topic().startsWith("onceflow-")
+                    || kafka.topic().startsWith("__"))) {
+                problems.add("trigger field 'topic': '" + kafka.topic() + "' is reserved for Onceflow or Kafka itself");
+            }
+            for (String[] pointer : new String[][] {{"id", kafka.id()}, {"time", kafka.time()}}) {
+                if (pointer[1] != null && !pointer[1].startsWith("/")) {
+                    problems.add("trigger field '" + pointer[0] + "': a JSON pointer starts with '/', got '" + pointer[1] + "'");
+                }
+                if (pointer[1] != null && !kafka.userTopic()) {
+                    problems.add("trigger field '" + pointer[0] + "': only for user topics; records on " + kafka.topic()
+                            + " carry their own id and time");
+                }
+            }
+        }
         if (wf.id() == null || !EventKey.WORKFLOW_ID.matcher(wf.id()).matches()) {
             problems.add("field 'id': '" + wf.id() + "' is not a valid workflow id (letters, digits, '.', '_', '-'; at most 128)");
         }
