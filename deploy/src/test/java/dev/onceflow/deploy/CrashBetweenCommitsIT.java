@@ -59,7 +59,7 @@ class CrashBetweenCommitsIT {
         Workflow wf = fleet.deployThreeNode(Fleet.uniqueId("crash"));
         FailBetweenCommits hooks = new FailBetweenCommits(25);
         fleet.startDispatcher();
-        Engine engine = fleet.startEngine(2, hooks, false);
+        Engine engine = fleet.startEngine(2, hooks, false, 10);
         for (int i = 0; i < EVENTS; i++) {
             fleet.publish(wf.id(), "c-" + i, Fleet.data(i));
         }
@@ -81,7 +81,7 @@ class CrashBetweenCommitsIT {
         Workflow wf = fleet.deployThreeNode(Fleet.uniqueId("unsafe"));
         FailBetweenCommits hooks = new FailBetweenCommits(25);
         fleet.startDispatcher();
-        fleet.startEngine(2, hooks, true);
+        fleet.startEngine(2, hooks, true, 10);
         for (int i = 0; i < EVENTS; i++) {
             fleet.publish(wf.id(), "u-" + i, Fleet.data(i));
         }

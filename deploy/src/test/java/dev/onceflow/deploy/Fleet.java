@@ -73,7 +73,16 @@ final class Fleet implements AutoCloseable {
     }
 
     Engine startEngine(int workers, EngineHooks hooks, boolean unsafe) {
-        Engine e = new Engine(config(workers), ds, hooks, Clock.systemUTC(), unsafe);
+        return startEngine(config(workers), hooks, unsafe);
+    }
+
+    /** An engine whose poll batches hold at most {@code maxPoll} records (more batches, more commits). */
+    Engine startEngine(int workers, EngineHooks hooks, boolean unsafe, int maxPoll) {
+        return startEngine(config(workers).with(Map.of(OnceflowConfig.ENGINE_MAX_POLL.name(), String.valueOf(maxPoll))), hooks, unsafe);
+    }
+
+    private Engine startEngine(OnceflowConfig config, EngineHooks hooks, boolean unsafe) {
+        Engine e = new Engine(config, ds, hooks, Clock.systemUTC(), unsafe);
         e.start();
         running.add(e);
         engines.add(e);

@@ -161,7 +161,9 @@ final class BatchHandler {
         // again inline from the start: processed nodes are absorbed and their stored follow-ups
         // replayed, down to the first node that never ran, which runs now. No Kafka round trips.
         Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
-        if (existing.isPresent() && existing.get().running()) {
+        // Unsafe (the negative control only): a naive at-least-once worker runs a delivered event
+        // again, whatever its state; with no processed-key check every node's effect repeats.
+        if (existing.isPresent() && (existing.get().running() || unsafe)) {
             chain.add(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
                     wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt()));
         }

@@ -34,7 +34,7 @@ public final class Engine implements AutoCloseable {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
     }
 
-    /** @param unsafe the negative control of chaos runs: no processed-key check. Never in production. */
+    /** @param unsafe the negative control: no processed-key check, every delivered event runs again. Never in production. */
     public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe) {
         this.settings = EngineSettings.from(config, unsafe);
         this.dataSource = dataSource;
