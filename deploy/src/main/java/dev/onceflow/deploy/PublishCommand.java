@@ -71,7 +71,10 @@ final class PublishCommand {
         Map<String, Object> props = new java.util.HashMap<>();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         props.put(ProducerConfig.ACKS_CONFIG, "all");
-        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        // Not idempotent: a publisher's retry may append a record twice, which is exactly the kind of
+        // duplicate Onceflow absorbs (and idempotent producers hit sequence errors after broker kills).
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false");
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.putAll(config.clientSettings("kafka.producer."));
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
