@@ -55,6 +55,7 @@ class ChaosIT {
         System.out.println(printed);
         assertThat(Files.exists(json)).as(printed).isTrue();
         JsonNode r = Json.MAPPER.readTree(Files.readAllBytes(json));
+        System.out.println("chaos summary JSON: " + r);
         boolean clean = r.get("duplicates").asLong() == 0 && r.get("lost").asLong() == 0 && r.get("stuck").asLong() == 0;
         assertThat(code).as(printed).isEqualTo(clean ? 0 : 1);
         return r;
