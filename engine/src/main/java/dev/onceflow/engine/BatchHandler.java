@@ -218,6 +218,25 @@ final class BatchHandler {
             claimPaths.add(task.path());
         }
         java.util.Set<String> claimed = unsafe ? keys : store.claimAll(claimKeys, claimExecutions, claimNodes, claimPaths);
+        // The claimed nodes' plain INSERT/UPDATE/DELETE statements go as JDBC batches (one round
+        // trip per statement text), in this transaction, after their claims; the rest run one by one.
+        List<Node> toRun = new ArrayList<>();
+        List<Map<String, Object>> toRunVars = new ArrayList<>();
+        List<Integer> toRunIndex = new ArrayList<>();
+        for (int i = 0; i < runnable.size(); i++) {
+            if (claimed.contains(runnable.get(i).task().processedKey())) {
+                toRun.add(nodes.get(i));
+                toRunVars.add(NodeContext.variables(runnable.get(i).task()));
+                toRunIndex.add(i);
+            }
+        }
+        NodeResult[] batched = new NodeResult[runnable.size()];
+        Map<String, Object>[] variables = newVariables(runnable.size());
+        NodeResult[] ran = runner.runBatched(toRun, toRunVars, store.connection());
+        for (int k = 0; k < toRunIndex.size(); k++) {
+            batched[toRunIndex.get(k)] = ran[k];
+            variables[toRunIndex.get(k)] = toRunVars.get(k);
+        }
         for (int i = 0; i < runnable.size(); i++) {
             TaskEnvelope task = runnable.get(i).task();
             String key = task.processedKey();
@@ -226,7 +245,7 @@ final class BatchHandler {
                 counts.duplicateNodeRuns++;
                 replay(task, key, out);
             } else {
-                NodeResult result = runner.run(nodes.get(i), NodeContext.variables(task), store.connection());
+                NodeResult result = batched[i] != null ? batched[i] : runner.run(nodes.get(i), variables[i], store.connection());
                 if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
                     throw new ReplayCarefully(f.error());
                 }
@@ -256,6 +275,11 @@ final class BatchHandler {
         }
         chain.clear();
         return next;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object>[] newVariables(int n) {
+        return (Map<String, Object>[]) new Map[n];
     }
 
     private void finishLater(TaskEnvelope task, String status, String error, List<ProducerRecord<byte[], byte[]>> out,
