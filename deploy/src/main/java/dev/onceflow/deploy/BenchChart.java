@@ -9,7 +9,18 @@ final class BenchChart {
     private BenchChart() {
     }
 
-    static String html(List<Map<String, Object>> series, String title) {
+    /** One pair of charts (throughput, latency) per section, each on its own time axis. */
+    static String html(Map<String, List<Map<String, Object>>> sections, String title) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").append(title).append("</title>")
+                .append("<style>body{font-family:sans-serif;margin:24px}svg{border:1px solid #ccc;margin-bottom:16px}</style></head><body>")
+                .append("<h1>").append(title).append("</h1>");
+        sections.forEach((name, series) -> sb.append("<h2>").append(name).append("</h2>").append(section(series == null ? List.of() : series)));
+        sb.append("</body></html>\n");
+        return sb.toString();
+    }
+
+    private static String section(List<Map<String, Object>> series) {
         int w = 900;
         int h = 260;
         double maxT = 1;
@@ -20,15 +31,9 @@ final class BenchChart {
             maxN = Math.max(maxN, num(p.get("executions")));
             maxL = Math.max(maxL, num(p.get("latency_p99_ms")));
         }
-        StringBuilder sb = new StringBuilder();
-        sb.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").append(title).append("</title>")
-                .append("<style>body{font-family:sans-serif;margin:24px}svg{border:1px solid #ccc;margin-bottom:16px}</style></head><body>")
-                .append("<h2>").append(title).append("</h2>");
-        sb.append(chart("Executions finished per second", series, "executions", null, maxT, maxN, w, h, "#1f77b4", "#1f77b4"));
-        sb.append(chart("Latency, published to finished (ms): p50 solid, p99 dashed", series, "latency_p50_ms", "latency_p99_ms",
-                maxT, maxL, w, h, "#d62728", "#ff9896"));
-        sb.append("</body></html>\n");
-        return sb.toString();
+        return chart("Executions finished per second", series, "executions", null, maxT, maxN, w, h, "#1f77b4", "#1f77b4")
+                + chart("Latency, published to finished (ms): p50 solid, p99 dashed", series, "latency_p50_ms", "latency_p99_ms",
+                maxT, maxL, w, h, "#d62728", "#ff9896");
     }
 
     private static String chart(String label, List<Map<String, Object>> series, String key, String key2, double maxT, double maxY,

@@ -61,9 +61,15 @@ final class BenchCommand {
             Path jsonPath = Path.of(json);
             Files.write(jsonPath, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
             Path html = jsonPath.resolveSibling(jsonPath.getFileName().toString().replaceAll("\\.json$", "") + ".html");
+            Map<String, Object> w1 = castMap(report.get("w1"));
             @SuppressWarnings("unchecked")
-            List<Map<String, Object>> series = (List<Map<String, Object>>) ((Map<String, Object>) report.get("w1")).get("timeline");
-            Files.writeString(html, BenchChart.html(series, "onceflow bench w1: " + n + " executions"));
+            List<Map<String, Object>> full = (List<Map<String, Object>>) w1.get("timeline");
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> half = (List<Map<String, Object>>) castMap(w1.get("at_half_load")).get("timeline");
+            Map<String, List<Map<String, Object>>> sections = new LinkedHashMap<>();
+            sections.put("w1 at full load: " + n + " executions published at once (" + w1.get("executions_per_s") + " executions/s)", full);
+            sections.put("w1 at half load: " + castMap(w1.get("at_half_load")).get("target_per_s") + " executions/s offered", half);
+            Files.writeString(html, BenchChart.html(sections, "onceflow bench"));
             out.println("Figures written to " + json + ", chart to " + html);
         }
         return 0;
@@ -97,7 +103,7 @@ final class BenchCommand {
                         "kafka.producer.linger.ms", "5", "kafka.producer.batch.size", "131072")))) {
                     out.println("Warm-up: 2,000 executions");
                     publish(producer, wfs.get("bench-warmup"), 2000, 0, 1, false);
-                    awaitFinished("bench-warmup", 2000, null);
+                    awaitFinished("bench-warmup", 2000, engine);
                     long cpu0 = cpuMillis();
 
                     out.printf("w1: %,d executions of 3 INSERT nodes, published as fast as possible%n", n);
@@ -106,8 +112,13 @@ final class BenchCommand {
                     int halfN = Math.max(100, n / 4);
                     out.printf("w1 at half load: %,d executions at %.0f/s%n", halfN, rate / 2);
                     Map<String, Object> half = workload(producer, wfs.get("bench-w1-half"), halfN, rate / 2, engine);
-                    w1.put("at_half_load", Map.of("target_per_s", Math.round(rate / 2), "executions_per_s", half.get("executions_per_s"),
-                            "latency_ms", half.get("latency_ms")));
+                    Map<String, Object> halfReport = new LinkedHashMap<>();
+                    halfReport.put("target_per_s", Math.round(rate / 2));
+                    halfReport.put("executions", half.get("executions"));
+                    halfReport.put("executions_per_s", half.get("executions_per_s"));
+                    halfReport.put("latency_ms", half.get("latency_ms"));
+                    halfReport.put("timeline", half.get("timeline"));
+                    w1.put("at_half_load", halfReport);
                     report.put("w1", w1);
 
                     out.printf("w1, engine only: %,d executions published straight to %s (no dispatcher)%n", n, Topics.EVENTS);
@@ -116,7 +127,7 @@ final class BenchCommand {
                     report.put("w1_engine_only", engineOnly);
 
                     out.printf("w2: duplicate storm, %,d keys × 4 copies%n", stormKeys);
-                    report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys));
+                    report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys, engine));
                     report.put("engine_cpu_s_in_workloads", (cpuMillis() - cpu0) / 1000.0);
                 }
                 engine.close();
@@ -131,8 +142,9 @@ final class BenchCommand {
             double execs = ((Number) w1.get("executions_per_s")).doubleValue();
             Map<String, Object> ratios = new LinkedHashMap<>();
             // Each execution moves 2 records through the engine's transactions (the event consumed,
-            // the outcome produced; its nodes run inline in the event's batch) and executes 11
-            // statements (execution insert and finish, 3 × claim, effect and outcome update).
+            // the outcome produced; its nodes run inline in the event's batch) and writes 11 rows
+            // (execution insert and finish, 3 × claim, effect and outcome update), most of them in
+            // multi-row statements or JDBC batches shared with the rest of its poll batch.
             double engineOnly = ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue();
             double kafkaLimit = ((Number) limits.get("kafka_txn_consume_produce_records_per_s")).doubleValue();
             double pgLimit = ((Number) limits.get("postgres_batched_insert_rows_per_s")).doubleValue();
@@ -204,7 +216,7 @@ final class BenchCommand {
         producer.flush();
     }
 
-    private Map<String, Object> storm(KafkaProducer<byte[], byte[]> producer, Workflow wf, int keys) throws Exception {
+    private Map<String, Object> storm(KafkaProducer<byte[], byte[]> producer, Workflow wf, int keys, Engine engine) throws Exception {
         // Two copies through the dispatcher (a publisher and its retry), two straight onto the
         // events topic (replicas without dedupe state): every layer has duplicates to absorb.
         for (int i = 0; i < keys; i++) {
@@ -220,7 +232,7 @@ final class BenchCommand {
             producer.send(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), event));
         }
         producer.flush();
-        awaitFinished(wf.id(), keys, null);
+        awaitFinished(wf.id(), keys, engine);
         Thread.sleep(3000); // let late copies arrive, so that any duplicate effect would be counted
         Map<String, Object> f = figures(wf.id(), keys);
         Map<String, Object> r = new LinkedHashMap<>();
@@ -234,18 +246,19 @@ final class BenchCommand {
         return r;
     }
 
+    /** Waits until n executions of the workflow finished, printing a progress line each second. */
     private void awaitFinished(String workflow, int n, Engine engine) throws Exception {
-        long last = -1;
-        long lastChange = System.currentTimeMillis();
-        long prevNodes = engine == null ? 0 : engine.metrics().nodeRuns();
+        long start = System.currentTimeMillis();
+        long last = 0;
+        long lastChange = start;
+        long prevNodes = engine.metrics().nodeRuns();
         while (true) {
             Thread.sleep(1000);
             long finished = count("SELECT count(*) FROM executions WHERE workflow_id = ? AND finished_at IS NOT NULL", workflow);
-            if (engine != null) {
-                long nodes = engine.metrics().nodeRuns();
-                out.printf("  %s: %,d/%,d finished, %,d nodes/s%n", workflow, finished, n, nodes - prevNodes);
-                prevNodes = nodes;
-            }
+            long nodes = engine.metrics().nodeRuns();
+            out.printf("  [%3ds] %s: %,d/%,d finished, %,d executions/s, engine %,d nodes/s, %d MB RSS%n",
+                    (System.currentTimeMillis() - start) / 1000, workflow, finished, n, finished - last, nodes - prevNodes, currentRssMb());
+            prevNodes = nodes;
             if (finished >= n) {
                 return;
             }
@@ -327,9 +340,17 @@ final class BenchCommand {
     }
 
     static long peakRssMb() {
+        return statusMb("VmHWM:");
+    }
+
+    static long currentRssMb() {
+        return statusMb("VmRSS:");
+    }
+
+    private static long statusMb(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
                 }
             }

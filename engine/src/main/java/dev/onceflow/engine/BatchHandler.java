@@ -90,18 +90,208 @@ final class BatchHandler {
 
     List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records, boolean careful, Counts counts)
             throws SQLException, ReplayCarefully {
+        if (!careful) {
+            return applyInWaves(records, counts);
+        }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> record : records) {
-            Savepoint sp = careful ? store.savepoint() : null;
+            Savepoint sp = store.savepoint();
             chain.clear();
             if (record.topic().equals(Topics.EVENTS)) {
                 onEvent(record, out, counts);
             } else {
                 onTask(record, out, counts, sp);
             }
-            runChain(out, counts, careful);
+            runChain(out, counts, true);
         }
         return out;
+    }
+
+    /** A node to run in a wave, with the task record it came from (null when it was reached inline). */
+    private record Pending(TaskEnvelope task, ConsumerRecord<byte[], byte[]> record) {
+    }
+
+    /**
+     * The fast path: the batch's records advance together, one node depth (a "wave") at a time,
+     * so the bookkeeping costs one round trip per wave instead of one per node: the batch's new
+     * executions are inserted by one multi-row statement, each wave's processed keys are claimed
+     * by one multi-row {@code INSERT … ON CONFLICT DO NOTHING}, and outcomes and execution
+     * finishes are sent as JDBC batches. Each node still runs only if its own processed key was
+     * inserted by this transaction, and its statement runs in the same transaction, so the
+     * guarantee is the one of the record-by-record path (used when {@code careful}).
+     */
+    private List<ProducerRecord<byte[], byte[]>> applyInWaves(List<ConsumerRecord<byte[], byte[]>> records, Counts counts)
+            throws SQLException, ReplayCarefully {
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        List<Pending> wave = new ArrayList<>();
+        List<EventEnvelope> fresh = new ArrayList<>();
+        Map<String, Node> startNodes = new HashMap<>();
+        java.util.Set<String> eventKeys = new java.util.HashSet<>();
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+            if (record.topic().equals(Topics.EVENTS)) {
+                EventEnvelope event;
+                try {
+                    event = Json.read(record.value(), EventEnvelope.class);
+                } catch (IOException | RuntimeException e) {
+                    deadLetter(record, Reason.MALFORMED_JSON, "undecodable event envelope: " + e.getMessage(), out, counts);
+                    continue;
+                }
+                Optional<Workflow> wf = workflows.get(event.workflow(), event.version());
+                if (wf.isEmpty()) {
+                    chain.clear();
+                    onEvent(record, out, counts); // records the failed execution, row by row (rare)
+                } else if (!eventKeys.add(event.eventKey())) {
+                    counts.duplicateEvents++; // a copy earlier in this batch runs it
+                } else {
+                    fresh.add(event);
+                }
+            } else {
+                try {
+                    wave.add(new Pending(Json.read(record.value(), TaskEnvelope.class), record));
+                } catch (IOException | RuntimeException e) {
+                    deadLetter(record, Reason.MALFORMED_JSON, "undecodable task envelope: " + e.getMessage(), out, counts);
+                }
+            }
+        }
+        Map<String, Long> created = store.createExecutions(fresh);
+        for (EventEnvelope event : fresh) {
+            Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
+            Long id = created.get(event.eventKey());
+            if (id != null) {
+                counts.events++;
+            } else {
+                counts.duplicateEvents++;
+                // As in onEvent: walk a still running execution again from its start node.
+                Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
+                if (existing.isEmpty() || !existing.get().running()) {
+                    continue;
+                }
+                id = existing.get().id();
+            }
+            wave.add(new Pending(new TaskEnvelope(event.eventKey(), id, event.workflow(), event.version(), wf.start(), "",
+                    event.time(), event.data(), Map.of(), event.publishedAt()), null));
+        }
+        for (int depth = 0; !wave.isEmpty(); depth++) {
+            if (depth > INLINE_LIMIT) {
+                for (Pending p : wave) {
+                    out.add(task(p.task()));
+                }
+                break;
+            }
+            wave = runWave(wave, out, counts);
+        }
+        store.flushFinishes();
+        return out;
+    }
+
+    /** Claims the wave's processed keys in one statement, runs the claimed nodes, returns the next wave. */
+    private List<Pending> runWave(List<Pending> wave, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
+            throws SQLException, ReplayCarefully {
+        List<Pending> next = new ArrayList<>();
+        List<Pending> runnable = new ArrayList<>();
+        List<Node> nodes = new ArrayList<>();
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        List<String> claimKeys = new ArrayList<>();
+        List<Long> claimExecutions = new ArrayList<>();
+        List<String> claimNodes = new ArrayList<>();
+        List<String> claimPaths = new ArrayList<>();
+        for (Pending p : wave) {
+            TaskEnvelope task = p.task();
+            Optional<Node> node = workflows.get(task.workflow(), task.version()).flatMap(w -> w.node(task.node()));
+            if (node.isEmpty()) {
+                String error = "workflow '" + task.workflow() + "' version " + task.version() + " has no node '" + task.node() + "'";
+                if (p.record() != null) {
+                    deadLetter(p.record(), Reason.UNKNOWN_NODE, error, out, counts);
+                }
+                finishLater(task, "failed", error, out, counts);
+                continue;
+            }
+            if (!keys.add(task.processedKey())) {
+                next.add(p); // the same key twice in one wave: the later copy finds it processed in the next wave
+                continue;
+            }
+            runnable.add(p);
+            nodes.add(node.get());
+            claimKeys.add(task.processedKey());
+            claimExecutions.add(task.executionId());
+            claimNodes.add(task.node());
+            claimPaths.add(task.path());
+        }
+        java.util.Set<String> claimed = unsafe ? keys : store.claimAll(claimKeys, claimExecutions, claimNodes, claimPaths);
+        // The claimed nodes' plain INSERT/UPDATE/DELETE statements go as JDBC batches (one round
+        // trip per statement text), in this transaction, after their claims; the rest run one by one.
+        List<Node> toRun = new ArrayList<>();
+        List<Map<String, Object>> toRunVars = new ArrayList<>();
+        List<Integer> toRunIndex = new ArrayList<>();
+        for (int i = 0; i < runnable.size(); i++) {
+            if (claimed.contains(runnable.get(i).task().processedKey())) {
+                toRun.add(nodes.get(i));
+                toRunVars.add(NodeContext.variables(runnable.get(i).task()));
+                toRunIndex.add(i);
+            }
+        }
+        NodeResult[] batched = new NodeResult[runnable.size()];
+        Map<String, Object>[] variables = newVariables(runnable.size());
+        NodeResult[] ran = runner.runBatched(toRun, toRunVars, store.connection());
+        for (int k = 0; k < toRunIndex.size(); k++) {
+            batched[toRunIndex.get(k)] = ran[k];
+            variables[toRunIndex.get(k)] = toRunVars.get(k);
+        }
+        for (int i = 0; i < runnable.size(); i++) {
+            TaskEnvelope task = runnable.get(i).task();
+            String key = task.processedKey();
+            chain.clear();
+            if (!claimed.contains(key)) {
+                counts.duplicateNodeRuns++;
+                replay(task, key, out);
+            } else {
+                NodeResult result = batched[i] != null ? batched[i] : runner.run(nodes.get(i), variables[i], store.connection());
+                if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
+                    throw new ReplayCarefully(f.error());
+                }
+                counts.nodeRuns++;
+                if (result instanceof NodeResult.Succeeded s) {
+                    if (!unsafe) {
+                        store.complete(key, "succeeded", s.output(), s.next(), null);
+                    }
+                    followUps(task, s.output(), s.next());
+                    if (s.next().isEmpty()) {
+                        String status = s.endStatus() == null ? "succeeded" : s.endStatus();
+                        String error = "failed".equals(status)
+                                ? (s.message() == null ? "ended by node '" + task.node() + "'" : s.message()) : null;
+                        finishLater(task, status, error, out, counts);
+                    }
+                } else {
+                    NodeResult.Failed f = (NodeResult.Failed) result;
+                    if (!unsafe) {
+                        store.complete(key, "failed", null, List.of(), f.error());
+                    }
+                    finishLater(task, "failed", "node '" + task.node() + "' failed: " + f.error(), out, counts);
+                }
+            }
+            for (TaskEnvelope t : chain) {
+                next.add(new Pending(t, null));
+            }
+        }
+        chain.clear();
+        return next;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object>[] newVariables(int n) {
+        return (Map<String, Object>[]) new Map[n];
+    }
+
+    private void finishLater(TaskEnvelope task, String status, String error, List<ProducerRecord<byte[], byte[]>> out,
+                             Counts counts) throws SQLException {
+        store.finishLater(task.executionId(), status, error, () -> {
+            if ("succeeded".equals(status)) {
+                counts.succeeded++;
+            } else {
+                counts.failed++;
+            }
+            out.add(outcome(task, status, error));
+        });
     }
 
     /**

@@ -10,7 +10,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.Optional;
 
 /**
@@ -43,6 +48,9 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement claimKey;
     private final PreparedStatement selectKey;
     private final PreparedStatement completeKey;
+    private final PreparedStatement insertExecutions;
+    private final PreparedStatement claimKeys;
+    private final List<Runnable> pendingFinishes = new ArrayList<>();
     private int pendingCompletes;
     private int savepoints;
 
@@ -53,8 +61,18 @@ final class ExecutionStore implements AutoCloseable {
                 + "status, trigger, source, published_at, error, finished_at) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
                 + "CASE WHEN ? = 'running' THEN NULL ELSE now() END) ON CONFLICT (event_key) DO NOTHING RETURNING id");
         selectExecution = connection.prepareStatement("SELECT id, status FROM executions WHERE event_key = ?");
-        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = now() "
+        // clock_timestamp(), not now(): now() is the start of the batch's transaction, which would
+        // understate how long an execution took by up to the whole batch.
+        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = clock_timestamp() "
                 + "WHERE id = ? AND finished_at IS NULL");
+        insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
+                + "status, trigger, source, published_at) SELECT k, w, v, 'running', t::jsonb, s, "
+                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END "
+                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[]) AS u(k, w, v, t, s, p) "
+                + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
+        claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
+                + "SELECT k, e, n, p, 'started' FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(k, e, n, p) "
+                + "ON CONFLICT (key) DO NOTHING RETURNING key");
         claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
                 + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
         selectKey = connection.prepareStatement("SELECT status, output, next, error FROM processed_keys WHERE key = ?");
@@ -86,7 +104,100 @@ final class ExecutionStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates the running executions of many events in one statement (one round trip) unless one
+     * exists for a key. The event keys must be distinct.
+     *
+     * @return event key → new execution id, for the keys that had no execution (the others are duplicates)
+     */
+    Map<String, Long> createExecutions(List<EventEnvelope> events) throws SQLException {
+        Map<String, Long> created = new HashMap<>();
+        if (events.isEmpty()) {
+            return created;
+        }
+        int n = events.size();
+        String[] keys = new String[n];
+        String[] workflows = new String[n];
+        Integer[] versions = new Integer[n];
+        String[] triggers = new String[n];
+        String[] sources = new String[n];
+        Long[] published = new Long[n];
+        for (int i = 0; i < n; i++) {
+            EventEnvelope e = events.get(i);
+            keys[i] = e.eventKey();
+            workflows[i] = e.workflow();
+            versions[i] = e.version();
+            triggers[i] = Json.text(e.data());
+            sources[i] = e.source();
+            published[i] = e.publishedAt();
+        }
+        insertExecutions.setArray(1, connection.createArrayOf("text", keys));
+        insertExecutions.setArray(2, connection.createArrayOf("text", workflows));
+        insertExecutions.setArray(3, connection.createArrayOf("int4", versions));
+        insertExecutions.setArray(4, connection.createArrayOf("text", triggers));
+        insertExecutions.setArray(5, connection.createArrayOf("text", sources));
+        insertExecutions.setArray(6, connection.createArrayOf("int8", published));
+        try (ResultSet rs = insertExecutions.executeQuery()) {
+            while (rs.next()) {
+                created.put(rs.getString(1), rs.getLong(2));
+            }
+        }
+        return created;
+    }
+
+    /**
+     * Claims many node runs in one statement (one round trip): the multi-row form of
+     * {@link #claim}, with the same single-winner semantics per key. The keys must be distinct.
+     *
+     * @return the keys this call inserted (their nodes must run); the others existed
+     */
+    Set<String> claimAll(List<String> keys, List<Long> executionIds, List<String> nodeIds, List<String> paths)
+            throws SQLException {
+        Set<String> claimed = new HashSet<>();
+        if (keys.isEmpty()) {
+            return claimed;
+        }
+        claimKeys.setArray(1, connection.createArrayOf("text", keys.toArray(new String[0])));
+        claimKeys.setArray(2, connection.createArrayOf("int8", executionIds.toArray(new Long[0])));
+        claimKeys.setArray(3, connection.createArrayOf("text", nodeIds.toArray(new String[0])));
+        claimKeys.setArray(4, connection.createArrayOf("text", paths.toArray(new String[0])));
+        try (ResultSet rs = claimKeys.executeQuery()) {
+            while (rs.next()) {
+                claimed.add(rs.getString(1));
+            }
+        }
+        return claimed;
+    }
+
+    /**
+     * Queues {@link #finishExecution}: sent with the other queued finishes as one JDBC batch at
+     * the next {@link #flushFinishes} (or before a read of executions); {@code onFinished} runs
+     * then if this statement is the one that finished the execution.
+     */
+    void finishLater(long executionId, String status, String error, Runnable onFinished) throws SQLException {
+        finishExecution.setString(1, status);
+        finishExecution.setString(2, error);
+        finishExecution.setLong(3, executionId);
+        finishExecution.addBatch();
+        pendingFinishes.add(onFinished);
+    }
+
+    void flushFinishes() throws SQLException {
+        if (pendingFinishes.isEmpty()) {
+            return;
+        }
+        List<Runnable> callbacks = new ArrayList<>(pendingFinishes);
+        pendingFinishes.clear();
+        int[] counts = finishExecution.executeBatch();
+        for (int i = 0; i < counts.length; i++) {
+            if (counts[i] == 1) {
+                callbacks.get(i).run();
+            }
+        }
+    }
+
     Optional<Execution> execution(String eventKey) throws SQLException {
+        flushFinishes(); // an execution finished earlier in this batch must be seen finished
         selectExecution.setString(1, eventKey);
         try (ResultSet rs = selectExecution.executeQuery()) {
             return rs.next() ? Optional.of(new Execution(rs.getLong(1), rs.getString(2))) : Optional.empty();
@@ -95,6 +206,7 @@ final class ExecutionStore implements AutoCloseable {
 
     /** Marks the execution finished unless it already is; returns whether this call finished it. */
     boolean finishExecution(long executionId, String status, String error) throws SQLException {
+        flushFinishes();
         finishExecution.setString(1, status);
         finishExecution.setString(2, error);
         finishExecution.setLong(3, executionId);
@@ -155,14 +267,17 @@ final class ExecutionStore implements AutoCloseable {
 
     void commit() throws SQLException {
         flush();
+        flushFinishes();
         connection.commit();
         savepoints = 0;
     }
 
     void rollbackQuietly() {
         pendingCompletes = 0;
+        pendingFinishes.clear();
         try {
             completeKey.clearBatch();
+            finishExecution.clearBatch();
         } catch (SQLException ignored) {
             // the connection is broken; the caller replaces it
         }

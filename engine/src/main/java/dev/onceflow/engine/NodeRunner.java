@@ -45,6 +45,58 @@ final class NodeRunner {
         }
     }
 
+    /**
+     * Runs the plain-DML {@code sql} nodes among {@code nodes} (see {@link SqlNode#batchable}) as
+     * one JDBC batch per statement text: one round trip for many node runs, on the same connection
+     * and in the same transaction as running them one by one. Returns the results by index; null
+     * where a node was not batchable and must go through {@link #run}. The batch's query timeout is
+     * the nodes' timeout; if any statement fails (or the batch runs past it) the transaction is
+     * aborted and {@link BatchHandler.ReplayCarefully} asks for the careful, node-by-node replay,
+     * which records exactly which node failed.
+     */
+    NodeResult[] runBatched(List<Node> nodes, List<Map<String, Object>> variables, Connection connection)
+            throws SQLException, BatchHandler.ReplayCarefully {
+        NodeResult[] results = new NodeResult[nodes.size()];
+        Map<String, List<Integer>> groups = new java.util.LinkedHashMap<>();
+        Object[][] params = new Object[nodes.size()][];
+        for (int i = 0; i < nodes.size(); i++) {
+            if (nodes.get(i) instanceof Node.Sql sql && SqlNode.batchable(sql)) {
+                try {
+                    params[i] = SqlNode.params(sql, variables.get(i));
+                } catch (IllegalArgumentException e) {
+                    results[i] = new NodeResult.Failed(e.getMessage());
+                    continue;
+                }
+                groups.computeIfAbsent(sqlNode.timeoutMs(sql) + "\n" + sql.sql(), k -> new java.util.ArrayList<>()).add(i);
+            }
+        }
+        for (List<Integer> group : groups.values()) {
+            Node.Sql first = (Node.Sql) nodes.get(group.get(0));
+            try (java.sql.PreparedStatement ps = connection.prepareStatement(first.sql())) {
+                ps.setQueryTimeout((int) Math.max(1, (sqlNode.timeoutMs(first) + 999) / 1000));
+                for (int i : group) {
+                    for (int p = 0; p < params[i].length; p++) {
+                        ps.setObject(p + 1, params[i][p]);
+                    }
+                    ps.addBatch();
+                }
+                int[] counts = ps.executeBatch();
+                for (int k = 0; k < group.size(); k++) {
+                    int i = group.get(k);
+                    ObjectNode out = JsonNodeFactory.instance.objectNode().put("rowCount", counts[k]);
+                    results[i] = NodeResult.Succeeded.continueWith(out, nodes.get(i).successors());
+                }
+            } catch (SQLException e) {
+                if (SqlNode.isConnectionFailure(e)
+                        || (e.getNextException() != null && SqlNode.isConnectionFailure(e.getNextException()))) {
+                    throw e;
+                }
+                throw new BatchHandler.ReplayCarefully("a batched sql node failed: " + e.getMessage());
+            }
+        }
+        return results;
+    }
+
     private static NodeResult condition(Node.Condition node, Map<String, Object> variables) {
         boolean value = Expressions.test(node.expression(), variables);
         String next = value ? node.thenNode() : node.elseNode();

@@ -30,11 +30,8 @@ final class SqlNode {
     }
 
     NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
-        Object[] params = new Object[node.params().size()];
-        for (int i = 0; i < params.length; i++) {
-            params[i] = jdbcValue(Expressions.evaluate(node.params().get(i), variables));
-        }
-        long timeoutMs = node.timeoutMs() != null ? node.timeoutMs() : defaultTimeoutMs;
+        Object[] params = params(node, variables);
+        long timeoutMs = timeoutMs(node);
         try (PreparedStatement ps = connection.prepareStatement(node.sql())) {
             // pgjdbc cancels the statement from a timer thread when it runs past the timeout.
             ps.setQueryTimeout((int) Math.max(1, (timeoutMs + 999) / 1000));
@@ -61,6 +58,33 @@ final class SqlNode {
             }
             return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true);
         }
+    }
+
+    /** The node's parameters, evaluated; throws IllegalArgumentException when an expression fails. */
+    static Object[] params(Node.Sql node, Map<String, Object> variables) {
+        Object[] params = new Object[node.params().size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = jdbcValue(Expressions.evaluate(node.params().get(i), variables));
+        }
+        return params;
+    }
+
+    long timeoutMs(Node.Sql node) {
+        return node.timeoutMs() != null ? node.timeoutMs() : defaultTimeoutMs;
+    }
+
+    private static final java.util.regex.Pattern PLAIN_DML =
+            java.util.regex.Pattern.compile("(?is)\\s*(INSERT|UPDATE|DELETE)\\b.*");
+    private static final java.util.regex.Pattern RETURNING = java.util.regex.Pattern.compile("(?i)\\bRETURNING\\b");
+
+    /**
+     * Whether the statement is a plain INSERT, UPDATE or DELETE that returns no rows: then many
+     * runs of it can be sent as one JDBC batch, and each run's output is its update count
+     * ({@code rowCount}), exactly what {@link #run} would produce.
+     */
+    static boolean batchable(Node.Sql node) {
+        String sql = node.sql();
+        return PLAIN_DML.matcher(sql).matches() && !RETURNING.matcher(sql).find() && sql.indexOf(';') < 0;
     }
 
     private static void readRows(ResultSet rs, ObjectNode out) throws SQLException {
