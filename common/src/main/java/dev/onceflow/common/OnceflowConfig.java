@@ -74,9 +74,25 @@ public final class OnceflowConfig {
     public static final Key DISPATCHER_HTTP_PORT = Key.number("dispatcher.http.port", Type.INT, 8080, -1, 65535,
             "Port of the dispatcher's HTTP API (POST /api/workflows/{id}/trigger); 0 picks a free port, -1 turns it off.");
 
+    public static final Key TABLE_DB_URL = Key.string("dispatcher.table.db.url", "",
+            "JDBC URL of the database whose tables 'table' triggers watch (needs wal_level=logical); empty: db.url.");
+    public static final Key TABLE_DB_USER = Key.string("dispatcher.table.db.user", "",
+            "User of the watched database, with the REPLICATION attribute; empty: db.user.");
+    public static final Key TABLE_DB_PASSWORD = new Key("dispatcher.table.db.password", Type.PASSWORD, "", 0, 0,
+            "Password of dispatcher.table.db.user; empty with an empty user: db.password.");
+    public static final Key TABLE_SLOT = Key.string("dispatcher.table.slot", "onceflow",
+            "Replication slot of the row-change capture (created when missing); one capture runs per slot, elected by advisory lock.");
+    public static final Key TABLE_PUBLICATION = Key.string("dispatcher.table.publication", "onceflow",
+            "Publication listing the watched tables (created and kept in step with the enabled table workflows).");
+    public static final Key TABLE_LOCK_POLL_MS = Key.number("dispatcher.table.takeover.ms", Type.LONG, 1_000, 100, 600_000,
+            "How often a standby dispatcher tries to take over the row-change capture (bounds the takeover time).");
+    public static final Key TABLE_OFFSET_FLUSH_MS = Key.number("dispatcher.table.offset.flush.ms", Type.LONG, 1_000, 100,
+            600_000, "How often the capture stores its position; changes after it are replayed after a crash (same event keys).");
+
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT);
+            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,
+            TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS);
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");
 

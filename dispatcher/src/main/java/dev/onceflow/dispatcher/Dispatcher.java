@@ -82,6 +82,13 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private ApiIngress api;
+    private RowChangeSource rowChanges;
+
+    /** This replica's row-change capture, or null without a database. */
+    public CaptureStatus captureStatus() {
+        RowChangeSource r = rowChanges;
+        return r == null ? null : r.status();
+    }
 
     /** The HTTP API's port, or -1 when it is off. */
     public int httpPort() {
@@ -101,6 +108,8 @@ public final class Dispatcher implements AutoCloseable {
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
         schedules = new ScheduleSource(catalog, this::lastTick, scheduleProducer, java.time.Clock.systemUTC());
         schedules.start();
+        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), scheduleProducer, java.time.Clock.systemUTC());
+        rowChanges.start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             try {
@@ -209,6 +218,9 @@ public final class Dispatcher implements AutoCloseable {
         state = State.CLOSED;
         if (api != null) {
             api.close();
+        }
+        if (rowChanges != null) {
+            rowChanges.close();
         }
         if (schedules != null) {
             schedules.close();

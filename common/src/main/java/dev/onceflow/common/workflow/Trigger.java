@@ -11,6 +11,7 @@ import java.time.Instant;
         @JsonSubTypes.Type(value = Trigger.Kafka.class, name = "kafka"),
         @JsonSubTypes.Type(value = Trigger.Schedule.class, name = "schedule"),
         @JsonSubTypes.Type(value = Trigger.Api.class, name = "api"),
+        @JsonSubTypes.Type(value = Trigger.Table.class, name = "table"),
 })
 public sealed interface Trigger {
 
@@ -53,6 +54,31 @@ public sealed interface Trigger {
             zone = zone == null || zone.isBlank() ? "UTC" : zone;
             misfire = misfire == null || misfire.isBlank() ? FIRE_ONCE : misfire;
             maxMisfires = maxMisfires == null ? 100 : maxMisfires;
+        }
+    }
+
+    /**
+     * Row changes on a PostgreSQL table, captured by the dispatcher with Debezium ({@code pgoutput}).
+     * {@code table} is {@code schema.table} or a bare name in {@code public}. {@code operations}
+     * is a subset of {@code insert}, {@code update}, {@code delete} (default: all three). With
+     * {@code changed}, an update fires only when one of those columns changed (the table is given
+     * {@code REPLICA IDENTITY FULL} so that the old row is known). {@code condition} is an
+     * expression over {@code op}, {@code row} (the new row, or the old one for a delete),
+     * {@code before} and {@code after} that must yield true for the change to fire. The event key is
+     * {@code workflowId@commitTimeMillis#lsn:txId:table:pk}, the change's source position, so a
+     * replay after a crash maps to the same keys.
+     */
+    record Table(String table, java.util.List<String> operations, java.util.List<String> changed, String condition)
+            implements Trigger {
+        public static final java.util.List<String> OPERATIONS = java.util.List.of("insert", "update", "delete");
+
+        public Table {
+            if (table != null && !table.isBlank() && !table.contains(".")) {
+                table = "public." + table;
+            }
+            operations = operations == null || operations.isEmpty() ? OPERATIONS : java.util.List.copyOf(operations);
+            changed = changed == null ? java.util.List.of() : java.util.List.copyOf(changed);
+            condition = condition == null || condition.isBlank() ? null : condition;
         }
     }
 }

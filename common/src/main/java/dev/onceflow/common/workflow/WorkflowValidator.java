@@ -21,6 +21,9 @@ final class WorkflowValidator {
         if (wf.trigger() instanceof Trigger.Schedule schedule) {
             problems.addAll(ScheduleRules.problems(schedule));
         }
+        if (wf.trigger() instanceof Trigger.Table table) {
+            problems.addAll(tableProblems(table));
+        }
         if (wf.trigger() instanceof Trigger.Kafka kafka) {
             if (!kafka.topic().matches("[A-Za-z0-9._-]{1,249}")) {
                 problems.add("trigger field 'topic': '" + kafka.topic() + "' is not a valid Kafka topic name");
@@ -67,6 +70,44 @@ final class WorkflowValidator {
         }
         if (problems.isEmpty()) {
             checkGraph(wf, byId, problems);
+        }
+        return problems;
+    }
+
+    /** A table name PostgreSQL accepts unquoted: schema.table, lower case, letters, digits and '_'. */
+    private static final java.util.regex.Pattern TABLE = java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]{0,62}\\.[a-z_][a-z0-9_$]{0,62}");
+    private static final java.util.regex.Pattern COLUMN = java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]{0,62}");
+
+    static List<String> tableProblems(Trigger.Table table) {
+        List<String> problems = new ArrayList<>();
+        if (table.table() == null || table.table().isBlank()) {
+            problems.add("trigger field 'table': missing (schema.table, or a table in public)");
+        } else if (!TABLE.matcher(table.table()).matches()) {
+            problems.add("trigger field 'table': '" + table.table() + "' is not an unquoted PostgreSQL table name "
+                    + "(lower-case letters, digits and '_', as schema.table)");
+        }
+        for (String op : table.operations()) {
+            if (!Trigger.Table.OPERATIONS.contains(op)) {
+                problems.add("trigger field 'operations': unknown operation '" + op + "' (use insert, update, delete)");
+            }
+        }
+        if (new HashSet<>(table.operations()).size() != table.operations().size()) {
+            problems.add("trigger field 'operations': an operation is listed twice: " + table.operations());
+        }
+        for (String column : table.changed()) {
+            if (column == null || !COLUMN.matcher(column).matches()) {
+                problems.add("trigger field 'changed': '" + column + "' is not an unquoted PostgreSQL column name");
+            }
+        }
+        if (!table.changed().isEmpty() && !table.operations().contains("update")) {
+            problems.add("trigger field 'changed': only applies to updates, but 'operations' is " + table.operations());
+        }
+        if (table.condition() != null) {
+            try {
+                Expressions.compile(table.condition());
+            } catch (IllegalArgumentException e) {
+                problems.add("trigger field 'condition': " + e.getMessage());
+            }
         }
         return problems;
     }

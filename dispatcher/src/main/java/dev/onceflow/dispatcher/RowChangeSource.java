@@ -1,0 +1,517 @@
+package dev.onceflow.dispatcher;
+
+import dev.onceflow.common.Database;
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
+import io.debezium.engine.ChangeEvent;
+import io.debezium.engine.DebeziumEngine;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Captures row changes of the tables that enabled {@code table} workflows watch, with Debezium
+ * embedded ({@code pgoutput}), and publishes one event per matching workflow to
+ * {@value Topics#BY_KEY}, keyed {@code workflowId@commitTimeMillis#lsn:txId:table:pk}.
+ *
+ * <p><b>One capture per slot.</b> Every dispatcher runs this source, but only the one holding the
+ * PostgreSQL advisory lock of the slot captures; the others stand by and try the lock every
+ * {@code dispatcher.table.takeover.ms}. The lock lives on a dedicated session, so when the leader
+ * dies (even by kill -9) PostgreSQL drops the session, the lock and the slot's walsender, and a
+ * standby takes over within about that interval plus Debezium's start (~2 s).
+ *
+ * <p><b>Nothing lost, nothing started twice.</b> A batch of changes is marked processed only after
+ * Kafka acknowledged all its events; Debezium stores its position ({@link PostgresOffsetStore})
+ * only for processed changes, and confirms it to the slot only then. A crash therefore replays
+ * changes after the last stored position — with the same positions, hence the same event keys,
+ * which the dispatcher's dedupe and the engine's unique event key absorb.
+ *
+ * <p><b>Setup.</b> On taking the lead, and whenever the watched tables change, it checks
+ * {@code wal_level=logical}, that each table exists (a missing one is reported with the workflows
+ * that name it and checked again every 10 s), gives tables whose workflows use {@code changed}
+ * {@code REPLICA IDENTITY FULL}, and creates or updates the publication; Debezium creates the slot
+ * when missing. Changes are captured from the slot's creation on.
+ *
+ * <p>Owns one control thread and, while leading, Debezium's threads. Thread-safe: the public
+ * methods only read volatile state; everything else runs on the control thread.
+ */
+final class RowChangeSource implements AutoCloseable {
+
+    enum State { STANDBY, LEADING, CLOSED }
+
+    /** The capture's settings, from {@code dispatcher.table.*} and {@code db.*}. */
+    record Settings(String url, String user, String password, String slot, String publication, Duration takeover,
+                    Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword) {
+        private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+
+        Settings {
+            Objects.requireNonNull(url, "url");
+            if (!NAME.matcher(slot).matches()) {
+                throw new IllegalArgumentException("configuration key 'dispatcher.table.slot': '" + slot
+                        + "' is not a valid replication slot name (lower-case letters, digits, '_', at most 63)");
+            }
+            if (!NAME.matcher(publication).matches()) {
+                throw new IllegalArgumentException("configuration key 'dispatcher.table.publication': '" + publication
+                        + "' is not a valid publication name (lower-case letters, digits, '_', at most 63)");
+            }
+        }
+
+        static Settings from(OnceflowConfig c) {
+            String url = c.get(OnceflowConfig.TABLE_DB_URL);
+            String user = c.get(OnceflowConfig.TABLE_DB_USER);
+            String password = c.get(OnceflowConfig.TABLE_DB_PASSWORD);
+            boolean sameUser = user == null || user.isBlank();
+            return new Settings(url == null || url.isBlank() ? c.get(OnceflowConfig.DB_URL) : url,
+                    sameUser ? c.get(OnceflowConfig.DB_USER) : user,
+                    sameUser ? c.get(OnceflowConfig.DB_PASSWORD) : password,
+                    c.get(OnceflowConfig.TABLE_SLOT), c.get(OnceflowConfig.TABLE_PUBLICATION),
+                    Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_LOCK_POLL_MS)),
+                    Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_OFFSET_FLUSH_MS)),
+                    c.get(OnceflowConfig.DB_URL), c.get(OnceflowConfig.DB_USER), c.get(OnceflowConfig.DB_PASSWORD));
+        }
+    }
+
+    /** The application_name of the lock session, so operators (and tests) can see who leads. */
+    static final String LEADER_APPLICATION_PREFIX = "onceflow-capture:";
+
+    private static final Logger LOG = LoggerFactory.getLogger(RowChangeSource.class);
+    private static final Duration SETUP_RECHECK = Duration.ofSeconds(10);
+    private static final Duration RESTART_BACKOFF = Duration.ofSeconds(2);
+
+    private final WorkflowCatalog catalog;
+    private final Settings settings;
+    private final Producer<byte[], byte[]> producer;
+    private final Clock clock;
+    private final DataSource watched;
+    private final DataSource onceflow;
+    private final Thread thread;
+    private final AtomicLong changes = new AtomicLong();
+    private final AtomicLong events = new AtomicLong();
+    private volatile State state = State.STANDBY;
+    private volatile String problem;
+    private volatile List<String> capturingTables = List.of();
+    private volatile boolean running = true;
+
+    // Confined to the control thread.
+    private Connection lock;
+    private Map<String, Boolean> lastWanted = Map.of();
+    private long nextSetupCheck;
+    private DebeziumEngine<ChangeEvent<String, String>> engine;
+    private ExecutorService engineRunner;
+    private volatile boolean engineStopped;
+    private volatile String engineStopReason;
+    private long engineStartedAt;
+
+    RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, Clock clock) {
+        this.catalog = catalog;
+        this.settings = settings;
+        this.producer = producer;
+        this.clock = clock;
+        this.watched = Database.dataSource(settings.url(), settings.user(), settings.password());
+        this.onceflow = Database.dataSource(settings.offsetsUrl(), settings.offsetsUser(), settings.offsetsPassword());
+        this.thread = new Thread(this::loop, "onceflow-rowchange-source");
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    CaptureStatus status() {
+        return new CaptureStatus(state.name(), settings.slot(), capturingTables, changes.get(), events.get(), problem);
+    }
+
+    private void loop() {
+        while (running) {
+            try {
+                step();
+                Thread.sleep(settings.takeover().toMillis());
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException | SQLException e) {
+                if (!running) {
+                    break;
+                }
+                LOG.warn("Row-change capture of slot '{}': {}; releasing it and trying again in {} ms", settings.slot(),
+                        e.toString(), settings.takeover().toMillis());
+                release();
+                try {
+                    Thread.sleep(settings.takeover().toMillis());
+                } catch (InterruptedException ie) {
+                    break;
+                }
+            }
+        }
+        Thread.interrupted(); // closing: let release() wait for Debezium to stop and commit its offsets
+        release();
+    }
+
+    /** One pass of the control loop: keep leadership, the setup and the engine in step with the catalog. */
+    private void step() throws SQLException, InterruptedException {
+        Map<String, Boolean> wanted = TableRouting.watchedTables(catalog.all());
+        if (wanted.isEmpty()) {
+            if (state == State.LEADING) {
+                LOG.info("No enabled table workflow left; releasing the row-change capture of slot '{}'", settings.slot());
+                release();
+            }
+            problem = null;
+            return;
+        }
+        if (state != State.LEADING) {
+            if (!tryLead()) {
+                return;
+            }
+        } else if (!lock.isValid(2)) {
+            LOG.warn("Lost the session holding the capture lock of slot '{}'; stopping the capture, standing by", settings.slot());
+            release();
+            return;
+        }
+        long now = clock.millis();
+        if (!wanted.equals(lastWanted) || now >= nextSetupCheck) {
+            List<String> ready = prepare(wanted);
+            lastWanted = wanted;
+            nextSetupCheck = problem == null ? Long.MAX_VALUE : now + SETUP_RECHECK.toMillis();
+            if (!ready.equals(capturingTables) || engine == null && !ready.isEmpty()) {
+                stopEngine();
+                if (!ready.isEmpty()) {
+                    startEngine(ready);
+                }
+            }
+        }
+        if (engine != null && engineStopped && now - engineStartedAt >= RESTART_BACKOFF.toMillis()) {
+            LOG.warn("Row-change capture of slot '{}' stopped ({}); restarting it", settings.slot(), engineStopReason);
+            List<String> tables = capturingTables;
+            stopEngine();
+            startEngine(tables);
+        }
+    }
+
+    private boolean tryLead() throws SQLException {
+        if (lock == null) {
+            lock = onceflow.getConnection();
+            lock.setAutoCommit(true);
+            try (PreparedStatement s = lock.prepareStatement("SELECT set_config('application_name', ?, false)")) {
+                s.setString(1, LEADER_APPLICATION_PREFIX + ProcessHandle.current().pid());
+                s.execute();
+            }
+        }
+        try (PreparedStatement q = lock.prepareStatement("SELECT pg_try_advisory_lock(hashtext('onceflow.rowchange'), hashtext(?))")) {
+            q.setString(1, settings.slot());
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return false;
+                }
+            }
+        }
+        state = State.LEADING;
+        lastWanted = Map.of();
+        LOG.info("This dispatcher leads the row-change capture of slot '{}' (pid {})", settings.slot(), ProcessHandle.current().pid());
+        return true;
+    }
+
+    /** Stops the capture and gives up the lock (closing its session releases it). */
+    private void release() {
+        stopEngine();
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (SQLException e) {
+                LOG.debug("closing the capture lock session: {}", e.toString());
+            }
+            lock = null;
+        }
+        capturingTables = List.of();
+        lastWanted = Map.of();
+        if (state == State.LEADING) {
+            state = State.STANDBY;
+        }
+    }
+
+    /**
+     * Checks the watched database and brings the publication in step; returns the tables that can
+     * be captured. Problems that a person must fix are logged at ERROR and kept in {@link #problem}.
+     */
+    private List<String> prepare(Map<String, Boolean> wanted) throws SQLException {
+        List<String> problems = new ArrayList<>();
+        List<String> ready = new ArrayList<>();
+        try (Connection c = watched.getConnection(); Statement s = c.createStatement()) {
+            c.setAutoCommit(true);
+            String walLevel;
+            try (ResultSet rs = s.executeQuery("SHOW wal_level")) {
+                rs.next();
+                walLevel = rs.getString(1);
+            }
+            if (!"logical".equals(walLevel)) {
+                report(List.of("PostgreSQL at " + settings.url() + " has wal_level=" + walLevel
+                        + "; table triggers need wal_level=logical (run ALTER SYSTEM SET wal_level = logical and restart "
+                        + "PostgreSQL). Watched tables: " + String.join(", ", wanted.keySet())));
+                return List.of();
+            }
+            for (Map.Entry<String, Boolean> t : wanted.entrySet()) {
+                String table = t.getKey();
+                char identity;
+                try (PreparedStatement q = c.prepareStatement("SELECT c.relreplident FROM pg_class c WHERE c.oid = to_regclass(?)")) {
+                    q.setString(1, table);
+                    try (ResultSet rs = q.executeQuery()) {
+                        if (!rs.next()) {
+                            problems.add("table " + table + " does not exist in " + settings.url() + " (named by the table trigger of "
+                                    + workflowsOf(table) + "); its changes are captured once it is created");
+                            continue;
+                        }
+                        identity = rs.getString(1).charAt(0);
+                    }
+                }
+                if (t.getValue() && identity != 'f') {
+                    // 'changed' compares old and new values: pgoutput sends the old row only with REPLICA IDENTITY FULL.
+                    s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
+                    LOG.info("Set REPLICA IDENTITY FULL on {}: a table trigger of {} compares changed columns", table,
+                            workflowsOf(table));
+                }
+                ready.add(table);
+            }
+            if (!ready.isEmpty()) {
+                String list = String.join(", ", ready);
+                boolean exists;
+                try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
+                    q.setString(1, settings.publication());
+                    try (ResultSet rs = q.executeQuery()) {
+                        exists = rs.next();
+                    }
+                }
+                s.execute((exists ? "ALTER PUBLICATION " + settings.publication() + " SET TABLE "
+                        : "CREATE PUBLICATION " + settings.publication() + " FOR TABLE ") + list);
+            }
+        }
+        report(problems);
+        return List.copyOf(new TreeSet<>(ready));
+    }
+
+    private void report(List<String> problems) {
+        String text = problems.isEmpty() ? null : String.join("; ", problems);
+        if (text != null && !text.equals(problem)) {
+            LOG.error("Row-change capture of slot '{}': {}", settings.slot(), text);
+        } else if (text == null && problem != null) {
+            LOG.info("Row-change capture of slot '{}': the earlier problem is resolved", settings.slot());
+        }
+        problem = text;
+    }
+
+    private String workflowsOf(String table) {
+        return catalog.all().stream()
+                .filter(e -> e.enabled() && e.trigger() instanceof dev.onceflow.common.workflow.Trigger.Table t && t.table().equals(table))
+                .map(e -> "'" + e.id() + "'").sorted().collect(Collectors.joining(", "));
+    }
+
+    private void startEngine(List<String> tables) {
+        engineStopped = false;
+        engineStopReason = null;
+        engineStartedAt = clock.millis();
+        engine = DebeziumEngine.create(io.debezium.engine.format.Json.class)
+                .using(debeziumProperties(tables))
+                .using((success, message, error) -> {
+                    engineStopReason = error != null ? error.toString() : message;
+                    engineStopped = true;
+                })
+                .notifying(this::handleBatch)
+                .build();
+        engineRunner = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "onceflow-rowchange-capture");
+            t.setDaemon(true);
+            return t;
+        });
+        engineRunner.execute(engine);
+        capturingTables = List.copyOf(tables);
+        LOG.info("Capturing row changes of {} through slot '{}' and publication '{}'", tables, settings.slot(), settings.publication());
+    }
+
+    private void stopEngine() {
+        if (engine == null) {
+            return;
+        }
+        try {
+            engine.close(); // stops the task and commits the offsets of processed changes
+        } catch (Exception e) {
+            LOG.warn("Stopping the row-change capture: {}", e.toString());
+        }
+        engineRunner.shutdown();
+        try {
+            if (!engineRunner.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warn("The row-change capture did not stop within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        engine = null;
+        engineRunner = null;
+        capturingTables = List.of();
+    }
+
+    Properties debeziumProperties(List<String> tables) {
+        Properties pg;
+        try {
+            pg = org.postgresql.Driver.parseURL(settings.url(), null);
+        } catch (RuntimeException e) {
+            pg = null;
+        }
+        if (pg == null) {
+            throw new IllegalArgumentException("dispatcher.table.db.url '" + settings.url() + "' is not a PostgreSQL JDBC URL");
+        }
+        Properties p = new Properties();
+        p.setProperty("name", "onceflow-rowchange-" + settings.slot());
+        p.setProperty("connector.class", "io.debezium.connector.postgresql.PostgresConnector");
+        p.setProperty("offset.storage", PostgresOffsetStore.class.getName());
+        p.setProperty(PostgresOffsetStore.URL, settings.offsetsUrl());
+        p.setProperty(PostgresOffsetStore.USER, settings.offsetsUser());
+        p.setProperty(PostgresOffsetStore.PASSWORD, settings.offsetsPassword() == null ? "" : settings.offsetsPassword());
+        p.setProperty(PostgresOffsetStore.SLOT, settings.slot());
+        p.setProperty("offset.flush.interval.ms", String.valueOf(settings.offsetFlush().toMillis()));
+        p.setProperty("database.hostname", pg.getProperty("PGHOST", "localhost").split(",")[0]);
+        p.setProperty("database.port", pg.getProperty("PGPORT", "5432").split(",")[0]);
+        p.setProperty("database.dbname", pg.getProperty("PGDBNAME", "postgres"));
+        p.setProperty("database.user", settings.user());
+        p.setProperty("database.password", settings.password() == null ? "" : settings.password());
+        p.setProperty("topic.prefix", "onceflow");
+        p.setProperty("plugin.name", "pgoutput");
+        p.setProperty("slot.name", settings.slot());
+        p.setProperty("publication.name", settings.publication());
+        p.setProperty("publication.autocreate.mode", "disabled"); // prepare() keeps the publication in step
+        p.setProperty("table.include.list", tables.stream().map(Pattern::quote).collect(Collectors.joining(",")));
+        p.setProperty("snapshot.mode", "no_data");
+        p.setProperty("decimal.handling.mode", "string");
+        p.setProperty("time.precision.mode", "connect");
+        p.setProperty("tombstones.on.delete", "false");
+        p.setProperty("key.converter.schemas.enable", "false");
+        p.setProperty("value.converter.schemas.enable", "false");
+        // Heartbeats confirm progress to the slot while the watched tables are quiet, so WAL does not pile up.
+        p.setProperty("heartbeat.interval.ms", "10000");
+        return p;
+    }
+
+    /** Publishes the events of one batch of changes; marks them processed only once Kafka acknowledged all of them. */
+    private void handleBatch(List<ChangeEvent<String, String>> records, DebeziumEngine.RecordCommitter<ChangeEvent<String, String>> committer)
+            throws InterruptedException {
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        long fired = 0;
+        for (ChangeEvent<String, String> r : records) {
+            if (r.destination() != null && r.destination().startsWith("__debezium")) {
+                continue;
+            }
+            RowChange change;
+            try {
+                change = RowChange.parse(r.key(), r.value());
+            } catch (IllegalArgumentException e) {
+                out.add(dlq(r.key(), r.value(), "MalformedChange", e.getMessage(), r.destination(), 0));
+                continue;
+            }
+            if (change == null) {
+                continue;
+            }
+            changes.incrementAndGet();
+            TableRouting.Routed routed = TableRouting.route(change, catalog.all());
+            for (EventEnvelope event : routed.events()) {
+                out.add(new ProducerRecord<>(Topics.BY_KEY, event.eventKey().getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+                fired++;
+            }
+            for (TableRouting.Failure f : routed.failures()) {
+                LOG.warn("{} (event {}); the change goes to {}", f.reason(), f.eventKey(), Topics.DLQ);
+                out.add(dlq(f.eventKey(), change.data().toString(), "ConditionFailed", f.reason(),
+                        change.table(), change.lsn()));
+            }
+        }
+        publish(out);
+        events.addAndGet(fired);
+        for (ChangeEvent<String, String> r : records) {
+            committer.markProcessed(r);
+        }
+        committer.markBatchFinished();
+    }
+
+    private static ProducerRecord<byte[], byte[]> dlq(String key, String value, String errorClass, String message, String table,
+                                                      long lsn) {
+        RecordHeaders h = new RecordHeaders();
+        h.add(Topics.H_ERROR_CLASS, errorClass.getBytes(StandardCharsets.UTF_8));
+        h.add(Topics.H_ERROR_MESSAGE, String.valueOf(message).getBytes(StandardCharsets.UTF_8));
+        h.add(Topics.H_SOURCE_TOPIC, ("postgres:" + table).getBytes(StandardCharsets.UTF_8));
+        h.add(Topics.H_SOURCE_PARTITION, "0".getBytes(StandardCharsets.UTF_8));
+        h.add(Topics.H_SOURCE_OFFSET, String.valueOf(lsn).getBytes(StandardCharsets.UTF_8));
+        return new ProducerRecord<>(Topics.DLQ, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8),
+                value == null ? null : value.getBytes(StandardCharsets.UTF_8), h);
+    }
+
+    /**
+     * Sends and waits for every acknowledgement, resending what failed (the idempotent producer
+     * already retries for {@code delivery.timeout.ms}). Gives up only when the source closes: the
+     * batch is then not marked processed and is replayed by the next leader.
+     */
+    private void publish(List<ProducerRecord<byte[], byte[]>> out) throws InterruptedException {
+        List<ProducerRecord<byte[], byte[]>> pending = out;
+        long backoff = 200;
+        while (!pending.isEmpty()) {
+            List<Future<?>> sent = new ArrayList<>();
+            for (ProducerRecord<byte[], byte[]> r : pending) {
+                sent.add(producer.send(r));
+            }
+            List<ProducerRecord<byte[], byte[]>> failed = new ArrayList<>();
+            Exception last = null;
+            for (int i = 0; i < sent.size(); i++) {
+                try {
+                    sent.get(i).get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    failed.add(pending.get(i));
+                    last = e;
+                }
+            }
+            if (failed.isEmpty()) {
+                return;
+            }
+            if (!running) {
+                throw new InterruptedException("row-change capture closing before Kafka acknowledged " + failed.size()
+                        + " events; they are replayed by the next capture");
+            }
+            LOG.warn("Kafka did not acknowledge {} row-change events ({}); resending in {} ms", failed.size(),
+                    last == null ? "?" : last.getCause(), backoff);
+            Thread.sleep(backoff);
+            backoff = Math.min(backoff * 2, 5_000);
+            pending = failed;
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(40_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        state = State.CLOSED;
+    }
+}

@@ -1,0 +1,70 @@
+package dev.onceflow.dispatcher;
+
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.EventKey;
+import dev.onceflow.common.workflow.Expressions;
+import dev.onceflow.common.workflow.Trigger;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * Decides which enabled {@code table} workflows a row change starts, and builds their events.
+ * Pure: no I/O. A condition that fails to evaluate is not a match but a {@link Routed#failures()
+ * failure}, which the capture sends to the DLQ with the reason, so the change is not lost silently.
+ */
+final class TableRouting {
+
+    /** The outcome of routing one change: events to publish and conditions that failed. */
+    record Routed(List<EventEnvelope> events, List<Failure> failures) {
+    }
+
+    /** A workflow whose condition could not be evaluated for this change. */
+    record Failure(String workflowId, String eventKey, String reason) {
+    }
+
+    private TableRouting() {
+    }
+
+    static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows) {
+        List<EventEnvelope> events = new ArrayList<>();
+        List<Failure> failures = new ArrayList<>();
+        for (WorkflowCatalog.Entry entry : workflows) {
+            if (!entry.enabled() || !(entry.trigger() instanceof Trigger.Table t) || !t.table().equals(change.table())) {
+                continue;
+            }
+            if (!t.operations().contains(change.op())) {
+                continue;
+            }
+            if ("update".equals(change.op()) && !t.changed().isEmpty() && !change.changedAny(t.changed())) {
+                continue;
+            }
+            String key = EventKey.of(entry.id(), change.commitMs(), change.position()).toString();
+            if (t.condition() != null) {
+                try {
+                    if (!Expressions.test(t.condition(), change.conditionVariables())) {
+                        continue;
+                    }
+                } catch (IllegalArgumentException e) {
+                    failures.add(new Failure(entry.id(), key, "table trigger condition of workflow '" + entry.id() + "': "
+                            + e.getMessage()));
+                    continue;
+                }
+            }
+            events.add(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), change.data(),
+                    "table:" + change.table() + "@" + change.lsn(), change.commitMs()));
+        }
+        return new Routed(events, failures);
+    }
+
+    /** The tables that enabled table workflows watch, and whether any of them needs the old row. */
+    static java.util.Map<String, Boolean> watchedTables(Collection<WorkflowCatalog.Entry> workflows) {
+        java.util.Map<String, Boolean> tables = new java.util.TreeMap<>();
+        for (WorkflowCatalog.Entry entry : workflows) {
+            if (entry.enabled() && entry.trigger() instanceof Trigger.Table t) {
+                tables.merge(t.table(), !t.changed().isEmpty(), Boolean::logicalOr);
+            }
+        }
+        return tables;
+    }
+}
