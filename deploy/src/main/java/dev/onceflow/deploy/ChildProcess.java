@@ -76,6 +76,11 @@ final class ChildProcess {
         return process != null && process.isAlive();
     }
 
+    /** The operating-system process id of the current start, or -1 before the first start. */
+    synchronized long pid() {
+        return process == null ? -1 : process.pid();
+    }
+
     String name() {
         return name;
     }
