@@ -14,12 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,24 +51,24 @@ class BadInputIT {
 
         List<ConsumerRecord<byte[], byte[]>> dlq = new ArrayList<>();
         await().atMost(Duration.ofSeconds(90)).until(() -> {
-            dlq.addAll(readDlq());
+            dlq.addAll(fleet.dlq());
             return dlq.stream().filter(r -> key(r).startsWith(marker)).count() >= 2
                     && dlq.stream().anyMatch(r -> new String(r.value(), StandardCharsets.UTF_8).contains(unknown));
         });
         ConsumerRecord<byte[], byte[]> malformed = dlq.stream().filter(r -> key(r).equals(marker + "-json")).findFirst().orElseThrow();
-        assertThat(header(malformed, Topics.H_ERROR_CLASS)).isEqualTo("MALFORMED_JSON");
+        assertThat(Fleet.header(malformed, Topics.H_ERROR_CLASS)).isEqualTo("MALFORMED_JSON");
         assertThat(new String(malformed.value(), StandardCharsets.UTF_8)).isEqualTo("{not json " + marker);
-        assertThat(header(malformed, Topics.H_SOURCE_TOPIC)).isEqualTo(Topics.TRIGGERS);
-        assertThat(header(malformed, Topics.H_SOURCE_OFFSET)).matches("\\d+");
+        assertThat(Fleet.header(malformed, Topics.H_SOURCE_TOPIC)).isEqualTo(Topics.TRIGGERS);
+        assertThat(Fleet.header(malformed, Topics.H_SOURCE_OFFSET)).matches("\\d+");
 
         ConsumerRecord<byte[], byte[]> missing = dlq.stream().filter(r -> key(r).equals(marker + "-missing")).findFirst().orElseThrow();
-        assertThat(header(missing, Topics.H_ERROR_CLASS)).isEqualTo("MISSING_FIELD");
-        assertThat(header(missing, Topics.H_ERROR_MESSAGE)).contains("workflow");
+        assertThat(Fleet.header(missing, Topics.H_ERROR_CLASS)).isEqualTo("MISSING_FIELD");
+        assertThat(Fleet.header(missing, Topics.H_ERROR_MESSAGE)).contains("workflow");
 
         ConsumerRecord<byte[], byte[]> unknownRecord = dlq.stream()
                 .filter(r -> new String(r.value(), StandardCharsets.UTF_8).contains(unknown)).findFirst().orElseThrow();
-        assertThat(header(unknownRecord, Topics.H_ERROR_CLASS)).isEqualTo("UNKNOWN_WORKFLOW");
-        assertThat(header(unknownRecord, Topics.H_ERROR_MESSAGE)).contains(unknown);
+        assertThat(Fleet.header(unknownRecord, Topics.H_ERROR_CLASS)).isEqualTo("UNKNOWN_WORKFLOW");
+        assertThat(Fleet.header(unknownRecord, Topics.H_ERROR_MESSAGE)).contains(unknown);
 
         await().atMost(Duration.ofSeconds(60)).until(() -> fleet.succeeded(wf.id()) == 1);
     }
@@ -116,31 +111,7 @@ class BadInputIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> fleet.succeeded(wf.id()) == 3);
     }
 
-    private List<ConsumerRecord<byte[], byte[]>> readDlq() {
-        Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.infra.bootstrap(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> parts = consumer.partitionsFor(Topics.DLQ).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            consumer.assign(parts);
-            consumer.seekToBeginning(parts);
-            Map<TopicPartition, Long> end = consumer.endOffsets(parts);
-            long deadline = System.currentTimeMillis() + 5000;
-            while (System.currentTimeMillis() < deadline
-                    && parts.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
-            }
-        }
-        return out;
-    }
-
     private static String key(ConsumerRecord<byte[], byte[]> r) {
         return r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8);
-    }
-
-    private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
-        Header h = r.headers().lastHeader(name);
-        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 }

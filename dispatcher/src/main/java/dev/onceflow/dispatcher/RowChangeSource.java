@@ -116,6 +116,8 @@ final class RowChangeSource implements AutoCloseable {
     private volatile State state = State.STANDBY;
     private volatile String problem;
     private volatile List<String> capturingTables = List.of();
+    /** Debezium's task started: the slot exists and every change committed from now on will be read. */
+    private volatile boolean streaming;
     private volatile boolean running = true;
 
     // Confined to the control thread.
@@ -144,7 +146,7 @@ final class RowChangeSource implements AutoCloseable {
     }
 
     CaptureStatus status() {
-        return new CaptureStatus(state.name(), settings.slot(), capturingTables, changes.get(), events.get(), problem);
+        return new CaptureStatus(state.name(), settings.slot(), capturingTables, streaming, changes.get(), events.get(), problem);
     }
 
     private void loop() {
@@ -282,7 +284,7 @@ final class RowChangeSource implements AutoCloseable {
                     try (ResultSet rs = q.executeQuery()) {
                         if (!rs.next()) {
                             problems.add("table " + table + " does not exist in " + settings.url() + " (named by the table trigger of "
-                                    + workflowsOf(table) + "); its changes are captured once it is created");
+                                    + workflowsOf(table, false) + "); its changes are captured once it is created");
                             continue;
                         }
                         identity = rs.getString(1).charAt(0);
@@ -292,7 +294,7 @@ final class RowChangeSource implements AutoCloseable {
                     // 'changed' compares old and new values: pgoutput sends the old row only with REPLICA IDENTITY FULL.
                     s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
                     LOG.info("Set REPLICA IDENTITY FULL on {}: a table trigger of {} compares changed columns", table,
-                            workflowsOf(table));
+                            workflowsOf(table, true));
                 }
                 ready.add(table);
             }
@@ -323,9 +325,10 @@ final class RowChangeSource implements AutoCloseable {
         problem = text;
     }
 
-    private String workflowsOf(String table) {
+    private String workflowsOf(String table, boolean comparingColumns) {
         return catalog.all().stream()
-                .filter(e -> e.enabled() && e.trigger() instanceof dev.onceflow.common.workflow.Trigger.Table t && t.table().equals(table))
+                .filter(e -> e.enabled() && e.trigger() instanceof dev.onceflow.common.workflow.Trigger.Table t && t.table().equals(table)
+                        && (!comparingColumns || !t.changed().isEmpty()))
                 .map(e -> "'" + e.id() + "'").sorted().collect(Collectors.joining(", "));
     }
 
@@ -338,6 +341,17 @@ final class RowChangeSource implements AutoCloseable {
                 .using((success, message, error) -> {
                     engineStopReason = error != null ? error.toString() : message;
                     engineStopped = true;
+                })
+                .using(new DebeziumEngine.ConnectorCallback() {
+                    @Override
+                    public void taskStarted() {
+                        streaming = true;
+                    }
+
+                    @Override
+                    public void taskStopped() {
+                        streaming = false;
+                    }
                 })
                 .notifying(this::handleBatch)
                 .build();
@@ -370,6 +384,7 @@ final class RowChangeSource implements AutoCloseable {
         }
         engine = null;
         engineRunner = null;
+        streaming = false;
         capturingTables = List.of();
     }
 
