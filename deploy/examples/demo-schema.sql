@@ -8,3 +8,15 @@ CREATE TABLE IF NOT EXISTS demo_effects (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS demo_effects_key ON demo_effects (event_key, node);
+
+-- The table the table-triggered example (demo-order-status.json) watches. It lives in the same
+-- database here; dispatcher.table.db.url can point the capture at another one. The primary key
+-- is part of each change's event key (…#lsn:txId:public.demo_shop_orders:id).
+CREATE TABLE IF NOT EXISTS demo_shop_orders (
+    id         bigint        PRIMARY KEY,
+    status     text          NOT NULL,
+    channel    text          NOT NULL DEFAULT 'web',
+    amount     numeric(10,2) NOT NULL,
+    note       text,
+    updated_at timestamptz   NOT NULL DEFAULT now()
+);

@@ -5,6 +5,7 @@ import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.dispatcher.CaptureStatus;
 import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.dispatcher.StoreCatalog;
 import dev.onceflow.engine.Engine;
@@ -35,14 +36,23 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * {@code onceflow dev}: the whole system in one process on the embedded default. Starts a real
  * Kafka broker and a real PostgreSQL (durable settings), deploys the example workflows, runs a
  * dispatcher and an engine with {@code --workers} threads, and publishes the demo workload with
- * every event delivered three times. Prints progress while it runs and a summary read back from
- * PostgreSQL at the end; exit code 0 only when nothing ran twice and nothing was lost.
+ * every event delivered three times. Meanwhile the scheduled example fires every 5 s and the demo
+ * changes rows of the table the table-triggered example watches (once the dispatcher's capture
+ * streams it). Prints progress while it runs and a summary read back from PostgreSQL at the end;
+ * exit code 0 only when nothing ran twice and nothing was lost, for each of the three triggers.
  */
 final class DevCommand {
 
     static final String DEMO_WORKFLOW = "demo-orders";
+    /** The table-triggered example, on {@link DemoRowChanges#TABLE}. */
+    static final String TABLE_WORKFLOW = "demo-order-status";
     /** The example files bundled in the jar (copies of {@code deploy/examples/}). */
-    static final List<String> BUNDLED_EXAMPLES = List.of("demo-heartbeat.json", "demo-orders.json");
+    static final List<String> BUNDLED_EXAMPLES = List.of("demo-heartbeat.json", "demo-order-status.json", "demo-orders.json",
+            "demo-refunds.json", "demo-signups.json");
+    /** Pause between the demo's row-change transactions, so they land while the events are published. */
+    private static final long ROW_CHANGE_PAUSE_MS = 50;
+    /** How long the demo waits for the capture: leader election, setup and Debezium's start take a few seconds. */
+    private static final long CAPTURE_START_TIMEOUT_MS = 90_000;
 
     private DevCommand() {
     }
@@ -82,24 +92,39 @@ final class DevCommand {
 
             int code = 0;
             if (demo) {
-                Workflow wf = deployed.stream().filter(w -> w.id().equals(DEMO_WORKFLOW)).findFirst()
-                        .orElseThrow(() -> new IllegalStateException("example workflow " + DEMO_WORKFLOW + " is missing"));
-                DevSummary summary = runDemo(infra, ds, wf, events, seed, dispatcher, engine, out);
+                Workflow wf = example(deployed, DEMO_WORKFLOW);
+                Workflow tableWf = example(deployed, TABLE_WORKFLOW);
+                awaitCapture(dispatcher, ds, config, "public." + DemoRowChanges.TABLE, out);
+                DemoRowChanges rowChanges = new DemoRowChanges(ds, DemoRowChanges.rowsFor(events), ROW_CHANGE_PAUSE_MS, seed);
+                DevSummary summary = runDemo(infra, ds, wf, tableWf, rowChanges, events, seed, dispatcher, engine, out);
+                DevTableSummary table = DevTableSummary.read(ds, tableWf.id(), rowChanges, dispatcher.captureStatus());
+                Map<String, Map<String, Long>> scheduled = scheduled(ds);
+                boolean scheduledOk = scheduled.values().stream().allMatch(t -> t.get("duplicate_effects") == 0);
+                boolean ok = summary.ok() && table.ok() && scheduledOk;
                 out.print(summary.human());
-                Map<String, Object> scheduled = scheduled(ds);
                 out.printf("  scheduled            %s (one execution per tick, every dispatcher replica fires every tick)%n", scheduled);
+                out.print(table.human());
+                out.println("  verdict              " + (ok ? "OK: every event and every row change ran once, every node's effect happened once"
+                        : "FAILED: duplicates or losses" + (summary.ok() ? "" : " (published events)")
+                        + (scheduledOk ? "" : " (scheduled ticks)") + (table.ok() ? "" : " (row changes)")));
                 Map<String, Object> jsonSummary = summary.toJson();
                 jsonSummary.put("scheduled", scheduled);
+                jsonSummary.put("table", table.toJson());
+                jsonSummary.put("ok", ok);
                 String json = args.get("json", null);
                 if (json != null) {
                     Files.write(Path.of(json), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(jsonSummary));
                     out.println("Summary written to " + json);
                 }
-                code = summary.ok() ? 0 : 1;
+                code = ok ? 0 : 1;
             }
             if (!exit) {
                 out.println("Serving; publish with: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
                         + infra.bootstrapServers() + " --workflow " + DEMO_WORKFLOW + " '{\"amount\": 150}'");
+                out.println("Change rows of " + DemoRowChanges.TABLE + " (table trigger " + TABLE_WORKFLOW + ") with any PostgreSQL client at "
+                        + config.get(OnceflowConfig.DB_URL) + ", user " + config.get(OnceflowConfig.DB_USER)
+                        + "; call the api example with: curl -X POST -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
+                        + "http://localhost:" + dispatcher.httpPort() + "/api/workflows/demo-refunds/trigger");
                 out.println("Press Ctrl-C to stop.");
                 Runtime.getRuntime().addShutdownHook(new Thread(closed::countDown));
                 closed.await();
@@ -122,12 +147,58 @@ final class DevCommand {
         }
     }
 
-    private static DevSummary runDemo(LocalInfra infra, DataSource ds, Workflow wf, int events, long seed,
-                                      Dispatcher dispatcher, Engine engine, PrintStream out) throws Exception {
+    private static Workflow example(List<Workflow> deployed, String id) {
+        return deployed.stream().filter(w -> w.id().equals(id)).findFirst()
+                .orElseThrow(() -> new IllegalStateException("example workflow " + id + " is missing"));
+    }
+
+    /**
+     * Waits until this dispatcher leads the row-change capture, captures {@code table}, and the
+     * replication slot is active. The capture reports its tables as soon as it starts Debezium,
+     * which creates the slot a moment later; there is no initial snapshot, so a change committed
+     * before the slot exists would never be captured, and the demo would count it as lost.
+     */
+    private static void awaitCapture(Dispatcher dispatcher, DataSource ds, OnceflowConfig config, String table, PrintStream out)
+            throws Exception {
+        String slot = config.get(OnceflowConfig.TABLE_SLOT);
+        long start = System.currentTimeMillis();
+        String reported = null;
+        while (true) {
+            CaptureStatus s = dispatcher.captureStatus();
+            if (s != null && s.problem() != null && !s.problem().equals(reported)) {
+                reported = s.problem();
+                out.println("Row-change capture: " + reported);
+            }
+            if (s != null && s.leading() && s.tables().contains(table) && slotActive(ds, slot)) {
+                out.printf("Row-change capture LEADING on %s through slot '%s' (streaming after %,d ms)%n", s.tables(), slot,
+                        System.currentTimeMillis() - start);
+                return;
+            }
+            if (System.currentTimeMillis() - start > CAPTURE_START_TIMEOUT_MS) {
+                throw new IllegalStateException("the row-change capture did not start streaming " + table + " through slot '" + slot
+                        + "' within " + CAPTURE_START_TIMEOUT_MS / 1000 + " s: " + s);
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    private static boolean slotActive(DataSource ds, String slot) throws SQLException {
+        try (Connection c = ds.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
+            q.setString(1, slot);
+            try (ResultSet rs = q.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
+    private static DevSummary runDemo(LocalInfra infra, DataSource ds, Workflow wf, Workflow tableWf, DemoRowChanges rowChanges,
+                                      int events, long seed, Dispatcher dispatcher, Engine engine, PrintStream out) throws Exception {
         DemoWorkload workload = new DemoWorkload(wf.id(), wf.version(), events, seed);
         long start = System.currentTimeMillis();
         Thread publisher;
         Throwable[] publishFailure = new Throwable[1];
+        Throwable[] changeFailure = new Throwable[1];
         try (KafkaProducer<byte[], byte[]> a = PublishCommand.producer(infra.config());
              KafkaProducer<byte[], byte[]> b = PublishCommand.producer(infra.config())) {
             publisher = new Thread(() -> {
@@ -137,13 +208,28 @@ final class DevCommand {
                     publishFailure[0] = t;
                 }
             }, "onceflow-demo-publisher");
+            Thread changer = new Thread(() -> {
+                try {
+                    rowChanges.run();
+                } catch (Throwable t) {
+                    changeFailure[0] = t;
+                }
+            }, "onceflow-demo-row-changes");
             publisher.start();
-            out.printf("Publishing %,d events, each %d times (seed %d)%n", events, DemoWorkload.COPIES, seed);
-            waitForCompletion(ds, wf.id(), events, workload, engine.metrics(), publisher, out);
+            changer.start();
+            out.printf("Publishing %,d events, each %d times (seed %d); meanwhile changing rows of %s (table workflow %s)%n",
+                    events, DemoWorkload.COPIES, seed, DemoRowChanges.TABLE, tableWf.id());
+            Progress progress = new Progress(ds, wf.id(), events, workload, tableWf.id(), rowChanges, changer, dispatcher,
+                    engine.metrics(), publisher);
+            waitForCompletion(progress, out);
             publisher.join();
+            changer.join();
         }
         if (publishFailure[0] != null) {
             throw new IllegalStateException("the demo publisher failed: " + publishFailure[0].getMessage(), publishFailure[0]);
+        }
+        if (changeFailure[0] != null) {
+            throw new IllegalStateException("the demo's row changes failed: " + changeFailure[0].getMessage(), changeFailure[0]);
         }
         Map<String, Long> absorbed = new LinkedHashMap<>();
         absorbed.put("dispatcher", dispatcher.metrics().deduplicated());
@@ -152,61 +238,83 @@ final class DevCommand {
         return DevSummary.read(ds, wf.id(), workload.keys(), workload.published(), absorbed, start);
     }
 
+    /** What the demo waits for: the published events' and the row changes' executions, and the activity that shows progress. */
+    private record Progress(DataSource ds, String workflow, int events, DemoWorkload workload, String tableWorkflow,
+                            DemoRowChanges rowChanges, Thread changer, Dispatcher dispatcher, EngineMetrics metrics,
+                            Thread publisher) {
+    }
+
     /**
-     * Prints a progress line every second until every key has a finished execution and the engine
-     * has been quiet for two seconds (late duplicates absorbed), or nothing moved for two minutes.
+     * Prints a progress line every second until every published key and every row change that
+     * must fire has a finished execution and the demo has been quiet for two seconds (late
+     * duplicates absorbed), or nothing moved for two minutes. The scheduled example's ticks do
+     * not count as progress: they go on forever.
      */
-    private static void waitForCompletion(DataSource ds, String workflow, int events, DemoWorkload workload,
-                                          EngineMetrics metrics, Thread publisher, PrintStream out) throws Exception {
+    private static void waitForCompletion(Progress p, PrintStream out) throws Exception {
         long lastActivity = -1;
         long lastChange = System.currentTimeMillis();
-        long quietSince = Long.MAX_VALUE;
         long prevFinished = 0;
         long prevNodes = 0;
         long prevTick = System.currentTimeMillis();
+        EngineMetrics metrics = p.metrics();
         while (true) {
             Thread.sleep(1000);
             long now = System.currentTimeMillis();
-            long finished = countFinished(ds, workflow);
+            long finished = countFinished(p.ds(), p.workflow());
+            long tableFinished = countFinished(p.ds(), p.tableWorkflow());
+            CaptureStatus capture = p.dispatcher().captureStatus();
+            long captured = capture == null ? 0 : capture.changes();
             long nodes = metrics.nodeRuns();
             double secs = Math.max(0.001, (now - prevTick) / 1000.0);
-            out.printf("published %,d/%,d | executions finished %,d/%,d (%.0f/s) | nodes run %,d (%.0f/s) | absorbed %,d%n",
-                    workload.published(), (long) events * DemoWorkload.COPIES, finished, events,
+            out.printf("published %,d/%,d | executions finished %,d/%,d (%.0f/s) | nodes run %,d (%.0f/s) | absorbed %,d"
+                            + " | rows changed %,d, captured %,d, their executions finished %,d%n",
+                    p.workload().published(), (long) p.events() * DemoWorkload.COPIES, finished, p.events(),
                     (finished - prevFinished) / secs, nodes, (nodes - prevNodes) / secs,
-                    metrics.duplicateEvents() + metrics.duplicateNodeRuns());
+                    metrics.duplicateEvents() + metrics.duplicateNodeRuns(), p.rowChanges().made(), captured, tableFinished);
             prevFinished = finished;
             prevNodes = nodes;
             prevTick = now;
-            long activity = metrics.events() + metrics.duplicateEvents() + metrics.nodeRuns() + metrics.duplicateNodeRuns()
-                    + workload.published();
+            long activity = finished + tableFinished + p.workload().published() + p.rowChanges().made() + captured
+                    + metrics.duplicateEvents() + metrics.duplicateNodeRuns();
             if (activity != lastActivity) {
                 lastActivity = activity;
                 lastChange = now;
             }
-            boolean publishing = publisher.isAlive();
-            if (finished >= events && !publishing) {
-                quietSince = Math.min(quietSince, lastChange);
+            boolean publishing = p.publisher().isAlive();
+            boolean changing = p.changer().isAlive(); // once false, the changer's expected() is safe to read
+            if (finished >= p.events() && !publishing && !changing && tableFinished >= p.rowChanges().expected().size()) {
                 if (now - lastChange >= 2000) {
                     return;
                 }
             }
-            if (!publishing && now - lastChange > 120_000) {
-                out.println("No progress for two minutes; stopping the demo with " + (events - finished) + " unfinished");
+            if (!publishing && !changing && now - lastChange > 120_000) {
+                out.println("No progress for two minutes; stopping the demo with " + (p.events() - finished)
+                        + " published events and " + Math.max(0, p.rowChanges().expected().size() - tableFinished)
+                        + " row changes unfinished");
                 return;
             }
         }
     }
 
-    /** Per scheduled example workflow: ticks executed, and effect rows (one per tick when nothing ran twice). */
-    private static Map<String, Object> scheduled(DataSource ds) throws SQLException {
-        Map<String, Object> out = new LinkedHashMap<>();
+    /**
+     * Per scheduled example workflow: ticks executed, and effect rows (one per tick when nothing
+     * ran twice), of which duplicates (a tick's node effect more than once).
+     */
+    private static Map<String, Map<String, Long>> scheduled(DataSource ds) throws SQLException {
+        Map<String, Map<String, Long>> out = new LinkedHashMap<>();
         try (Connection c = ds.getConnection();
              PreparedStatement q = c.prepareStatement("SELECT e.workflow_id, count(*), "
-                     + "(SELECT count(*) FROM demo_effects f WHERE f.event_key LIKE e.workflow_id || '@%') "
-                     + "FROM executions e WHERE e.source = 'schedule' GROUP BY e.workflow_id")) {
+                     + "(SELECT count(*) FROM demo_effects f WHERE f.event_key LIKE e.workflow_id || '@%'), "
+                     + "(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM demo_effects f "
+                     + "   WHERE f.event_key LIKE e.workflow_id || '@%' GROUP BY f.event_key, f.node HAVING count(*) > 1) d) "
+                     + "FROM executions e WHERE e.source = 'schedule' GROUP BY e.workflow_id ORDER BY e.workflow_id")) {
             try (ResultSet rs = q.executeQuery()) {
                 while (rs.next()) {
-                    out.put(rs.getString(1), Map.of("ticks_executed", rs.getLong(2), "effects", rs.getLong(3)));
+                    Map<String, Long> ticks = new LinkedHashMap<>();
+                    ticks.put("ticks_executed", rs.getLong(2));
+                    ticks.put("effects", rs.getLong(3));
+                    ticks.put("duplicate_effects", rs.getLong(4));
+                    out.put(rs.getString(1), ticks);
                 }
             }
         }

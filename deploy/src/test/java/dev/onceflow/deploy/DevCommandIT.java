@@ -15,7 +15,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The real {@code onceflow dev} command end to end: its own embedded broker and PostgreSQL, a demo of 300 events × 3. */
+/**
+ * The real {@code onceflow dev} command end to end: its own embedded broker and PostgreSQL, a demo
+ * of 300 events × 3, the scheduled example's ticks and the table example's row changes.
+ */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class DevCommandIT {
 
@@ -44,5 +47,46 @@ class DevCommandIT {
         assertThat(absorbed.get("dispatcher").asLong()).isPositive();
         assertThat(absorbed.get("execution_key").asLong()).isPositive();
         assertThat(absorbed.get("dispatcher").asLong() + absorbed.get("execution_key").asLong()).isGreaterThanOrEqualTo(600);
+
+        // The scheduled example: no tick's effect twice.
+        s.get("scheduled").forEach(w -> assertThat(w.get("duplicate_effects").asLong()).isZero());
+
+        // The table example (demo-order-status): 10 rows for 300 events. Every insert and every status
+        // change of a non-test row ran once; note-only updates, same-status updates, deletes and test
+        // rows did not fire; each execution matched to its change by trigger data, not by event key.
+        JsonNode t = s.get("table");
+        assertThat(t.get("capture_state").asText()).isEqualTo("LEADING");
+        long inserted = t.get("rows_inserted").asLong();
+        assertThat(inserted).isEqualTo(10);
+        // Rows 1..10, row 6 is a test row: 9 inserts fire; status updates: 'paid' for 2, 4, 8, 10,
+        // 'packed' and 'shipped' for 5 and 10.
+        long statusUpdates = 4 + 2 * 2;
+        assertThat(t.get("expected_executions").asLong()).isEqualTo(9 + statusUpdates);
+        assertThat(t.get("executions").asLong()).isEqualTo(9 + statusUpdates);
+        assertThat(t.get("executions_succeeded").asLong()).isEqualTo(9 + statusUpdates);
+        assertThat(t.get("duplicate_executions").asLong()).isZero();
+        assertThat(t.get("unexpected").asLong()).isZero();
+        assertThat(t.get("lost").asLong()).isZero();
+        assertThat(t.get("duplicate_effects").asLong()).isZero();
+        assertThat(t.get("effects").asLong()).isEqualTo(9 + statusUpdates + 2); // 'notify' for the two shipped rows
+        // Every change of the table was captured, fired or not (more only if Debezium replayed some).
+        long made = inserted + t.get("rows_updated").asLong() + t.get("rows_deleted").asLong();
+        assertThat(t.get("changes_captured").asLong()).isGreaterThanOrEqualTo(made);
+        assertThat(t.get("sample_event_key").asText())
+                .matches("demo-order-status@[0-9]+#[0-9]+:[0-9]+:public\\.demo_shop_orders:[0-9]+");
+        assertThat(s.get("ok").asBoolean()).isTrue();
+        assertThat(printed).contains("table trigger").contains("verdict              OK");
+    }
+
+    @Test
+    void everyExampleFileIsBundledInTheJar() throws Exception {
+        // Run from deploy/, DevCommand.examples() falls back to the bundled list: a file missing from it
+        // would be deployed from a checkout but not from the jar.
+        try (var files = Files.list(Path.of("examples"))) {
+            assertThat(files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".json")).sorted().toList())
+                    .isEqualTo(DevCommand.BUNDLED_EXAMPLES);
+        }
+        assertThat(DevCommand.examples()).extracting(w -> w.trigger().getClass().getSimpleName())
+                .contains("Kafka", "Schedule", "Api", "Table");
     }
 }
