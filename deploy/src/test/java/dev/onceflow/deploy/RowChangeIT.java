@@ -127,6 +127,25 @@ class RowChangeIT {
     }
 
     @Test
+    void aWatchedTableWithoutPrimaryKeyKeepsAcceptingUpdatesAndDeletes() throws Exception {
+        String table = newTable();
+        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint, note text)");
+        Workflow wf = deploy("""
+                {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert", "delete"]}, "nodes": %s}"""
+                .formatted(Fleet.uniqueId("no-pk"), table, effectNode("seen")));
+        fleet.startEngine(1);
+        Dispatcher d = fleet.startDispatcher();
+        await().atMost(Duration.ofSeconds(60)).until(() -> d.captureStatus().capturing("public." + table));
+        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b')");
+        // Without a replica identity, PostgreSQL rejects these on a published table.
+        DevCommand.runScript(fleet.ds, "UPDATE " + table + " SET note = 'c' WHERE id = 1");
+        DevCommand.runScript(fleet.ds, "DELETE FROM " + table + " WHERE id = 2");
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60)).until(() -> fleet.executions(wf.id()) == 3);
+        assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ? AND event_key LIKE ?", wf.id(),
+                "%:public." + table + ":")).as("no primary key: the position alone tells changes apart").isEqualTo(3);
+    }
+
+    @Test
     void aDatabaseWithoutLogicalWalIsReportedAndTheDispatcherKeepsRunning() throws Exception {
         Path dir = Files.createTempDirectory("onceflow-replica-pg-");
         try (io.zonky.test.db.postgres.embedded.EmbeddedPostgres plain = io.zonky.test.db.postgres.embedded.EmbeddedPostgres.builder()

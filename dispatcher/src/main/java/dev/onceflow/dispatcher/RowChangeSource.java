@@ -54,9 +54,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Setup.</b> On taking the lead, and whenever the watched tables change, it checks
  * {@code wal_level=logical}, that each table exists (a missing one is reported with the workflows
- * that name it and checked again every 10 s), gives tables whose workflows use {@code changed}
- * {@code REPLICA IDENTITY FULL}, and creates or updates the publication; Debezium creates the slot
- * when missing. Changes are captured from the slot's creation on.
+ * that name it and checked again every 10 s), gives {@code REPLICA IDENTITY FULL} to tables whose
+ * workflows use {@code changed} and to tables without a primary key (PostgreSQL rejects updates of
+ * a published table without a replica identity), stops the running engine, sets the publication's
+ * tables, and starts the engine; Debezium creates the slot when missing. Changes are captured from
+ * the slot's creation on.
  *
  * <p>Owns one control thread and, while leading, Debezium's threads. Thread-safe: the public
  * methods only read volatile state; everything else runs on the control thread.
@@ -179,7 +181,9 @@ final class RowChangeSource implements AutoCloseable {
         Map<String, Boolean> wanted = TableRouting.watchedTables(catalog.all());
         if (wanted.isEmpty()) {
             if (state == State.LEADING) {
-                LOG.info("No enabled table workflow left; releasing the row-change capture of slot '{}'", settings.slot());
+                LOG.warn("No enabled table workflow left; releasing the row-change capture. Slot '{}' keeps WAL from now on "
+                        + "until a table workflow is enabled again; if none will be, drop it: SELECT pg_drop_replication_slot('{}')",
+                        settings.slot(), settings.slot());
                 release();
             }
             problem = null;
@@ -196,12 +200,15 @@ final class RowChangeSource implements AutoCloseable {
         }
         long now = clock.millis();
         if (!wanted.equals(lastWanted) || now >= nextSetupCheck) {
-            List<String> ready = prepare(wanted);
+            List<String> ready = check(wanted);
             lastWanted = wanted;
             nextSetupCheck = problem == null ? Long.MAX_VALUE : now + SETUP_RECHECK.toMillis();
             if (!ready.equals(capturingTables) || engine == null && !ready.isEmpty()) {
+                // Stop before changing the publication: a running engine would read changes of a newly
+                // published table, drop them (not in its include list) and store a position past them.
                 stopEngine();
                 if (!ready.isEmpty()) {
+                    setPublication(ready);
                     startEngine(ready);
                 }
             }
@@ -257,10 +264,10 @@ final class RowChangeSource implements AutoCloseable {
     }
 
     /**
-     * Checks the watched database and brings the publication in step; returns the tables that can
-     * be captured. Problems that a person must fix are logged at ERROR and kept in {@link #problem}.
+     * Checks the watched database and the tables' replica identity; returns the tables that can be
+     * captured. Problems that a person must fix are logged at ERROR and kept in {@link #problem}.
      */
-    private List<String> prepare(Map<String, Boolean> wanted) throws SQLException {
+    private List<String> check(Map<String, Boolean> wanted) throws SQLException {
         List<String> problems = new ArrayList<>();
         List<String> ready = new ArrayList<>();
         try (Connection c = watched.getConnection(); Statement s = c.createStatement()) {
@@ -279,7 +286,9 @@ final class RowChangeSource implements AutoCloseable {
             for (Map.Entry<String, Boolean> t : wanted.entrySet()) {
                 String table = t.getKey();
                 char identity;
-                try (PreparedStatement q = c.prepareStatement("SELECT c.relreplident FROM pg_class c WHERE c.oid = to_regclass(?)")) {
+                boolean hasKey;
+                try (PreparedStatement q = c.prepareStatement("SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i "
+                        + "WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)) FROM pg_class c WHERE c.oid = to_regclass(?)")) {
                     q.setString(1, table);
                     try (ResultSet rs = q.executeQuery()) {
                         if (!rs.next()) {
@@ -288,6 +297,7 @@ final class RowChangeSource implements AutoCloseable {
                             continue;
                         }
                         identity = rs.getString(1).charAt(0);
+                        hasKey = rs.getBoolean(2);
                     }
                 }
                 if (t.getValue() && identity != 'f') {
@@ -295,24 +305,34 @@ final class RowChangeSource implements AutoCloseable {
                     s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
                     LOG.info("Set REPLICA IDENTITY FULL on {}: a table trigger of {} compares changed columns", table,
                             workflowsOf(table, true));
+                } else if (identity != 'f' && (identity == 'n' || !hasKey)) {
+                    // A published table without a replica identity rejects the application's own UPDATE and
+                    // DELETE ("cannot update table ... because it does not have a replica identity").
+                    s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
+                    LOG.warn("Set REPLICA IDENTITY FULL on {}: it has no primary key, and once published PostgreSQL would "
+                            + "reject its updates and deletes without one", table);
                 }
                 ready.add(table);
-            }
-            if (!ready.isEmpty()) {
-                String list = String.join(", ", ready);
-                boolean exists;
-                try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
-                    q.setString(1, settings.publication());
-                    try (ResultSet rs = q.executeQuery()) {
-                        exists = rs.next();
-                    }
-                }
-                s.execute((exists ? "ALTER PUBLICATION " + settings.publication() + " SET TABLE "
-                        : "CREATE PUBLICATION " + settings.publication() + " FOR TABLE ") + list);
             }
         }
         report(problems);
         return List.copyOf(new TreeSet<>(ready));
+    }
+
+    /** Creates the publication, or sets its tables to exactly {@code tables}. */
+    private void setPublication(List<String> tables) throws SQLException {
+        try (Connection c = watched.getConnection(); Statement s = c.createStatement()) {
+            c.setAutoCommit(true);
+            boolean exists;
+            try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
+                q.setString(1, settings.publication());
+                try (ResultSet rs = q.executeQuery()) {
+                    exists = rs.next();
+                }
+            }
+            s.execute((exists ? "ALTER PUBLICATION " + settings.publication() + " SET TABLE "
+                    : "CREATE PUBLICATION " + settings.publication() + " FOR TABLE ") + String.join(", ", tables));
+        }
     }
 
     private void report(List<String> problems) {
@@ -416,7 +436,7 @@ final class RowChangeSource implements AutoCloseable {
         p.setProperty("plugin.name", "pgoutput");
         p.setProperty("slot.name", settings.slot());
         p.setProperty("publication.name", settings.publication());
-        p.setProperty("publication.autocreate.mode", "disabled"); // prepare() keeps the publication in step
+        p.setProperty("publication.autocreate.mode", "disabled"); // setPublication() keeps the publication in step
         p.setProperty("table.include.list", tables.stream().map(Pattern::quote).collect(Collectors.joining(",")));
         p.setProperty("snapshot.mode", "no_data");
         p.setProperty("decimal.handling.mode", "string");
