@@ -169,7 +169,7 @@ final class DevCommand {
                 reported = s.problem();
                 out.println("Row-change capture: " + reported);
             }
-            if (s != null && s.leading() && s.tables().contains(table) && slotActive(ds, slot)) {
+            if (s != null && s.capturing(table)) {
                 out.printf("Row-change capture LEADING on %s through slot '%s' (streaming after %,d ms)%n", s.tables(), slot,
                         System.currentTimeMillis() - start);
                 return;
@@ -179,16 +179,6 @@ final class DevCommand {
                         + "' within " + CAPTURE_START_TIMEOUT_MS / 1000 + " s: " + s);
             }
             Thread.sleep(200);
-        }
-    }
-
-    private static boolean slotActive(DataSource ds, String slot) throws SQLException {
-        try (Connection c = ds.getConnection();
-             PreparedStatement q = c.prepareStatement("SELECT active FROM pg_replication_slots WHERE slot_name = ?")) {
-            q.setString(1, slot);
-            try (ResultSet rs = q.executeQuery()) {
-                return rs.next() && rs.getBoolean(1);
-            }
         }
     }
 
