@@ -33,9 +33,10 @@ public final class Onceflow {
               publish --workflow ID [--id ID] [--time ISO-8601] [--topic T] DATA
                                   publish one trigger record (DATA is a JSON object)
               chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--big-rows N]
-                    [--json FILE] [--unsafe]
+                    [--row-rate N] [--json FILE] [--unsafe]
                                   broker, PostgreSQL, dispatchers and engines as separate processes under
-                                  kill -9 / restart faults; checks duplicates, lost, stuck (exit 0 when all 0)
+                                  kill -9 / restart faults, with trigger-record, schedule and table workflows;
+                                  checks duplicates, lost, stuck (exit 0 when all 0)
               bench [--executions N] [--workers N] [--storm-keys N] [--limit-records N] [--json FILE]
                                   throughput/latency on the embedded infrastructure next to the bare
                                   Kafka and PostgreSQL limits of the same run; writes FILE and a chart

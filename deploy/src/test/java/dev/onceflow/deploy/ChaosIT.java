@@ -17,9 +17,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The short chaos profile: broker, PostgreSQL, 2 dispatchers and 3 engines as separate processes,
- * 10 faults (engine and dispatcher kill -9, a broker kill -9, a PostgreSQL immediate restart, an
- * engine added and removed). Then the negative control: the same with unsafe engines must report
- * duplicates, so the checker is proven able to fail.
+ * trigger records, a schedule firing every second and a table trigger on rows written meanwhile,
+ * 11 faults (engine and dispatcher kill -9, a kill -9 of the capture leader, a broker kill -9, a
+ * PostgreSQL immediate restart, an engine added and removed). Then the negative control: the same
+ * with unsafe engines must report duplicates, so the checker is proven able to fail.
  */
 class ChaosIT {
 
@@ -27,14 +28,33 @@ class ChaosIT {
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void chaosRunHasNoDuplicatesNoLossesNothingStuck(@TempDir Path tmp) throws Exception {
         JsonNode r = chaos(tmp, "--duration", "100", "--seed", "11");
-        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(10);
+        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(11);
         assertThat(r.toString()).contains("kill-broker").contains("restart-postgres").contains("kill-engine")
                 .contains("kill-dispatcher");
+        JsonNode leaderKill = fault(r, "kill-capture-leader");
+        assertThat(leaderKill.get("target").asText()).as("the capture leader was found and killed").startsWith("dispatcher-");
+        assertThat(leaderKill.get("new_leader").asText()).as("another capture took over").startsWith("dispatcher-");
         assertThat(r.get("events_accepted").asLong()).isGreaterThan(1000);
         assertThat(r.get("duplicates").asLong()).isZero();
         assertThat(r.get("lost").asLong()).isZero();
         assertThat(r.get("stuck").asLong()).isZero();
         assertThat(r.get("executions").asLong()).isGreaterThanOrEqualTo(r.get("events_accepted").asLong());
+
+        JsonNode d = r.get("detail");
+        // The schedule fired every second through the faults (from the first tick, once a dispatcher had booted), each tick once.
+        assertThat(d.get("schedule_ticks_expected").asLong()).isGreaterThan(50);
+        assertThat(d.get("schedule_ticks_executed_once").asLong()).isEqualTo(d.get("schedule_ticks_expected").asLong());
+        assertThat(d.get("schedule_ticks_missing").asLong()).isZero();
+        assertThat(d.get("schedule_ticks_missed_while_no_dispatcher_ran").asLong()).as("2 dispatchers: one always ran").isZero();
+        assertThat(d.get("schedule_duplicate_effects").asLong()).isZero();
+        // Every committed row was captured and ran once, across the leader kill and the PostgreSQL restart.
+        assertThat(d.get("table_rows_inserted").asLong()).isGreaterThan(500);
+        assertThat(d.get("table_rows_executed_once").asLong()).isEqualTo(d.get("table_rows_inserted").asLong());
+        assertThat(d.get("table_rows_without_execution").asLong()).isZero();
+        assertThat(d.get("table_extra_executions").asLong()).isZero();
+        assertThat(d.get("table_duplicate_effects").asLong()).isZero();
+        assertThat(d.get("table_rows_acknowledged_but_absent").asLong()).isZero();
+        assertThat(r.get("table_writer").get("died").asBoolean()).as("the row writer ran to the end").isFalse();
     }
 
     @Test
@@ -43,6 +63,16 @@ class ChaosIT {
         JsonNode r = chaos(tmp, "--duration", "60", "--seed", "11", "--unsafe", "--big-rows", "100000");
         assertThat(r.get("unsafe").asBoolean()).isTrue();
         assertThat(r.get("duplicates").asLong()).as("the checker must see the unsafe engines' duplicates").isPositive();
+        assertThat(r.toString()).contains("kill-capture-leader");
+    }
+
+    private static JsonNode fault(JsonNode report, String kind) {
+        for (JsonNode f : report.get("faults")) {
+            if (kind.equals(f.get("kind").asText())) {
+                return f;
+            }
+        }
+        throw new AssertionError("no " + kind + " fault in " + report.get("faults"));
     }
 
     private static JsonNode chaos(Path tmp, String... args) throws Exception {

@@ -93,6 +93,11 @@ final class TestInfra {
         return Database.dataSource(jdbcUrl, user, password);
     }
 
+    /** A data source whose unqualified names resolve in {@code schema} first, then in {@code public}. */
+    DataSource dataSource(String schema) {
+        return Database.dataSource(jdbcUrl + "?currentSchema=" + schema + ",public", user, password);
+    }
+
     String bootstrap() {
         return bootstrap;
     }
