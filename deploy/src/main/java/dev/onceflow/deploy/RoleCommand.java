@@ -60,8 +60,17 @@ final class RoleCommand {
         serve(() -> {
             dispatcher.close();
             catalog.close();
-        }, () -> dispatcher.metrics().toString());
+        }, () -> dispatcher.metrics() + captureLine(dispatcher.captureStatus()));
         return 0;
+    }
+
+    /** The row-change capture's part of the status line: who captures what, and what a person must fix. */
+    static String captureLine(dev.onceflow.dispatcher.CaptureStatus c) {
+        if (c == null || (!c.leading() && c.problem() == null && c.changes() == 0)) {
+            return "";
+        }
+        return "; row-change capture " + c.state() + " slot=" + c.slot() + (c.tables().isEmpty() ? "" : " tables=" + c.tables())
+                + " changes=" + c.changes() + " events=" + c.events() + (c.problem() == null ? "" : " PROBLEM: " + c.problem());
     }
 
     /** Runs migrations and creates missing topics: every role does, so any one can start first. */
