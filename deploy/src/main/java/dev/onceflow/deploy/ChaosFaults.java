@@ -1,0 +1,251 @@
+package dev.onceflow.deploy;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The chaos run's faults: a schedule drawn from the run's seed (same seed, same kinds in the same
+ * order at the same offsets, the same targets and down times), carried out one at a time on the
+ * {@link ChaosFleet}. Keeps a record of each fault for the summary and the spans in which no
+ * dispatcher was up, which the schedule check must know about.
+ *
+ * <p>Owned by {@link ChaosCommand}; {@link #inject()} runs on its main thread. Not thread-safe,
+ * except that {@link #faults()} and {@link #outages()} copy synchronized lists.
+ */
+final class ChaosFaults {
+
+    private final ChaosFleet fleet;
+    private final ChaosRowWriter rowWriter;
+    private final Random random;
+    private final long startedAt;
+    private final int durationS;
+    private final PrintStream out;
+    private final Runnable progress;
+    private final List<Map<String, Object>> faults = Collections.synchronizedList(new ArrayList<>());
+    /** Spans with no dispatcher up (a kill of the last one up; with 2 or more the faults avoid it): ticks may be missed then. */
+    private final List<ChaosTriggerCheck.Outage> outages = Collections.synchronizedList(new ArrayList<>());
+    private long outageFrom = -1;
+    private long addedAt;
+
+    /** {@code progress} prints a progress line; it is called about every 10 s while waiting for the next fault. */
+    ChaosFaults(ChaosFleet fleet, ChaosRowWriter rowWriter, long seed, long startedAt, int durationS, PrintStream out,
+                Runnable progress) {
+        this.fleet = fleet;
+        this.rowWriter = rowWriter;
+        this.random = new Random(seed);
+        this.startedAt = startedAt;
+        this.durationS = durationS;
+        this.out = out;
+        this.progress = progress;
+    }
+
+    /** The faults carried out so far, in order, each as the summary shows it. */
+    List<Map<String, Object>> faults() {
+        return new ArrayList<>(faults);
+    }
+
+    List<ChaosTriggerCheck.Outage> outages() {
+        return List.copyOf(outages);
+    }
+
+    /**
+     * The schedule: 4 engine kills, 2 dispatcher kills, 1 kill of the capture leader, 1 broker kill,
+     * 1 PostgreSQL restart, one engine added and later removed — 11 faults, spread over 10–80 % of
+     * the run in a seeded order. One fault at a time, and a dispatcher is killed only once another
+     * one is up (not merely booting), so with two or more dispatchers one always fires the
+     * schedule's ticks: the schedule check relies on it. Returns at the end of the run's duration.
+     */
+    void inject() throws Exception {
+        List<String> kinds = new ArrayList<>(List.of("kill-engine", "kill-engine", "kill-engine", "kill-engine",
+                "kill-dispatcher", "kill-dispatcher", "kill-capture-leader", "kill-broker", "restart-postgres", "add-engine"));
+        Collections.shuffle(kinds, random);
+        kinds.add(kinds.indexOf("add-engine") + 1 + random.nextInt(kinds.size() - kinds.indexOf("add-engine")), "remove-engine");
+        long start = startedAt;
+        long span = durationS * 700L;
+        for (int k = 0; k < kinds.size(); k++) {
+            long at = start + durationS * 100L + span * k / kinds.size() + random.nextInt((int) Math.max(1, span / kinds.size() / 2));
+            progressUntil(at);
+            fault(kinds.get(k));
+        }
+        progressUntil(start + durationS * 1000L);
+    }
+
+    private void fault(String kind) throws Exception {
+        long t = System.currentTimeMillis();
+        Map<String, Object> f = new LinkedHashMap<>();
+        String target = carryOut(kind, f);
+        Map<String, Object> record = new LinkedHashMap<>();
+        record.put("at_s", Math.round((t - startedAt) / 100.0) / 10.0);
+        record.put("kind", kind);
+        record.put("target", target);
+        record.put("took_ms", System.currentTimeMillis() - t);
+        record.putAll(f);
+        faults.add(record);
+        out.printf("[%6.1f s] fault: %s %s (%d ms)%s%n", (t - startedAt) / 1000.0, kind, target, System.currentTimeMillis() - t,
+                f.isEmpty() ? "" : " " + f);
+    }
+
+    /** Carries out one fault; returns its target. Notes in {@code f} what the summary should say about it. */
+    private String carryOut(String kind, Map<String, Object> f) throws Exception {
+        switch (kind) {
+            case "kill-engine":
+                return killEngine();
+            case "kill-dispatcher":
+                return killAndRestartDispatcher(f);
+            case "kill-capture-leader":
+                return killCaptureLeader(f);
+            case "kill-broker":
+                return killBroker();
+            case "restart-postgres":
+                fleet.postgres().restartImmediate(1000);
+                return "postgres";
+            case "add-engine":
+                return addEngine();
+            case "remove-engine":
+                return removeEngine();
+            default:
+                throw new IllegalStateException(kind);
+        }
+    }
+
+    private String killEngine() throws Exception {
+        List<ChildProcess> engineProcs = fleet.engines();
+        ChildProcess e = engineProcs.get(random.nextInt(engineProcs.size()));
+        e.kill9();
+        Thread.sleep(500 + random.nextInt(2500));
+        e.start();
+        return e.name();
+    }
+
+    private String killAndRestartDispatcher(Map<String, Object> f) throws Exception {
+        List<ChildProcess> dispatcherProcs = fleet.dispatchers();
+        ChildProcess d = dispatcherProcs.get(random.nextInt(dispatcherProcs.size()));
+        long down = 500 + random.nextInt(2500);
+        awaitAnotherDispatcher(d, f);
+        killDispatcher(d);
+        Thread.sleep(down);
+        restartDispatcher(d);
+        return d.name();
+    }
+
+    private String killBroker() throws Exception {
+        fleet.broker().kill9();
+        Thread.sleep(1000);
+        fleet.broker().start();
+        fleet.awaitBroker();
+        return "broker";
+    }
+
+    private String addEngine() throws IOException {
+        ChildProcess extraEngine = fleet.extraEngine();
+        extraEngine.start();
+        addedAt = System.currentTimeMillis();
+        return extraEngine.name();
+    }
+
+    private String removeEngine() throws InterruptedException {
+        ChildProcess extraEngine = fleet.extraEngine();
+        // Give the added engine time to join and take partitions, so both moves are real rebalances.
+        Thread.sleep(Math.max(0, addedAt + 10_000 - System.currentTimeMillis()));
+        extraEngine.stop(30);
+        return extraEngine.name();
+    }
+
+    /**
+     * kill -9 of the dispatcher whose session holds the capture lock — PostgreSQL's answer, not a
+     * guess — while rows are being written and captured, then, like any dispatcher kill, a restart
+     * 0.5–3 s later. Waits up to 60 s for the capture to run and for a leader (there is none for a
+     * moment after a PostgreSQL restart). Notes in {@code f} the leader's pid, which process took
+     * over and how long after the kill PostgreSQL showed it holding the lock.
+     */
+    private String killCaptureLeader(Map<String, Object> f) throws Exception {
+        long down = 500 + random.nextInt(2500);
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (rowWriter.captureReadyAt() < 0 && System.currentTimeMillis() < deadline) {
+            Thread.sleep(200);
+        }
+        long leader = CaptureLeader.awaitOther(fleet.dataSource(), -1, deadline);
+        ChildProcess d = fleet.dispatchers().stream().filter(p -> p.alive() && p.pid() == leader).findFirst().orElse(null);
+        if (d == null) {
+            return leader == -1 ? "none (no session held the capture lock for 60 s)"
+                    : "none (pid " + leader + " holds the capture lock but is no dispatcher of this run)";
+        }
+        f.put("leader_pid", leader);
+        awaitAnotherDispatcher(d, f);
+        long killedAt = killDispatcher(d);
+        long restartAt = killedAt + down;
+        long next = CaptureLeader.awaitOther(fleet.dataSource(), leader, restartAt);
+        long tookOver = next == -1 ? -1 : System.currentTimeMillis();
+        Thread.sleep(Math.max(0, restartAt - System.currentTimeMillis()));
+        restartDispatcher(d);
+        if (next == -1) {
+            next = CaptureLeader.awaitOther(fleet.dataSource(), leader, System.currentTimeMillis() + 30_000);
+            tookOver = next == -1 ? -1 : System.currentTimeMillis();
+        }
+        long newLeader = next;
+        f.put("new_leader", next == -1 ? "none within 30 s of the restart"
+                : fleet.dispatchers().stream().filter(p -> p.pid() == newLeader).map(ChildProcess::name).findFirst().orElse("pid " + next));
+        f.put("takeover_ms", tookOver == -1 ? null : tookOver - killedAt);
+        return d.name();
+    }
+
+    /**
+     * Waits up to 60 s until a dispatcher other than {@code victim} is up, so that killing the
+     * victim leaves one firing the schedule's ticks (and standing by for the capture). Right after a
+     * restart, or at the start of the run, the others may still be booting: killing then would
+     * stop every schedule source at once, which the fire-once misfire policy answers by skipping
+     * ticks — correct behaviour, but not the fault meant here. Notes the wait in {@code f}.
+     */
+    private void awaitAnotherDispatcher(ChildProcess victim, Map<String, Object> f) throws InterruptedException {
+        if (fleet.dispatchers().size() < 2) {
+            return; // nothing to wait for: the kill is an outage, and the check accounts for it
+        }
+        long from = System.currentTimeMillis();
+        while (!anotherDispatcherUp(victim) && System.currentTimeMillis() < from + 60_000) {
+            Thread.sleep(200);
+        }
+        if (System.currentTimeMillis() - from >= 200) {
+            f.put("waited_for_another_dispatcher_ms", System.currentTimeMillis() - from);
+        }
+    }
+
+    private boolean anotherDispatcherUp(ChildProcess victim) {
+        Set<Long> up = CaptureLeader.running(fleet.dataSource());
+        return fleet.dispatchers().stream().anyMatch(p -> p != victim && p.alive() && up.contains(p.pid()));
+    }
+
+    /** kill -9; returns when it was sent. Killing the last dispatcher that is up starts an outage. */
+    private long killDispatcher(ChildProcess d) throws InterruptedException {
+        long at = System.currentTimeMillis();
+        boolean othersUp = anotherDispatcherUp(d);
+        d.kill9();
+        if (outageFrom < 0 && !othersUp) {
+            outageFrom = at;
+        }
+        return at;
+    }
+
+    private void restartDispatcher(ChildProcess d) throws IOException {
+        d.start();
+        if (outageFrom >= 0) {
+            outages.add(new ChaosTriggerCheck.Outage(outageFrom, System.currentTimeMillis()));
+            outageFrom = -1;
+        }
+    }
+
+    private void progressUntil(long deadline) throws InterruptedException {
+        while (System.currentTimeMillis() < deadline) {
+            Thread.sleep(Math.min(5000, Math.max(1, deadline - System.currentTimeMillis())));
+            if (System.currentTimeMillis() - startedAt >= 0 && (System.currentTimeMillis() - startedAt) % 10_000 < 5000) {
+                progress.run();
+            }
+        }
+    }
+}
