@@ -206,6 +206,21 @@ public final class OnceflowConfig {
         return values;
     }
 
+    /**
+     * The declared keys with a value as {@code ONCEFLOW_*} environment variables ({@link Key#envName()}),
+     * so that a child process started with them loads this same configuration.
+     */
+    public Map<String, String> environment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (Key key : KEYS) {
+            String v = values.get(key.name());
+            if (v != null && !v.isEmpty()) {
+                env.put(key.envName(), v);
+            }
+        }
+        return env;
+    }
+
     /** Every key with its value (passwords masked), for start-up logs. */
     @Override
     public String toString() {

@@ -12,6 +12,16 @@ import org.junit.jupiter.api.io.TempDir;
 class OnceflowConfigTest {
 
     @Test
+    void environmentLoadsBackAsTheSameConfiguration() {
+        OnceflowConfig config = OnceflowConfig.of(Map.of("kafka.bootstrap.servers", "k:1", "dispatcher.table.slot", "s1",
+                "engine.workers", "5"));
+        Map<String, String> env = config.environment();
+        assertThat(env).containsEntry("ONCEFLOW_KAFKA_BOOTSTRAP_SERVERS", "k:1").containsEntry("ONCEFLOW_DISPATCHER_TABLE_SLOT", "s1")
+                .doesNotContainKey("ONCEFLOW_DB_PASSWORD"); // empty values are left out
+        assertThat(OnceflowConfig.load(null, env, Map.of()).asMap()).isEqualTo(config.asMap());
+    }
+
+    @Test
     void everyKeyHasADefaultAndADoc() {
         OnceflowConfig c = OnceflowConfig.defaults();
         assertThat(c.getInt(OnceflowConfig.ENGINE_WORKERS)).isEqualTo(3);

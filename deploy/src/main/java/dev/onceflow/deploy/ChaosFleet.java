@@ -8,7 +8,6 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -98,15 +97,7 @@ final class ChaosFleet {
     }
 
     private ChildProcess role(String name, String role, Map<String, String> extra) {
-        Map<String, String> settings = new LinkedHashMap<>(config().asMap());
-        settings.putAll(extra);
-        settings.remove(OnceflowConfig.DB_PASSWORD.name());
-        Map<String, String> env = new LinkedHashMap<>();
-        settings.forEach((k, v) -> {
-            if (!v.isEmpty()) {
-                env.put("ONCEFLOW_" + k.toUpperCase().replace('.', '_'), v);
-            }
-        });
+        Map<String, String> env = config().with(extra).environment();
         List<String> args = new ArrayList<>(List.of(role));
         if (unsafe && role.equals("engine")) {
             args.add("--unsafe");

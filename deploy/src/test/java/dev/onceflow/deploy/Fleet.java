@@ -129,6 +129,12 @@ final class Fleet implements AutoCloseable {
                 ]}""".formatted(id));
     }
 
+    /** The nodes of a one-node workflow that writes one it_effects row per execution, named {@code id}. */
+    static String effectNode(String id) {
+        return "[{\"type\": \"sql\", \"id\": \"" + id + "\", \"sql\": \"INSERT INTO it_effects (event_key, node) VALUES (?, '" + id
+                + "')\", \"params\": [\"event.key\"]}]";
+    }
+
     static String uniqueId(String prefix) {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
     }

@@ -42,11 +42,6 @@ class TriggersIT {
         fleet.close();
     }
 
-    private static String effectNode(String id) {
-        return "[{\"type\": \"sql\", \"id\": \"" + id + "\", \"sql\": \"INSERT INTO it_effects (event_key, node) VALUES (?, '" + id
-                + "')\", \"params\": [\"event.key\"]}]";
-    }
-
     @Test
     void userTopicRecordsWithAnIdRunOnceAndWithoutOneRunPerRecord() throws Exception {
         String topic = "orders-" + Fleet.uniqueId("t");
@@ -55,10 +50,10 @@ class TriggersIT {
         }
         Workflow byId = fleet.deploy("""
                 {"id": "%s", "trigger": {"type": "kafka", "topic": "%s", "id": "/orderId", "time": "/at"}, "nodes": %s}"""
-                .formatted(Fleet.uniqueId("topic-id"), topic, effectNode("by-id")));
+                .formatted(Fleet.uniqueId("topic-id"), topic, Fleet.effectNode("by-id")));
         Workflow byPosition = fleet.deploy("""
                 {"id": "%s", "trigger": {"type": "kafka", "topic": "%s"}, "nodes": %s}"""
-                .formatted(Fleet.uniqueId("topic-pos"), topic, effectNode("by-position")));
+                .formatted(Fleet.uniqueId("topic-pos"), topic, Fleet.effectNode("by-position")));
         fleet.startEngine(2);
         Dispatcher dispatcher = fleet.startDispatcher();
 
@@ -88,7 +83,7 @@ class TriggersIT {
     @Test
     void sameApiCallThreeTimesWithOneIdempotencyKeyRunsOnce() throws Exception {
         Workflow wf = fleet.deploy("""
-                {"id": "%s", "trigger": {"type": "api"}, "nodes": %s}""".formatted(Fleet.uniqueId("api"), effectNode("called")));
+                {"id": "%s", "trigger": {"type": "api"}, "nodes": %s}""".formatted(Fleet.uniqueId("api"), Fleet.effectNode("called")));
         fleet.startEngine(1);
         Dispatcher dispatcher = fleet.startDispatcher();
         HttpClient http = HttpClient.newHttpClient();

@@ -52,7 +52,7 @@ public final class Dispatcher implements AutoCloseable {
 
     private final javax.sql.DataSource dataSource;
     private ScheduleSource schedules;
-    private org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> scheduleProducer;
+    private org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> sourceProducer;
 
     /** A dispatcher of trigger records only (no schedule source). */
     public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog) {
@@ -104,16 +104,16 @@ public final class Dispatcher implements AutoCloseable {
         p.put(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG, "1");
         p.put(org.apache.kafka.clients.producer.ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "600000");
         p.putAll(config.clientSettings("kafka.producer."));
-        scheduleProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
+        sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
-        schedules = new ScheduleSource(catalog, this::lastTick, scheduleProducer, java.time.Clock.systemUTC());
+        schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC());
         schedules.start();
-        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), scheduleProducer, java.time.Clock.systemUTC());
+        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), sourceProducer, java.time.Clock.systemUTC());
         rowChanges.start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             try {
-                api = new ApiIngress(port, catalog, scheduleProducer, java.time.Clock.systemUTC());
+                api = new ApiIngress(port, catalog, sourceProducer, java.time.Clock.systemUTC());
             } catch (java.io.IOException e) {
                 throw new IllegalStateException("cannot start the HTTP API on port " + port + " (" + e.getMessage()
                         + "); set dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
@@ -224,7 +224,7 @@ public final class Dispatcher implements AutoCloseable {
         }
         if (schedules != null) {
             schedules.close();
-            scheduleProducer.close(java.time.Duration.ofSeconds(10));
+            sourceProducer.close(java.time.Duration.ofSeconds(10));
         }
         boolean stopped = true;
         if (was == State.STARTED) {

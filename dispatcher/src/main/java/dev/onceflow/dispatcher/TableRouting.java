@@ -29,6 +29,9 @@ final class TableRouting {
     static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows) {
         List<EventEnvelope> events = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
+        // Built at most once per change, not once per matching workflow.
+        java.util.Map<String, Object> vars = null;
+        com.fasterxml.jackson.databind.node.ObjectNode data = null;
         for (WorkflowCatalog.Entry entry : workflows) {
             if (!entry.enabled() || !(entry.trigger() instanceof Trigger.Table t) || !t.table().equals(change.table())) {
                 continue;
@@ -42,7 +45,8 @@ final class TableRouting {
             String key = EventKey.of(entry.id(), change.commitMs(), change.position()).toString();
             if (t.condition() != null) {
                 try {
-                    if (!Expressions.test(t.condition(), change.conditionVariables())) {
+                    vars = vars == null ? change.conditionVariables() : vars;
+                    if (!Expressions.test(t.condition(), vars)) {
                         continue;
                     }
                 } catch (IllegalArgumentException e) {
@@ -51,7 +55,8 @@ final class TableRouting {
                     continue;
                 }
             }
-            events.add(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), change.data(),
+            data = data == null ? change.data() : data;
+            events.add(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), data,
                     "table:" + change.table() + "@" + change.lsn(), change.commitMs()));
         }
         return new Routed(events, failures);
