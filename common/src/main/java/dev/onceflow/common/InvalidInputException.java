@@ -9,7 +9,9 @@ public final class InvalidInputException extends Exception {
 
     /** Why a record was rejected; the DLQ header {@value Topics#H_ERROR_CLASS} carries the name. */
     public enum Reason {
-        MALFORMED_JSON, MISSING_FIELD, INVALID_FIELD, UNKNOWN_WORKFLOW, DISABLED_WORKFLOW, UNKNOWN_NODE
+        MALFORMED_JSON, MISSING_FIELD, INVALID_FIELD, UNKNOWN_WORKFLOW, DISABLED_WORKFLOW, UNKNOWN_NODE,
+        /** The engine failed on this record, by a permanent error, as often as it may (engine.poison.max.attempts). */
+        PROCESSING_FAILED
     }
 
     private final Reason reason;

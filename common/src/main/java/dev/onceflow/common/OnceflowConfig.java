@@ -60,6 +60,14 @@ public final class OnceflowConfig {
             "Records per poll batch; one PostgreSQL and one Kafka transaction per batch.");
     public static final Key ENGINE_SQL_TIMEOUT = Key.number("engine.sql.timeout.ms", Type.LONG, 30_000, 1, 86_400_000,
             "Default statement timeout of sql nodes without their own timeoutMs.");
+    public static final Key ENGINE_POISON_ATTEMPTS = Key.number("engine.poison.max.attempts", Type.INT, 3, 1, 100,
+            "Tries of a record that fails with a permanent error (not a broker or database outage) before it is dead-lettered.");
+    public static final Key ENGINE_TRANSACTION_TIMEOUT = Key.number("engine.transaction.timeout.ms", Type.LONG, 10_000,
+            1_000, 900_000, "Kafka transaction timeout of engine producers: bounds how long a dead or frozen worker's open "
+                    + "transaction holds back read_committed readers.");
+    public static final Key ENGINE_IDLE_TX_TIMEOUT = Key.number("engine.db.idle.transaction.timeout.ms", Type.LONG, 15_000,
+            1_000, 3_600_000, "PostgreSQL idle_in_transaction_session_timeout of engine connections: bounds how long a "
+                    + "frozen worker's uncommitted claims block the partition's new owner.");
     public static final Key DISPATCHER_APP_ID = Key.string("dispatcher.application.id", "onceflow-dispatcher",
             "Kafka Streams application id shared by all dispatcher replicas.");
     public static final Key DISPATCHER_DEDUPE_MS = Key.number("dispatcher.dedupe.retention.ms", Type.LONG, 86_400_000L,
@@ -90,7 +98,8 @@ public final class OnceflowConfig {
             600_000, "How often the capture stores its position; changes after it are replayed after a crash (same event keys).");
 
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
-            ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
+            ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
+            ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS);
 

@@ -74,6 +74,17 @@ class CrashBetweenCommitsIT {
         assertThat(fleet.duplicateEffects(wf.id())).isZero();
         assertThat(fleet.missingEffects(wf.id())).isZero();
         assertThat(fleet.effects(wf.id())).isEqualTo(2L * EVENTS);
+        // The outcome produced with a finish was in the aborted Kafka transaction: the redelivery
+        // must produce it again, or a read_committed reader of onceflow.outcomes never sees it.
+        java.util.Map<String, java.util.Set<String>> outcomes = new java.util.HashMap<>();
+        for (var r : fleet.readCommitted(dev.onceflow.common.Topics.OUTCOMES)) {
+            dev.onceflow.common.Outcome o = dev.onceflow.common.Json.read(r.value(), dev.onceflow.common.Outcome.class);
+            if (o.workflow().equals(wf.id())) {
+                outcomes.computeIfAbsent(o.eventKey(), k -> new java.util.HashSet<>()).add(o.toString());
+            }
+        }
+        assertThat(outcomes).as("every execution has its outcome on onceflow.outcomes").hasSize(EVENTS);
+        assertThat(outcomes.values()).as("an outcome produced again has the same content").allMatch(s -> s.size() == 1);
     }
 
     @Test

@@ -200,18 +200,23 @@ final class Fleet implements AutoCloseable {
 
     /** Every record of {@code onceflow.dlq} so far (read_committed). */
     List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> dlq() {
+        return readCommitted(Topics.DLQ);
+    }
+
+    /** Every committed record of the topic so far, as a {@code read_committed} consumer sees it. */
+    List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> readCommitted(String topic) {
         Map<String, Object> props = Map.of(org.apache.kafka.clients.consumer.ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrap(),
                 org.apache.kafka.clients.consumer.ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
         try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(
                 props, new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
                 new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
-            List<org.apache.kafka.common.TopicPartition> parts = consumer.partitionsFor(Topics.DLQ).stream()
+            List<org.apache.kafka.common.TopicPartition> parts = consumer.partitionsFor(topic).stream()
                     .map(p -> new org.apache.kafka.common.TopicPartition(p.topic(), p.partition())).toList();
             consumer.assign(parts);
             consumer.seekToBeginning(parts);
             Map<org.apache.kafka.common.TopicPartition, Long> end = consumer.endOffsets(parts);
-            long deadline = System.currentTimeMillis() + 5000;
+            long deadline = System.currentTimeMillis() + 15_000;
             while (System.currentTimeMillis() < deadline && parts.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
                 consumer.poll(java.time.Duration.ofMillis(200)).forEach(out::add);
             }

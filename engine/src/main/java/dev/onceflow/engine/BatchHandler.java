@@ -49,6 +49,16 @@ final class BatchHandler {
         }
     }
 
+    /**
+     * A record failed with a {@link Failures.Recovery#POISON} failure and has attempts left: the
+     * caller rolls the whole batch back and delivers it again after a back-off.
+     */
+    static final class RetryBatch extends Exception {
+        RetryBatch(String message, Throwable cause) {
+            super(message, cause, false, false);
+        }
+    }
+
     /** What a batch did, counted into the metrics only once both transactions committed. */
     static final class Counts {
         long events;
@@ -79,17 +89,29 @@ final class BatchHandler {
     private final NodeRunner runner;
     private final Clock clock;
     private final boolean unsafe;
+    private final PoisonAttempts poison;
 
-    BatchHandler(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, boolean unsafe) {
+    BatchHandler(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, boolean unsafe,
+                 PoisonAttempts poison) {
         this.store = store;
         this.workflows = workflows;
         this.runner = runner;
         this.clock = clock;
         this.unsafe = unsafe;
+        this.poison = poison;
     }
 
+    /**
+     * Applies the batch. The fast path ({@code careful} false) advances all records together; the
+     * careful path takes them one by one, each under a savepoint, so that one record's failure is
+     * isolated: a node's failing statement becomes that node's failure, and a poison record (see
+     * {@link Failures}) is rolled back to its savepoint and, once it used up its attempts,
+     * dead-lettered while the rest of the batch commits.
+     *
+     * @throws RetryBatch a poison record has attempts left: roll back, back off, deliver again
+     */
     List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records, boolean careful, Counts counts)
-            throws SQLException, ReplayCarefully {
+            throws SQLException, ReplayCarefully, RetryBatch {
         // The unsafe negative control takes the record-by-record path, whose naive re-run of every
         // delivered event is what it must show; the waves would still skip finished executions.
         if (!careful && !unsafe) {
@@ -97,16 +119,89 @@ final class BatchHandler {
         }
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> record : records) {
+            // Queued statements of earlier records go now, so the savepoint covers this record only.
+            store.flushQueued();
             Savepoint sp = store.savepoint();
+            int produced = out.size();
             chain.clear();
-            if (record.topic().equals(Topics.EVENTS)) {
-                onEvent(record, out, counts);
-            } else {
-                onTask(record, out, counts, sp);
+            try {
+                if (record.topic().equals(Topics.EVENTS)) {
+                    onEvent(record, out, counts);
+                } else {
+                    onTask(record, out, counts, sp);
+                }
+                runChain(out, counts, true);
+            } catch (Throwable failure) {
+                if (Failures.classify(failure) != Failures.Recovery.POISON) {
+                    throw failure;
+                }
+                // Undo this record only: its statements, queued statements and produced records.
+                store.discardQueued();
+                store.connection().rollback(sp);
+                chain.clear();
+                out.subList(produced, out.size()).clear();
+                if (!poison.failedAndExhausted(record)) {
+                    throw new RetryBatch(record.topic() + "-" + record.partition() + "@" + record.offset()
+                            + " failed (attempt " + poison.attempts(record) + " of " + poison.maxAttempts() + ")", failure);
+                }
+                deadLetterPoison(record, failure, out, counts);
             }
-            runChain(out, counts, true);
         }
         return out;
+    }
+
+    /**
+     * A record that failed {@link PoisonAttempts#maxAttempts} times: it goes to the dead-letter
+     * topic with the reason, and its execution, when there is one to speak of, ends failed with
+     * the same reason, so an operator sees it where executions are looked at. Nothing here may
+     * fail the batch: whatever cannot be recorded is rolled back to a savepoint and logged.
+     */
+    private void deadLetterPoison(ConsumerRecord<byte[], byte[]> record, Throwable failure,
+                                  List<ProducerRecord<byte[], byte[]>> out, Counts counts) throws SQLException {
+        String reason = "engine failed on this record " + poison.maxAttempts() + " times: "
+                + Failures.describe(failure).replace('\u0000', '?');
+        LOG.error("Dead-lettering {}-{}@{} after {} attempts: {}", record.topic(), record.partition(), record.offset(),
+                poison.maxAttempts(), Failures.describe(failure), failure);
+        deadLetter(record, Reason.PROCESSING_FAILED, reason, out, counts);
+        Savepoint sp = store.savepoint();
+        int produced = out.size();
+        try {
+            long now = clock.millis();
+            if (record.topic().equals(Topics.EVENTS)) {
+                EventEnvelope event = Json.read(record.value(), EventEnvelope.class);
+                // The trigger data may be what PostgreSQL refused: the dead-letter record keeps it.
+                EventEnvelope kept = new EventEnvelope(event.eventKey(), event.workflow(), event.version(), event.time(),
+                        Json.MAPPER.createObjectNode().put("dead_lettered", "trigger data kept in " + Topics.DLQ),
+                        event.source(), event.publishedAt());
+                String error = reason + " (record kept in " + Topics.DLQ + ")";
+                Optional<Long> id = store.createExecution(kept, "failed", error, now);
+                if (id.isPresent()) {
+                    counts.events++;
+                    counts.failed++;
+                    out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error, now,
+                            event.publishedAt()));
+                } else {
+                    Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
+                    if (existing.isPresent() && existing.get().running()
+                            && store.finishExecution(existing.get().id(), "failed", error, now)) {
+                        counts.failed++;
+                        out.add(outcome(event.eventKey(), existing.get().id(), event.workflow(), event.version(), "failed",
+                                error, now, existing.get().publishedAt()));
+                    }
+                }
+            } else {
+                TaskEnvelope task = Json.read(record.value(), TaskEnvelope.class);
+                String error = "node '" + task.node() + "': " + reason + " (record kept in " + Topics.DLQ + ")";
+                finish(task, "failed", error, out, counts);
+            }
+            store.flushQueued();
+        } catch (IOException | SQLException | RuntimeException e) {
+            LOG.warn("Could not record the failed execution of dead-lettered {}-{}@{} ({}); the record is in {}",
+                    record.topic(), record.partition(), record.offset(), e.toString(), Topics.DLQ);
+            store.discardQueued();
+            store.connection().rollback(sp);
+            out.subList(produced, out.size()).clear();
+        }
     }
 
     /** A node to run in a wave, with the task record it came from (null when it was reached inline). */
@@ -159,19 +254,26 @@ final class BatchHandler {
         for (EventEnvelope event : fresh) {
             Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
             Long id = created.get(event.eventKey());
+            long published = event.publishedAt();
             if (id != null) {
                 counts.events++;
             } else {
                 counts.duplicateEvents++;
-                // As in onEvent: walk a still running execution again from its start node.
+                // As in onEvent: walk a still running execution again from its start node; a
+                // finished one has its outcome produced again.
                 Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
-                if (existing.isEmpty() || !existing.get().running()) {
+                if (existing.isEmpty()) {
+                    continue;
+                }
+                if (!existing.get().running()) {
+                    out.add(outcome(event.eventKey(), existing.get()));
                     continue;
                 }
                 id = existing.get().id();
+                published = existing.get().publishedAt();
             }
             wave.add(new Pending(new TaskEnvelope(event.eventKey(), id, event.workflow(), event.version(), wf.start(), "",
-                    event.time(), event.data(), Map.of(), event.publishedAt()), null));
+                    event.time(), event.data(), Map.of(), published), null));
         }
         for (int depth = 0; !wave.isEmpty(); depth++) {
             if (depth > INLINE_LIMIT) {
@@ -286,13 +388,14 @@ final class BatchHandler {
 
     private void finishLater(TaskEnvelope task, String status, String error, List<ProducerRecord<byte[], byte[]>> out,
                              Counts counts) throws SQLException {
-        store.finishLater(task.executionId(), status, error, () -> {
+        long finishedAt = clock.millis();
+        store.finishLater(task.executionId(), status, error, finishedAt, () -> {
             if ("succeeded".equals(status)) {
                 counts.succeeded++;
             } else {
                 counts.failed++;
             }
-            out.add(outcome(task, status, error));
+            out.add(outcome(task, status, error, finishedAt));
         });
     }
 
@@ -329,18 +432,21 @@ final class BatchHandler {
         Optional<Workflow> wf = workflows.get(event.workflow(), event.version());
         if (wf.isEmpty()) {
             String error = "workflow '" + event.workflow() + "' version " + event.version() + " is not deployed";
-            Optional<Long> id = store.createExecution(event, "failed", error);
+            long now = clock.millis();
+            Optional<Long> id = store.createExecution(event, "failed", error, now);
             if (id.isPresent()) {
                 counts.events++;
                 counts.failed++;
-                out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error,
+                out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error, now,
                         event.publishedAt()));
             } else {
                 counts.duplicateEvents++;
+                store.execution(event.eventKey()).filter(e -> !e.running())
+                        .ifPresent(e -> out.add(outcome(event.eventKey(), e)));
             }
             return;
         }
-        Optional<Long> created = store.createExecution(event, "running", null);
+        Optional<Long> created = store.createExecution(event, "running", null, 0);
         if (created.isPresent()) {
             counts.events++;
             chain.add(new TaskEnvelope(event.eventKey(), created.get(), event.workflow(), event.version(),
@@ -357,7 +463,11 @@ final class BatchHandler {
         // again, whatever its state; with no processed-key check every node's effect repeats.
         if (existing.isPresent() && (existing.get().running() || unsafe)) {
             chain.add(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt()));
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), existing.get().publishedAt()));
+        } else if (existing.isPresent()) {
+            // Finished: the outcome produced with the finish may have been in an aborted Kafka
+            // transaction (a crash between the commits). Produce it again, same key, same content.
+            out.add(outcome(event.eventKey(), existing.get()));
         }
     }
 
@@ -382,10 +492,7 @@ final class BatchHandler {
             if (record != null) {
                 deadLetter(record, Reason.UNKNOWN_NODE, error, out, counts);
             }
-            if (store.finishExecution(task.executionId(), "failed", error)) {
-                counts.failed++;
-                out.add(outcome(task, "failed", error));
-            }
+            finish(task, "failed", error, out, counts);
             return;
         }
         String key = task.processedKey();
@@ -441,8 +548,7 @@ final class BatchHandler {
         ExecutionStore.StoredRun run = stored.get();
         followUps(task, run.output(), run.next());
         if (run.next().isEmpty()) {
-            store.execution(task.eventKey()).filter(e -> !e.running()).ifPresent(e ->
-                    out.add(outcome(task, e.status(), "failed".equals(e.status()) ? run.error() : null)));
+            store.execution(task.eventKey()).filter(e -> !e.running()).ifPresent(e -> out.add(outcome(task.eventKey(), e)));
         }
     }
 
@@ -463,13 +569,14 @@ final class BatchHandler {
     private void finish(TaskEnvelope task, String status, String error, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
             throws SQLException {
         // With only sequential nodes, a branch that ends ends the execution. (Parallel branches will need a join count.)
-        if (store.finishExecution(task.executionId(), status, error)) {
+        long finishedAt = clock.millis();
+        if (store.finishExecution(task.executionId(), status, error, finishedAt)) {
             if ("succeeded".equals(status)) {
                 counts.succeeded++;
             } else {
                 counts.failed++;
             }
-            out.add(outcome(task, status, error));
+            out.add(outcome(task, status, error, finishedAt));
         }
     }
 
@@ -477,13 +584,18 @@ final class BatchHandler {
         return new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t));
     }
 
-    private ProducerRecord<byte[], byte[]> outcome(TaskEnvelope t, String status, String error) {
-        return outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status, error, t.publishedAt());
+    private ProducerRecord<byte[], byte[]> outcome(TaskEnvelope t, String status, String error, long finishedAt) {
+        return outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status, error, finishedAt, t.publishedAt());
     }
 
-    private ProducerRecord<byte[], byte[]> outcome(String eventKey, long executionId, String workflow, int version,
-                                                   String status, String error, long publishedAt) {
-        Outcome o = new Outcome(eventKey, executionId, workflow, version, status, error, clock.millis(), publishedAt);
+    /** The outcome of a finished execution, produced again from its row: the same content as the first time. */
+    private static ProducerRecord<byte[], byte[]> outcome(String eventKey, ExecutionStore.Execution e) {
+        return outcome(eventKey, e.id(), e.workflow(), e.version(), e.status(), e.error(), e.finishedAt(), e.publishedAt());
+    }
+
+    private static ProducerRecord<byte[], byte[]> outcome(String eventKey, long executionId, String workflow, int version,
+                                                          String status, String error, long finishedAt, long publishedAt) {
+        Outcome o = new Outcome(eventKey, executionId, workflow, version, status, error, finishedAt, publishedAt);
         return new ProducerRecord<>(Topics.OUTCOMES, key(eventKey), Json.bytes(o));
     }
 

@@ -40,7 +40,25 @@ public final class Engine implements AutoCloseable {
         this.dataSource = dataSource;
         this.hooks = hooks;
         this.clock = clock;
-        this.name = "engine-" + INSTANCES.incrementAndGet();
+        this.name = processName(INSTANCES.incrementAndGet());
+    }
+
+    /**
+     * A name unique in the group and readable in it: host, pid, and the engine's number in this
+     * process ({@code engine-web-3-4711-1}); restarts and replicas no longer all call themselves
+     * {@code engine-1}. Member and transactional ids carry it.
+     */
+    static String processName(int instance) {
+        String host = System.getenv().getOrDefault("HOSTNAME", "");
+        if (host.isBlank()) {
+            try {
+                host = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "host";
+            }
+        }
+        host = host.replaceAll("[^A-Za-z0-9.-]", "-");
+        return "engine-" + host + "-" + ProcessHandle.current().pid() + "-" + instance;
     }
 
     public synchronized void start() {

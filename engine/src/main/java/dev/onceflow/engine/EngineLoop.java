@@ -43,10 +43,21 @@ import org.slf4j.LoggerFactory;
  * A zombie that lost its partitions cannot commit offsets: the group generation in the offsets
  * fences it.
  *
- * <p>Every failure takes one path (the catch ladder in {@link #runBatch}): roll back PostgreSQL,
- * abort the Kafka transaction, rewind the consumer to the batch's first offsets, back off, poll
- * again. Fencing, or a failed abort, closes the clients and rejoins the group, which restarts
- * from the committed offsets. Runs on its own thread; {@link #stop()} may be called from any thread.
+ * <p>Every failure is classified once, by {@link Failures#classify}, in one catch ladder per loop
+ * ({@link #runBatch} for a batch, {@link #run} for the clients):
+ * <ul>
+ *   <li>transient (broker or PostgreSQL unreachable, serialization failure, lock timeout): roll
+ *       back PostgreSQL, abort the Kafka transaction, rewind the consumer to the batch's first
+ *       offsets, back off, poll again, as often as it takes; a lost connection is replaced;</li>
+ *   <li>poison (anything else, Java {@code Error}s included): replay the batch record by record
+ *       ({@link BatchHandler}) to find the record; it gets {@code engine.poison.max.attempts} tries
+ *       (each a rollback, back-off and redelivery) and is then dead-lettered with the reason while
+ *       the rest of the partition moves on;</li>
+ *   <li>fenced, or a failed abort: close the clients and rejoin the group, which restarts from the
+ *       committed offsets.</li>
+ * </ul>
+ * No failure of one record ends the worker: only {@link #stop()} or an interrupt does.
+ * Runs on its own thread; {@link #stop()} may be called from any thread.
  */
 final class EngineLoop implements Runnable {
 
@@ -70,6 +81,7 @@ final class EngineLoop implements Runnable {
     private BatchHandler handler;
     private boolean transactionOpen;
     private int consecutiveFailures;
+    private final PoisonAttempts poison;
 
     EngineLoop(String name, EngineSettings settings, DataSource dataSource, WorkflowCache workflows, EngineMetrics metrics,
                EngineHooks hooks, java.time.Clock clock) {
@@ -80,6 +92,7 @@ final class EngineLoop implements Runnable {
         this.metrics = metrics;
         this.hooks = hooks;
         this.clock = clock;
+        this.poison = new PoisonAttempts(settings.poisonMaxAttempts());
     }
 
     State state() {
@@ -105,8 +118,20 @@ final class EngineLoop implements Runnable {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     break;
-                } catch (RuntimeException | SQLException e) {
-                    LOG.warn("Engine worker {} lost its clients ({}); reconnecting after a back-off", name, e.toString());
+                } catch (Throwable e) {
+                    // Whatever escaped the batch (a broker or database outage while connecting, a
+                    // failed abort, even a Java Error): the worker never ends on it. It closes its
+                    // clients, so its partitions move on, and comes back after a back-off.
+                    if (Failures.classify(e) == Failures.Recovery.STOP && state.get() != State.RUNNING) {
+                        break;
+                    }
+                    if (e instanceof Error) {
+                        LOG.error("Engine worker {} caught {}; closing its clients and starting again after a back-off",
+                                name, Failures.describe(e), e);
+                    } else {
+                        LOG.warn("Engine worker {} lost its clients ({}); reconnecting after a back-off", name,
+                                Failures.describe(e));
+                    }
                     closeClients();
                     try {
                         backOff();
@@ -139,11 +164,7 @@ final class EngineLoop implements Runnable {
     }
 
     private void openClients() throws SQLException {
-        if (store == null) {
-            Connection connection = dataSource.getConnection();
-            store = new ExecutionStore(connection);
-            handler = new BatchHandler(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock, settings.unsafe());
-        }
+        openStore();
         if (producer == null) {
             producer = new KafkaProducer<>(producerProps(), new ByteArraySerializer(), new ByteArraySerializer());
             producer.initTransactions();
@@ -154,24 +175,49 @@ final class EngineLoop implements Runnable {
         }
     }
 
-    private void pollLoop() throws InterruptedException {
+    /** Opens the PostgreSQL side (after a start, or after the connection was lost). */
+    private void openStore() throws SQLException {
+        if (store == null) {
+            Connection connection = dataSource.getConnection();
+            try (java.sql.Statement st = connection.createStatement()) {
+                // A frozen or partitioned zombie must not hold its uncommitted claims (row locks)
+                // for longer than this: PostgreSQL ends its session and the new owner of the
+                // partition proceeds (ADR 0009). Statements themselves are not affected.
+                st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
+            }
+            store = new ExecutionStore(connection);
+            handler = new BatchHandler(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock, settings.unsafe(),
+                    poison);
+        }
+    }
+
+    private void pollLoop() throws InterruptedException, SQLException {
         while (state.get() == State.RUNNING) {
             ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
             if (!records.isEmpty()) {
+                // The connection may have been dropped by the previous batch's failure: the
+                // consumer keeps its partitions while a new one is opened.
+                openStore();
                 runBatch(records);
             }
         }
     }
 
-    private void runBatch(ConsumerRecords<byte[], byte[]> polled) throws InterruptedException {
+    /**
+     * Runs one poll batch through both transactions. The one catch ladder of a batch: every
+     * failure is classified by {@link Failures#classify} and takes the recovery its class needs.
+     */
+    private void runBatch(ConsumerRecords<byte[], byte[]> polled) throws InterruptedException, SQLException {
         List<ConsumerRecord<byte[], byte[]>> records = new java.util.ArrayList<>(polled.count());
         polled.forEach(records::add);
         boolean careful = false;
         while (true) {
             BatchHandler.Counts counts = new BatchHandler.Counts();
+            boolean databaseCommitted = false;
             try {
                 List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
                 store.commit();
+                databaseCommitted = true;
                 hooks.afterDatabaseCommit(name, records.size());
                 commitKafka(out, offsets(records));
                 counts.addTo(metrics);
@@ -182,24 +228,50 @@ final class EngineLoop implements Runnable {
                 // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
                 store.rollbackQuietly();
                 careful = true;
-            } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | WakeupException e) {
-                store.rollbackQuietly();
-                throw e;
-            } catch (SQLException | RuntimeException e) {
+            } catch (BatchHandler.RetryBatch e) {
                 metrics.batchFailures.increment();
-                LOG.warn("Engine worker {}: batch of {} records failed ({}); rolling back and delivering it again",
-                        name, records.size(), describe(e));
-                store.rollbackQuietly();
-                if (e instanceof SQLException sql && isBroken()) {
-                    LOG.warn("Engine worker {}: database connection lost ({}); reconnecting", name, sql.getMessage());
-                    store.close();
-                    store = null;
+                metrics.poisonRetries.increment();
+                LOG.warn("Engine worker {}: {} ({}); rolling the batch back and delivering it again", name, e.getMessage(),
+                        Failures.describe(e.getCause()));
+                rollBackAndRewind(records);
+                backOff();
+                return;
+            } catch (Throwable e) {
+                Failures.Recovery recovery = Failures.classify(e);
+                // After the PostgreSQL commit no record is to blame: the Kafka side failed, and the
+                // batch is delivered again (its nodes are found processed).
+                if (recovery == Failures.Recovery.POISON && !careful && !databaseCommitted) {
+                    // Some record of the batch cannot be processed: find it, record by record.
+                    LOG.warn("Engine worker {}: batch of {} records failed ({}); replaying it record by record",
+                            name, records.size(), Failures.describe(e));
+                    store.rollbackQuietly();
+                    careful = true;
+                    continue;
                 }
-                abortAndRewind(records);
+                if (recovery == Failures.Recovery.STOP || recovery == Failures.Recovery.REJOIN) {
+                    store.rollbackQuietly();
+                    throw e;
+                }
+                // Transient, or a poison failure outside any one record (the commits): deliver again.
+                metrics.batchFailures.increment();
+                LOG.warn("Engine worker {}: batch of {} records failed ({}, {}); rolling back and delivering it again",
+                        name, records.size(), recovery, Failures.describe(e));
+                rollBackAndRewind(records);
                 backOff();
                 return;
             }
         }
+    }
+
+    private void rollBackAndRewind(List<ConsumerRecord<byte[], byte[]>> records) {
+        store.rollbackQuietly();
+        if (isBroken()) {
+            LOG.warn("Engine worker {}: database connection lost; opening a new one before the next batch", name);
+            store.close();
+            store = null;
+            handler = null;
+        }
+        abortAndRewind(records);
     }
 
     private void commitKafka(List<ProducerRecord<byte[], byte[]>> out, Map<TopicPartition, OffsetAndMetadata> offsets) {
@@ -311,16 +383,10 @@ final class EngineLoop implements Runnable {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
         p.put(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "10");
-        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
+        // Short: a producer that died or froze with its transaction open blocks read_committed
+        // readers of the partitions it wrote until the coordinator aborts it (ADR 0009).
+        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, String.valueOf(settings.transactionTimeoutMs()));
         p.putAll(settings.producerOverrides());
         return p;
-    }
-
-    private static String describe(Exception e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root == e ? e.toString() : e + " caused by " + root;
     }
 }

@@ -18,6 +18,7 @@ public final class EngineMetrics {
     final LongAdder deadLettered = new LongAdder();
     final LongAdder batches = new LongAdder();
     final LongAdder batchFailures = new LongAdder();
+    final LongAdder poisonRetries = new LongAdder();
 
     /** Event records that created an execution. */
     public long events() {
@@ -61,6 +62,11 @@ public final class EngineMetrics {
         return batchFailures.sum();
     }
 
+    /** Batches delivered again because one record failed with a permanent error and had tries left. */
+    public long poisonRetries() {
+        return poisonRetries.sum();
+    }
+
     /** Sums several engines' metrics (for a dev process running several engines). */
     public static EngineMetrics sum(Iterable<EngineMetrics> all) {
         EngineMetrics total = new EngineMetrics();
@@ -74,6 +80,7 @@ public final class EngineMetrics {
             total.deadLettered.add(m.deadLettered());
             total.batches.add(m.batches());
             total.batchFailures.add(m.batchFailures());
+            total.poisonRetries.add(m.poisonRetries());
         }
         return total;
     }

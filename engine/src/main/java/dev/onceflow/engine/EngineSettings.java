@@ -9,13 +9,16 @@ import java.util.Map;
  * @param unsafe the negative control: no processed-key check. Never in production.
  */
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
-                      int maxPollRecords, long sqlTimeoutMs, Map<String, Object> consumerOverrides,
+                      int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
+                      long idleInTransactionTimeoutMs, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, boolean unsafe) {
 
     static EngineSettings from(OnceflowConfig config, boolean unsafe) {
         return new EngineSettings(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
                 "onceflow-engine", config.getInt(OnceflowConfig.ENGINE_WORKERS), config.getInt(OnceflowConfig.ENGINE_MAX_POLL),
-                config.getLong(OnceflowConfig.ENGINE_SQL_TIMEOUT), config.clientSettings("kafka.consumer."),
+                config.getLong(OnceflowConfig.ENGINE_SQL_TIMEOUT), config.getInt(OnceflowConfig.ENGINE_POISON_ATTEMPTS),
+                config.getLong(OnceflowConfig.ENGINE_TRANSACTION_TIMEOUT), config.getLong(OnceflowConfig.ENGINE_IDLE_TX_TIMEOUT),
+                config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), unsafe);
     }
 }

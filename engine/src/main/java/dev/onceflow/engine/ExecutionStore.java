@@ -30,8 +30,15 @@ final class ExecutionStore implements AutoCloseable {
     private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {
     };
 
-    /** An execution row as far as the engine needs it. */
-    record Execution(long id, String status) {
+    /**
+     * An execution row as far as the engine needs it: enough to produce its outcome again, with
+     * the same content, when a redelivery finds it finished.
+     *
+     * @param finishedAt  epoch ms, 0 while running
+     * @param publishedAt epoch ms of the trigger record that created it, 0 when unknown
+     */
+    record Execution(long id, String status, String workflow, int version, String error, long finishedAt,
+                     long publishedAt) {
         boolean running() {
             return "running".equals(status);
         }
@@ -59,11 +66,13 @@ final class ExecutionStore implements AutoCloseable {
         connection.setAutoCommit(false);
         insertExecution = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
                 + "status, trigger, source, published_at, error, finished_at) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
-                + "CASE WHEN ? = 'running' THEN NULL ELSE now() END) ON CONFLICT (event_key) DO NOTHING RETURNING id");
-        selectExecution = connection.prepareStatement("SELECT id, status FROM executions WHERE event_key = ?");
-        // clock_timestamp(), not now(): now() is the start of the batch's transaction, which would
-        // understate how long an execution took by up to the whole batch.
-        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = clock_timestamp() "
+                + "CASE WHEN ? = 'running' THEN NULL ELSE ?::timestamptz END) ON CONFLICT (event_key) DO NOTHING RETURNING id");
+        selectExecution = connection.prepareStatement("SELECT id, status, workflow_id, workflow_version, error, "
+                + "finished_at, published_at FROM executions WHERE event_key = ?");
+        // The finish time comes from the engine's clock, not now(): now() is the start of the
+        // batch's transaction, and the outcome record must carry exactly the stored time, so that
+        // an outcome produced again for a redelivery has the same content as the first.
+        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = ?::timestamptz "
                 + "WHERE id = ? AND finished_at IS NULL");
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
                 + "status, trigger, source, published_at) SELECT k, w, v, 'running', t::jsonb, s, "
@@ -89,7 +98,7 @@ final class ExecutionStore implements AutoCloseable {
      *
      * @return the new execution id, or empty when the key already had an execution (a duplicate event)
      */
-    Optional<Long> createExecution(EventEnvelope event, String status, String error) throws SQLException {
+    Optional<Long> createExecution(EventEnvelope event, String status, String error, long finishedAt) throws SQLException {
         insertExecution.setString(1, event.eventKey());
         insertExecution.setString(2, event.workflow());
         insertExecution.setInt(3, event.version());
@@ -99,6 +108,7 @@ final class ExecutionStore implements AutoCloseable {
         insertExecution.setTimestamp(7, event.publishedAt() > 0 ? new Timestamp(event.publishedAt()) : null);
         insertExecution.setString(8, error);
         insertExecution.setString(9, status);
+        insertExecution.setTimestamp(10, new Timestamp(finishedAt));
         try (ResultSet rs = insertExecution.executeQuery()) {
             return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
         }
@@ -174,10 +184,12 @@ final class ExecutionStore implements AutoCloseable {
      * the next {@link #flushFinishes} (or before a read of executions); {@code onFinished} runs
      * then if this statement is the one that finished the execution.
      */
-    void finishLater(long executionId, String status, String error, Runnable onFinished) throws SQLException {
+    void finishLater(long executionId, String status, String error, long finishedAt, Runnable onFinished)
+            throws SQLException {
         finishExecution.setString(1, status);
         finishExecution.setString(2, error);
-        finishExecution.setLong(3, executionId);
+        finishExecution.setTimestamp(3, new Timestamp(finishedAt));
+        finishExecution.setLong(4, executionId);
         finishExecution.addBatch();
         pendingFinishes.add(onFinished);
     }
@@ -200,16 +212,23 @@ final class ExecutionStore implements AutoCloseable {
         flushFinishes(); // an execution finished earlier in this batch must be seen finished
         selectExecution.setString(1, eventKey);
         try (ResultSet rs = selectExecution.executeQuery()) {
-            return rs.next() ? Optional.of(new Execution(rs.getLong(1), rs.getString(2))) : Optional.empty();
+            if (!rs.next()) {
+                return Optional.empty();
+            }
+            Timestamp finished = rs.getTimestamp(6);
+            Timestamp published = rs.getTimestamp(7);
+            return Optional.of(new Execution(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getString(5),
+                    finished == null ? 0 : finished.getTime(), published == null ? 0 : published.getTime()));
         }
     }
 
     /** Marks the execution finished unless it already is; returns whether this call finished it. */
-    boolean finishExecution(long executionId, String status, String error) throws SQLException {
+    boolean finishExecution(long executionId, String status, String error, long finishedAt) throws SQLException {
         flushFinishes();
         finishExecution.setString(1, status);
         finishExecution.setString(2, error);
-        finishExecution.setLong(3, executionId);
+        finishExecution.setTimestamp(3, new Timestamp(finishedAt));
+        finishExecution.setLong(4, executionId);
         return finishExecution.executeUpdate() == 1;
     }
 
@@ -270,6 +289,23 @@ final class ExecutionStore implements AutoCloseable {
         flushFinishes();
         connection.commit();
         savepoints = 0;
+    }
+
+    /** Sends every queued statement now, so a savepoint taken next covers only what follows. */
+    void flushQueued() throws SQLException {
+        flush();
+        flushFinishes();
+    }
+
+    /**
+     * Drops the queued statements without sending them: they belong to work that is being rolled
+     * back to a savepoint taken after the last {@link #flushQueued}.
+     */
+    void discardQueued() throws SQLException {
+        pendingCompletes = 0;
+        pendingFinishes.clear();
+        completeKey.clearBatch();
+        finishExecution.clearBatch();
     }
 
     void rollbackQuietly() {

@@ -42,6 +42,11 @@ final class NodeRunner {
             return new NodeResult.Failed("node type " + node.getClass().getSimpleName() + " is not supported by this engine");
         } catch (IllegalArgumentException e) {
             return new NodeResult.Failed(e.getMessage());
+        } catch (StackOverflowError | OutOfMemoryError e) {
+            // An expression that recursed or allocated without bound: the failure of this node,
+            // not of the worker. The memory it took is garbage as soon as we are back here.
+            return new NodeResult.Failed("node '" + node.id() + "' exhausted the " + (e instanceof StackOverflowError
+                    ? "stack" : "memory") + " while evaluating its expressions (" + e + ")");
         }
     }
 
