@@ -68,6 +68,13 @@ public final class OnceflowConfig {
     public static final Key ENGINE_IDLE_TX_TIMEOUT = Key.number("engine.db.idle.transaction.timeout.ms", Type.LONG, 15_000,
             1_000, 3_600_000, "PostgreSQL idle_in_transaction_session_timeout of engine connections: bounds how long a "
                     + "frozen worker's uncommitted claims block the partition's new owner.");
+    public static final Key ENGINE_STALL_REPORT = Key.number("engine.stall.report.ms", Type.LONG, 60_000, 1_000, 86_400_000,
+            "Report a partition of onceflow.events/tasks whose stable or committed offset has not moved this long while records wait.");
+    public static final Key ENGINE_HANGING_TX_ABORT = Key.number("engine.hanging.transaction.abort.ms", Type.LONG, 120_000, -1,
+            86_400_000, "Abort (Admin API, KIP-664) a transaction seen open this long on Onceflow's topics or __consumer_offsets; "
+                    + "-1 reports only. Must exceed every Onceflow producer's transaction timeout.");
+    public static final Key ENGINE_STUCK_REPORT = Key.number("engine.stuck.execution.report.ms", Type.LONG, 600_000, 1_000,
+            30L * 86_400_000L, "Report executions that have not finished this long after they started (status line, WARN).");
     public static final Key DISPATCHER_APP_ID = Key.string("dispatcher.application.id", "onceflow-dispatcher",
             "Kafka Streams application id shared by all dispatcher replicas.");
     public static final Key DISPATCHER_DEDUPE_MS = Key.number("dispatcher.dedupe.retention.ms", Type.LONG, 86_400_000L,
@@ -99,7 +106,8 @@ public final class OnceflowConfig {
 
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
-            ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
+            ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
+            ENGINE_STUCK_REPORT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS);
 

@@ -81,6 +81,11 @@ final class Fleet implements AutoCloseable {
         return startEngine(config(workers).with(Map.of(OnceflowConfig.ENGINE_MAX_POLL.name(), String.valueOf(maxPoll))), hooks, unsafe);
     }
 
+    /** An engine with these configuration values on top of the fleet's. */
+    Engine startEngine(int workers, Map<String, String> settings) {
+        return startEngine(config(workers).with(settings), EngineHooks.NONE, false);
+    }
+
     private Engine startEngine(OnceflowConfig config, EngineHooks hooks, boolean unsafe) {
         Engine e = new Engine(config, ds, hooks, Clock.systemUTC(), unsafe);
         e.start();

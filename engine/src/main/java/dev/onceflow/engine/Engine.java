@@ -29,6 +29,7 @@ public final class Engine implements AutoCloseable {
     private final List<EngineLoop> loops = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final String name;
+    private StallWatch stallWatch;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -76,7 +77,19 @@ public final class Engine implements AutoCloseable {
             threads.add(t);
             t.start();
         }
+        stallWatch = new StallWatch(settings, dataSource, clock);
+        stallWatch.start();
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
+    }
+
+    /**
+     * What a person should look at now: stalled partitions (a hanging transaction, offsets that
+     * stopped moving while records wait) and executions that have not finished for too long.
+     * Empty when all is well; refreshed every few seconds.
+     */
+    public List<String> problems() {
+        StallWatch w = stallWatch;
+        return w == null ? List.of() : w.problems();
     }
 
     public EngineMetrics metrics() {
@@ -100,6 +113,9 @@ public final class Engine implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 return;
             }
+        }
+        if (stallWatch != null) {
+            stallWatch.close();
         }
         LOG.info("{} stopped", name);
     }

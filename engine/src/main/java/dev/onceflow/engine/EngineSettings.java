@@ -10,15 +10,25 @@ import java.util.Map;
  */
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
-                      long idleInTransactionTimeoutMs, Map<String, Object> consumerOverrides,
-                      Map<String, Object> producerOverrides, boolean unsafe) {
+                      long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
+                      long stuckExecutionReportMs, Map<String, Object> consumerOverrides,
+                      Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
+
+    EngineSettings {
+        if (hangingTransactionAbortMs >= 0 && hangingTransactionAbortMs < 3 * transactionTimeoutMs) {
+            throw new IllegalArgumentException("engine.hanging.transaction.abort.ms (" + hangingTransactionAbortMs
+                    + ") must be -1 or at least three times engine.transaction.timeout.ms (" + transactionTimeoutMs
+                    + "): a transaction younger than that may still be committed by its producer");
+        }
+    }
 
     static EngineSettings from(OnceflowConfig config, boolean unsafe) {
         return new EngineSettings(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
                 "onceflow-engine", config.getInt(OnceflowConfig.ENGINE_WORKERS), config.getInt(OnceflowConfig.ENGINE_MAX_POLL),
                 config.getLong(OnceflowConfig.ENGINE_SQL_TIMEOUT), config.getInt(OnceflowConfig.ENGINE_POISON_ATTEMPTS),
                 config.getLong(OnceflowConfig.ENGINE_TRANSACTION_TIMEOUT), config.getLong(OnceflowConfig.ENGINE_IDLE_TX_TIMEOUT),
-                config.clientSettings("kafka.consumer."),
-                config.clientSettings("kafka.producer."), unsafe);
+                config.getLong(OnceflowConfig.ENGINE_STALL_REPORT), config.getLong(OnceflowConfig.ENGINE_HANGING_TX_ABORT),
+                config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.clientSettings("kafka.consumer."),
+                config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }
 }
