@@ -11,13 +11,25 @@ import java.util.Objects;
  * @param time        the event's time in epoch ms (the key's timestamp unless it is 0)
  * @param source      where the trigger was read ({@code topic-partition-offset})
  * @param publishedAt the trigger record's timestamp, for end-to-end latency
+ * @param depth       how many row changes made by executions led to this event (ADR 0011); 0 when
+ *                    it came from outside, and when the field is absent
  */
 public record EventEnvelope(String eventKey, String workflow, int version, long time, ObjectNode data,
-                            String source, long publishedAt) {
+                            String source, long publishedAt, Integer depth) {
 
     public EventEnvelope {
         Objects.requireNonNull(eventKey, "eventKey");
         Objects.requireNonNull(workflow, "workflow");
         data = data == null ? JsonNodeFactory.instance.objectNode() : data;
+        depth = depth == null ? 0 : depth; // absent in records written before ADR 0011
+        if (depth < 0) {
+            throw new IllegalArgumentException("depth must not be negative, got " + depth);
+        }
+    }
+
+    /** An event from outside Onceflow's own executions: depth 0. */
+    public EventEnvelope(String eventKey, String workflow, int version, long time, ObjectNode data, String source,
+                         long publishedAt) {
+        this(eventKey, workflow, version, time, data, source, publishedAt, 0);
     }
 }

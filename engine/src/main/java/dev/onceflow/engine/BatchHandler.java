@@ -137,7 +137,7 @@ final class BatchHandler {
                 }
                 // Undo this record only: its statements, queued statements and produced records.
                 store.discardQueued();
-                store.connection().rollback(sp);
+                store.rollbackTo(sp);
                 chain.clear();
                 out.subList(produced, out.size()).clear();
                 if (!poison.failedAndExhausted(record)) {
@@ -199,7 +199,7 @@ final class BatchHandler {
             LOG.warn("Could not record the failed execution of dead-lettered {}-{}@{} ({}); the record is in {}",
                     record.topic(), record.partition(), record.offset(), e.toString(), Topics.DLQ);
             store.discardQueued();
-            store.connection().rollback(sp);
+            store.rollbackTo(sp);
             out.subList(produced, out.size()).clear();
         }
     }
@@ -273,7 +273,7 @@ final class BatchHandler {
                 published = existing.get().publishedAt();
             }
             wave.add(new Pending(new TaskEnvelope(event.eventKey(), id, event.workflow(), event.version(), wf.start(), "",
-                    event.time(), event.data(), Map.of(), published), null));
+                    event.time(), event.data(), Map.of(), published, event.depth()), null));
         }
         for (int depth = 0; !wave.isEmpty(); depth++) {
             if (depth > INLINE_LIMIT) {
@@ -336,6 +336,14 @@ final class BatchHandler {
         }
         NodeResult[] batched = new NodeResult[runnable.size()];
         Map<String, Object>[] variables = newVariables(runnable.size());
+        if (!toRun.isEmpty()) {
+            // Changes made by this wave's nodes start executions one deeper (ADR 0011).
+            int deepest = 0;
+            for (int i : toRunIndex) {
+                deepest = Math.max(deepest, runnable.get(i).task().depth());
+            }
+            store.markDepth(deepest + 1);
+        }
         NodeResult[] ran = runner.runBatched(toRun, toRunVars, store.connection());
         for (int k = 0; k < toRunIndex.size(); k++) {
             batched[toRunIndex.get(k)] = ran[k];
@@ -450,7 +458,7 @@ final class BatchHandler {
         if (created.isPresent()) {
             counts.events++;
             chain.add(new TaskEnvelope(event.eventKey(), created.get(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt()));
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), event.publishedAt(), event.depth()));
             return;
         }
         counts.duplicateEvents++;
@@ -463,7 +471,8 @@ final class BatchHandler {
         // again, whatever its state; with no processed-key check every node's effect repeats.
         if (existing.isPresent() && (existing.get().running() || unsafe)) {
             chain.add(new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(), event.version(),
-                    wf.get().start(), "", event.time(), event.data(), Map.of(), existing.get().publishedAt()));
+                    wf.get().start(), "", event.time(), event.data(), Map.of(), existing.get().publishedAt(),
+                    event.depth()));
         } else if (existing.isPresent()) {
             // Finished: the outcome produced with the finish may have been in an aborted Kafka
             // transaction (a crash between the commits). Produce it again, same key, same content.
@@ -502,13 +511,14 @@ final class BatchHandler {
             replay(task, key, out);
             return;
         }
+        store.markDepth(task.depth() + 1);
         NodeResult result = runner.run(node.get(), NodeContext.variables(task), store.connection());
         if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
             if (savepoint == null) {
                 throw new ReplayCarefully(f.error());
             }
             // Undo the failed statement, then record the failure under a fresh claim.
-            store.connection().rollback(savepoint);
+            store.rollbackTo(savepoint);
             if (!unsafe) {
                 store.claim(key, task.executionId(), task.node(), task.path());
             }
@@ -562,7 +572,7 @@ final class BatchHandler {
         }
         for (String n : next) {
             chain.add(new TaskEnvelope(task.eventKey(), task.executionId(), task.workflow(), task.version(), n,
-                    task.path(), task.eventTime(), task.trigger(), outputs, task.publishedAt()));
+                    task.path(), task.eventTime(), task.trigger(), outputs, task.publishedAt(), task.depth()));
         }
     }
 

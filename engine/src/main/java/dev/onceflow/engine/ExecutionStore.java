@@ -60,13 +60,22 @@ final class ExecutionStore implements AutoCloseable {
     private final List<Runnable> pendingFinishes = new ArrayList<>();
     private int pendingCompletes;
     private int savepoints;
+    private final boolean logicalWal;
+    private final PreparedStatement emitDepth;
+    /** The depth last told to PostgreSQL in this transaction, -1 for none (ADR 0011). */
+    private int markedDepth = -1;
 
     ExecutionStore(Connection connection) throws SQLException {
         this.connection = connection;
         connection.setAutoCommit(false);
+        try (java.sql.Statement st = connection.createStatement(); ResultSet rs = st.executeQuery("SHOW wal_level")) {
+            logicalWal = rs.next() && "logical".equals(rs.getString(1));
+        }
+        connection.commit();
+        emitDepth = connection.prepareStatement("SELECT pg_logical_emit_message(true, 'onceflow.depth', ?)");
         insertExecution = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
-                + "status, trigger, source, published_at, error, finished_at) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
-                + "CASE WHEN ? = 'running' THEN NULL ELSE ?::timestamptz END) ON CONFLICT (event_key) DO NOTHING RETURNING id");
+                + "status, trigger, source, published_at, error, finished_at, depth) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
+                + "CASE WHEN ? = 'running' THEN NULL ELSE ?::timestamptz END, ?) ON CONFLICT (event_key) DO NOTHING RETURNING id");
         selectExecution = connection.prepareStatement("SELECT id, status, workflow_id, workflow_version, error, "
                 + "finished_at, published_at FROM executions WHERE event_key = ?");
         // The finish time comes from the engine's clock, not now(): now() is the start of the
@@ -75,9 +84,10 @@ final class ExecutionStore implements AutoCloseable {
         finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = ?::timestamptz "
                 + "WHERE id = ? AND finished_at IS NULL");
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
-                + "status, trigger, source, published_at) SELECT k, w, v, 'running', t::jsonb, s, "
-                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END "
-                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[]) AS u(k, w, v, t, s, p) "
+                + "status, trigger, source, published_at, depth) SELECT k, w, v, 'running', t::jsonb, s, "
+                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d "
+                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[]) "
+                + "AS u(k, w, v, t, s, p, d) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
         claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
                 + "SELECT k, e, n, p, 'started' FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(k, e, n, p) "
@@ -109,6 +119,7 @@ final class ExecutionStore implements AutoCloseable {
         insertExecution.setString(8, error);
         insertExecution.setString(9, status);
         insertExecution.setTimestamp(10, new Timestamp(finishedAt));
+        insertExecution.setInt(11, event.depth());
         try (ResultSet rs = insertExecution.executeQuery()) {
             return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
         }
@@ -132,6 +143,7 @@ final class ExecutionStore implements AutoCloseable {
         String[] triggers = new String[n];
         String[] sources = new String[n];
         Long[] published = new Long[n];
+        Integer[] depths = new Integer[n];
         for (int i = 0; i < n; i++) {
             EventEnvelope e = events.get(i);
             keys[i] = e.eventKey();
@@ -140,6 +152,7 @@ final class ExecutionStore implements AutoCloseable {
             triggers[i] = Json.text(e.data());
             sources[i] = e.source();
             published[i] = e.publishedAt();
+            depths[i] = e.depth();
         }
         insertExecutions.setArray(1, connection.createArrayOf("text", keys));
         insertExecutions.setArray(2, connection.createArrayOf("text", workflows));
@@ -147,6 +160,7 @@ final class ExecutionStore implements AutoCloseable {
         insertExecutions.setArray(4, connection.createArrayOf("text", triggers));
         insertExecutions.setArray(5, connection.createArrayOf("text", sources));
         insertExecutions.setArray(6, connection.createArrayOf("int8", published));
+        insertExecutions.setArray(7, connection.createArrayOf("int4", depths));
         try (ResultSet rs = insertExecutions.executeQuery()) {
             while (rs.next()) {
                 created.put(rs.getString(1), rs.getLong(2));
@@ -280,6 +294,27 @@ final class ExecutionStore implements AutoCloseable {
         }
     }
 
+    /**
+     * Tells PostgreSQL, in this transaction, that row changes from here on are made at
+     * {@code depth}: a transactional logical decoding message that the row-change capture reads
+     * in WAL order with the changes (ADR 0011). Sent only when it differs from the last one of
+     * the transaction, and only with {@code wal_level = logical} (no capture can read it otherwise).
+     */
+    void markDepth(int depth) throws SQLException {
+        if (!logicalWal || depth == markedDepth) {
+            return;
+        }
+        emitDepth.setString(1, Integer.toString(depth));
+        emitDepth.execute();
+        markedDepth = depth;
+    }
+
+    /** Rolls back to a savepoint; a depth message sent after it is undone with it. */
+    void rollbackTo(Savepoint savepoint) throws SQLException {
+        connection.rollback(savepoint);
+        markedDepth = -1;
+    }
+
     Savepoint savepoint() throws SQLException {
         return connection.setSavepoint("s" + (savepoints++ & 0xffff));
     }
@@ -289,6 +324,7 @@ final class ExecutionStore implements AutoCloseable {
         flushFinishes();
         connection.commit();
         savepoints = 0;
+        markedDepth = -1;
     }
 
     /** Sends every queued statement now, so a savepoint taken next covers only what follows. */
@@ -309,6 +345,7 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     void rollbackQuietly() {
+        markedDepth = -1;
         pendingCompletes = 0;
         pendingFinishes.clear();
         try {

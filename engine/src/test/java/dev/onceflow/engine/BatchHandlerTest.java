@@ -238,6 +238,59 @@ class BatchHandlerTest {
         assertThat(effects(key)).as("the node did not run again").isEqualTo(1);
     }
 
+    @Test
+    void changesOfANodeFollowAMessageWithTheExecutionsDepthPlusOne() throws Exception {
+        Workflow wf = deployOneNode();
+        String key = wf.id() + "@5#deep";
+        EventEnvelope e = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L,
+                Json.MAPPER.createObjectNode(), "test", 0, 2);
+        ConsumerRecord<byte[], byte[]> record = new ConsumerRecord<>(Topics.EVENTS, 0, offsets.getAndIncrement(),
+                key.getBytes(StandardCharsets.UTF_8), Json.bytes(e));
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SELECT pg_create_logical_replication_slot('bh_depth', 'test_decoding')");
+        }
+        try {
+            runUntilCommitted(handler(3), List.of(record), new ArrayList<>());
+            List<String> decoded = new ArrayList<>();
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT data FROM pg_logical_slot_get_changes('bh_depth', NULL, NULL)")) {
+                while (rs.next()) {
+                    decoded.add(rs.getString(1));
+                }
+            }
+            int message = indexOf(decoded, "prefix: onceflow.depth");
+            int insert = indexOf(decoded, "table public.test_effects: INSERT");
+            assertThat(message).as("decoded: " + decoded).isNotNegative();
+            assertThat(decoded.get(message)).contains("transactional: 1").endsWith("content:3");
+            assertThat(insert).as("the effect follows the message in WAL order").isGreaterThan(message);
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT depth FROM executions WHERE event_key = '" + key + "'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getInt(1)).isEqualTo(2);
+            }
+        } finally {
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+                st.execute("SELECT pg_drop_replication_slot('bh_depth')");
+            }
+        }
+    }
+
+    @Test
+    void anEnvelopeWithoutDepthDecodesAsDepthZero() throws Exception {
+        byte[] old = ("{\"eventKey\":\"w@1\",\"workflow\":\"w\",\"version\":1,\"time\":1,\"data\":{},"
+                + "\"source\":\"s\",\"publishedAt\":0}").getBytes(StandardCharsets.UTF_8);
+        assertThat(Json.read(old, EventEnvelope.class).depth()).isZero();
+    }
+
+    private static int indexOf(List<String> lines, String part) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(part)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     private static Outcome outcome(List<ProducerRecord<byte[], byte[]>> out) throws Exception {
         List<ProducerRecord<byte[], byte[]>> outcomes = out.stream().filter(r -> r.topic().equals(Topics.OUTCOMES)).toList();
         assertThat(outcomes).hasSize(1);
