@@ -1,6 +1,7 @@
 package dev.onceflow.dispatcher;
 
 import dev.onceflow.common.Database;
+import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.OnceflowConfig;
@@ -31,7 +32,6 @@ import java.util.stream.Collectors;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -490,14 +490,7 @@ final class RowChangeSource implements AutoCloseable {
 
     private static ProducerRecord<byte[], byte[]> dlq(String key, String value, String errorClass, String message, String table,
                                                       long lsn) {
-        RecordHeaders h = new RecordHeaders();
-        h.add(Topics.H_ERROR_CLASS, errorClass.getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_ERROR_MESSAGE, String.valueOf(message).getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_TOPIC, ("postgres:" + table).getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_PARTITION, "0".getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_OFFSET, String.valueOf(lsn).getBytes(StandardCharsets.UTF_8));
-        return new ProducerRecord<>(Topics.DLQ, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8),
-                value == null ? null : value.getBytes(StandardCharsets.UTF_8), h);
+        return new DeadLetter(errorClass, message, "postgres:" + table, 0, lsn).record(key, value);
     }
 
     /**
