@@ -109,6 +109,7 @@ final class RowChangeSource implements AutoCloseable {
     private final WorkflowCatalog catalog;
     private final Settings settings;
     private final Producer<byte[], byte[]> producer;
+    private final RecordSizeLimit limit;
     private final Clock clock;
     private final DataSource watched;
     private final DataSource onceflow;
@@ -132,10 +133,12 @@ final class RowChangeSource implements AutoCloseable {
     private volatile String engineStopReason;
     private long engineStartedAt;
 
-    RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, Clock clock) {
+    RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
+                    Clock clock) {
         this.catalog = catalog;
         this.settings = settings;
         this.producer = producer;
+        this.limit = limit;
         this.clock = clock;
         this.watched = Database.dataSource(settings.url(), settings.user(), settings.password());
         this.onceflow = Database.dataSource(settings.offsetsUrl(), settings.offsetsUser(), settings.offsetsPassword());
@@ -471,7 +474,17 @@ final class RowChangeSource implements AutoCloseable {
             changes.incrementAndGet();
             TableRouting.Routed routed = TableRouting.route(change, catalog.all());
             for (EventEnvelope event : routed.events()) {
-                out.add(new ProducerRecord<>(Topics.BY_KEY, event.eventKey().getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+                byte[] key = event.eventKey().getBytes(StandardCharsets.UTF_8);
+                byte[] value = Json.bytes(event);
+                int size = RecordSizeLimit.sizeOf(key, value, null);
+                if (size > limit.maxBytes()) {
+                    // Kafka would refuse it on every resend: the batch would never be acknowledged and the capture would stall.
+                    String reason = "the event of workflow '" + event.workflow() + "' would be " + limit.over(size);
+                    LOG.warn("{} (event {}); the change goes to {} without its data", reason, event.eventKey(), Topics.DLQ);
+                    out.add(dlq(event.eventKey(), null, ValidateTrigger.RECORD_TOO_LARGE, reason, change.table(), change.lsn()));
+                    continue;
+                }
+                out.add(new ProducerRecord<>(Topics.BY_KEY, key, value));
                 fired++;
             }
             for (TableRouting.Failure f : routed.failures()) {
