@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -70,7 +71,7 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     public void process(Record<byte[], byte[]> record) {
         Position at = position();
         if (at.topic().equals(Topics.TRIGGERS)) {
-            attempt(record, at, "", () -> List.of(fromTriggerRecord(record, at)));
+            attempt(record, at, "", () -> fromTriggerRecord(record, at)).ifPresent(this::forward);
         } else {
             routeUserRecord(record, at);
         }
@@ -78,8 +79,8 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
 
     /** Something that can be refused for this record only; every other failure is classified in {@link #attempt}. */
     @FunctionalInterface
-    private interface Step {
-        List<Record<byte[], byte[]>> run() throws InvalidInputException, Rejected;
+    private interface Step<T> {
+        T run() throws InvalidInputException, Rejected;
     }
 
     /** A refusal with its own DLQ error class (reasons that {@link InvalidInputException.Reason} does not name). */
@@ -93,20 +94,18 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     }
 
     /**
-     * Runs {@code step} and forwards its events; the one catch ladder of this processor.
+     * Runs {@code step}; the one catch ladder of this processor. Returns its result, or empty when
+     * the record was dead-lettered. System errors propagate.
      *
      * @param about prefixed to the DLQ message (which workflow, for a user topic record)
      */
-    private void attempt(Record<byte[], byte[]> record, Position at, String about, Step step) {
-        List<Record<byte[], byte[]>> out;
+    private <T> Optional<T> attempt(Record<byte[], byte[]> record, Position at, String about, Step<T> step) {
         try {
-            out = step.run();
+            return Optional.of(step.run());
         } catch (InvalidInputException e) {
             deadLetter(record, at, e.reason().name(), about + e.getMessage());
-            return;
         } catch (Rejected e) {
             deadLetter(record, at, e.errorClass, about + e.getMessage());
-            return;
         } catch (CatalogUnavailableException | KafkaException e) {
             throw e; // system errors: Streams aborts the transaction, replaces the thread, and the record is retried
         } catch (RuntimeException | AssertionError | StackOverflowError e) {
@@ -115,12 +114,13 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
             // LinkageError is not caught: it would hit every record and says nothing about this one).
             log.warn("trigger record at {} failed validation unexpectedly; dead-lettered: {}", at.text(), e.toString());
             deadLetter(record, at, e.getClass().getName(), about + "cannot process the record: " + e);
-            return;
         }
-        // Outside the ladder: Kafka errors from forward() propagate, Streams aborts the transaction and retries.
-        for (Record<byte[], byte[]> event : out) {
-            context.forward(event, TriggerTopology.BY_KEY_SINK);
-        }
+        return Optional.empty();
+    }
+
+    /** Outside the ladder: Kafka errors from forward() propagate, Streams aborts the transaction and retries. */
+    private void forward(Record<byte[], byte[]> event) {
+        context.forward(event, TriggerTopology.BY_KEY_SINK);
     }
 
     /** A trigger record on {@value Topics#TRIGGERS}: names its workflow, which must have a kafka trigger on that topic. */
@@ -169,22 +169,20 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
             metrics.countUnrouted();
             return; // a topic no enabled workflow names: not ours
         }
-        ObjectNode[] root = new ObjectNode[1];
-        attempt(record, at, "", () -> {
-            root[0] = userObject(record.value(), at);
-            return List.of();
-        });
-        if (root[0] == null) {
-            return; // dead-lettered
+        // Parsed once for all routes: a record that is not a JSON object is one dead letter, not one per workflow.
+        Optional<ObjectNode> parsed = attempt(record, at, "", () -> userObject(record.value(), at));
+        if (parsed.isEmpty()) {
+            return;
         }
+        ObjectNode root = parsed.get();
         for (WorkflowCatalog.Entry e : routes) {
             attempt(record, at, "workflow '" + e.id() + "': ", () -> {
                 Trigger.Kafka k = (Trigger.Kafka) e.trigger();
-                String id = pointer(root[0], k.id(), "id");
-                String timeText = pointer(root[0], k.time(), "time");
+                String id = pointer(root, k.id(), "id");
+                String timeText = pointer(root, k.time(), "time");
                 Instant time = timeText == null ? null : parseTime(timeText, k.time());
-                return List.of(event(record, at, e, new TriggerRecord(e.id(), id, time, root[0])));
-            });
+                return event(record, at, e, new TriggerRecord(e.id(), id, time, root));
+            }).ifPresent(this::forward);
         }
     }
 
