@@ -29,8 +29,11 @@ import org.slf4j.LoggerFactory;
  * store (through its changelog).
  *
  * <p>Lifecycle: {@code NEW → STARTED → CLOSED}, each transition once; {@link #start()} creates the
- * Onceflow topics if missing. A stream thread that dies of an unexpected error is replaced (its
- * transaction is aborted, so nothing it wrote is visible).
+ * Onceflow topics if missing, raises a by-key retention shorter than
+ * {@code topics.dispatch.bykey.retention.ms}, and reads the largest record it can publish
+ * ({@link RecordSizeLimit}), which the topology and the sources check where records enter. A
+ * stream thread that dies of a system error is replaced (its transaction is aborted, so nothing
+ * it wrote is visible); no single record can cause that (ADR 0010).
  *
  * <p>Thread-safe. Owned by whoever created it; closing it does not close the catalog.
  */
