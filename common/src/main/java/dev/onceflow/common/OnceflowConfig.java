@@ -52,6 +52,9 @@ public final class OnceflowConfig {
             "Partitions of onceflow.events/tasks when Onceflow creates them: the maximum engine parallelism.");
     public static final Key REPLICATION = Key.number("topics.replication", Type.INT, 1, 1, 16,
             "Replication factor of topics Onceflow creates (3 in production).");
+    public static final Key BY_KEY_RETENTION_MS = Key.number("topics.dispatch.bykey.retention.ms", Type.LONG,
+            Topics.DEFAULT_BY_KEY_RETENTION_MS, 3_600_000L, 365L * 86_400_000L,
+            "Retention of onceflow.dispatch.bykey (accepted API calls, row changes, ticks not yet deduplicated): the longest dispatcher outage that loses none; a dispatcher raises a shorter existing retention at start.");
     public static final Key ENGINE_WORKERS = Key.number("engine.workers", Type.INT, 3, 1, 256,
             "Consumer threads per engine process, each with its own transactional producer.");
     public static final Key ENGINE_GROUP = Key.string("engine.group.id", "onceflow-engine",
@@ -105,7 +108,7 @@ public final class OnceflowConfig {
             600_000, "How often the capture stores its position; changes after it are replayed after a crash (same event keys).");
 
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
-            ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
+            BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,

@@ -32,19 +32,27 @@ public final class Topics {
     public static final String H_SOURCE_PARTITION = "onceflow.source.partition";
     public static final String H_SOURCE_OFFSET = "onceflow.source.offset";
 
+    /**
+     * Default retention of {@value #BY_KEY}: its records are accepted API calls, captured row
+     * changes and schedule ticks not yet deduplicated, so it bounds the dispatcher outage that
+     * loses none of them (configurable as {@code topics.dispatch.bykey.retention.ms}).
+     */
+    public static final long DEFAULT_BY_KEY_RETENTION_MS = TimeUnit.DAYS.toMillis(7);
+
     private Topics() {
     }
 
-    /** Creates every Onceflow topic that is missing; existing topics are left as they are. */
+    /**
+     * Creates every Onceflow topic that is missing, {@value #BY_KEY} with
+     * {@link #DEFAULT_BY_KEY_RETENTION_MS}; existing topics are left as they are.
+     */
     public static void ensure(Admin admin, int partitions, short replication) {
-        List<NewTopic> wanted = new ArrayList<>();
-        for (String name : List.of(TRIGGERS, BY_KEY, EVENTS, TASKS, OUTCOMES, DLQ)) {
-            NewTopic topic = new NewTopic(name, partitions, replication);
-            if (name.equals(BY_KEY)) {
-                topic.configs(Map.of("retention.ms", String.valueOf(TimeUnit.DAYS.toMillis(1))));
-            }
-            wanted.add(topic);
-        }
+        ensure(admin, partitions, replication, DEFAULT_BY_KEY_RETENTION_MS);
+    }
+
+    /** Creates every Onceflow topic that is missing; existing topics are left as they are. */
+    public static void ensure(Admin admin, int partitions, short replication, long byKeyRetentionMs) {
+        List<NewTopic> wanted = wanted(partitions, replication, byKeyRetentionMs);
         try {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();
@@ -64,5 +72,21 @@ public final class Topics {
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot create Onceflow topics: " + e.getMessage(), e);
         }
+    }
+
+    /** The topics Onceflow creates when missing, with their settings. */
+    static List<NewTopic> wanted(int partitions, short replication, long byKeyRetentionMs) {
+        if (byKeyRetentionMs <= 0) {
+            throw new IllegalArgumentException("retention of " + BY_KEY + " must be positive, got " + byKeyRetentionMs + " ms");
+        }
+        List<NewTopic> wanted = new ArrayList<>();
+        for (String name : List.of(TRIGGERS, BY_KEY, EVENTS, TASKS, OUTCOMES, DLQ)) {
+            NewTopic topic = new NewTopic(name, partitions, replication);
+            if (name.equals(BY_KEY)) {
+                topic.configs(Map.of("retention.ms", String.valueOf(byKeyRetentionMs)));
+            }
+            wanted.add(topic);
+        }
+        return wanted;
     }
 }

@@ -82,6 +82,11 @@ public final class WorkflowStore {
         }
     }
 
+    /** The database this store reads and writes. */
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
     /** The latest version of every workflow, enabled or not, for the dispatcher's catalog. */
     public List<Stored> latest() throws SQLException {
         List<Stored> out = new ArrayList<>();

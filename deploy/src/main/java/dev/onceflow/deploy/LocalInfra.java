@@ -53,7 +53,8 @@ final class LocalInfra implements AutoCloseable {
 
     static void createTopics(OnceflowConfig config) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP)))) {
-            Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION));
+            Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION),
+                    config.getLong(OnceflowConfig.BY_KEY_RETENTION_MS));
         }
     }
 

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * the event key's discriminator ({@code workflowId@0#key}), so the same call sent again is the same
  * event; without one, each call is a new event. Answers 202 with the event key once the event is
  * acknowledged by Kafka; 400 with the reason for invalid input, 404 for an unknown workflow,
- * 503 when Kafka does not acknowledge. Owns its server and threads; {@link #close()} stops them.
+ * 413 for a body that can never be published (larger than {@value #MAX_BODY} bytes, or an event
+ * over the {@link RecordSizeLimit} once the body is wrapped in its envelope), 503 when Kafka does
+ * not acknowledge. Owns its server and threads; {@link #close()} stops them.
  */
 final class ApiIngress implements AutoCloseable {
 
@@ -44,13 +46,16 @@ final class ApiIngress implements AutoCloseable {
 
     private final WorkflowCatalog catalog;
     private final Producer<byte[], byte[]> producer;
+    private final RecordSizeLimit limit;
     private final Clock clock;
     private final HttpServer server;
     private final ExecutorService executor;
 
-    ApiIngress(int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, Clock clock) throws IOException {
+    ApiIngress(int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock)
+            throws IOException {
         this.catalog = catalog;
         this.producer = producer;
+        this.limit = limit;
         this.clock = clock;
         this.server = HttpServer.create(new InetSocketAddress(port), 128);
         this.executor = Executors.newFixedThreadPool(4, r -> {
@@ -95,8 +100,10 @@ final class ApiIngress implements AutoCloseable {
                 return;
             }
             JsonNode body;
+            int bytesRead;
             try (InputStream in = ex.getRequestBody()) {
                 byte[] bytes = in.readNBytes(MAX_BODY + 1);
+                bytesRead = bytes.length;
                 if (bytes.length > MAX_BODY) {
                     respond(ex, 413, Map.of("error", "body larger than " + MAX_BODY + " bytes"));
                     return;
@@ -121,10 +128,25 @@ final class ApiIngress implements AutoCloseable {
                     : EventKey.of(workflowId, now, "api-" + UUID.randomUUID());
             EventEnvelope event = new EventEnvelope(key.toString(), workflowId, entry.version(), idempotencyKey != null ? 0 : now,
                     data, "api", now);
+            byte[] recordKey = key.toString().getBytes(StandardCharsets.UTF_8);
+            byte[] value = Json.bytes(event);
+            int size = RecordSizeLimit.sizeOf(recordKey, value, null);
+            if (size > limit.maxBytes()) {
+                // Refused before sending: retrying can never help, and the producer would refuse it anyway.
+                respond(ex, 413, Map.of("error", "the event of workflow '" + workflowId + "' would be " + limit.over(size)
+                        + ": the body is " + bytesRead + " bytes and the event envelope adds its key, workflow and times"));
+                return;
+            }
             try {
-                producer.send(new ProducerRecord<>(Topics.BY_KEY, key.toString().getBytes(StandardCharsets.UTF_8), Json.bytes(event)))
-                        .get(30, TimeUnit.SECONDS);
+                producer.send(new ProducerRecord<>(Topics.BY_KEY, recordKey, value)).get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
+                Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+                if (cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+                    // A limit lower than this dispatcher knew (a broker setting changed since start): still never publishable.
+                    respond(ex, 413, Map.of("error", "Kafka refused the event of workflow '" + workflowId + "' (" + size
+                            + " bytes) as too large: " + cause.getMessage()));
+                    return;
+                }
                 respond(ex, 503, Map.of("error", "Kafka did not acknowledge the event: " + e.getMessage()));
                 return;
             }

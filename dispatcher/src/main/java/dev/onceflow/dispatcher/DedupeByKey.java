@@ -1,5 +1,7 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.DeadLetter;
+import dev.onceflow.common.Topics;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,15 +36,20 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     /** Store entries examined per expiry run. */
     static final int MAX_SCAN = 100_000;
 
+    /** DLQ error class of a record without a key. */
+    static final String MISSING_KEY = "MISSING_KEY";
+
     private final long retentionMs;
+    private final RecordSizeLimit limit;
     private final DispatcherMetrics metrics;
     private ProcessorContext<byte[], byte[]> context;
     private KeyValueStore<String, Long> seen;
     /** Where the next expiry run starts; null: from the first key. */
     private String expiryCursor;
 
-    DedupeByKey(long retentionMs, DispatcherMetrics metrics) {
+    DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
         this.retentionMs = retentionMs;
+        this.limit = limit;
         this.metrics = metrics;
     }
 
@@ -56,8 +63,10 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     @Override
     public void process(Record<byte[], byte[]> record) {
         if (record.key() == null) {
-            // Only validate writes this topic, always with a key; a foreign writer's record is not an event.
-            log.warn("record without key on the by-key topic dropped; only the dispatcher may write to it");
+            // Only the dispatcher writes this topic, always with a key; a foreign writer's record is
+            // not an event, but it is kept where an operator can see it, never silently dropped.
+            deadLetter(record, "a record without a key on " + Topics.BY_KEY
+                    + " is not an event: only the dispatcher (its topology and its sources) may write to that topic");
             return;
         }
         String eventKey = new String(record.key(), StandardCharsets.UTF_8);
@@ -71,6 +80,16 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
         seen.put(eventKey, now);
         context.forward(record, TriggerTopology.EVENTS_SINK);
         metrics.countAccepted();
+    }
+
+    private void deadLetter(Record<byte[], byte[]> record, String message) {
+        DeadLetter reason = context.recordMetadata()
+                .map(m -> new DeadLetter(MISSING_KEY, message, m.topic(), m.partition(), m.offset()))
+                .orElse(new DeadLetter(MISSING_KEY, message, Topics.BY_KEY, -1, -1));
+        context.forward(DeadLetters.fitted(record, reason, limit), TriggerTopology.DEDUPE_DLQ_SINK);
+        metrics.countDlq();
+        log.warn("record without key at {}-{}-{} dead-lettered to {}; only the dispatcher may write to {}",
+                reason.sourceTopic(), reason.sourcePartition(), reason.sourceOffset(), Topics.DLQ, Topics.BY_KEY);
     }
 
     /** Deletes entries older than the retention, at most {@link #MAX_SCAN} examined per call. */

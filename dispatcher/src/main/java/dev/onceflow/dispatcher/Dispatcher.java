@@ -29,8 +29,11 @@ import org.slf4j.LoggerFactory;
  * store (through its changelog).
  *
  * <p>Lifecycle: {@code NEW → STARTED → CLOSED}, each transition once; {@link #start()} creates the
- * Onceflow topics if missing. A stream thread that dies of an unexpected error is replaced (its
- * transaction is aborted, so nothing it wrote is visible).
+ * Onceflow topics if missing, raises a by-key retention shorter than
+ * {@code topics.dispatch.bykey.retention.ms}, and reads the largest record it can publish
+ * ({@link RecordSizeLimit}), which the topology and the sources check where records enter. A
+ * stream thread that dies of a system error is replaced (its transaction is aborted, so nothing
+ * it wrote is visible); no single record can cause that (ADR 0010).
  *
  * <p>Thread-safe. Owned by whoever created it; closing it does not close the catalog.
  */
@@ -53,6 +56,8 @@ public final class Dispatcher implements AutoCloseable {
     private final javax.sql.DataSource dataSource;
     private ScheduleSource schedules;
     private org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> sourceProducer;
+    /** The largest record this dispatcher can publish, known once {@link #start()} read the topics. */
+    private RecordSizeLimit recordLimit = RecordSizeLimit.KAFKA_DEFAULT;
 
     /** A dispatcher of trigger records only (no schedule source). */
     public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog) {
@@ -103,17 +108,18 @@ public final class Dispatcher implements AutoCloseable {
         p.put(org.apache.kafka.clients.producer.ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG, "1");
         p.put(org.apache.kafka.clients.producer.ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "600000");
-        p.putAll(config.clientSettings("kafka.producer."));
+        p.putAll(sourceProducerSettings());
         sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
         schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC());
         schedules.start();
-        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), sourceProducer, java.time.Clock.systemUTC());
+        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), sourceProducer, recordLimit,
+                java.time.Clock.systemUTC());
         rowChanges.start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             try {
-                api = new ApiIngress(port, catalog, sourceProducer, java.time.Clock.systemUTC());
+                api = new ApiIngress(port, catalog, sourceProducer, recordLimit, java.time.Clock.systemUTC());
             } catch (java.io.IOException e) {
                 throw new IllegalStateException("cannot start the HTTP API on port " + port + " (" + e.getMessage()
                         + "); set dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
@@ -139,11 +145,16 @@ public final class Dispatcher implements AutoCloseable {
         if (state != State.NEW) {
             throw new IllegalStateException("dispatcher cannot start: it is " + state);
         }
-        try (Admin admin = Admin.create(adminProperties())) {
-            Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION));
-        }
         Properties props = streamsProperties();
-        streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), metrics), props);
+        long byKeyRetention = config.getLong(OnceflowConfig.BY_KEY_RETENTION_MS);
+        try (Admin admin = Admin.create(adminProperties())) {
+            Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION),
+                    byKeyRetention);
+            TopicChecks.ensureByKeyRetention(admin, byKeyRetention);
+            recordLimit = TopicChecks.recordSizeLimit(admin, props, sourceProducerSettings());
+        }
+        streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
+                metrics), props);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -239,6 +250,11 @@ public final class Dispatcher implements AutoCloseable {
             deleteQuietly(tempStateDir);
         }
         log.info("dispatcher closed: {}", metrics);
+    }
+
+    /** The pass-through settings of the sources' producer (schedule ticks, row changes, API calls). */
+    private Map<String, Object> sourceProducerSettings() {
+        return config.clientSettings("kafka.producer.");
     }
 
     private Properties adminProperties() {

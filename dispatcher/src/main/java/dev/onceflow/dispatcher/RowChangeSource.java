@@ -1,6 +1,7 @@
 package dev.onceflow.dispatcher;
 
 import dev.onceflow.common.Database;
+import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.OnceflowConfig;
@@ -31,7 +32,6 @@ import java.util.stream.Collectors;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,6 +109,7 @@ final class RowChangeSource implements AutoCloseable {
     private final WorkflowCatalog catalog;
     private final Settings settings;
     private final Producer<byte[], byte[]> producer;
+    private final RecordSizeLimit limit;
     private final Clock clock;
     private final DataSource watched;
     private final DataSource onceflow;
@@ -132,10 +133,12 @@ final class RowChangeSource implements AutoCloseable {
     private volatile String engineStopReason;
     private long engineStartedAt;
 
-    RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, Clock clock) {
+    RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
+                    Clock clock) {
         this.catalog = catalog;
         this.settings = settings;
         this.producer = producer;
+        this.limit = limit;
         this.clock = clock;
         this.watched = Database.dataSource(settings.url(), settings.user(), settings.password());
         this.onceflow = Database.dataSource(settings.offsetsUrl(), settings.offsetsUser(), settings.offsetsPassword());
@@ -471,7 +474,17 @@ final class RowChangeSource implements AutoCloseable {
             changes.incrementAndGet();
             TableRouting.Routed routed = TableRouting.route(change, catalog.all());
             for (EventEnvelope event : routed.events()) {
-                out.add(new ProducerRecord<>(Topics.BY_KEY, event.eventKey().getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+                byte[] key = event.eventKey().getBytes(StandardCharsets.UTF_8);
+                byte[] value = Json.bytes(event);
+                int size = RecordSizeLimit.sizeOf(key, value, null);
+                if (size > limit.maxBytes()) {
+                    // Kafka would refuse it on every resend: the batch would never be acknowledged and the capture would stall.
+                    String reason = "the event of workflow '" + event.workflow() + "' would be " + limit.over(size);
+                    LOG.warn("{} (event {}); the change goes to {} without its data", reason, event.eventKey(), Topics.DLQ);
+                    out.add(dlq(event.eventKey(), null, ValidateTrigger.RECORD_TOO_LARGE, reason, change.table(), change.lsn()));
+                    continue;
+                }
+                out.add(new ProducerRecord<>(Topics.BY_KEY, key, value));
                 fired++;
             }
             for (TableRouting.Failure f : routed.failures()) {
@@ -490,14 +503,7 @@ final class RowChangeSource implements AutoCloseable {
 
     private static ProducerRecord<byte[], byte[]> dlq(String key, String value, String errorClass, String message, String table,
                                                       long lsn) {
-        RecordHeaders h = new RecordHeaders();
-        h.add(Topics.H_ERROR_CLASS, errorClass.getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_ERROR_MESSAGE, String.valueOf(message).getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_TOPIC, ("postgres:" + table).getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_PARTITION, "0".getBytes(StandardCharsets.UTF_8));
-        h.add(Topics.H_SOURCE_OFFSET, String.valueOf(lsn).getBytes(StandardCharsets.UTF_8));
-        return new ProducerRecord<>(Topics.DLQ, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8),
-                value == null ? null : value.getBytes(StandardCharsets.UTF_8), h);
+        return new DeadLetter(errorClass, message, "postgres:" + table, 0, lsn).record(key, value);
     }
 
     /**

@@ -27,6 +27,15 @@ import org.slf4j.LoggerFactory;
  * rest. No tick is lost when a replica dies, because the others fire it too. Events go to
  * {@value Topics#BY_KEY}, the dispatcher's own re-keyed topic, so they pass the dedupe filter.
  *
+ * <p><b>A tick counts as fired only once Kafka acknowledged it.</b> The plan decides once which
+ * ticks are due; a tick whose send fails (the broker unreachable past {@code delivery.timeout.ms},
+ * a leader change the producer gave up on) is kept and sent again, with the same event key and
+ * content, at the next pass after a backoff, until it is acknowledged or the source closes. A
+ * duplicate send is harmless (same key: dedupe and the unique event key absorb it). A crash
+ * forgets the unacknowledged ticks of this replica; they are derived again from what is durable:
+ * the other replicas fire the same ticks, and a restarted replica reads the latest tick that has
+ * an execution from PostgreSQL and treats later ones as misfires (its {@code misfire} policy).
+ *
  * <p>Owns one thread; {@link #close()} stops it. Thread-safe.
  */
 final class ScheduleSource implements AutoCloseable {
@@ -46,7 +55,23 @@ final class ScheduleSource implements AutoCloseable {
     private final Instant started;
     private final Map<String, SchedulePlan> plans = new HashMap<>();
     private final Map<String, Integer> versions = new HashMap<>();
+    /** Ticks Kafka acknowledged. */
     private final AtomicLong fired = new AtomicLong();
+    /** Ticks Kafka refused or did not acknowledge in time, resent by the loop thread; added by producer callbacks. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Tick> unacknowledged = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Ticks sent and not yet answered. */
+    private final AtomicLong inFlight = new AtomicLong();
+
+    /** One tick's record, kept so that a resend is identical; {@code attempts} and {@code retryAt} pace resends. */
+    private record Tick(String key, byte[] value, int attempts, Instant retryAt) {
+        Tick failedAt(Instant now) {
+            long backoffMs = Math.min(RESEND_BACKOFF_MAX.toMillis(), RESEND_BACKOFF.toMillis() << Math.min(attempts, 10));
+            return new Tick(key, value, attempts + 1, now.plusMillis(backoffMs));
+        }
+    }
+
+    static final java.time.Duration RESEND_BACKOFF = java.time.Duration.ofMillis(200);
+    static final java.time.Duration RESEND_BACKOFF_MAX = java.time.Duration.ofSeconds(30);
     private final Thread thread;
     private volatile boolean running = true;
 
@@ -68,8 +93,14 @@ final class ScheduleSource implements AutoCloseable {
         return started;
     }
 
+    /** Ticks Kafka acknowledged (before dedupe). */
     long fired() {
         return fired.get();
+    }
+
+    /** Ticks sent or waiting to be sent again, not yet acknowledged. */
+    long unacknowledged() {
+        return inFlight.get() + unacknowledged.size();
     }
 
     private void loop() {
@@ -93,6 +124,7 @@ final class ScheduleSource implements AutoCloseable {
 
     /** One pass: fire every due tick of every enabled schedule. Package-private for tests. */
     void tick(Instant now) {
+        resendUnacknowledged(now);
         for (WorkflowCatalog.Entry entry : catalog.all()) {
             if (!(entry.trigger() instanceof Trigger.Schedule schedule) || !entry.enabled()) {
                 plans.remove(entry.id());
@@ -139,13 +171,44 @@ final class ScheduleSource implements AutoCloseable {
         ObjectNode data = Json.MAPPER.createObjectNode().put("scheduledTime", tick.toString()).put("tick", tick.toEpochMilli());
         EventEnvelope event = new EventEnvelope(key, entry.id(), entry.version(), tick.toEpochMilli(), data, "schedule",
                 now.toEpochMilli());
-        producer.send(new ProducerRecord<>(Topics.BY_KEY, key.getBytes(StandardCharsets.UTF_8), Json.bytes(event)), (md, e) -> {
-            if (e != null) {
-                LOG.warn("Schedule tick {} not published ({}); other replicas fire it too", key, e.toString());
-            }
-        });
-        fired.incrementAndGet();
+        send(new Tick(key, Json.bytes(event), 0, now));
         LOG.debug("Fired {}", key);
+    }
+
+    /** Sends the ticks whose resend is due; the others wait for their backoff. */
+    private void resendUnacknowledged(Instant now) {
+        List<Tick> later = new java.util.ArrayList<>();
+        for (Tick t = unacknowledged.poll(); t != null; t = unacknowledged.poll()) {
+            if (t.retryAt().isAfter(now)) {
+                later.add(t);
+            } else {
+                send(t);
+            }
+        }
+        unacknowledged.addAll(later);
+    }
+
+    /** Counts the tick fired on acknowledgement only; a failed one is queued to be sent again. */
+    private void send(Tick tick) {
+        inFlight.incrementAndGet();
+        try {
+            producer.send(new ProducerRecord<>(Topics.BY_KEY, tick.key().getBytes(StandardCharsets.UTF_8), tick.value()),
+                    (md, e) -> acknowledged(tick, e));
+        } catch (RuntimeException e) {
+            acknowledged(tick, e); // a send refused at once (closing producer, buffer full) is a failed send too
+        }
+    }
+
+    private void acknowledged(Tick tick, Exception e) {
+        inFlight.decrementAndGet();
+        if (e == null) {
+            fired.incrementAndGet();
+            return;
+        }
+        Tick again = tick.failedAt(clock.instant());
+        LOG.warn("Schedule tick {} not acknowledged by Kafka (attempt {}: {}); sending it again in {} ms", tick.key(),
+                again.attempts(), e.toString(), java.time.Duration.between(clock.instant(), again.retryAt()).toMillis());
+        unacknowledged.add(again);
     }
 
     List<String> scheduled() {
@@ -160,6 +223,11 @@ final class ScheduleSource implements AutoCloseable {
             thread.join(5000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        long left = unacknowledged();
+        if (left > 0) {
+            LOG.warn("Schedule source closed with {} ticks not acknowledged by Kafka; the other replicas fire them, and a "
+                    + "restart treats them as misfires", left);
         }
     }
 }

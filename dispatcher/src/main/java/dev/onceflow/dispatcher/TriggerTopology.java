@@ -17,7 +17,7 @@ import org.apache.kafka.streams.state.Stores;
  * <pre>
  *  onceflow.triggers ──► validate ──► onceflow.dispatch.bykey ──► dedupe ──► onceflow.events
  *   (any key)              │            (key = event key)           │ store onceflow-dedupe
- *                          └─► onceflow.dlq (original key/value + error headers)
+ *                          └─► onceflow.dlq (original key/value + error headers) ◄──┘ (a record without key)
  * </pre>
  *
  * <p><b>Partitioning.</b> Trigger records arrive with any key, so copies of one event may sit on
@@ -32,9 +32,14 @@ import org.apache.kafka.streams.state.Stores;
  * after the retention, and a publisher may send after that); the engine's unique
  * {@code event_key} is the guarantee.
  *
- * <p><b>Errors.</b> Input that can never be processed (malformed, unknown or disabled workflow)
- * goes to {@value Topics#DLQ}. System errors (the catalog failing, Kafka errors) are thrown so
- * that Streams aborts the transaction and replaces the thread; they are never dead-lettered.
+ * <p><b>Errors.</b> No record can stop the topology. A record that can never be processed
+ * (malformed, unknown or disabled workflow, a workflow that records on this topic may not start,
+ * an event too large to publish, or any unexpected exception while validating or keying it; see
+ * {@link ValidateTrigger}) goes to {@value Topics#DLQ} with the reason headers, and so does a
+ * record without a key on the by-key topic. System errors (the catalog failing, Kafka errors)
+ * are thrown so that Streams aborts the transaction and replaces the thread; they are never
+ * dead-lettered. Sizes are checked in {@code validate} against {@link RecordSizeLimit}: an event
+ * is copied unchanged from the by-key topic to the events topic, so one check covers both.
  */
 public final class TriggerTopology {
 
@@ -42,6 +47,8 @@ public final class TriggerTopology {
     public static final String VALIDATE = "validate";
     public static final String BY_KEY_SINK = "bykey-sink";
     public static final String DLQ_SINK = "dlq-sink";
+    /** The dedupe's own DLQ sink: one sink shared with validate would merge the two sub-topologies. */
+    public static final String DEDUPE_DLQ_SINK = "dedupe-dlq-sink";
     public static final String BY_KEY_SOURCE = "bykey";
     public static final String DEDUPE = "dedupe";
     public static final String EVENTS_SINK = "events-sink";
@@ -59,13 +66,19 @@ public final class TriggerTopology {
     /** Any topic but onceflow.*, onceflow-* (Streams' internal topics of the default application id) and __*. */
     public static final java.util.regex.Pattern USER_TOPICS = java.util.regex.Pattern.compile("(?!onceflow[.-]|__|_schemas)[A-Za-z0-9._-]+");
 
+    /** Builds the topology with Kafka's default record size limit (1 MiB). */
+    public static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, DispatcherMetrics metrics) {
+        return build(catalog, dedupeRetentionMs, RecordSizeLimit.KAFKA_DEFAULT, metrics);
+    }
+
     /**
      * Builds the topology reading {@value Topics#TRIGGERS}.
      *
      * @param dedupeRetentionMs how long an accepted event key is remembered to drop repeats
+     * @param limit             the largest record the dispatcher can publish (events and dead letters)
      * @param metrics           counters updated by the topology's processors
      */
-    public static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, DispatcherMetrics metrics) {
+    static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
         if (dedupeRetentionMs <= 0) {
             throw new IllegalArgumentException("dedupe retention must be positive, got " + dedupeRetentionMs + " ms");
         }
@@ -80,15 +93,16 @@ public final class TriggerTopology {
         // topics that an enabled `kafka` workflow names are routed, the rest skipped. A pattern, so
         // topics of newly deployed workflows are picked up at the next metadata refresh, no restart.
         topology.addSource(USER_SOURCE, bytesIn, bytesIn, USER_TOPICS);
-        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, metrics), TRIGGERS_SOURCE, USER_SOURCE);
+        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics), TRIGGERS_SOURCE, USER_SOURCE);
         // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
         topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
         topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);
 
         topology.addSource(BY_KEY_SOURCE, bytesIn, bytesIn, Topics.BY_KEY);
-        topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, metrics), BY_KEY_SOURCE);
+        topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, limit, metrics), BY_KEY_SOURCE);
         topology.addStateStore(dedupeStore, DEDUPE);
         topology.addSink(EVENTS_SINK, Topics.EVENTS, bytesOut, bytesOut, DEDUPE);
+        topology.addSink(DEDUPE_DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, DEDUPE);
         return topology;
     }
 }

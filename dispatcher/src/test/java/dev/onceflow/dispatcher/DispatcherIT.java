@@ -12,7 +12,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -25,7 +31,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The dispatcher on a real broker with exactly_once_v2: duplicates dropped, bad input dead-lettered. */
-@Timeout(120)
+@Timeout(180)
 class DispatcherIT {
 
     @TempDir
@@ -59,6 +65,54 @@ class DispatcherIT {
                 assertThat(new String(dead.get(0).headers().lastHeader(Topics.H_ERROR_CLASS).value(), StandardCharsets.UTF_8))
                         .isEqualTo("MALFORMED_JSON");
                 assertThat(dispatcher.metrics().deduplicated()).isGreaterThanOrEqualTo(2);
+                assertThat(dispatcher.isRunning()).isTrue();
+            }
+        }
+    }
+
+    /**
+     * Before issue 9: the by-key topic kept records one day, and a trigger record the broker
+     * accepted but whose event is too large replaced the stream thread forever (RecordTooLargeException
+     * inside the transaction), so the record after it never became an event.
+     */
+    @Test
+    void oversizeTriggerIsDeadLetteredAndShortByKeyRetentionIsRaised() throws Exception {
+        try (LocalKafka kafka = LocalKafka.start(dir.resolve("kafka"))) {
+            ConfigResource byKey = new ConfigResource(ConfigResource.Type.TOPIC, Topics.BY_KEY);
+            try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+                // The layout of a cluster set up before: one day.
+                admin.createTopics(List.of(new NewTopic(Topics.BY_KEY, 3, (short) 1)
+                        .configs(Map.of(TopicConfig.RETENTION_MS_CONFIG, String.valueOf(Duration.ofDays(1).toMillis())))))
+                        .all().get(30, TimeUnit.SECONDS);
+            }
+            OnceflowConfig config = OnceflowConfig.of(Map.of(
+                    "kafka.bootstrap.servers", kafka.bootstrapServers(),
+                    "topics.partitions", "3"));
+            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().with("order-sync", 1, true))) {
+                dispatcher.start();
+                dispatcher.awaitRunning(Duration.ofSeconds(60));
+                try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+                    String retention = admin.describeConfigs(List.of(byKey)).all().get(30, TimeUnit.SECONDS).get(byKey)
+                            .get(TopicConfig.RETENTION_MS_CONFIG).value();
+                    assertThat(Long.parseLong(retention)).isEqualTo(Duration.ofDays(7).toMillis());
+                }
+
+                String big = "{\"workflow\":\"order-sync\",\"id\":\"big\",\"data\":{\"s\":\"" + "x".repeat(1_048_400) + "\"}}";
+                try (KafkaProducer<String, String> producer = producer(kafka)) {
+                    producer.send(new ProducerRecord<>(Topics.TRIGGERS, 0, "k", big)).get(30, TimeUnit.SECONDS); // the broker accepts it
+                    producer.send(new ProducerRecord<>(Topics.TRIGGERS, 0, "k", "{\"workflow\":\"order-sync\",\"id\":\"after\"}"))
+                            .get(30, TimeUnit.SECONDS);
+                }
+
+                List<ConsumerRecord<String, String>> events = readCommitted(kafka, Topics.EVENTS, 1);
+                List<ConsumerRecord<String, String>> dead = readCommitted(kafka, Topics.DLQ, 1);
+                assertThat(events).extracting(ConsumerRecord::key).containsExactly("order-sync@0#after");
+                assertThat(dead).hasSize(1);
+                assertThat(new String(dead.get(0).headers().lastHeader(Topics.H_ERROR_CLASS).value(), StandardCharsets.UTF_8))
+                        .isEqualTo("RECORD_TOO_LARGE");
+                assertThat(new String(dead.get(0).headers().lastHeader(Topics.H_ERROR_MESSAGE).value(), StandardCharsets.UTF_8))
+                        .contains("over the limit of");
+                assertThat(dead.get(0).value()).as("the value is left out: with the headers it would be too large too").isNull();
                 assertThat(dispatcher.isRunning()).isTrue();
             }
         }

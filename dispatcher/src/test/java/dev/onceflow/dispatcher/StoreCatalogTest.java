@@ -31,7 +31,7 @@ class StoreCatalogTest {
             if (e != null) {
                 throw e;
             }
-            return List.copyOf(table);
+            return table.stream().map(StoreCatalog.Row::of).toList();
         }, Duration.ofHours(1), clock);
     }
 
@@ -89,6 +89,24 @@ class StoreCatalogTest {
             deploy("a", 1, true);
             clock.advance(Duration.ofSeconds(1));
             assertThat(catalog.find("a")).isPresent();
+        }
+    }
+
+    @Test
+    void definitionThatNoLongerParsesIsSkippedAndTheOthersRefresh() {
+        deploy("a", 1, true);
+        List<StoreCatalog.Row> rows = new CopyOnWriteArrayList<>();
+        rows.add(StoreCatalog.Row.of(table.get(0)));
+        rows.add(new StoreCatalog.Row("broken", 3, true, () -> dev.onceflow.common.workflow.Workflows.parse(
+                "stored workflow 'broken' version 3", "{\"id\":\"broken\",\"nodes\":[{\"type\":\"teleport\",\"id\":\"x\"}]}"
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+        try (StoreCatalog catalog = new StoreCatalog(() -> List.copyOf(rows), Duration.ofHours(1), clock)) {
+            assertThat(catalog.snapshot()).containsOnlyKeys("a");
+
+            rows.add(StoreCatalog.Row.of(new WorkflowStore.Stored(new Workflow("b", 1, null, null, null, List.of()), true)));
+            catalog.refresh();
+            assertThat(catalog.snapshot()).containsOnlyKeys("a", "b");
+            assertThat(catalog.find("broken")).isEmpty();
         }
     }
 

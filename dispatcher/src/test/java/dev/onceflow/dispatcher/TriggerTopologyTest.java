@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.workflow.Trigger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,11 +58,15 @@ class TriggerTopologyTest {
     }
 
     private void startWith(WorkflowCatalog c) {
+        startWith(c, RecordSizeLimit.KAFKA_DEFAULT);
+    }
+
+    private void startWith(WorkflowCatalog c, RecordSizeLimit limit) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "dispatcher-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        driver = new TopologyTestDriver(TriggerTopology.build(c, RETENTION_MS, metrics), props, T0);
+        driver = new TopologyTestDriver(TriggerTopology.build(c, RETENTION_MS, limit, metrics), props, T0);
         triggers = driver.createInputTopic(Topics.TRIGGERS, new ByteArraySerializer(), new ByteArraySerializer());
         events = driver.createOutputTopic(Topics.EVENTS, new StringDeserializer(), new ByteArrayDeserializer());
         dlq = driver.createOutputTopic(Topics.DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -209,6 +214,143 @@ class TriggerTopologyTest {
         assertThat(header(dlq.readRecord(), Topics.H_ERROR_CLASS)).isEqualTo("UNKNOWN_WORKFLOW");
         assertThat(events.readRecordsToList()).extracting(TestRecord::key)
                 .containsExactly("late@" + T0.toEpochMilli() + "#onceflow.triggers-0-1");
+    }
+
+    // --- every per-record failure is a dead letter, never a stuck stream thread (issue 9) ---
+
+    @Test
+    void userTopicTimeBefore1970IsDeadLetteredAndTheNextRecordStillFlows() {
+        catalog.with("signups", 2, true, new Trigger.Kafka("demo.signups", "/signupId", "/at"));
+        TestInputTopic<byte[], byte[]> signups = driver.createInputTopic("demo.signups", new ByteArraySerializer(),
+                new ByteArraySerializer());
+        signups.pipeInput(new TestRecord<>(bytes("s1"), bytes("{\"signupId\":\"s1\",\"at\":\"1969-12-31T23:59:59Z\"}"),
+                new RecordHeaders(), T0));
+        signups.pipeInput(new TestRecord<>(bytes("s2"), bytes("{\"signupId\":\"s2\",\"at\":\"2026-01-10T00:00:00Z\"}"),
+                new RecordHeaders(), T0));
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo("INVALID_FIELD");
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("signups").contains("/at").contains("1969-12-31T23:59:59Z");
+        assertThat(header(dead, Topics.H_SOURCE_TOPIC)).isEqualTo("demo.signups");
+        assertThat(header(dead, Topics.H_SOURCE_OFFSET)).isEqualTo("0");
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("signups@1768003200000#s2");
+    }
+
+    @Test
+    void unexpectedExceptionWhileKeyingIsDeadLetteredByItsClassAndTheNextRecordStillFlows() {
+        // A time Instant can hold but epoch milliseconds cannot: toEpochMilli() throws ArithmeticException,
+        // which no validation step anticipates; the catch ladder turns it into a dead letter.
+        catalog.with("signups", 2, true, new Trigger.Kafka("demo.signups", "/signupId", "/at"));
+        TestInputTopic<byte[], byte[]> signups = driver.createInputTopic("demo.signups", new ByteArraySerializer(),
+                new ByteArraySerializer());
+        signups.pipeInput(new TestRecord<>(bytes("s1"), bytes("{\"signupId\":\"s1\",\"at\":\"+1000000000-01-01T00:00:00Z\"}"),
+                new RecordHeaders(), T0));
+        signups.pipeInput(new TestRecord<>(bytes("s2"), bytes("{\"signupId\":\"s2\"}"), new RecordHeaders(), T0));
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo(ArithmeticException.class.getName());
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("workflow 'signups'").contains("ArithmeticException");
+        assertThat(header(dead, Topics.H_SOURCE_PARTITION)).isEqualTo("0");
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("signups@0#s2");
+        assertThat(metrics.dlq()).isEqualTo(1);
+    }
+
+    @Test
+    void failingCatalogOnAUserTopicIsASystemErrorNotADeadLetter() {
+        driver.close();
+        startWith(new WorkflowCatalog() {
+            @Override
+            public java.util.Optional<Entry> find(String workflowId) {
+                return catalog.find(workflowId);
+            }
+
+            @Override
+            public java.util.Collection<Entry> all() {
+                throw new IllegalStateException("catalog down");
+            }
+        });
+        TestInputTopic<byte[], byte[]> signups = driver.createInputTopic("demo.signups", new ByteArraySerializer(),
+                new ByteArraySerializer());
+
+        assertThatThrownBy(() -> signups.pipeInput(bytes("k"), bytes("{}"))).isInstanceOf(StreamsException.class)
+                .hasRootCauseMessage("catalog down");
+        assertThat(dlq.isEmpty()).isTrue();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            {"type":"schedule","cron":"0 0 * * *"} | schedule trigger
+            {"type":"api"}                          | api trigger
+            {"type":"table","table":"orders"}       | table trigger
+            {"type":"kafka","topic":"demo.signups"} | topic 'demo.signups'
+            """)
+    void triggerRecordNamingAWorkflowNotStartedByTheTriggersTopicIsDeadLettered(String trigger, String named) throws Exception {
+        catalog.with("nightly", 4, true, Json.MAPPER.readValue(trigger, Trigger.class));
+        publish("k", "{\"workflow\":\"nightly\",\"id\":\"off-schedule\"}", T0.toEpochMilli());
+        publish("k", "{\"workflow\":\"order-sync\",\"id\":\"after\"}", T0.toEpochMilli());
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo("WRONG_TRIGGER_TYPE");
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("'nightly'").contains("version 4").contains(named)
+                .contains(Topics.TRIGGERS);
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("order-sync@0#after");
+    }
+
+    @Test
+    void kafkaWorkflowOnTheTriggersTopicIsAccepted() {
+        catalog.with("explicit", 1, true, new Trigger.Kafka(Topics.TRIGGERS, null, null));
+        publish("k", "{\"workflow\":\"explicit\",\"id\":\"e1\"}", T0.toEpochMilli());
+
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("explicit@0#e1");
+        assertThat(dlq.isEmpty()).isTrue();
+    }
+
+    @Test
+    void triggerThatWouldBeTooLargeOnceWrappedIsDeadLetteredWithTheSizes() {
+        // A value the broker accepts under Kafka's default limits (1 MiB), which wrapping pushes over them.
+        String big = "{\"workflow\":\"order-sync\",\"id\":\"big\",\"data\":{\"s\":\"" + "x".repeat(1_048_400) + "\"}}";
+        assertThat(RecordSizeLimit.sizeOf(bytes("k"), bytes(big), new RecordHeaders()))
+                .isLessThanOrEqualTo(RecordSizeLimit.DEFAULT_MAX_REQUEST_SIZE);
+        publish("k", big, T0.toEpochMilli());
+        publish("k", "{\"workflow\":\"order-sync\",\"id\":\"small\"}", T0.toEpochMilli());
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo("RECORD_TOO_LARGE");
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("'order-sync'").contains("over the limit of 1048576 bytes")
+                .contains("max.request.size").contains(big.length() + " bytes");
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("order-sync@0#small");
+    }
+
+    @Test
+    void deadLetterThatTheHeadersWouldMakeTooLargeLeavesTheValueOut() {
+        driver.close();
+        startWith(catalog, new RecordSizeLimit(2_000, "max.request.size=2000 of the test"));
+        String malformed = "{\"workflow\":" + "x".repeat(1_850);
+        publish("k", malformed, T0.toEpochMilli());
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo("MALFORMED_JSON");
+        assertThat(dead.value()).isNull();
+        assertThat(dead.key()).isEqualTo(bytes("k"));
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("left out").contains(malformed.length() + " bytes");
+        assertThat(header(dead, Topics.H_SOURCE_OFFSET)).isEqualTo("0");
+    }
+
+    @Test
+    void recordWithoutKeyOnTheByKeyTopicIsDeadLettered() {
+        TestInputTopic<byte[], byte[]> byKey = driver.createInputTopic(Topics.BY_KEY, new ByteArraySerializer(),
+                new ByteArraySerializer());
+        byKey.pipeInput(new TestRecord<>(null, bytes("{\"foreign\":true}"), new RecordHeaders(), T0));
+        publish("k", "{\"workflow\":\"order-sync\",\"id\":\"after\"}", T0.toEpochMilli());
+
+        TestRecord<byte[], byte[]> dead = dlq.readRecord();
+        assertThat(dead.value()).isEqualTo(bytes("{\"foreign\":true}"));
+        assertThat(header(dead, Topics.H_ERROR_CLASS)).isEqualTo("MISSING_KEY");
+        assertThat(header(dead, Topics.H_ERROR_MESSAGE)).contains("without a key").contains(Topics.BY_KEY);
+        assertThat(header(dead, Topics.H_SOURCE_TOPIC)).isEqualTo(Topics.BY_KEY);
+        assertThat(header(dead, Topics.H_SOURCE_OFFSET)).isEqualTo("0");
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("order-sync@0#after");
+        assertThat(metrics.dlq()).isEqualTo(1);
     }
 
     private void publish(String key, String value, long timestamp) {
