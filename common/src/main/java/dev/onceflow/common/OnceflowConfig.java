@@ -107,12 +107,17 @@ public final class OnceflowConfig {
     public static final Key TABLE_OFFSET_FLUSH_MS = Key.number("dispatcher.table.offset.flush.ms", Type.LONG, 1_000, 100,
             600_000, "How often the capture stores its position; changes after it are replayed after a crash (same event keys).");
 
+    public static final Key TABLE_MAX_DEPTH = Key.number("dispatcher.table.max.depth", Type.INT, 10, 1, 1_000,
+            "Deepest execution a row change may start: a change made by an execution at this depth starts nothing and is "
+                    + "dead-lettered (DEPTH_LIMIT), which stops workflows that trigger themselves (ADR 0011).");
+
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,
-            TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS);
+            TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
+            TABLE_MAX_DEPTH);
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");
 

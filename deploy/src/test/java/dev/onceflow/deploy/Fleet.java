@@ -58,7 +58,12 @@ final class Fleet implements AutoCloseable {
     }
 
     Dispatcher startDispatcher() {
-        OnceflowConfig config = config(1);
+        return startDispatcher(Map.of());
+    }
+
+    /** A dispatcher with these configuration values on top of the fleet's. */
+    Dispatcher startDispatcher(Map<String, String> settings) {
+        OnceflowConfig config = config(1).with(settings);
         StoreCatalog catalog = new StoreCatalog(new WorkflowStore(ds), config);
         Dispatcher d = new Dispatcher(config, catalog, ds);
         d.start();

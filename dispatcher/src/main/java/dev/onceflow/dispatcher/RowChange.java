@@ -120,6 +120,42 @@ record RowChange(String op, String table, ObjectNode before, ObjectNode after, l
         }
     }
 
+    /** The logical decoding message prefix of the engine's depth marks (ADR 0011). */
+    static final String DEPTH_PREFIX = "onceflow.depth";
+
+    /** A depth mark of the engine read from the stream: changes after it in transaction {@code txId} are at {@code depth}. */
+    record DepthMark(long txId, int depth) {
+    }
+
+    /**
+     * The depth mark in a Debezium message event ({@code op} "m"), or null when the value is not
+     * one (a change, a heartbeat, a message of another prefix).
+     *
+     * @throws IllegalArgumentException when it is a depth mark that does not read as a depth
+     */
+    static DepthMark depthMark(String valueJson) {
+        if (valueJson == null) {
+            return null;
+        }
+        JsonNode value;
+        try {
+            value = Json.MAPPER.readTree(valueJson);
+        } catch (IOException e) {
+            return null; // not a message; parse() reports it
+        }
+        if (value == null || !"m".equals(value.path("op").asText()) || !DEPTH_PREFIX.equals(value.path("message").path("prefix").asText())) {
+            return null;
+        }
+        try {
+            // bytes arrive base64-encoded from the JSON converter
+            String text = new String(java.util.Base64.getDecoder().decode(value.path("message").path("content").asText()),
+                    java.nio.charset.StandardCharsets.UTF_8);
+            return new DepthMark(value.path("source").path("txId").asLong(0), Integer.parseInt(text.trim()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("depth mark that is not a number: " + abbreviate(valueJson), e);
+        }
+    }
+
     private static String pk(String keyJson) throws IOException {
         if (keyJson == null) {
             return "";

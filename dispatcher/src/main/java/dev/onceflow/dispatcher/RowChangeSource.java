@@ -69,7 +69,7 @@ final class RowChangeSource implements AutoCloseable {
 
     /** The capture's settings, from {@code dispatcher.table.*} and {@code db.*}. */
     record Settings(String url, String user, String password, String slot, String publication, Duration takeover,
-                    Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword) {
+                    Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword, int maxDepth) {
         private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
         Settings {
@@ -95,7 +95,8 @@ final class RowChangeSource implements AutoCloseable {
                     c.get(OnceflowConfig.TABLE_SLOT), c.get(OnceflowConfig.TABLE_PUBLICATION),
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_LOCK_POLL_MS)),
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_OFFSET_FLUSH_MS)),
-                    c.get(OnceflowConfig.DB_URL), c.get(OnceflowConfig.DB_USER), c.get(OnceflowConfig.DB_PASSWORD));
+                    c.get(OnceflowConfig.DB_URL), c.get(OnceflowConfig.DB_USER), c.get(OnceflowConfig.DB_PASSWORD),
+                    c.getInt(OnceflowConfig.TABLE_MAX_DEPTH));
         }
     }
 
@@ -116,6 +117,18 @@ final class RowChangeSource implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong changes = new AtomicLong();
     private final AtomicLong events = new AtomicLong();
+    private final AtomicLong depthLimited = new AtomicLong();
+    /**
+     * The last depth mark of each recent transaction (ADR 0011): marks and changes arrive in WAL
+     * order, so a change's depth is the last mark before it in its transaction. Bounded; touched
+     * only by the capture's thread.
+     */
+    private final java.util.Map<Long, Integer> depthByTx = new java.util.LinkedHashMap<>(64, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<Long, Integer> eldest) {
+            return size() > 10_000;
+        }
+    };
     private volatile State state = State.STANDBY;
     private volatile String problem;
     private volatile List<String> capturingTables = List.of();
@@ -442,6 +455,8 @@ final class RowChangeSource implements AutoCloseable {
         p.setProperty("publication.autocreate.mode", "disabled"); // setPublication() keeps the publication in step
         p.setProperty("table.include.list", tables.stream().map(Pattern::quote).collect(Collectors.joining(",")));
         p.setProperty("snapshot.mode", "no_data");
+        // The engine's depth marks (ADR 0011), decoded in WAL order with the changes.
+        p.setProperty("message.prefix.include.list", Pattern.quote(RowChange.DEPTH_PREFIX));
         p.setProperty("decimal.handling.mode", "string");
         p.setProperty("time.precision.mode", "connect");
         p.setProperty("tombstones.on.delete", "false");
@@ -463,6 +478,11 @@ final class RowChangeSource implements AutoCloseable {
             }
             RowChange change;
             try {
+                RowChange.DepthMark mark = RowChange.depthMark(r.value());
+                if (mark != null) {
+                    depthByTx.put(mark.txId(), mark.depth());
+                    continue;
+                }
                 change = RowChange.parse(r.key(), r.value());
             } catch (IllegalArgumentException e) {
                 out.add(dlq(r.key(), r.value(), "MalformedChange", e.getMessage(), r.destination(), 0));
@@ -472,7 +492,8 @@ final class RowChangeSource implements AutoCloseable {
                 continue;
             }
             changes.incrementAndGet();
-            TableRouting.Routed routed = TableRouting.route(change, catalog.all());
+            TableRouting.Routed routed = TableRouting.route(change, catalog.all(),
+                    depthByTx.getOrDefault(change.txId(), 0), settings.maxDepth());
             for (EventEnvelope event : routed.events()) {
                 byte[] key = event.eventKey().getBytes(StandardCharsets.UTF_8);
                 byte[] value = Json.bytes(event);
@@ -489,7 +510,10 @@ final class RowChangeSource implements AutoCloseable {
             }
             for (TableRouting.Failure f : routed.failures()) {
                 LOG.warn("{} (event {}); the change goes to {}", f.reason(), f.eventKey(), Topics.DLQ);
-                out.add(dlq(f.eventKey(), change.data().toString(), "ConditionFailed", f.reason(),
+                if (TableRouting.DEPTH_LIMIT.equals(f.errorClass())) {
+                    depthLimited.incrementAndGet();
+                }
+                out.add(dlq(f.eventKey(), change.data().toString(), f.errorClass(), f.reason(),
                         change.table(), change.lsn()));
             }
         }

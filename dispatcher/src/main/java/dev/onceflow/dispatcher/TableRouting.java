@@ -19,14 +19,25 @@ final class TableRouting {
     record Routed(List<EventEnvelope> events, List<Failure> failures) {
     }
 
-    /** A workflow whose condition could not be evaluated for this change. */
-    record Failure(String workflowId, String eventKey, String reason) {
+    /** A workflow this change matched but must not start: its condition failed, or the depth limit. */
+    record Failure(String workflowId, String eventKey, String errorClass, String reason) {
     }
+
+    static final String CONDITION_FAILED = "ConditionFailed";
+    static final String DEPTH_LIMIT = "DEPTH_LIMIT";
 
     private TableRouting() {
     }
 
     static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows) {
+        return route(change, workflows, 0, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param depth    the change's depth: 0 when no execution made it, else its execution's depth + 1 (ADR 0011)
+     * @param maxDepth the deepest execution a change may start ({@code dispatcher.table.max.depth})
+     */
+    static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows, int depth, int maxDepth) {
         List<EventEnvelope> events = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
         // Built at most once per change, not once per matching workflow.
@@ -50,14 +61,21 @@ final class TableRouting {
                         continue;
                     }
                 } catch (IllegalArgumentException e) {
-                    failures.add(new Failure(entry.id(), key, "table trigger condition of workflow '" + entry.id() + "': "
-                            + e.getMessage()));
+                    failures.add(new Failure(entry.id(), key, CONDITION_FAILED, "table trigger condition of workflow '"
+                            + entry.id() + "': " + e.getMessage()));
                     continue;
                 }
             }
+            if (depth > maxDepth) {
+                failures.add(new Failure(entry.id(), key, DEPTH_LIMIT, "change of " + change.table() + " made by an execution "
+                        + "at depth " + (depth - 1) + " would start workflow '" + entry.id() + "' at depth " + depth
+                        + ", past dispatcher.table.max.depth " + maxDepth + ": a workflow that triggers itself, directly or "
+                        + "through other workflows? Nothing started"));
+                continue;
+            }
             data = data == null ? change.data() : data;
             events.add(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), data,
-                    "table:" + change.table() + "@" + change.lsn(), change.commitMs()));
+                    "table:" + change.table() + "@" + change.lsn(), change.commitMs(), depth));
         }
         return new Routed(events, failures);
     }
