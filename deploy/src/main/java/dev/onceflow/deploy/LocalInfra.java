@@ -61,8 +61,12 @@ final class LocalInfra implements AutoCloseable {
 
     /** Creates Onceflow's missing topics on the configured broker. */
     static void createTopics(OnceflowConfig config) {
-        try (Admin admin = admin(config)) {
+        Admin admin = admin(config);
+        try {
             Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION));
+        } finally {
+            // Not close(): it would wait for a call that Topics.ensure stopped waiting for (up to default.api.timeout.ms).
+            admin.close(java.time.Duration.ofSeconds(5));
         }
     }
 
@@ -75,6 +79,7 @@ final class LocalInfra implements AutoCloseable {
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "1000");
         props.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "10000");
+        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
         props.putAll(config.clientSettings("kafka.admin."));
         return Admin.create(props);
     }

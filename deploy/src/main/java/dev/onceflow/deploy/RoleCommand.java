@@ -115,7 +115,7 @@ final class RoleCommand {
         } catch (IllegalStateException e) {
             java.sql.SQLException sql = cause(e, java.sql.SQLException.class);
             if (sql != null && transientSqlState(sql.getSQLState())) {
-                throw new StartupWait.NotYet(sql.getMessage(), e);
+                throw new StartupWait.NotYet(firstSentence(sql.getMessage()), e);
             }
             throw e; // a wrong password, a missing database, a failing migration: waiting will not fix it
         }
@@ -183,6 +183,15 @@ final class RoleCommand {
             }
         }
         return String.join(", ", failures);
+    }
+
+    /** "Connection to db:5432 refused." of pgjdbc's "Connection to db:5432 refused. Check that the hostname ...". */
+    static String firstSentence(String message) {
+        if (message == null) {
+            return "no message";
+        }
+        int end = message.indexOf(". ");
+        return end < 0 ? message : message.substring(0, end + 1);
     }
 
     /** A JDBC URL without its query string, which may carry a password. */

@@ -55,6 +55,14 @@ class RoleCommandTest {
     }
 
     @Test
+    void pgjdbcsConnectionMessageIsCutToItsFirstSentence() {
+        assertThat(RoleCommand.firstSentence("Connection to db:5432 refused. Check that the hostname and port are correct and that"
+                + " the postmaster is accepting TCP/IP connections.")).isEqualTo("Connection to db:5432 refused.");
+        assertThat(RoleCommand.firstSentence("The connection attempt failed.")).isEqualTo("The connection attempt failed.");
+        assertThat(RoleCommand.firstSentence(null)).isEqualTo("no message");
+    }
+
+    @Test
     void jdbcUrlsAreLoggedWithoutTheirQuery() {
         assertThat(RoleCommand.withoutQuery("jdbc:postgresql://db:5432/app?password=secret")).isEqualTo("jdbc:postgresql://db:5432/app");
         assertThat(RoleCommand.withoutQuery("jdbc:postgresql://db/app")).isEqualTo("jdbc:postgresql://db/app");
