@@ -39,7 +39,8 @@ final class RoleCommand {
         Args args = Args.parse("engine", argv, VALUED, Set.of("unsafe"));
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
-        // TODO(engine): pass processName("engine") to Engine once it takes a name; it calls itself engine-1 today.
+        // Engine names itself engine-N, N counting instances in this JVM (engine/Engine.java): every process is
+        // engine-1. It should take processName("engine") from here once its constructor accepts a name.
         Engine engine = new Engine(config, ds, EngineHooks.NONE, Clock.systemUTC(), args.flag("unsafe"));
         engine.start();
         out.println("onceflow engine " + engine.name() + " running: " + config.getInt(OnceflowConfig.ENGINE_WORKERS)
