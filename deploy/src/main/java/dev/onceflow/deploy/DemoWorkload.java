@@ -50,7 +50,7 @@ final class DemoWorkload {
         this.runId = Long.toString(Math.abs(seed), 36);
     }
 
-    /** Publishes every copy; blocks until all are acknowledged. */
+    /** Publishes every copy; blocks until all are acknowledged. An interrupt stops publishing. */
     void publish(KafkaProducer<byte[], byte[]> publisherA, KafkaProducer<byte[], byte[]> publisherB) {
         long baseTime = System.currentTimeMillis();
         List<int[]> sends = new ArrayList<>(events * COPIES);
@@ -66,6 +66,9 @@ final class DemoWorkload {
         }
         List<java.util.concurrent.Future<?>> acks = new ArrayList<>();
         for (int[] send : sends) {
+            if (Thread.currentThread().isInterrupted()) {
+                break; // onceflow dev is stopping (Ctrl-C): publish no more
+            }
             int i = send[0];
             String id = "order-" + runId + "-" + i;
             Instant time = Instant.ofEpochMilli(baseTime + i);

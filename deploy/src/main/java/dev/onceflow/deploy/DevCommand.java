@@ -53,6 +53,10 @@ final class DevCommand {
     private static final long ROW_CHANGE_PAUSE_MS = 50;
     /** How long the demo waits for the capture: leader election, setup and Debezium's start take a few seconds. */
     private static final long CAPTURE_START_TIMEOUT_MS = 90_000;
+    /** How long Ctrl-C waits for the orderly stop before the JVM exits anyway. */
+    private static final long SHUTDOWN_TIMEOUT_S = 90;
+    /** How often dev looks for user topics of newly deployed kafka workflows (as the dispatcher's catalog refresh). */
+    private static final long USER_TOPIC_REFRESH_MS = 5_000;
 
     private DevCommand() {
     }
@@ -68,20 +72,44 @@ final class DevCommand {
         boolean tempDir = args.get("dir", null) == null;
         Path dir = tempDir ? Files.createTempDirectory("onceflow-dev-") : Path.of(args.get("dir", null));
 
-        out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
-        LocalInfra infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
-                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"));
-        DataSource ds = infra.dataSource();
+        // Ctrl-C (SIGINT/SIGTERM) asks the main thread to stop; the JVM exits only once it has stopped everything
+        // in dependency order and removed the temporary directory. (Without this hook the JVM would exit while
+        // the main thread is still closing, and PostgreSQL's own hook would stop it under the capture.)
+        CountDownLatch stopRequested = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stopRequested.countDown();
+            try {
+                if (!stopped.await(SHUTDOWN_TIMEOUT_S, java.util.concurrent.TimeUnit.SECONDS)) {
+                    err.println("onceflow dev: still stopping after " + SHUTDOWN_TIMEOUT_S + " s; exiting anyway (data in " + dir + ")");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "onceflow-dev-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+
+        LocalInfra infra = null;
         StoreCatalog catalog = null;
         Dispatcher dispatcher = null;
         Engine engine = null;
-        CountDownLatch closed = new CountDownLatch(1);
+        UserTopics userTopics = null;
+        Thread[] demoThreads = new Thread[0];
         try {
+            out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
+            infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                    OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"), false);
+            DataSource ds = infra.dataSource();
             runScript(ds, resource("examples/demo-schema.sql"));
             List<Workflow> deployed = WorkflowCommand.deploy(new WorkflowStore(ds), examples());
             deployed.forEach(w -> out.println("Deployed example workflow " + w.id() + " version " + w.version()));
 
             OnceflowConfig config = infra.config();
+            // The broker creates no topic on its own: the user topics of enabled kafka workflows are created here,
+            // now and for workflows deployed while dev runs, so that a record can be published to them at once.
+            userTopics = new UserTopics(config, new WorkflowStore(ds), out);
+            userTopics.createMissing();
+            userTopics.start();
             catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
             dispatcher = new Dispatcher(config, catalog, ds);
             dispatcher.start();
@@ -94,9 +122,11 @@ final class DevCommand {
             if (demo) {
                 Workflow wf = example(deployed, DEMO_WORKFLOW);
                 Workflow tableWf = example(deployed, TABLE_WORKFLOW);
-                awaitCapture(dispatcher, ds, config, "public." + DemoRowChanges.TABLE, out);
+                awaitCapture(dispatcher, ds, config, "public." + DemoRowChanges.TABLE, out, stopRequested);
                 DemoRowChanges rowChanges = new DemoRowChanges(ds, DemoRowChanges.rowsFor(events), ROW_CHANGE_PAUSE_MS, seed);
-                DevSummary summary = runDemo(infra, ds, wf, tableWf, rowChanges, events, seed, dispatcher, engine, out);
+                demoThreads = new Thread[2];
+                DevSummary summary = runDemo(infra, ds, wf, tableWf, rowChanges, events, seed, dispatcher, engine, out,
+                        stopRequested, demoThreads);
                 DevTableSummary table = DevTableSummary.read(ds, tableWf.id(), rowChanges, dispatcher.captureStatus());
                 Map<String, Map<String, Long>> scheduled = scheduled(ds);
                 boolean scheduledOk = scheduled.values().stream().allMatch(t -> t.get("duplicate_effects") == 0);
@@ -118,31 +148,81 @@ final class DevCommand {
                 }
                 code = ok ? 0 : 1;
             }
-            if (!exit) {
+            if (!exit && stopRequested.getCount() > 0) {
                 out.println("Serving; publish with: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
                         + infra.bootstrapServers() + " --workflow " + DEMO_WORKFLOW + " '{\"amount\": 150}'");
+                out.println("or to the user topic of demo-signups: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
+                        + infra.bootstrapServers() + " --topic demo.signups '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
                 out.println("Change rows of " + DemoRowChanges.TABLE + " (table trigger " + TABLE_WORKFLOW + ") with any PostgreSQL client at "
                         + config.get(OnceflowConfig.DB_URL) + ", user " + config.get(OnceflowConfig.DB_USER)
                         + "; call the api example with: curl -X POST -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
                         + "http://localhost:" + dispatcher.httpPort() + "/api/workflows/demo-refunds/trigger");
                 out.println("Press Ctrl-C to stop.");
-                Runtime.getRuntime().addShutdownHook(new Thread(closed::countDown));
-                closed.await();
+                stopRequested.await();
             }
             return code;
+        } catch (StopRequested e) {
+            out.println("Stop requested; the demo was not finished");
+            return 130;
         } finally {
-            if (engine != null) {
-                engine.close();
+            if (stopRequested.getCount() == 0) {
+                out.println("Stopping: demo, dispatcher, engine, Kafka broker, PostgreSQL");
             }
-            if (dispatcher != null) {
-                dispatcher.close();
-            }
-            if (catalog != null) {
-                catalog.close();
-            }
-            infra.close();
+            stopAll(demoThreads, userTopics, dispatcher, catalog, engine, infra, err);
             if (tempDir) {
-                deleteQuietly(dir);
+                if (deleteQuietly(dir)) {
+                    out.println("Removed " + dir);
+                } else {
+                    err.println("onceflow dev: could not remove all of " + dir);
+                }
+            }
+            stopped.countDown();
+            if (stopRequested.getCount() > 0) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException e) {
+                    // the JVM is already shutting down: the hook is running and has seen 'stopped'
+                }
+            }
+        }
+    }
+
+    /**
+     * Stops what dev started, dependents before what they depend on: the demo's publisher and row changer,
+     * the dispatcher (its capture releases its lock and slot while PostgreSQL is still up), the engine (its
+     * workers finish or abort their transaction while the broker is up), then the broker and PostgreSQL.
+     * Each step runs even when an earlier one failed.
+     */
+    private static void stopAll(Thread[] demoThreads, UserTopics userTopics, Dispatcher dispatcher, StoreCatalog catalog,
+                                Engine engine, LocalInfra infra, PrintStream err) {
+        List<AutoCloseable> steps = new ArrayList<>();
+        steps.add(() -> {
+            for (Thread t : demoThreads) {
+                if (t != null) {
+                    t.interrupt();
+                }
+            }
+            for (Thread t : demoThreads) {
+                if (t != null) {
+                    t.join(10_000);
+                }
+            }
+        });
+        steps.add(userTopics);
+        steps.add(dispatcher);
+        steps.add(catalog);
+        steps.add(engine);
+        steps.add(infra);
+        for (AutoCloseable step : steps) {
+            if (step == null) {
+                continue;
+            }
+            try {
+                step.close();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                err.println("onceflow dev: while stopping: " + e);
             }
         }
     }
@@ -158,8 +238,8 @@ final class DevCommand {
      * which creates the slot a moment later; there is no initial snapshot, so a change committed
      * before the slot exists would never be captured, and the demo would count it as lost.
      */
-    private static void awaitCapture(Dispatcher dispatcher, DataSource ds, OnceflowConfig config, String table, PrintStream out)
-            throws Exception {
+    private static void awaitCapture(Dispatcher dispatcher, DataSource ds, OnceflowConfig config, String table, PrintStream out,
+                                     CountDownLatch stop) throws Exception {
         String slot = config.get(OnceflowConfig.TABLE_SLOT);
         long start = System.currentTimeMillis();
         String reported = null;
@@ -178,12 +258,13 @@ final class DevCommand {
                 throw new IllegalStateException("the row-change capture did not start streaming " + table + " through slot '" + slot
                         + "' within " + CAPTURE_START_TIMEOUT_MS / 1000 + " s: " + s);
             }
-            Thread.sleep(200);
+            pause(stop, 200);
         }
     }
 
     private static DevSummary runDemo(LocalInfra infra, DataSource ds, Workflow wf, Workflow tableWf, DemoRowChanges rowChanges,
-                                      int events, long seed, Dispatcher dispatcher, Engine engine, PrintStream out) throws Exception {
+                                      int events, long seed, Dispatcher dispatcher, Engine engine, PrintStream out,
+                                      CountDownLatch stop, Thread[] demoThreads) throws Exception {
         DemoWorkload workload = new DemoWorkload(wf.id(), wf.version(), events, seed);
         long start = System.currentTimeMillis();
         Thread publisher;
@@ -205,13 +286,15 @@ final class DevCommand {
                     changeFailure[0] = t;
                 }
             }, "onceflow-demo-row-changes");
+            demoThreads[0] = publisher;
+            demoThreads[1] = changer;
             publisher.start();
             changer.start();
             out.printf("Publishing %,d events, each %d times (seed %d); meanwhile changing rows of %s (table workflow %s)%n",
                     events, DemoWorkload.COPIES, seed, DemoRowChanges.TABLE, tableWf.id());
             Progress progress = new Progress(ds, wf.id(), events, workload, tableWf.id(), rowChanges, changer, dispatcher,
                     engine.metrics(), publisher);
-            waitForCompletion(progress, out);
+            waitForCompletion(progress, out, stop);
             publisher.join();
             changer.join();
         }
@@ -240,7 +323,7 @@ final class DevCommand {
      * duplicates absorbed), or nothing moved for two minutes. The scheduled example's ticks do
      * not count as progress: they go on forever.
      */
-    private static void waitForCompletion(Progress p, PrintStream out) throws Exception {
+    private static void waitForCompletion(Progress p, PrintStream out, CountDownLatch stop) throws Exception {
         long lastActivity = -1;
         long lastChange = System.currentTimeMillis();
         long prevFinished = 0;
@@ -248,7 +331,7 @@ final class DevCommand {
         long prevTick = System.currentTimeMillis();
         EngineMetrics metrics = p.metrics();
         while (true) {
-            Thread.sleep(1000);
+            pause(stop, 1000);
             long now = System.currentTimeMillis();
             long finished = countFinished(p.ds(), p.workflow());
             long tableFinished = countFinished(p.ds(), p.tableWorkflow());
@@ -355,11 +438,81 @@ final class DevCommand {
         }
     }
 
-    private static void deleteQuietly(Path dir) {
+    /** Deletes {@code dir} and everything in it; false when something is left. */
+    static boolean deleteQuietly(Path dir) {
         try (Stream<Path> walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException e) {
-            // a temp directory left behind is harmless
+            // reported below
+        }
+        return !Files.exists(dir);
+    }
+
+    /** Waits {@code millis}, or throws {@link StopRequested} as soon as a stop is requested. */
+    private static void pause(CountDownLatch stop, long millis) throws InterruptedException, StopRequested {
+        if (stop.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            throw new StopRequested();
+        }
+    }
+
+    /** Ctrl-C during the demo: unwind to the orderly stop. */
+    private static final class StopRequested extends Exception {
+        StopRequested() {
+            super("stop requested", null, false, false);
+        }
+    }
+
+    /**
+     * Creates the user topics of enabled kafka workflows that are missing, at start and then every
+     * {@value #USER_TOPIC_REFRESH_MS} ms (a workflow deployed while dev runs), on one daemon thread. Owned by
+     * {@link #run}; {@link #close()} stops it.
+     */
+    private static final class UserTopics implements AutoCloseable {
+        private final OnceflowConfig config;
+        private final WorkflowStore store;
+        private final PrintStream out;
+        private final org.apache.kafka.clients.admin.Admin admin;
+        private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "onceflow-dev-user-topics");
+            t.setDaemon(true);
+            return t;
+        });
+        private String lastProblem;
+
+        UserTopics(OnceflowConfig config, WorkflowStore store, PrintStream out) {
+            this.config = config;
+            this.store = store;
+            this.out = out;
+            this.admin = LocalInfra.admin(config);
+        }
+
+        void createMissing() throws SQLException, InterruptedException {
+            for (String topic : LocalInfra.createMissing(admin, LocalInfra.userTopics(store.latest()), config)) {
+                out.println("Created topic " + topic + " (read by an enabled kafka workflow)");
+            }
+        }
+
+        void start() {
+            timer.scheduleWithFixedDelay(() -> {
+                try {
+                    createMissing();
+                    lastProblem = null;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (Exception e) {
+                    if (!String.valueOf(e.getMessage()).equals(lastProblem)) {
+                        lastProblem = String.valueOf(e.getMessage());
+                        out.println("Cannot create the topics of kafka workflows: " + lastProblem);
+                    }
+                }
+            }, USER_TOPIC_REFRESH_MS, USER_TOPIC_REFRESH_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            timer.shutdownNow();
+            timer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+            admin.close(java.time.Duration.ofSeconds(5));
         }
     }
 }

@@ -28,7 +28,15 @@ final class LocalInfra implements AutoCloseable {
     }
 
     static LocalInfra start(Path dir, Map<String, String> settings) {
-        LocalPostgres postgres = LocalPostgres.start(dir.resolve("postgres"));
+        return start(dir, settings, true);
+    }
+
+    /**
+     * @param stopAtExit false when the caller stops everything in order at exit itself (PostgreSQL last), as
+     *                   {@code onceflow dev} does; otherwise PostgreSQL's own shutdown hook stops it at exit
+     */
+    static LocalInfra start(Path dir, Map<String, String> settings, boolean stopAtExit) {
+        LocalPostgres postgres = LocalPostgres.start(dir.resolve("postgres"), 0, stopAtExit);
         LocalKafka kafka;
         try {
             kafka = LocalKafka.start(dir.resolve("kafka"));
@@ -51,10 +59,73 @@ final class LocalInfra implements AutoCloseable {
         return infra;
     }
 
+    /** Creates Onceflow's missing topics on the configured broker. */
     static void createTopics(OnceflowConfig config) {
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP)))) {
+        Admin admin = admin(config);
+        try {
             Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION),
                     config.getLong(OnceflowConfig.BY_KEY_RETENTION_MS));
+        } finally {
+            // Not close(): it would wait for a call that Topics.ensure stopped waiting for (up to default.api.timeout.ms).
+            admin.close(java.time.Duration.ofSeconds(5));
+        }
+    }
+
+    /**
+     * An admin client for the configured broker, with {@code kafka.admin.*} settings (security, for one). A
+     * slow reconnect backoff: an unreachable node costs a few warnings, not one every 50 ms.
+     */
+    static Admin admin(OnceflowConfig config) {
+        Map<String, Object> props = new java.util.HashMap<>();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
+        props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "1000");
+        props.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "10000");
+        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+        props.putAll(config.clientSettings("kafka.admin."));
+        return Admin.create(props);
+    }
+
+    /**
+     * The user topics that enabled {@code kafka} workflows read (not {@value Topics#TRIGGERS}), sorted: the
+     * topics {@code onceflow dev} creates so that such a workflow works without Kafka tools.
+     */
+    static java.util.SortedSet<String> userTopics(java.util.Collection<dev.onceflow.common.WorkflowStore.Stored> workflows) {
+        java.util.SortedSet<String> topics = new java.util.TreeSet<>();
+        for (dev.onceflow.common.WorkflowStore.Stored s : workflows) {
+            if (s.enabled() && s.workflow().trigger() instanceof dev.onceflow.common.workflow.Trigger.Kafka k && k.userTopic()) {
+                topics.add(k.topic());
+            }
+        }
+        return topics;
+    }
+
+    /**
+     * Creates those of {@code topics} that do not exist, with Onceflow's partition count; returns the ones it
+     * created. Another creator winning the race is fine.
+     */
+    static java.util.List<String> createMissing(Admin admin, java.util.Collection<String> topics, OnceflowConfig config)
+            throws InterruptedException {
+        try {
+            java.util.Set<String> existing = admin.listTopics().names().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            java.util.List<org.apache.kafka.clients.admin.NewTopic> missing = topics.stream().filter(t -> !existing.contains(t))
+                    .map(t -> new org.apache.kafka.clients.admin.NewTopic(t, config.getInt(OnceflowConfig.PARTITIONS),
+                            (short) config.getInt(OnceflowConfig.REPLICATION)))
+                    .toList();
+            java.util.List<String> created = new java.util.ArrayList<>();
+            for (var entry : admin.createTopics(missing).values().entrySet()) {
+                try {
+                    entry.getValue().get(30, java.util.concurrent.TimeUnit.SECONDS);
+                    created.add(entry.getKey());
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) {
+                        throw new IllegalStateException("cannot create topic " + entry.getKey() + ": " + e.getCause().getMessage(), e);
+                    }
+                }
+            }
+            java.util.Collections.sort(created);
+            return created;
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("cannot list topics at " + config.get(OnceflowConfig.KAFKA_BOOTSTRAP) + ": " + e, e);
         }
     }
 
@@ -70,6 +141,7 @@ final class LocalInfra implements AutoCloseable {
         return kafka.bootstrapServers();
     }
 
+    /** Stops the broker, then PostgreSQL (their users must be stopped already). */
     @Override
     public void close() {
         try {

@@ -25,13 +25,21 @@ public final class Onceflow {
                   --no-demo         publish nothing; serve until Ctrl-C
                   --exit            stop when the demo is done instead of serving until Ctrl-C
                   --json FILE       write the summary as JSON
-                  --dir DIR         data directory (default: a new temporary directory)
-              engine              run one engine process (engine.workers threads) against configured Kafka/PostgreSQL
-              dispatcher          run one dispatcher against configured Kafka/PostgreSQL
-              workflow deploy FILE...   validate definitions and store each as a new version
+                  --dir DIR         data directory (default: a new temporary directory, removed at the end)
+              engine [--start-timeout S]
+                                  run one engine process (engine.workers threads) against configured Kafka/PostgreSQL;
+                                  waits up to S seconds (default 300, 0: no waiting) for PostgreSQL and Kafka at start
+              dispatcher [--start-timeout S]
+                                  run one dispatcher against configured Kafka/PostgreSQL (waits as engine does)
+              workflow deploy FILE...   validate definitions and store each as a new version (PostgreSQL only;
+                                  --start-timeout S, default 30)
               workflow list       list deployed workflows (latest versions)
-              publish --workflow ID [--id ID] [--time ISO-8601] [--topic T] DATA
-                                  publish one trigger record (DATA is a JSON object)
+              publish --workflow ID [--id ID] [--time ISO-8601] [DATA | --file F | -]
+                                  publish one trigger record to onceflow.triggers (DATA is a JSON object, default {});
+                                  prints the event key
+              publish --topic T [DATA | --file F | -]
+                                  publish a record as given (a JSON object) to the topic of a kafka workflow
+                                  ('-' or --stdin: read the data from standard input)
               chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--big-rows N]
                     [--row-rate N] [--json FILE] [--unsafe]
                                   broker, PostgreSQL, dispatchers and engines as separate processes under

@@ -26,7 +26,11 @@ import org.slf4j.LoggerFactory;
 final class RoleCommand {
 
     private static final Logger LOG = LoggerFactory.getLogger(RoleCommand.class);
-    private static final Set<String> VALUED = Set.of("config", "set");
+    private static final Set<String> VALUED = Set.of("config", "set", "start-timeout");
+    /** How long a role waits at start for PostgreSQL and Kafka, by default ({@code --start-timeout S}). */
+    static final int START_TIMEOUT_S = 300;
+    /** Per bootstrap address, how long a start-up probe waits for a TCP connection. */
+    private static final int PROBE_TIMEOUT_MS = 3_000;
 
     private RoleCommand() {
     }
@@ -34,7 +38,9 @@ final class RoleCommand {
     static int engine(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
         Args args = Args.parse("engine", argv, VALUED, Set.of("unsafe"));
         OnceflowConfig config = Onceflow.config(args);
-        DataSource ds = prepare(config);
+        DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
+        // Engine names itself engine-N, N counting instances in this JVM (engine/Engine.java): every process is
+        // engine-1. It should take processName("engine") from here once its constructor accepts a name.
         Engine engine = new Engine(config, ds, EngineHooks.NONE, Clock.systemUTC(), args.flag("unsafe"));
         engine.start();
         out.println("onceflow engine " + engine.name() + " running: " + config.getInt(OnceflowConfig.ENGINE_WORKERS)
@@ -51,11 +57,16 @@ final class RoleCommand {
     static int dispatcher(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
         Args args = Args.parse("dispatcher", argv, VALUED, Set.of());
         OnceflowConfig config = Onceflow.config(args);
-        DataSource ds = prepare(config);
+        String name = processName("dispatcher");
+        if (!config.asMap().containsKey("kafka.streams.client.id")) {
+            // Kafka Streams names its threads' clients <client.id>-StreamThread-N-...: readable, and one per process.
+            config = config.with(java.util.Map.of("kafka.streams.client.id", name));
+        }
+        DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
         StoreCatalog catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
         Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
         dispatcher.start();
-        out.println("onceflow dispatcher running: application " + config.get(OnceflowConfig.DISPATCHER_APP_ID)
+        out.println("onceflow dispatcher " + name + " running: application " + config.get(OnceflowConfig.DISPATCHER_APP_ID)
                 + ", Kafka " + config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         serve(() -> {
             dispatcher.close();
@@ -73,13 +84,161 @@ final class RoleCommand {
                 + " changes=" + c.changes() + " events=" + c.events() + (c.problem() == null ? "" : " PROBLEM: " + c.problem());
     }
 
-    /** Runs migrations and creates missing topics: every role does, so any one can start first. */
-    static DataSource prepare(OnceflowConfig config) {
+    /**
+     * Waits for PostgreSQL and runs migrations, then waits for Kafka and creates missing topics: every role does,
+     * so any one can start first, and before the infrastructure too (within the start timeout).
+     */
+    static DataSource prepare(OnceflowConfig config, StartupWait wait) throws InterruptedException {
         LOG.info("Configuration:\n{}", config);
-        DataSource ds = Database.dataSource(config);
-        Migrations.apply(ds);
-        LocalInfra.createTopics(config);
+        DataSource ds = prepareDatabase(config, wait);
+        wait.await("Kafka", config.get(OnceflowConfig.KAFKA_BOOTSTRAP), () -> {
+            createTopics(config);
+            return null;
+        });
         return ds;
+    }
+
+    /** Waits for PostgreSQL and runs migrations; Kafka is not needed (workflow deploy and list). */
+    static DataSource prepareDatabase(OnceflowConfig config, StartupWait wait) throws InterruptedException {
+        DataSource ds = Database.dataSource(config);
+        wait.await("PostgreSQL", withoutQuery(config.get(OnceflowConfig.DB_URL)), () -> migrate(ds));
+        return ds;
+    }
+
+    /** {@code --start-timeout S} (0: one attempt, no waiting). */
+    static StartupWait startWait(Args args, int defaultSeconds) {
+        return new StartupWait(args.intValue("start-timeout", defaultSeconds, 0, 86_400) * 1000L);
+    }
+
+    private static Integer migrate(DataSource ds) throws StartupWait.NotYet {
+        try {
+            return Migrations.apply(ds);
+        } catch (IllegalStateException e) {
+            java.sql.SQLException sql = cause(e, java.sql.SQLException.class);
+            if (sql != null && transientSqlState(sql.getSQLState())) {
+                throw new StartupWait.NotYet(firstSentence(sql.getMessage()), e);
+            }
+            throw e; // a wrong password, a missing database, a failing migration: waiting will not fix it
+        }
+    }
+
+    /**
+     * SQL states worth waiting on: connection exceptions (08: refused, reset, unknown host, timeout), a server
+     * that is starting up or shutting down (57P03), too many connections (53300).
+     */
+    static boolean transientSqlState(String state) {
+        return state != null && (state.startsWith("08") || state.equals("57P03") || state.equals("53300"));
+    }
+
+    /**
+     * One attempt at Kafka: a plain TCP probe of the bootstrap addresses first, so that an absent broker costs
+     * one line per attempt instead of a Kafka client's reconnect warnings; then the topics.
+     */
+    private static void createTopics(OnceflowConfig config) throws StartupWait.NotYet {
+        String unreachable = unreachable(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), PROBE_TIMEOUT_MS);
+        if (unreachable != null) {
+            throw new StartupWait.NotYet("no bootstrap address accepts connections: " + unreachable, null);
+        }
+        try {
+            LocalInfra.createTopics(config);
+        } catch (IllegalStateException e) {
+            if (cause(e, java.util.concurrent.TimeoutException.class) != null
+                    || cause(e, org.apache.kafka.common.errors.TimeoutException.class) != null) {
+                throw new StartupWait.NotYet("a broker accepted a TCP connection but Kafka gave no answer in time (still starting,"
+                        + " not a Kafka listener, or its advertised.listeners not reachable from here)", e);
+            }
+            Throwable kafka = cause(e, org.apache.kafka.common.errors.RetriableException.class);
+            if (kafka == null) {
+                // e.g. replication 3 while only 1 broker has registered yet: a cluster that is still coming up
+                kafka = cause(e, org.apache.kafka.common.errors.InvalidReplicationFactorException.class);
+            }
+            if (kafka != null) {
+                throw new StartupWait.NotYet(kafka.getClass().getSimpleName() + ": " + kafka.getMessage(), e);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Tries a TCP connection to each {@code host:port} of a bootstrap list; null when one accepts, else what
+     * each said ({@code "kafka-0:9092 (Connection refused)"}).
+     */
+    static String unreachable(String bootstrap, int timeoutMs) {
+        List<String> failures = new java.util.ArrayList<>();
+        for (String address : bootstrap.split(",")) {
+            String a = address.trim();
+            if (a.isEmpty()) {
+                continue;
+            }
+            String host = org.apache.kafka.common.utils.Utils.getHost(a);
+            Integer port = org.apache.kafka.common.utils.Utils.getPort(a);
+            if (host == null || port == null) {
+                failures.add(a + " (not host:port)");
+                continue;
+            }
+            try (java.net.Socket socket = new java.net.Socket()) {
+                socket.connect(new java.net.InetSocketAddress(host, port), timeoutMs);
+                return null;
+            } catch (java.io.IOException e) {
+                failures.add(a + " (" + (e instanceof java.net.UnknownHostException ? "unknown host" : e.getMessage()) + ")");
+            }
+        }
+        return String.join(", ", failures);
+    }
+
+    /** "Connection to db:5432 refused." of pgjdbc's "Connection to db:5432 refused. Check that the hostname ...". */
+    static String firstSentence(String message) {
+        if (message == null) {
+            return "no message";
+        }
+        int end = message.indexOf(". ");
+        return end < 0 ? message : message.substring(0, end + 1);
+    }
+
+    /** A JDBC URL without its query string, which may carry a password. */
+    static String withoutQuery(String url) {
+        int q = url.indexOf('?');
+        return q < 0 ? url : url.substring(0, q);
+    }
+
+    private static <T extends Throwable> T cause(Throwable t, Class<T> type) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (type.isInstance(c)) {
+                return type.cast(c);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A process's name for Kafka client ids and logs: {@code role-host-pid}, unique among the processes of a
+     * fleet and readable in a consumer group's member list. {@code HOSTNAME} (a pod's name in Kubernetes) is
+     * preferred to a DNS lookup.
+     */
+    static String processName(String role) {
+        String host = System.getenv("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            try {
+                host = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.io.IOException e) {
+                host = "localhost";
+            }
+        }
+        return processName(role, host, ProcessHandle.current().pid());
+    }
+
+    /** {@code role-host-pid}, with the host's first label only and characters Kafka client ids accept. */
+    static String processName(String role, String host, long pid) {
+        String h = host == null ? "" : host.trim();
+        int dot = h.indexOf('.');
+        if (dot > 0 && !h.chars().allMatch(c -> Character.isDigit(c) || c == '.')) {
+            h = h.substring(0, dot); // kafka-engine-7.svc.cluster.local -> kafka-engine-7; an IP address stays whole
+        }
+        h = h.replaceAll("[^A-Za-z0-9._-]", "-");
+        if (h.length() > 63) {
+            h = h.substring(0, 63);
+        }
+        return role + "-" + (h.isEmpty() ? "localhost" : h) + "-" + pid;
     }
 
     /** Blocks until SIGTERM/SIGINT, logging a status line every 30 s; then runs {@code stop}. */

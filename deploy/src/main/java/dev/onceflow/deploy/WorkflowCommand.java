@@ -2,6 +2,7 @@ package dev.onceflow.deploy;
 
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.DefinitionException;
+import dev.onceflow.common.workflow.Trigger;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
 import java.io.IOException;
@@ -16,15 +17,18 @@ import javax.sql.DataSource;
 /**
  * {@code onceflow workflow deploy FILE...}: every file is validated first; only when all are valid
  * is each stored as a new version, so a typo in one file deploys nothing. {@code workflow list}
- * prints the latest versions.
+ * prints the latest versions. Both need PostgreSQL only, not Kafka.
  */
 final class WorkflowCommand {
+
+    /** How long deploy and list wait for PostgreSQL by default ({@code --start-timeout S}); a person is waiting. */
+    static final int START_TIMEOUT_S = 30;
 
     private WorkflowCommand() {
     }
 
     static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("workflow", argv, Set.of("config", "set"), Set.of("check"));
+        Args args = Args.parse("workflow", argv, Set.of("config", "set", "start-timeout"), Set.of("check"));
         List<String> words = args.positional();
         if (words.isEmpty()) {
             throw new Args.UsageException("expected 'deploy FILE...' or 'list'");
@@ -43,14 +47,18 @@ final class WorkflowCommand {
                     parsed.forEach(w -> out.println("valid: " + w.id()));
                     return 0;
                 }
-                DataSource ds = RoleCommand.prepare(Onceflow.config(args));
+                // PostgreSQL only: deploying stores rows; the dispatcher picks the workflows up from there.
+                DataSource ds = RoleCommand.prepareDatabase(Onceflow.config(args), RoleCommand.startWait(args, START_TIMEOUT_S));
                 for (Workflow wf : deploy(new WorkflowStore(ds), parsed)) {
-                    out.println("deployed " + wf.id() + " version " + wf.version());
+                    out.println("deployed " + wf.id() + " version " + wf.version()
+                            + (wf.trigger() instanceof Trigger.Kafka k && k.userTopic()
+                            ? " (reads topic " + k.topic() + ", which must exist: onceflow dev creates it, elsewhere create it"
+                            + " with your Kafka tools)" : ""));
                 }
                 return 0;
             }
             case "list": {
-                DataSource ds = RoleCommand.prepare(Onceflow.config(args));
+                DataSource ds = RoleCommand.prepareDatabase(Onceflow.config(args), RoleCommand.startWait(args, START_TIMEOUT_S));
                 for (WorkflowStore.Stored s : new WorkflowStore(ds).latest()) {
                     out.printf("%-32s version %-4d %s%n", s.workflow().id(), s.workflow().version(),
                             s.enabled() ? "enabled" : "disabled");

@@ -32,6 +32,15 @@ public final class LocalPostgres implements AutoCloseable {
 
     /** As {@link #start(Path)} on a fixed port (0 picks a free one). */
     public static LocalPostgres start(Path dir, int port) {
+        return start(dir, port, true);
+    }
+
+    /**
+     * As {@link #start(Path, int)}. {@code stopAtExit} keeps zonky's own JVM shutdown hook, which stops the
+     * server at exit; a caller that stops its components in order at exit (dependents first, PostgreSQL last)
+     * passes false and must {@link #close()} it, or the hook would stop PostgreSQL while they still use it.
+     */
+    public static LocalPostgres start(Path dir, int port, boolean stopAtExit) {
         long began = System.nanoTime();
         try {
             Files.createDirectories(dir);
@@ -47,7 +56,8 @@ public final class LocalPostgres implements AutoCloseable {
                     .setServerConfig("max_wal_senders", "10")
                     .setServerConfig("max_replication_slots", "10")
                     .setServerConfig("max_connections", "200")
-                    .setServerConfig("shared_buffers", "256MB");
+                    .setServerConfig("shared_buffers", "256MB")
+                    .setRegisterShutdownHook(stopAtExit);
             if (port > 0) {
                 builder.setPort(port);
             }
