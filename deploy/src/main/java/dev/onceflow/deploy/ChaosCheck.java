@@ -184,8 +184,17 @@ final class ChaosCheck {
             String measured = m.containsKey("processing_resumed_after_ms") ? String.format(" (evicted after %s ms, partitions %s, "
                     + "processing resumed after %s ms, %s)", m.get("members_evicted_after_ms"), m.get("partitions"),
                     m.get("processing_resumed_after_ms"), Boolean.TRUE.equals(m.get("resumed_before_thaw")) ? "before the thaw"
-                            : m.get("resumed_before_thaw") == null ? "no records waiting" : "after the thaw") : "";
+                            : Boolean.FALSE.equals(m.get("resumed_before_thaw")) ? "after the thaw"
+                            : ((Number) m.get("partitions_with_records_waiting")).longValue() == 0 ? "no records waiting"
+                            : "not within 30 s of the thaw") : "";
             sb.append(String.format("    %6s s  %-19s %s%s%n", m.get("at_s"), m.get("kind"), m.get("target"), measured));
+        }
+        if (r.get("roles_exited_by_themselves") instanceof List<?> exits && !exits.isEmpty()) {
+            sb.append(String.format("  roles that exited by themselves (restarted, as a supervisor would): %d%n", exits.size()));
+            for (Object e : exits) {
+                Map<String, Object> m = (Map<String, Object>) e;
+                sb.append(String.format("    %6s s  %-19s exit %s: %s%n", m.get("at_s"), m.get("role"), m.get("exit_code"), m.get("last_log_line")));
+            }
         }
         Map<String, Object> k = (Map<String, Object>) r.get("kafka");
         if (k != null && (((Number) r.get("stalled")).longValue() > 0 || k.get("transactions_left_open") instanceof List<?> l && !l.isEmpty())) {

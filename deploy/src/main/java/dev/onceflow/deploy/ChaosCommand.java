@@ -226,6 +226,7 @@ final class ChaosCommand {
                 last = activity;
                 lastChange = System.currentTimeMillis();
             }
+            faults.superviseRoles();
             if (backlog == 0 && running == 0 && System.currentTimeMillis() - lastChange > 10_000) {
                 return;
             }
@@ -279,6 +280,7 @@ final class ChaosCommand {
         full.putAll(report);
         full.put("faults_by_kind", faults.countsByKind());
         full.put("faults", faults.faults());
+        full.put("roles_exited_by_themselves", faults.exits());
         out.print(ChaosCheck.human(full));
         return full;
     }

@@ -33,6 +33,8 @@ final class ChaosFaults {
     private final List<Map<String, Object>> faults = Collections.synchronizedList(new ArrayList<>());
     /** Spans with no dispatcher up (a kill of the last one up; with 2 or more the faults avoid it): ticks may be missed then. */
     private final List<ChaosTriggerCheck.Outage> outages = Collections.synchronizedList(new ArrayList<>());
+    /** Roles that exited by themselves and were restarted (see {@link ChaosFleet#restartExited}). */
+    private final List<Map<String, Object>> exits = Collections.synchronizedList(new ArrayList<>());
     private long outageFrom = -1;
     private long addedAt;
 
@@ -68,9 +70,24 @@ final class ChaosFaults {
     void inject() throws Exception {
         for (ChaosSchedule.Planned planned : ChaosSchedule.plan(durationS, random)) {
             progressUntil(startedAt + planned.atMs());
+            superviseRoles();
             fault(planned.kind());
         }
         progressUntil(startedAt + durationS * 1000L);
+    }
+
+    /** Roles that exited by themselves during the run, each restarted. */
+    List<Map<String, Object>> exits() {
+        return new ArrayList<>(exits);
+    }
+
+    /** Restarts the roles that exited by themselves; prints and records each. */
+    void superviseRoles() throws IOException {
+        for (Map<String, Object> e : fleet.restartExited(startedAt)) {
+            exits.add(e);
+            out.printf("[%6.1f s] %s exited by itself (exit code %s: %s); restarted%n", (System.currentTimeMillis() - startedAt) / 1000.0,
+                    e.get("role"), e.get("exit_code"), e.get("last_log_line"));
+        }
     }
 
     /** How many faults of each kind were carried out. */
@@ -148,8 +165,10 @@ final class ChaosFaults {
         ChildProcess e = up.get(random.nextInt(up.size()));
         long frozenMs = 15_000 + random.nextInt(5001);
         try (ChaosKafka kafka = new ChaosKafka(fleet.bootstrap())) {
+            int members = fleet.config().getInt(OnceflowConfig.ENGINE_WORKERS) * (up.size()
+                    + (fleet.extraEngine().alive() ? 1 : 0));
             new ChaosFreeze(kafka, fleet.config().get(OnceflowConfig.ENGINE_GROUP), List.of(Topics.EVENTS, Topics.TASKS))
-                    .freeze(e, frozenMs, f);
+                    .freeze(e, frozenMs, members, f);
         }
         return e.name();
     }
@@ -173,8 +192,10 @@ final class ChaosFaults {
         long at = System.currentTimeMillis();
         boolean othersUp = anotherDispatcherUp(d);
         try (ChaosKafka kafka = new ChaosKafka(fleet.bootstrap())) {
+            int members = fleet.config().getInt(OnceflowConfig.DISPATCHER_THREADS)
+                    * (int) dispatcherProcs.stream().filter(ChildProcess::alive).count();
             new ChaosFreeze(kafka, fleet.config().get(OnceflowConfig.DISPATCHER_APP_ID), List.of(Topics.TRIGGERS, Topics.BY_KEY))
-                    .freeze(d, frozenMs, f);
+                    .freeze(d, frozenMs, members, f);
         }
         if (!othersUp) {
             outages.add(new ChaosTriggerCheck.Outage(at, at + ((Number) f.get("freeze_ms")).longValue()));
@@ -298,9 +319,10 @@ final class ChaosFaults {
         }
     }
 
-    private void progressUntil(long deadline) throws InterruptedException {
+    private void progressUntil(long deadline) throws InterruptedException, IOException {
         while (System.currentTimeMillis() < deadline) {
             Thread.sleep(Math.min(5000, Math.max(1, deadline - System.currentTimeMillis())));
+            superviseRoles();
             if (System.currentTimeMillis() - startedAt >= 0 && (System.currentTimeMillis() - startedAt) % 10_000 < 5000) {
                 progress.run();
             }

@@ -51,9 +51,14 @@ final class ChaosFreeze {
         this.topics = topics;
     }
 
-    /** Freezes {@code p} for {@code frozenMs}, thaws it, and notes what the group did meanwhile in {@code f}. */
-    void freeze(ChildProcess p, long frozenMs, Map<String, Object> f) throws Exception {
-        Map<String, Set<TopicPartition>> before = awaitStable(30_000);
+    /**
+     * Freezes {@code p} for {@code frozenMs}, thaws it, and notes what the group did meanwhile in
+     * {@code f}. First waits (up to 20 s) for the group to be stable with {@code expectedMembers}
+     * members — every running process's consumers joined — so the frozen process's members are
+     * known before it freezes.
+     */
+    void freeze(ChildProcess p, long frozenMs, int expectedMembers, Map<String, Object> f) throws Exception {
+        Map<String, Set<TopicPartition>> before = awaitStable(expectedMembers, 20_000);
         Map<TopicPartition, Long> committedAtFreeze = safe(() -> kafka.committed(group), Map.of());
         long t0 = System.currentTimeMillis();
         p.freeze();
@@ -64,6 +69,7 @@ final class ChaosFreeze {
         Map<String, ChaosKafka.OpenTransaction> transactions = new LinkedHashMap<>();
         Map<String, Long> transactionEnd = new HashMap<>();
         long thawAt = -1;
+        int unanswered = 0;
         try {
             while (true) {
                 long now = System.currentTimeMillis();
@@ -79,7 +85,9 @@ final class ChaosFreeze {
                 now = System.currentTimeMillis();
                 if (evictedAt < 0 && before != null) {
                     Map<String, Set<TopicPartition>> members = safe(() -> kafka.members(group), null);
-                    if (members != null && !members.keySet().containsAll(before.keySet())) {
+                    if (members == null) {
+                        unanswered++;
+                    } else if (!members.keySet().containsAll(before.keySet())) {
                         evictedAt = now;
                         before.forEach((member, parts) -> {
                             if (!members.containsKey(member)) {
@@ -103,7 +111,9 @@ final class ChaosFreeze {
                     }
                 }
                 List<ChaosKafka.OpenTransaction> open = safe(() -> kafka.openTransactions(LONG_TRANSACTION_MS), null);
-                if (open != null) {
+                if (open == null) {
+                    unanswered++;
+                } else {
                     Set<String> ids = new HashSet<>();
                     for (ChaosKafka.OpenTransaction t : open) {
                         ids.add(t.transactionalId());
@@ -127,6 +137,8 @@ final class ChaosFreeze {
         f.put("freeze_ms", thawAt - t0);
         f.put("group", group);
         f.put("group_stable_before_freeze", before != null);
+        f.put("members_before_freeze", before == null ? null : before.size());
+        f.put("all_members_joined_before_freeze", before != null && before.size() >= expectedMembers);
         f.put("members_evicted_after_ms", evictedAt < 0 ? null : evictedAt - t0);
         f.put("partitions", held.stream().map(TopicPartition::toString).toList());
         f.put("partitions_with_records_waiting", waiting.size());
@@ -145,22 +157,33 @@ final class ChaosFreeze {
             txs.add(m);
         });
         f.put("open_transactions", txs);
+        if (unanswered > 0) {
+            f.put("broker_unanswered_samples", unanswered);
+        }
     }
 
-    /** The group's members before the freeze, once it is stable (null if it was not within {@code ms}). */
-    private Map<String, Set<TopicPartition>> awaitStable(long ms) throws InterruptedException {
+    /**
+     * The group's members before the freeze, once it is stable (null if it was not within
+     * {@code ms}). A member of the frozen process that has not joined yet (a process just
+     * restarted) is not among them: then nothing is seen leaving, and nothing is measured.
+     */
+    private Map<String, Set<TopicPartition>> awaitStable(int expectedMembers, long ms) throws InterruptedException {
         long deadline = System.currentTimeMillis() + ms;
-        while (System.currentTimeMillis() < deadline) {
-            Map<String, Set<TopicPartition>> m = safe(() -> kafka.stableMembers(group), null);
-            if (m != null) {
+        Map<String, Set<TopicPartition>> m = null;
+        while (true) {
+            m = safe(() -> kafka.stableMembers(group), null);
+            boolean complete = m != null && m.size() >= expectedMembers;
+            if (complete || (m != null && System.currentTimeMillis() >= deadline)) {
                 Map<String, Set<TopicPartition>> mine = new HashMap<>();
                 m.forEach((member, parts) -> mine.put(member,
                         parts.stream().filter(tp -> topics.contains(tp.topic())).collect(java.util.stream.Collectors.toSet())));
                 return mine;
             }
+            if (System.currentTimeMillis() >= deadline) {
+                return null;
+            }
             Thread.sleep(SAMPLE_MS);
         }
-        return null;
     }
 
     private interface Call<T> {

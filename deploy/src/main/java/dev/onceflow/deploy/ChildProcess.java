@@ -25,6 +25,8 @@ final class ChildProcess {
     private Process process;
     private int starts;
     private boolean frozen;
+    /** Started and not since killed or stopped on purpose: if it is not alive, it exited by itself. */
+    private boolean wanted;
 
     ChildProcess(String name, List<String> command, Map<String, String> env, Path logDir) {
         this.name = name;
@@ -57,6 +59,33 @@ final class ChildProcess {
         pb.redirectOutput(logDir.resolve(name + "-" + starts + ".log").toFile());
         process = pb.start();
         frozen = false;
+        wanted = true;
+    }
+
+    /** Whether the process ended although nobody killed or stopped it (a crash, or an exit on an error at start). */
+    synchronized boolean exitedByItself() {
+        return wanted && process != null && !process.isAlive();
+    }
+
+    /** The exit code of the current start, or null while it runs (or before the first start). */
+    synchronized Integer exitCode() {
+        return process == null || process.isAlive() ? null : process.exitValue();
+    }
+
+    /** The last line of the current start's log that is not a stack frame, or null. */
+    synchronized String lastLogLine() {
+        try {
+            List<String> lines = java.nio.file.Files.readAllLines(logDir.resolve(name + "-" + starts + ".log"));
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                String l = lines.get(i).strip();
+                if (!l.isEmpty() && !l.startsWith("at ") && !l.startsWith("...")) {
+                    return l.length() > 300 ? l.substring(0, 300) : l;
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // no log to read
+        }
+        return null;
     }
 
     /** SIGSTOP: the process stops running, keeping its connections and state. */
@@ -91,6 +120,7 @@ final class ChildProcess {
 
     /** SIGKILL (which a frozen process receives too), then waits until the process is gone. */
     synchronized void kill9() throws InterruptedException {
+        wanted = false;
         if (process != null) {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
@@ -100,6 +130,7 @@ final class ChildProcess {
 
     /** SIGTERM (a clean shutdown), then SIGKILL after {@code seconds}. A frozen process is thawed first, or SIGTERM would wait. */
     synchronized void stop(int seconds) throws InterruptedException {
+        wanted = false;
         if (process != null && process.isAlive()) {
             if (frozen) {
                 try {
