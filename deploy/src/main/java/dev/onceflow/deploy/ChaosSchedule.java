@@ -12,8 +12,8 @@ import java.util.TreeMap;
  * faults, in which order, at which offsets from the start. Pure logic (no clock, no processes), so
  * the soak's schedule can be checked without running it.
  *
- * <p>Each kind's count grows with the duration (see {@link #counts(int)}): 13 faults of 9 kinds at
- * 100 or 120 s, 55 at 600 s. The faults are shuffled, except that {@code remove-engine} always
+ * <p>Each kind's count grows with the duration (see {@link #counts(int)}): 11 faults of 7 kinds at
+ * 60 s, 13 of 9 kinds at 100 or 120 s, 55 at 600 s. The faults are shuffled, except that {@code remove-engine} always
  * follows its {@code add-engine} (there is one extra engine to add and remove). The schedule
  * fills 10–90 % of the run: each fault gets its expected cost ({@link #costMs(String)}, what it
  * takes to carry out, such as a 15–20 s freeze) and the rest of that span is spread as seeded
@@ -43,7 +43,7 @@ final class ChaosSchedule {
 
     /**
      * How many faults of each kind a run of {@code durationS} seconds gets: at least one of each
-     * (four engine kills and two dispatcher kills), and more as the run grows — an engine kill per
+     * (four engine kills and two dispatcher kills; no freeze below 90 s), and more as the run grows — an engine kill per
      * 40 s, a dispatcher kill per 60 s, a capture-leader kill, a broker kill and a PostgreSQL
      * restart per 120 s, an engine added and removed and an engine frozen per 150 s, a dispatcher
      * frozen per 200 s.
@@ -57,8 +57,11 @@ final class ChaosSchedule {
         n.put(RESTART_POSTGRES, Math.max(1, durationS / 120));
         n.put(ADD_ENGINE, Math.max(1, durationS / 150));
         n.put(REMOVE_ENGINE, Math.max(1, durationS / 150));
-        n.put(FREEZE_ENGINE, Math.max(1, durationS / 150));
-        n.put(FREEZE_DISPATCHER, Math.max(1, durationS / 200));
+        // A freeze takes 15-20 s: runs shorter than 90 s (the 60 s negative control) have none.
+        if (durationS >= 90) {
+            n.put(FREEZE_ENGINE, Math.max(1, durationS / 150));
+            n.put(FREEZE_DISPATCHER, Math.max(1, durationS / 200));
+        }
         return n;
     }
 

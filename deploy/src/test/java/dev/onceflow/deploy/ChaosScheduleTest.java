@@ -44,6 +44,13 @@ class ChaosScheduleTest {
     }
 
     @Test
+    void theSixtySecondNegativeControlKeepsItsElevenKillsAndRestartsWithoutFreezes() {
+        Map<String, Long> kinds = byKind(ChaosSchedule.plan(60, new Random(11)));
+        assertThat(kinds.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(11);
+        assertThat(kinds).doesNotContainKeys("freeze-engine", "freeze-dispatcher");
+    }
+
+    @Test
     void faultsFitTheRunAndEveryRemovedEngineWasAddedBefore() {
         for (int duration : new int[] {60, 100, 120, 600, 3600}) {
             for (long seed = 0; seed < 50; seed++) {
