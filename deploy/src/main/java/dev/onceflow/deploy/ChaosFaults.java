@@ -282,12 +282,13 @@ final class ChaosFaults {
      * stop every schedule source at once, which the fire-once misfire policy answers by skipping
      * ticks — correct behaviour, but not the fault meant here. Notes the wait in {@code f}.
      */
-    private void awaitAnotherDispatcher(ChildProcess victim, Map<String, Object> f) throws InterruptedException {
+    private void awaitAnotherDispatcher(ChildProcess victim, Map<String, Object> f) throws InterruptedException, IOException {
         if (fleet.dispatchers().size() < 2) {
             return; // nothing to wait for: the kill is an outage, and the check accounts for it
         }
         long from = System.currentTimeMillis();
         while (!anotherDispatcherUp(victim) && System.currentTimeMillis() < from + 60_000) {
+            superviseRoles(); // the other one may have exited by itself: it is not coming up unless restarted
             Thread.sleep(200);
         }
         if (System.currentTimeMillis() - from >= 200) {
