@@ -181,7 +181,10 @@ final class ChaosCheck {
         sb.append(String.format("  faults injected %d, by kind %s:%n", ((List<?>) r.get("faults")).size(), r.get("faults_by_kind")));
         for (Object f : (List<?>) r.get("faults")) {
             Map<String, Object> m = (Map<String, Object>) f;
-            String measured = m.containsKey("processing_resumed_after_ms") ? String.format(" (evicted after %s ms, partitions %s, "
+            String measured = m.containsKey("members_evicted_after_ms") && m.get("members_evicted_after_ms") == null
+                    ? String.format(" (no member seen leaving the group%s: nothing measured)",
+                            Boolean.TRUE.equals(m.get("all_members_joined_before_freeze")) ? "" : ", which was not stable with every member joined")
+                    : m.containsKey("processing_resumed_after_ms") ? String.format(" (evicted after %s ms, partitions %s, "
                     + "processing resumed after %s ms, %s)", m.get("members_evicted_after_ms"), m.get("partitions"),
                     m.get("processing_resumed_after_ms"), Boolean.TRUE.equals(m.get("resumed_before_thaw")) ? "before the thaw"
                             : Boolean.FALSE.equals(m.get("resumed_before_thaw")) ? "after the thaw"
