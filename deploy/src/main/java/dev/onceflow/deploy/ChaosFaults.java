@@ -1,5 +1,7 @@
 package dev.onceflow.deploy;
 
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -31,6 +33,8 @@ final class ChaosFaults {
     private final List<Map<String, Object>> faults = Collections.synchronizedList(new ArrayList<>());
     /** Spans with no dispatcher up (a kill of the last one up; with 2 or more the faults avoid it): ticks may be missed then. */
     private final List<ChaosTriggerCheck.Outage> outages = Collections.synchronizedList(new ArrayList<>());
+    /** Roles that exited by themselves and were restarted (see {@link ChaosFleet#restartExited}). */
+    private final List<Map<String, Object>> exits = Collections.synchronizedList(new ArrayList<>());
     private long outageFrom = -1;
     private long addedAt;
 
@@ -56,25 +60,43 @@ final class ChaosFaults {
     }
 
     /**
-     * The schedule: 4 engine kills, 2 dispatcher kills, 1 kill of the capture leader, 1 broker kill,
-     * 1 PostgreSQL restart, one engine added and later removed — 11 faults, spread over 10–80 % of
-     * the run in a seeded order. One fault at a time, and a dispatcher is killed only once another
-     * one is up (not merely booting), so with two or more dispatchers one always fires the
-     * schedule's ticks: the schedule check relies on it. Returns at the end of the run's duration.
+     * Carries out the {@link ChaosSchedule} of the run's duration: every fault kind, more of each
+     * as the run is longer, spread over 10–90 % of the run in a seeded order. One fault at a time
+     * (a fault that takes longer than planned delays the next), and a dispatcher is killed or
+     * frozen only once another one is up (not merely booting), so with two or more dispatchers one
+     * always fires the schedule's ticks: the schedule check relies on it. Returns at the end of the
+     * run's duration, or after the last fault if that is later.
      */
     void inject() throws Exception {
-        List<String> kinds = new ArrayList<>(List.of("kill-engine", "kill-engine", "kill-engine", "kill-engine",
-                "kill-dispatcher", "kill-dispatcher", "kill-capture-leader", "kill-broker", "restart-postgres", "add-engine"));
-        Collections.shuffle(kinds, random);
-        kinds.add(kinds.indexOf("add-engine") + 1 + random.nextInt(kinds.size() - kinds.indexOf("add-engine")), "remove-engine");
-        long start = startedAt;
-        long span = durationS * 700L;
-        for (int k = 0; k < kinds.size(); k++) {
-            long at = start + durationS * 100L + span * k / kinds.size() + random.nextInt((int) Math.max(1, span / kinds.size() / 2));
-            progressUntil(at);
-            fault(kinds.get(k));
+        for (ChaosSchedule.Planned planned : ChaosSchedule.plan(durationS, random)) {
+            progressUntil(startedAt + planned.atMs());
+            superviseRoles();
+            fault(planned.kind());
         }
-        progressUntil(start + durationS * 1000L);
+        progressUntil(startedAt + durationS * 1000L);
+    }
+
+    /** Roles that exited by themselves during the run, each restarted. */
+    List<Map<String, Object>> exits() {
+        return new ArrayList<>(exits);
+    }
+
+    /** Restarts the roles that exited by themselves; prints and records each. */
+    void superviseRoles() throws IOException {
+        for (Map<String, Object> e : fleet.restartExited(startedAt)) {
+            exits.add(e);
+            out.printf("[%6.1f s] %s exited by itself (exit code %s: %s); restarted%n", (System.currentTimeMillis() - startedAt) / 1000.0,
+                    e.get("role"), e.get("exit_code"), e.get("last_log_line"));
+        }
+    }
+
+    /** How many faults of each kind were carried out. */
+    Map<String, Long> countsByKind() {
+        Map<String, Long> n = new java.util.TreeMap<>();
+        for (Map<String, Object> f : faults()) {
+            n.merge((String) f.get("kind"), 1L, Long::sum);
+        }
+        return n;
     }
 
     private void fault(String kind) throws Exception {
@@ -95,6 +117,10 @@ final class ChaosFaults {
     /** Carries out one fault; returns its target. Notes in {@code f} what the summary should say about it. */
     private String carryOut(String kind, Map<String, Object> f) throws Exception {
         switch (kind) {
+            case ChaosSchedule.FREEZE_ENGINE:
+                return freezeEngine(f);
+            case ChaosSchedule.FREEZE_DISPATCHER:
+                return freezeDispatcher(f);
             case "kill-engine":
                 return killEngine();
             case "kill-dispatcher":
@@ -122,6 +148,59 @@ final class ChaosFaults {
         Thread.sleep(500 + random.nextInt(2500));
         e.start();
         return e.name();
+    }
+
+    /**
+     * SIGSTOP of an engine for 15–20 s, longer than its consumer session timeout (10 s): the group
+     * evicts its workers and the other engines take their partitions, while the frozen one keeps
+     * its PostgreSQL connections, its place in any open Kafka transaction and its batch in
+     * memory; then SIGCONT, and it carries on as a zombie. See {@link ChaosFreeze} for what is
+     * measured.
+     */
+    private String freezeEngine(Map<String, Object> f) throws Exception {
+        List<ChildProcess> up = fleet.engines().stream().filter(ChildProcess::alive).toList();
+        if (up.isEmpty()) {
+            return "none (no engine running)";
+        }
+        ChildProcess e = up.get(random.nextInt(up.size()));
+        long frozenMs = 15_000 + random.nextInt(5001);
+        try (ChaosKafka kafka = new ChaosKafka(fleet.bootstrap())) {
+            int members = fleet.config().getInt(OnceflowConfig.ENGINE_WORKERS) * (up.size()
+                    + (fleet.extraEngine().alive() ? 1 : 0));
+            new ChaosFreeze(kafka, fleet.config().get(OnceflowConfig.ENGINE_GROUP), List.of(Topics.EVENTS, Topics.TASKS))
+                    .freeze(e, frozenMs, members, f);
+        }
+        return e.name();
+    }
+
+    /**
+     * SIGSTOP of a dispatcher for 15–20 s, longer than its Kafka Streams session timeout (10 s):
+     * its stream tasks move to the other dispatcher, its schedule source misses ticks (the other
+     * one fires them), and if it leads the row-change capture, the capture waits (its session
+     * still holds the lock); then SIGCONT. Like a kill, only while another dispatcher is up; with
+     * one dispatcher the freeze is an outage of the schedule.
+     */
+    private String freezeDispatcher(Map<String, Object> f) throws Exception {
+        List<ChildProcess> dispatcherProcs = fleet.dispatchers();
+        ChildProcess d = dispatcherProcs.get(random.nextInt(dispatcherProcs.size()));
+        long frozenMs = 15_000 + random.nextInt(5001);
+        awaitAnotherDispatcher(d, f);
+        if (!d.alive()) {
+            return "none (" + d.name() + " is not running)";
+        }
+        f.put("capture_leader", CaptureLeader.pid(fleet.dataSource()) == d.pid());
+        long at = System.currentTimeMillis();
+        boolean othersUp = anotherDispatcherUp(d);
+        try (ChaosKafka kafka = new ChaosKafka(fleet.bootstrap())) {
+            int members = fleet.config().getInt(OnceflowConfig.DISPATCHER_THREADS)
+                    * (int) dispatcherProcs.stream().filter(ChildProcess::alive).count();
+            new ChaosFreeze(kafka, fleet.config().get(OnceflowConfig.DISPATCHER_APP_ID), List.of(Topics.TRIGGERS, Topics.BY_KEY))
+                    .freeze(d, frozenMs, members, f);
+        }
+        if (!othersUp) {
+            outages.add(new ChaosTriggerCheck.Outage(at, at + ((Number) f.get("freeze_ms")).longValue()));
+        }
+        return d.name();
     }
 
     private String killAndRestartDispatcher(Map<String, Object> f) throws Exception {
@@ -203,12 +282,13 @@ final class ChaosFaults {
      * stop every schedule source at once, which the fire-once misfire policy answers by skipping
      * ticks — correct behaviour, but not the fault meant here. Notes the wait in {@code f}.
      */
-    private void awaitAnotherDispatcher(ChildProcess victim, Map<String, Object> f) throws InterruptedException {
+    private void awaitAnotherDispatcher(ChildProcess victim, Map<String, Object> f) throws InterruptedException, IOException {
         if (fleet.dispatchers().size() < 2) {
             return; // nothing to wait for: the kill is an outage, and the check accounts for it
         }
         long from = System.currentTimeMillis();
         while (!anotherDispatcherUp(victim) && System.currentTimeMillis() < from + 60_000) {
+            superviseRoles(); // the other one may have exited by itself: it is not coming up unless restarted
             Thread.sleep(200);
         }
         if (System.currentTimeMillis() - from >= 200) {
@@ -240,9 +320,10 @@ final class ChaosFaults {
         }
     }
 
-    private void progressUntil(long deadline) throws InterruptedException {
+    private void progressUntil(long deadline) throws InterruptedException, IOException {
         while (System.currentTimeMillis() < deadline) {
             Thread.sleep(Math.min(5000, Math.max(1, deadline - System.currentTimeMillis())));
+            superviseRoles();
             if (System.currentTimeMillis() - startedAt >= 0 && (System.currentTimeMillis() - startedAt) % 10_000 < 5000) {
                 progress.run();
             }

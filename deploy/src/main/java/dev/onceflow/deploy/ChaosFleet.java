@@ -121,6 +121,32 @@ final class ChaosFleet {
         }
     }
 
+    /**
+     * Restarts every role (and the broker) that exited by itself — as a process supervisor such
+     * as Kubernetes would — and returns what happened to each, for the summary: a role that exits
+     * is a finding (it should wait and retry, not exit), but the run goes on with the fleet it is
+     * meant to have. Called by the fault thread between faults and while waiting for quiet.
+     */
+    List<Map<String, Object>> restartExited(long startedAt) throws IOException {
+        List<ChildProcess> all = new ArrayList<>(engineProcs);
+        all.addAll(dispatcherProcs);
+        all.add(extraEngine);
+        all.add(broker);
+        List<Map<String, Object>> exits = new ArrayList<>();
+        for (ChildProcess p : all) {
+            if (p != null && p.exitedByItself()) {
+                Map<String, Object> e = new java.util.LinkedHashMap<>();
+                e.put("at_s", Math.round((System.currentTimeMillis() - startedAt) / 100.0) / 10.0);
+                e.put("role", p.name());
+                e.put("exit_code", p.exitCode());
+                e.put("last_log_line", p.lastLogLine());
+                p.start();
+                exits.add(e);
+            }
+        }
+        return exits;
+    }
+
     DataSource dataSource() {
         return ds;
     }

@@ -26,7 +26,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * The chaos run's publishing workload: trigger records for the {@link ChaosCommand#ORDERS} and
  * {@link ChaosCommand#HEAVY} workflows, each key delivered 1–3 times, drawn from the run's seed.
  * Counts the copies the broker acknowledged and the keys it accepted at least once — the keys
- * that must each have exactly one execution.
+ * that must each have exactly one execution — and the keys in doubt: a copy failed (the broker may
+ * have written it and lost only the answer, as at its kill -9) and none was acknowledged. A key in
+ * doubt may or may not have an execution; any other execution is of an event nobody published.
  *
  * <p>Owned by {@link ChaosCommand}: {@link #publishLoop()} runs on its own thread until
  * {@link #stop()}; the counts are safe to read from any thread.
@@ -38,6 +40,7 @@ final class ChaosPublisher {
     private final int rate;
     private final long startedAt;
     private final Set<String> accepted = ConcurrentHashMap.newKeySet();
+    private final Set<String> failed = ConcurrentHashMap.newKeySet();
     private final AtomicLong published = new AtomicLong();
     private final AtomicBoolean publishing = new AtomicBoolean(true);
 
@@ -51,6 +54,13 @@ final class ChaosPublisher {
     /** Keys the broker acknowledged at least once (a live set). */
     Set<String> accepted() {
         return accepted;
+    }
+
+    /** Keys of which a copy failed and none was acknowledged (so far): they may or may not have been written. */
+    Set<String> inDoubt() {
+        Set<String> doubt = new java.util.HashSet<>(failed);
+        doubt.removeAll(accepted);
+        return doubt;
     }
 
     /** Copies the broker acknowledged, counting every delivery of a key. */
@@ -71,7 +81,7 @@ final class ChaosPublisher {
     void publishLoop() {
         Random r = new Random(seed * 31 + 7);
         try (KafkaProducer<byte[], byte[]> a = producer("a"); KafkaProducer<byte[], byte[]> b = producer("b")) {
-            List<ProducerRecord<byte[], byte[]>> delayed = new ArrayList<>();
+            List<Held> delayed = new ArrayList<>();
             long i = 0;
             long tick = System.currentTimeMillis();
             while (publishing.get()) {
@@ -82,7 +92,8 @@ final class ChaosPublisher {
                 Collections.shuffle(delayed, r);
                 int n = delayed.size() / 2;
                 for (int k = 0; k < n; k++) {
-                    send(b, delayed.remove(delayed.size() - 1), null);
+                    Held held = delayed.remove(delayed.size() - 1);
+                    send(b, held.record(), held.eventKey());
                 }
                 tick += 100;
                 long sleep = tick - System.currentTimeMillis();
@@ -90,8 +101,8 @@ final class ChaosPublisher {
                     Thread.sleep(sleep);
                 }
             }
-            for (ProducerRecord<byte[], byte[]> rec : delayed) {
-                send(b, rec, null);
+            for (Held held : delayed) {
+                send(b, held.record(), held.eventKey());
             }
             // Bounded: a record the broker never acknowledges (e.g. sequence errors after the broker's
             // kill -9) is simply not accepted; the run must not hang on it.
@@ -103,7 +114,7 @@ final class ChaosPublisher {
     }
 
     /** Event {@code i}: sent now by {@code a}; its extra copies, if {@code r} draws any, held back in {@code delayed}. */
-    private void publishOne(long i, KafkaProducer<byte[], byte[]> a, Random r, List<ProducerRecord<byte[], byte[]>> delayed) {
+    private void publishOne(long i, KafkaProducer<byte[], byte[]> a, Random r, List<Held> delayed) {
         String wf = i % Math.max(1, rate * 2L) == 0 ? ChaosCommand.HEAVY : ChaosCommand.ORDERS;
         String id = "e" + i;
         Instant time = Instant.ofEpochMilli(startedAt + i);
@@ -114,25 +125,34 @@ final class ChaosPublisher {
         send(a, new ProducerRecord<>(Topics.TRIGGERS, recordKey, trigger), key);
         int copies = 1 + r.nextInt(3);
         if (copies >= 2) {
-            delayed.add(new ProducerRecord<>(Topics.TRIGGERS, recordKey, trigger));
+            delayed.add(new Held(new ProducerRecord<>(Topics.TRIGGERS, recordKey, trigger), key));
         }
         if (copies == 3) {
             int version = 1;
             EventEnvelope event = new EventEnvelope(key, wf, version, time.toEpochMilli(), data,
                     "chaos-replica-without-dedupe-state", System.currentTimeMillis());
-            delayed.add(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+            delayed.add(new Held(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), Json.bytes(event)), key));
         }
     }
 
-    private void send(KafkaProducer<byte[], byte[]> producer, ProducerRecord<byte[], byte[]> record, String acceptedKey) {
-        producer.send(record, (md, e) -> {
-            if (e == null) {
-                published.incrementAndGet();
-                if (acceptedKey != null) {
-                    accepted.add(acceptedKey);
+    /** Every copy of a key, sent by either publisher, accepts the key when acknowledged, or puts it in doubt when it fails. */
+    private void send(KafkaProducer<byte[], byte[]> producer, ProducerRecord<byte[], byte[]> record, String eventKey) {
+        try {
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    published.incrementAndGet();
+                    accepted.add(eventKey);
+                } else {
+                    failed.add(eventKey);
                 }
-            }
-        });
+            });
+        } catch (RuntimeException e) {
+            failed.add(eventKey); // not sent at all; in doubt all the same, to keep the bookkeeping simple
+        }
+    }
+
+    /** A copy held back to be sent later, with the event key it delivers. */
+    private record Held(ProducerRecord<byte[], byte[]> record, String eventKey) {
     }
 
     private KafkaProducer<byte[], byte[]> producer(String name) {

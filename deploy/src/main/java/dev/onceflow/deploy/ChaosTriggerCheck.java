@@ -15,8 +15,8 @@ import javax.sql.DataSource;
 
 /**
  * The invariants of the chaos run's schedule and table workflows, read from PostgreSQL after the
- * system went quiet. Each returns its {@code duplicates} and {@code lost} for the run's totals, and
- * the counts behind them for the summary's detail.
+ * system went quiet. Each returns its {@code duplicates}, {@code lost} and {@code unexpected} for the
+ * run's totals, and the counts behind them for the summary's detail.
  *
  * <ul>
  *   <li><b>schedule</b>: from the first tick that has an execution to the schedule's end, every
@@ -46,8 +46,12 @@ final class ChaosTriggerCheck {
     record Rows(String workflow, Set<Long> acknowledged, Set<Long> inDoubt, long failedRows) {
     }
 
-    /** One workflow's share of the totals, and its counts. */
-    record Verdict(long duplicates, long lost, Map<String, Object> detail) {
+    /**
+     * One workflow's share of the totals, and its counts. {@code unexpected} counts what should not
+     * exist at all and is neither a duplicate nor a loss (a row nobody wrote, an execution of an
+     * event nobody published, a node run without its processed key).
+     */
+    record Verdict(long duplicates, long lost, long unexpected, Map<String, Object> detail) {
     }
 
     private static final long SECOND = 1000;
@@ -113,7 +117,7 @@ final class ChaosTriggerCheck {
         d.put("schedule_succeeded_missing_effect", missingEffect);
         d.put("schedule_failed_executions", failed);
         d.put("schedule_first_tick_after_start_s", status.isEmpty() ? null : (status.firstKey() - ticks.startMs()) / 1000.0);
-        return new Verdict(offGrid + duplicateEffects, missing + missingEffect + failed, d);
+        return new Verdict(offGrid + duplicateEffects, missing + missingEffect + failed, 0, d);
     }
 
     static Verdict table(DataSource ds, Rows rows) throws SQLException {
@@ -182,7 +186,7 @@ final class ChaosTriggerCheck {
         d.put("table_rows_in_doubt_committed", inDoubtCommitted);
         d.put("table_rows_failed_before_commit", rows.failedRows());
         d.put("table_rows_acknowledged_but_absent", acknowledgedAbsent);
-        d.put("table_rows_not_written_by_the_writer", unexplained);
+        d.put("table_rows_not_written_by_the_writer", unexplained); // unexpected
         d.put("table_rows_executed_once", once);
         d.put("table_rows_without_execution", withoutExecution);
         d.put("table_extra_executions", extraExecutions);
@@ -190,8 +194,10 @@ final class ChaosTriggerCheck {
         d.put("table_duplicate_effects", duplicateEffects);
         d.put("table_succeeded_missing_effect", missingEffect);
         d.put("table_failed_executions", failed);
+        // A committed row that the writer neither saw committed nor had in doubt: it saw the
+        // transaction fail before its COMMIT, so the row should not be there.
         return new Verdict(extraExecutions + unknownRows + duplicateEffects,
-                withoutExecution + missingEffect + failed + acknowledgedAbsent, d);
+                withoutExecution + missingEffect + failed + acknowledgedAbsent, unexplained, d);
     }
 
     /**

@@ -18,8 +18,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The short chaos profile: broker, PostgreSQL, 2 dispatchers and 3 engines as separate processes,
  * trigger records, a schedule firing every second and a table trigger on rows written meanwhile,
- * 11 faults (engine and dispatcher kill -9, a kill -9 of the capture leader, a broker kill -9, a
- * PostgreSQL immediate restart, an engine added and removed). Then the negative control: the same
+ * 13 faults of 9 kinds (engine and dispatcher kill -9, a kill -9 of the capture leader, a broker
+ * kill -9, a PostgreSQL immediate restart, an engine added and removed, an engine and a dispatcher
+ * frozen past their session timeout and thawed: live zombies). Then the negative control: the same
  * with unsafe engines must report duplicates, so the checker is proven able to fail.
  */
 class ChaosIT {
@@ -28,9 +29,20 @@ class ChaosIT {
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void chaosRunHasNoDuplicatesNoLossesNothingStuck(@TempDir Path tmp) throws Exception {
         JsonNode r = chaos(tmp, "--duration", "100", "--seed", "11");
-        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(11);
+        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(13);
+        assertThat(r.get("faults_by_kind").size()).isEqualTo(9);
         assertThat(r.toString()).contains("kill-broker").contains("restart-postgres").contains("kill-engine")
                 .contains("kill-dispatcher");
+        JsonNode engineFreeze = fault(r, "freeze-engine");
+        assertThat(engineFreeze.get("target").asText()).startsWith("engine-");
+        assertThat(engineFreeze.get("freeze_ms").asLong()).as("longer than the session timeout").isGreaterThan(10_000);
+        if (engineFreeze.get("all_members_joined_before_freeze").asBoolean()) {
+            assertThat(engineFreeze.get("members_evicted_after_ms").isNull()).as("the group evicted the frozen engine: %s", engineFreeze)
+                    .isFalse();
+        }
+        JsonNode dispatcherFreeze = fault(r, "freeze-dispatcher");
+        assertThat(dispatcherFreeze.get("target").asText()).startsWith("dispatcher-");
+        assertThat(dispatcherFreeze.get("freeze_ms").asLong()).isGreaterThan(10_000);
         JsonNode leaderKill = fault(r, "kill-capture-leader");
         assertThat(leaderKill.get("target").asText()).as("the capture leader was found and killed").startsWith("dispatcher-");
         assertThat(leaderKill.get("new_leader").asText()).as("another capture took over").startsWith("dispatcher-");
@@ -38,6 +50,8 @@ class ChaosIT {
         assertThat(r.get("duplicates").asLong()).isZero();
         assertThat(r.get("lost").asLong()).isZero();
         assertThat(r.get("stuck").asLong()).isZero();
+        assertThat(r.get("unexpected").asLong()).isZero();
+        assertThat(r.get("stalled").asLong()).as("every partition drained: %s", r.get("kafka")).isZero();
         assertThat(r.get("executions").asLong()).isGreaterThanOrEqualTo(r.get("events_accepted").asLong());
 
         JsonNode d = r.get("detail");
@@ -63,6 +77,8 @@ class ChaosIT {
         JsonNode r = chaos(tmp, "--duration", "60", "--seed", "11", "--unsafe", "--big-rows", "100000");
         assertThat(r.get("unsafe").asBoolean()).isTrue();
         assertThat(r.get("duplicates").asLong()).as("the checker must see the unsafe engines' duplicates").isPositive();
+        assertThat(r.get("detail").get("executions_with_unexpected_processed_keys").isNull())
+                .as("unsafe engines keep no processed keys: that invariant does not apply to them").isTrue();
         assertThat(r.toString()).contains("kill-capture-leader");
     }
 
@@ -86,7 +102,7 @@ class ChaosIT {
         assertThat(Files.exists(json)).as(printed).isTrue();
         JsonNode r = Json.MAPPER.readTree(Files.readAllBytes(json));
         System.out.println("chaos summary JSON: " + r);
-        boolean clean = r.get("duplicates").asLong() == 0 && r.get("lost").asLong() == 0 && r.get("stuck").asLong() == 0;
+        boolean clean = ChaosCheck.TOTALS.stream().allMatch(t -> r.get(t).asLong() == 0);
         assertThat(code).as(printed).isEqualTo(clean ? 0 : 1);
         return r;
     }

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The chaos checker's schedule and table invariants can fail: executions and effect rows written
- * by hand, with a known defect each, must be counted as the duplicates and losses they are. (The
+ * by hand, with a known defect each, must be counted as the duplicates, losses and unexpected rows
+ * they are. (The trigger-record and Kafka invariants: {@link ChaosCheckIT}.) (The
  * unsafe chaos run proves this for the trigger-record workflows; duplicates of ticks and captured
  * rows reach its engines too rarely to rely on.) Each test has its own schema for
  * {@code chaos_rows} and {@code chaos_effects} and its own workflow ids in {@code executions}.
@@ -122,5 +123,25 @@ class ChaosTriggerCheckIT {
                 .containsEntry("table_rows_acknowledged_but_absent", 1L);
         assertThat(v.duplicates()).isEqualTo(2);
         assertThat(v.lost()).isEqualTo(3);
+        assertThat(v.unexpected()).isZero();
+    }
+
+    @Test
+    void tableCheckCountsARowTheWriterSawFailBeforeItsCommitAsUnexpected() throws Exception {
+        DevCommand.runScript(ds, "INSERT INTO chaos_rows (id, tx, payload) SELECT g, 1, 'x' FROM generate_series(1, 3) g");
+        String row = "{\"row\": {\"id\": %d}}";
+        for (long id = 1; id <= 3; id++) {
+            execution(workflow + "@" + id + "#a", "succeeded", row.formatted(id));
+            effect(workflow + "@" + id + "#a", "seen", id);
+        }
+
+        // Row 1 acknowledged, row 2 in doubt (its COMMIT was cut), row 3: the writer saw its transaction fail before COMMIT.
+        ChaosTriggerCheck.Verdict v = ChaosTriggerCheck.table(ds, new ChaosTriggerCheck.Rows(workflow, Set.of(1L), Set.of(2L), 1));
+
+        assertThat(v.detail()).containsEntry("table_rows_not_written_by_the_writer", 1L).containsEntry("table_rows_executed_once", 3L)
+                .containsEntry("table_rows_in_doubt_committed", 1L);
+        assertThat(v.unexpected()).isEqualTo(1);
+        assertThat(v.duplicates()).isZero();
+        assertThat(v.lost()).isZero();
     }
 }
