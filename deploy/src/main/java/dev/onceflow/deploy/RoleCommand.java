@@ -39,8 +39,7 @@ final class RoleCommand {
         Args args = Args.parse("engine", argv, VALUED, Set.of("unsafe"));
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
-        // Engine names itself engine-N, N counting instances in this JVM (engine/Engine.java): every process is
-        // engine-1. It should take processName("engine") from here once its constructor accepts a name.
+        // The engine names itself engine-<host>-<pid>-<n> (Engine.processName): unique in the group.
         Engine engine = new Engine(config, ds, EngineHooks.NONE, Clock.systemUTC(), args.flag("unsafe"));
         engine.start();
         out.println("onceflow engine " + engine.name() + " running: " + config.getInt(OnceflowConfig.ENGINE_WORKERS)
@@ -48,8 +47,7 @@ final class RoleCommand {
                 + config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         serve(engine::close, () -> {
             EngineMetrics m = engine.metrics();
-            return "executions started " + m.events() + ", nodes run " + m.nodeRuns() + ", duplicates absorbed "
-                    + (m.duplicateEvents() + m.duplicateNodeRuns()) + ", failed batches " + m.batchFailures();
+            return engineLine(m, engine.problems());
         });
         return 0;
     }
@@ -73,6 +71,14 @@ final class RoleCommand {
             catalog.close();
         }, () -> dispatcher.metrics() + captureLine(dispatcher.captureStatus()));
         return 0;
+    }
+
+    /** The engine's status line: its counts, then whatever a person should look at (stalls, stuck executions). */
+    static String engineLine(EngineMetrics m, List<String> problems) {
+        return "executions started " + m.events() + ", nodes run " + m.nodeRuns() + ", duplicates absorbed "
+                + (m.duplicateEvents() + m.duplicateNodeRuns()) + ", failed batches " + m.batchFailures()
+                + ", dead-lettered " + m.deadLettered()
+                + (problems.isEmpty() ? "" : "; PROBLEMS: " + String.join(" | ", problems));
     }
 
     /** The row-change capture's part of the status line: who captures what, and what a person must fix. */

@@ -88,4 +88,12 @@ class RoleCommandTest {
                 new dev.onceflow.common.WorkflowStore.Stored(wf.apply("refunds", "{\"type\": \"api\"}"), true));
         assertThat(LocalInfra.userTopics(stored)).containsExactly("a.clicks", "demo.signups");
     }
+
+    @Test
+    void engineStatusLineNamesItsProblems() {
+        dev.onceflow.engine.EngineMetrics m = new dev.onceflow.engine.EngineMetrics();
+        assertThat(RoleCommand.engineLine(m, java.util.List.of())).doesNotContain("PROBLEMS");
+        assertThat(RoleCommand.engineLine(m, java.util.List.of("onceflow.events-0: no progress for 95 s", "3 executions")))
+                .contains("PROBLEMS: onceflow.events-0: no progress for 95 s | 3 executions");
+    }
 }
