@@ -85,7 +85,7 @@ final class SqlNode {
                 // Unparseable by the driver: executing it will fail as a node failure with the driver's reason.
             }
         }
-        return problem == null ? null : "sql node '" + node.id() + "' refused before running: field 'sql' " + problem;
+        return problem == null ? null : "sql node '" + node.id() + "' was not run: field 'sql': " + problem;
     }
 
     /** The node's parameters, evaluated; throws IllegalArgumentException when an expression fails. */

@@ -9,7 +9,8 @@ import java.util.Locale;
  * transaction. The engine runs the statement in the same PostgreSQL transaction as the node's
  * claim (its processed-key row); a statement that ends or splits that transaction ({@code COMMIT},
  * {@code ROLLBACK}, {@code BEGIN}, {@code SAVEPOINT}…), changes its characteristics, changes the
- * session the next executions share ({@code SET} without {@code LOCAL}, {@code RESET}), or comes
+ * session the next executions share ({@code SET} without {@code LOCAL}, {@code RESET},
+ * {@code PREPARE}, {@code DEALLOCATE}), or comes
  * with a second statement would commit the claim and the effect outside the protocol, or leave
  * the connection different for the next node. Statements that PostgreSQL refuses inside a
  * transaction block ({@code VACUUM}, {@code CREATE INDEX CONCURRENTLY}…) are refused here too, so
@@ -126,7 +127,13 @@ public final class SqlStatements {
             case "SAVEPOINT", "RELEASE":
                 return String.format(control, first, "split");
             case "PREPARE":
-                return second.equals("TRANSACTION") ? String.format(control, "PREPARE TRANSACTION", "detach") : null;
+                if (second.equals("TRANSACTION")) {
+                    return String.format(control, "PREPARE TRANSACTION", "detach");
+                }
+                return "'PREPARE' creates a prepared statement in the session, which later nodes and executions share on this"
+                        + " connection (the next run of the node would find it already there); the driver prepares statements itself";
+            case "DEALLOCATE":
+                return "'DEALLOCATE' drops prepared statements of the session, including the driver's own for later nodes";
             case "SET":
                 if (second.equals("TRANSACTION")) {
                     return "'SET TRANSACTION' would change the isolation of the transaction that holds the node's claim;"

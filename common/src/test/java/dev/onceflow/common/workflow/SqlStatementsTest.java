@@ -52,7 +52,8 @@ class SqlStatementsTest {
     @Test
     void sessionChangesAndStatementsThatCannotRunInATransactionAreRefused() {
         for (String sql : new String[] {"SET search_path = x", "SET ROLE admin", "SET SESSION AUTHORIZATION u", "RESET ALL",
-                "DISCARD ALL", "VACUUM t", "CREATE INDEX CONCURRENTLY i ON t (a)", "create unique index concurrently i on t (a)",
+                "DISCARD ALL", "PREPARE q AS SELECT 1", "DEALLOCATE ALL", "VACUUM t", "CREATE INDEX CONCURRENTLY i ON t (a)",
+                "create unique index concurrently i on t (a)",
                 "DROP INDEX CONCURRENTLY i", "REINDEX TABLE CONCURRENTLY t", "CREATE DATABASE d", "DROP DATABASE d",
                 "ALTER SYSTEM SET work_mem = '1MB'"}) {
             assertThat(SqlStatements.problem(sql)).as(sql).isNotNull();
@@ -66,7 +67,7 @@ class SqlStatementsTest {
                 "SELECT * FROM \"rollback\"", "SET LOCAL statement_timeout = 1000", "SET CONSTRAINTS ALL DEFERRED",
                 "LOCK TABLE t IN SHARE MODE", "CREATE INDEX i ON t (a)", "CALL p(?)", "DO $$ BEGIN PERFORM 1; END $$",
                 "CREATE FUNCTION f() RETURNS int AS $f$ BEGIN RETURN 1; END $f$ LANGUAGE plpgsql",
-                "WITH x AS (DELETE FROM t RETURNING *) SELECT count(*) FROM x", "PREPARE q AS SELECT 1",
+                "WITH x AS (DELETE FROM t RETURNING *) SELECT count(*) FROM x",
                 "SELECT 1 -- COMMIT"}) {
             assertThat(SqlStatements.problem(sql)).as(sql).isNull();
         }
