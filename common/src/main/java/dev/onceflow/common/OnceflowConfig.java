@@ -145,7 +145,10 @@ public final class OnceflowConfig {
             "acks", "a record counts as written only once every in-sync replica has it (acks=all); fewer can lose acknowledged"
                     + " records when a broker fails",
             "processing.guarantee", "the dispatcher runs exactly_once_v2; another guarantee could publish an event twice or lose"
-                    + " one");
+                    + " one",
+            "transaction.timeout.ms", "it bounds how long read_committed readers wait on a dead or frozen producer's open"
+                    + " transaction, and must stay well below engine.hanging.transaction.abort.ms: set"
+                    + " engine.transaction.timeout.ms instead");
 
     /** Environment variables that are not configuration keys but are still Onceflow's own. */
     private static final List<String> OTHER_ENVIRONMENT = List.of("ONCEFLOW_CONFIG");

@@ -130,8 +130,10 @@ class OnceflowConfigTest {
         assertThatThrownBy(() -> OnceflowConfig.load(null, Map.of("ONCEFLOW_KAFKA_PRODUCER_ACKS", "1"), Map.of()))
                 .hasMessageContaining("'kafka.producer.acks'").hasMessageContaining("acks=all");
         // tunable settings next to them still pass
-        assertThat(OnceflowConfig.of(Map.of("kafka.producer.transaction.timeout.ms", "10000", "kafka.producer.linger.ms", "5",
+        assertThat(OnceflowConfig.of(Map.of("kafka.producer.batch.size", "10000", "kafka.producer.linger.ms", "5",
                 "kafka.streams.commit.interval.ms", "50")).clientSettings("kafka.producer.")).hasSize(2);
+        assertThatThrownBy(() -> OnceflowConfig.of(Map.of("kafka.producer.transaction.timeout.ms", "60000")))
+                .hasMessageContaining("engine.transaction.timeout.ms");
     }
 
     @Test
