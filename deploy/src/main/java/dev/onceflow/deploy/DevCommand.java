@@ -98,7 +98,7 @@ final class DevCommand {
         try {
             out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
             infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
-                    OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"), false);
+                    OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0", OnceflowConfig.DISPATCHER_HTTP_HOST.name(), "127.0.0.1"), false);
             DataSource ds = infra.dataSource();
             runScript(ds, resource("examples/demo-schema.sql"));
             List<Workflow> deployed = WorkflowCommand.deploy(new WorkflowStore(ds), examples());

@@ -53,11 +53,21 @@ final class ApiIngress implements AutoCloseable {
 
     ApiIngress(int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock)
             throws IOException {
+        this("", port, catalog, producer, limit, clock);
+    }
+
+    /** @param host the address to listen on; empty: every interface */
+    ApiIngress(String host, int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
+               Clock clock) throws IOException {
         this.catalog = catalog;
         this.producer = producer;
         this.limit = limit;
         this.clock = clock;
-        this.server = HttpServer.create(new InetSocketAddress(port), 128);
+        InetSocketAddress address = host == null || host.isBlank() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new IOException("dispatcher.http.host '" + host + "' does not resolve to an address");
+        }
+        this.server = HttpServer.create(address, 128);
         this.executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "onceflow-api");
             t.setDaemon(true);
@@ -66,7 +76,7 @@ final class ApiIngress implements AutoCloseable {
         server.setExecutor(executor);
         server.createContext("/api/workflows/", this::handle);
         server.start();
-        LOG.info("HTTP API listening on port {}", port());
+        LOG.info("HTTP API listening on {}", server.getAddress());
     }
 
     int port() {

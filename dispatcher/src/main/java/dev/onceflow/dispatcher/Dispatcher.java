@@ -119,10 +119,12 @@ public final class Dispatcher implements AutoCloseable {
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             try {
-                api = new ApiIngress(port, catalog, sourceProducer, recordLimit, java.time.Clock.systemUTC());
+                api = new ApiIngress(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, catalog, sourceProducer, recordLimit,
+                        java.time.Clock.systemUTC());
             } catch (java.io.IOException e) {
-                throw new IllegalStateException("cannot start the HTTP API on port " + port + " (" + e.getMessage()
-                        + "); set dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
+                throw new IllegalStateException("cannot start the HTTP API on " + config.get(OnceflowConfig.DISPATCHER_HTTP_HOST)
+                        + ":" + port + " (" + e.getMessage() + "); set dispatcher.http.host to an address of this host (empty: "
+                        + "every interface) and dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
             }
         }
     }

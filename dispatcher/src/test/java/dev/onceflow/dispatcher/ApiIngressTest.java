@@ -1,6 +1,7 @@
 package dev.onceflow.dispatcher;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.Json;
@@ -82,5 +83,20 @@ class ApiIngressTest {
     private HttpResponse<String> post(String workflow, String body) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/api/workflows/" + workflow + "/trigger"))
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void listensOnTheConfiguredAddressAndRefusesOneThatDoesNotResolve() throws Exception {
+        ApiIngress loopback = new ApiIngress("127.0.0.1", 0, catalog, producer, RecordSizeLimit.KAFKA_DEFAULT, Clock.systemUTC());
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + loopback.port()
+                    + "/api/workflows/nope/trigger")).POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(404);
+        } finally {
+            loopback.close();
+        }
+        assertThatThrownBy(() -> new ApiIngress("no-such-host.invalid", 0, catalog, producer, RecordSizeLimit.KAFKA_DEFAULT,
+                Clock.systemUTC())).isInstanceOf(java.io.IOException.class).hasMessageContaining("dispatcher.http.host");
     }
 }
