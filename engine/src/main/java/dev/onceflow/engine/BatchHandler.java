@@ -166,22 +166,16 @@ final class BatchHandler {
         Savepoint sp = store.savepoint();
         int produced = out.size();
         try {
-            long now = clock.millis();
             if (record.topic().equals(Topics.EVENTS)) {
                 EventEnvelope event = Json.read(record.value(), EventEnvelope.class);
                 // The trigger data may be what PostgreSQL refused: the dead-letter record keeps it.
                 EventEnvelope kept = new EventEnvelope(event.eventKey(), event.workflow(), event.version(), event.time(),
                         Json.MAPPER.createObjectNode().put("dead_lettered", "trigger data kept in " + Topics.DLQ),
-                        event.source(), event.publishedAt());
+                        event.source(), event.publishedAt(), event.depth());
                 String error = reason + " (record kept in " + Topics.DLQ + ")";
-                Optional<Long> id = store.createExecution(kept, "failed", error, now);
-                if (id.isPresent()) {
-                    counts.events++;
-                    counts.failed++;
-                    out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error, now,
-                            event.publishedAt()));
-                } else {
+                if (!createFailed(kept, error, out, counts)) {
                     Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
+                    long now = clock.millis();
                     if (existing.isPresent() && existing.get().running()
                             && store.finishExecution(existing.get().id(), "failed", error, now)) {
                         counts.failed++;
@@ -428,6 +422,20 @@ final class BatchHandler {
         }
     }
 
+    /** Creates the event's execution already failed, with its outcome; false when the key had an execution. */
+    private boolean createFailed(EventEnvelope event, String error, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
+            throws SQLException {
+        long now = clock.millis();
+        Optional<Long> id = store.createExecution(event, "failed", error, now);
+        if (id.isEmpty()) {
+            return false;
+        }
+        counts.events++;
+        counts.failed++;
+        out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error, now, event.publishedAt()));
+        return true;
+    }
+
     private void onEvent(ConsumerRecord<byte[], byte[]> record, List<ProducerRecord<byte[], byte[]>> out, Counts counts)
             throws SQLException {
         EventEnvelope event;
@@ -440,14 +448,7 @@ final class BatchHandler {
         Optional<Workflow> wf = workflows.get(event.workflow(), event.version());
         if (wf.isEmpty()) {
             String error = "workflow '" + event.workflow() + "' version " + event.version() + " is not deployed";
-            long now = clock.millis();
-            Optional<Long> id = store.createExecution(event, "failed", error, now);
-            if (id.isPresent()) {
-                counts.events++;
-                counts.failed++;
-                out.add(outcome(event.eventKey(), id.get(), event.workflow(), event.version(), "failed", error, now,
-                        event.publishedAt()));
-            } else {
+            if (!createFailed(event, error, out, counts)) {
                 counts.duplicateEvents++;
                 store.execution(event.eventKey()).filter(e -> !e.running())
                         .ifPresent(e -> out.add(outcome(event.eventKey(), e)));
