@@ -236,8 +236,9 @@ final class ChaosFaults {
      * Only when every broker runs and every replica is in sync (waits up to 60 s for it), so that a
      * second broker is never down while one is: with {@code min.insync.replicas} 2 of 3, one may be.
      * Notes in {@code f} the broker, the partitions it led, how long until every partition had a
-     * leader that is not the killed broker ({@code leaders_elected_ms}), its down time, and how long
-     * after its restart every replica was in sync again.
+     * leader that is not the killed broker ({@code leaders_elected_ms}), its down time, how long its
+     * restart took until the cluster listed it again, and how long after its restart every replica
+     * was in sync again (null: not within 120 s of its registration).
      */
     private String killLeadingBroker(Map<String, Object> f) throws Exception {
         long afterElection = 2000 + random.nextInt(3001);
@@ -298,8 +299,10 @@ final class ChaosFaults {
             f.put("down_ms", restartedAt - killedAt);
             victim.start();
             fleet.awaitBroker();
+            long registered = System.currentTimeMillis();
+            f.put("registered_after_restart_ms", registered - restartedAt);
             long inSync = -1;
-            while (System.currentTimeMillis() < restartedAt + 60_000) {
+            while (System.currentTimeMillis() < registered + 120_000) {
                 try {
                     if (outOfSync(kafka.replicas(WATCHED_TOPICS)) == 0) {
                         inSync = System.currentTimeMillis();
