@@ -237,7 +237,7 @@ final class ChaosFaults {
      * second broker is never down while one is: with {@code min.insync.replicas} 2 of 3, one may be.
      * Notes in {@code f} the broker, the partitions it led, how long until every partition had a
      * leader that is not the killed broker ({@code leaders_elected_ms}), its down time, how long its
-     * restart took until the cluster listed it again, and how long after its restart every replica
+     * restart took until the cluster listed it again (not within 90 s: noted, and the run goes on with two brokers), and how long after its restart every replica
      * was in sync again (null: not within 120 s of its registration).
      */
     private String killLeadingBroker(Map<String, Object> f) throws Exception {
@@ -298,7 +298,17 @@ final class ChaosFaults {
             long restartedAt = System.currentTimeMillis();
             f.put("down_ms", restartedAt - killedAt);
             victim.start();
-            fleet.awaitBroker();
+            try {
+                fleet.awaitBroker();
+            } catch (IllegalStateException e) {
+                // Two brokers still serve every partition: the run goes on, the restarted one may register later,
+                // and the next broker kill waits for it (or is skipped). A finding for the summary, not the end of the run.
+                f.put("registered_after_restart_ms", null);
+                f.put("not_registered", e.getMessage());
+                out.printf("[%6.1f s] %s restarted but not registered: %s; going on with two brokers%n",
+                        (System.currentTimeMillis() - startedAt) / 1000.0, victim.name(), e.getMessage());
+                return victim.name();
+            }
             long registered = System.currentTimeMillis();
             f.put("registered_after_restart_ms", registered - restartedAt);
             long inSync = -1;
