@@ -237,8 +237,9 @@ final class ChaosFaults {
      * second broker is never down while one is: with {@code min.insync.replicas} 2 of 3, one may be.
      * Notes in {@code f} the broker, the partitions it led, how long until every partition had a
      * leader that is not the killed broker ({@code leaders_elected_ms}), its down time, how long its
-     * restart took until the cluster listed it again (not within 90 s: noted, and the run goes on with two brokers), and how long after its restart every replica
-     * was in sync again (null: not within 120 s of its registration).
+     * restart took until the cluster listed it again (not within 90 s: noted, and the run goes on
+     * with two brokers), and how long after that every replica was in sync again (null: not within
+     * 120 s).
      */
     private String killLeadingBroker(Map<String, Object> f) throws Exception {
         long afterElection = 2000 + random.nextInt(3001);
