@@ -48,6 +48,7 @@ final class ChaosCommand {
     private final int rate;
     private final int engines;
     private final int dispatchers;
+    private final int brokers;
     private final int bigRows;
     private final int rowRate;
     private final boolean unsafe;
@@ -61,23 +62,24 @@ final class ChaosCommand {
     private ChaosFaults faults;
     private DataSource ds;
 
-    private ChaosCommand(Path dir, long seed, int durationS, int rate, int engines, int dispatchers, int bigRows, int rowRate,
-                         boolean unsafe, PrintStream out) throws IOException {
+    private ChaosCommand(Path dir, long seed, int durationS, int rate, int engines, int dispatchers, int brokers, int bigRows,
+                         int rowRate, boolean unsafe, PrintStream out) throws IOException {
         this.logs = Files.createDirectories(dir.resolve("logs"));
         this.seed = seed;
         this.durationS = durationS;
         this.rate = rate;
         this.engines = engines;
         this.dispatchers = dispatchers;
+        this.brokers = brokers;
         this.bigRows = bigRows;
         this.rowRate = rowRate;
         this.unsafe = unsafe;
         this.out = out;
-        this.fleet = new ChaosFleet(dir, logs, unsafe);
+        this.fleet = new ChaosFleet(dir, logs, unsafe, brokers);
     }
 
     static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "big-rows", "row-rate",
+        Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "brokers", "big-rows", "row-rate",
                 "json", "dir"), Set.of("unsafe"));
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));
         ChaosCommand chaos = new ChaosCommand(dir,
@@ -86,6 +88,7 @@ final class ChaosCommand {
                 args.intValue("rate", 100, 1, 100_000),
                 args.intValue("engines", 3, 1, 32),
                 args.intValue("dispatchers", 2, 1, 16),
+                brokers(args.intValue("brokers", 1, 1, 3)),
                 args.intValue("big-rows", 1_000_000, 1000, 1_000_000_000),
                 args.intValue("row-rate", 20, 1, 10_000),
                 args.flag("unsafe"), out);
@@ -96,6 +99,14 @@ final class ChaosCommand {
             out.println("Summary written to " + json);
         }
         return ChaosCheck.passed(report) ? 0 : 1;
+    }
+
+    /** 1 (replication factor 1) or 3 (replication factor 3, min.insync.replicas 2): nothing in between. */
+    private static int brokers(int n) {
+        if (n == 2) {
+            throw new IllegalArgumentException("--brokers must be 1 or 3: with 2, min.insync.replicas 2 leaves no broker to kill");
+        }
+        return n;
     }
 
     private Map<String, Object> execute() throws Exception {
@@ -131,7 +142,9 @@ final class ChaosCommand {
         DevCommand.runScript(ds, "INSERT INTO chaos_big SELECT g, ((g::bigint * 7919) % 100000)::int, md5(g::text) FROM generate_series(1, "
                 + bigRows + ") g ON CONFLICT DO NOTHING; ANALYZE chaos_big");
 
-        out.println("Starting the Kafka broker as its own process ...");
+        out.println(brokers == 1 ? "Starting the Kafka broker as its own process ..."
+                : "Starting " + brokers + " Kafka brokers (KRaft quorum of " + brokers + ", replication factor " + brokers
+                        + ", min.insync.replicas 2), each its own process ...");
         fleet.startBroker();
 
         WorkflowStore store = new WorkflowStore(ds);
@@ -163,8 +176,8 @@ final class ChaosCommand {
     /** The workload for the run's duration, with the faults; returns once publishing and writing stopped. */
     private void runUnderFaults() throws Exception {
         startedAt = System.currentTimeMillis();
-        out.printf("Chaos run: %d s, seed %d, %d engines, %d dispatchers, %,d big rows, %d table rows/s%s; logs in %s%n",
-                durationS, seed, engines, dispatchers, bigRows, rowRate, unsafe ? ", UNSAFE engines (negative control)" : "", logs);
+        out.printf("Chaos run: %d s, seed %d, %d engines, %d dispatchers, %d broker%s, %,d big rows, %d table rows/s%s; logs in %s%n",
+                durationS, seed, engines, dispatchers, brokers, brokers == 1 ? "" : "s", bigRows, rowRate, unsafe ? ", UNSAFE engines (negative control)" : "", logs);
         deploySchedule();
         rowWriter = new ChaosRowWriter(ds, fleet.config().get(OnceflowConfig.TABLE_SLOT), rowRate, seed * 17 + 3);
         rowWriter.start();
@@ -273,6 +286,7 @@ final class ChaosCommand {
         full.put("seed", seed);
         full.put("duration_s", durationS);
         full.put("unsafe", unsafe);
+        full.put("brokers", brokers);
         full.put("events_published", publisher.published());
         full.put("schedule_window", Map.of("start", Instant.ofEpochMilli(ticksStart).toString(),
                 "end", Instant.ofEpochMilli(ticksEnd).toString()));

@@ -29,8 +29,10 @@ final class ChaosFleet {
     private final Path dir;
     private final Path logs;
     private final boolean unsafe;
+    private final int brokerCount;
     private RestartablePostgres postgres;
-    private ChildProcess broker;
+    /** The brokers, node id i + 1 at index i. */
+    private final List<ChildProcess> brokers = new ArrayList<>();
     private final List<ChildProcess> engineProcs = new ArrayList<>();
     private final List<ChildProcess> dispatcherProcs = new ArrayList<>();
     private ChildProcess extraEngine;
@@ -38,9 +40,22 @@ final class ChaosFleet {
     private DataSource ds;
 
     ChaosFleet(Path dir, Path logs, boolean unsafe) {
+        this(dir, logs, unsafe, 1);
+    }
+
+    /**
+     * {@code brokerCount} 1: one broker, replication factor 1 (as {@code onceflow dev}). 3: a
+     * three-node KRaft cluster (every node broker and controller, one quorum of three voters),
+     * replication factor 3 everywhere and {@code min.insync.replicas} 2, so one broker may be down.
+     */
+    ChaosFleet(Path dir, Path logs, boolean unsafe, int brokerCount) {
+        if (brokerCount != 1 && brokerCount != 3) {
+            throw new IllegalArgumentException("brokers must be 1 or 3, not " + brokerCount);
+        }
         this.dir = dir;
         this.logs = logs;
         this.unsafe = unsafe;
+        this.brokerCount = brokerCount;
     }
 
     /** Starts PostgreSQL and applies Onceflow's schema; returns its data source. */
@@ -51,23 +66,56 @@ final class ChaosFleet {
         return ds;
     }
 
-    /** Starts the broker as its own process, waits until it answers, and creates Onceflow's topics. */
+    /**
+     * Starts the broker (or the three brokers) as its own process, waits until it answers (until
+     * all of them are registered), and creates Onceflow's topics.
+     */
     void startBroker() throws Exception {
-        int port = LocalKafka.freePort();
-        int controllerPort = LocalKafka.freePort();
-        Path kafkaDir = Files.createDirectories(dir.resolve("kafka"));
+        if (brokerCount == 1) {
+            int port = LocalKafka.freePort();
+            int controllerPort = LocalKafka.freePort();
+            Path kafkaDir = Files.createDirectories(dir.resolve("kafka"));
+            Path serverProps = write(kafkaDir, LocalKafka.brokerProperties(kafkaDir.resolve("logs"), port, controllerPort));
+            LocalKafka.format(serverProps);
+            bootstrap = "localhost:" + port;
+            brokers.add(new ChildProcess("broker", ChildProcess.java("768m", "kafka.Kafka", List.of(serverProps.toString())), Map.of(), logs));
+        } else {
+            int[] ports = new int[brokerCount];
+            int[] controllerPorts = new int[brokerCount];
+            List<String> voters = new ArrayList<>();
+            List<String> servers = new ArrayList<>();
+            for (int i = 0; i < brokerCount; i++) {
+                ports[i] = LocalKafka.freePort();
+                controllerPorts[i] = LocalKafka.freePort();
+                voters.add((i + 1) + "@localhost:" + controllerPorts[i]);
+                servers.add("localhost:" + ports[i]);
+            }
+            String clusterId = org.apache.kafka.common.Uuid.randomUuid().toString();
+            for (int i = 0; i < brokerCount; i++) {
+                Path kafkaDir = Files.createDirectories(dir.resolve("kafka-" + (i + 1)));
+                Path serverProps = write(kafkaDir, LocalKafka.clusterProperties(i + 1, String.join(",", voters), kafkaDir.resolve("logs"),
+                        ports[i], controllerPorts[i], brokerCount, 2));
+                LocalKafka.format(serverProps, clusterId);
+                brokers.add(new ChildProcess("broker-" + (i + 1), ChildProcess.java("512m", "kafka.Kafka", List.of(serverProps.toString())),
+                        Map.of(), logs));
+            }
+            bootstrap = String.join(",", servers);
+        }
+        for (ChildProcess b : brokers) {
+            b.start();
+        }
+        awaitBroker();
+        LocalInfra.createTopics(config());
+    }
+
+    private static Path write(Path kafkaDir, Map<String, String> settings) throws IOException {
         Properties props = new Properties();
-        props.putAll(LocalKafka.brokerProperties(kafkaDir.resolve("logs"), port, controllerPort));
+        props.putAll(settings);
         Path serverProps = kafkaDir.resolve("server.properties");
         try (OutputStream o = Files.newOutputStream(serverProps)) {
             props.store(o, "onceflow chaos broker");
         }
-        LocalKafka.format(serverProps);
-        bootstrap = "localhost:" + port;
-        broker = new ChildProcess("broker", ChildProcess.java("768m", "kafka.Kafka", List.of(serverProps.toString())), Map.of(), logs);
-        broker.start();
-        awaitBroker();
-        LocalInfra.createTopics(config());
+        return serverProps;
     }
 
     /** Starts the dispatchers, then the engines; prepares (but does not start) the extra engine. */
@@ -88,6 +136,7 @@ final class ChaosFleet {
 
     OnceflowConfig config() {
         return OnceflowConfig.of(Map.of(OnceflowConfig.KAFKA_BOOTSTRAP.name(), bootstrap,
+                OnceflowConfig.REPLICATION.name(), String.valueOf(brokerCount),
                 OnceflowConfig.DB_URL.name(), "jdbc:postgresql://localhost:" + postgres.port() + "/postgres",
                 OnceflowConfig.DB_USER.name(), "postgres",
                 OnceflowConfig.ENGINE_GROUP.name(), "onceflow-chaos",
@@ -105,16 +154,21 @@ final class ChaosFleet {
         return new ChildProcess(name, ChildProcess.java("384m", Onceflow.class.getName(), args), env, logs);
     }
 
+    /** Waits up to 90 s until the broker answers; with several, until every one is registered in the cluster. */
     void awaitBroker() throws InterruptedException {
         long deadline = System.currentTimeMillis() + 90_000;
         while (true) {
             try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                     AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 3000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000))) {
-                admin.describeCluster().nodes().get();
-                return;
+                int nodes = admin.describeCluster().nodes().get().size();
+                if (nodes >= brokerCount) {
+                    return;
+                }
+                throw new IllegalStateException(nodes + " of " + brokerCount + " brokers registered");
             } catch (Exception e) {
                 if (System.currentTimeMillis() > deadline) {
-                    throw new IllegalStateException("the Kafka broker did not start within 90 s; see " + logs.resolve("broker-1.log"));
+                    throw new IllegalStateException("the Kafka broker" + (brokerCount > 1 ? "s" : "") + " did not start within 90 s ("
+                            + e.getMessage() + "); see " + logs.resolve(brokers.get(0).name() + "-1.log"));
                 }
                 Thread.sleep(300);
             }
@@ -131,7 +185,7 @@ final class ChaosFleet {
         List<ChildProcess> all = new ArrayList<>(engineProcs);
         all.addAll(dispatcherProcs);
         all.add(extraEngine);
-        all.add(broker);
+        all.addAll(brokers);
         List<Map<String, Object>> exits = new ArrayList<>();
         for (ChildProcess p : all) {
             if (p != null && p.exitedByItself()) {
@@ -159,8 +213,18 @@ final class ChaosFleet {
         return postgres;
     }
 
+    /** The (first) broker: the only one with {@code --brokers 1}. */
     ChildProcess broker() {
-        return broker;
+        return brokers.get(0);
+    }
+
+    /** Every broker, node id i + 1 at index i. */
+    List<ChildProcess> brokers() {
+        return brokers;
+    }
+
+    int brokerCount() {
+        return brokerCount;
     }
 
     List<ChildProcess> engines() {
@@ -189,12 +253,25 @@ final class ChaosFleet {
                 Thread.currentThread().interrupt();
             }
         }
-        try {
-            if (broker != null) {
-                broker.stop(20);
+        // All at once: a broker of a cluster whose others already stopped waits for a quorum to shut down in order.
+        List<Thread> stopping = new ArrayList<>();
+        for (ChildProcess b : brokers) {
+            Thread t = new Thread(() -> {
+                try {
+                    b.stop(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "onceflow-chaos-stop-" + b.name());
+            t.start();
+            stopping.add(t);
+        }
+        for (Thread t : stopping) {
+            try {
+                t.join(40_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
         if (postgres != null) {
             postgres.close();

@@ -99,6 +99,24 @@ final class ChaosKafka implements AutoCloseable {
         return out;
     }
 
+    /** Each partition's leader and in-sync replicas (broker ids), as the broker answering describes them. */
+    record Replicas(int leader, Set<Integer> isr, int replicas) {
+    }
+
+    /** Every partition of the topics with its leader (-1 when it has none) and its in-sync replicas. */
+    Map<TopicPartition, Replicas> replicas(Collection<String> topics) throws Exception {
+        Map<TopicPartition, Replicas> out = new HashMap<>();
+        for (TopicDescription t : get(admin.describeTopics(topics).allTopicNames()).values()) {
+            t.partitions().forEach(p -> {
+                Set<Integer> isr = new HashSet<>();
+                p.isr().forEach(n -> isr.add(n.id()));
+                out.put(new TopicPartition(t.name(), p.partition()), new Replicas(p.leader() == null || p.leader().isEmpty() ? -1
+                        : p.leader().id(), isr, p.replicas().size()));
+            });
+        }
+        return out;
+    }
+
     /** Last stable offsets ({@code committedOnly}: what a read_committed reader reaches) or high watermarks. */
     Map<TopicPartition, Long> endOffsets(Collection<TopicPartition> partitions, boolean committedOnly) throws Exception {
         Map<TopicPartition, OffsetSpec> spec = new HashMap<>();

@@ -100,13 +100,43 @@ public final class LocalKafka implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The settings of node {@code nodeId} of a multi-node cluster, every node a combined broker and
+     * controller: {@link #brokerProperties} with this node's id, the quorum {@code voters}
+     * ({@code controller.quorum.voters}, e.g. {@code 1@localhost:9093,2@localhost:9095,3@localhost:9097})
+     * and replication: {@code replicas} copies of every topic (internal ones included) and
+     * {@code minInsync} of them needed to acknowledge a write with {@code acks=all}.
+     */
+    public static Map<String, String> clusterProperties(int nodeId, String voters, Path logDir, int port, int controllerPort,
+                                                        int replicas, int minInsync) {
+        Map<String, String> p = brokerProperties(logDir, port, controllerPort);
+        String r = String.valueOf(replicas);
+        String isr = String.valueOf(minInsync);
+        p.put("node.id", String.valueOf(nodeId));
+        p.put("controller.quorum.voters", voters);
+        p.put("default.replication.factor", r);
+        p.put("min.insync.replicas", isr);
+        p.put("offsets.topic.replication.factor", r);
+        p.put("transaction.state.log.replication.factor", r);
+        p.put("transaction.state.log.min.isr", isr);
+        p.put("share.coordinator.state.topic.replication.factor", r);
+        p.put("share.coordinator.state.topic.min.isr", isr);
+        p.put("unclean.leader.election.enable", "false");
+        return p;
+    }
+
     /** Formats the log directory named in {@code serverProperties}; a formatted directory is kept. */
     public static void format(Path serverProperties) {
+        format(serverProperties, Uuid.randomUuid().toString());
+    }
+
+    /** As {@link #format(Path)}, with the given cluster id: every node of one cluster is formatted with the same one. */
+    public static void format(Path serverProperties, String clusterId) {
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         int rc;
         try (PrintStream out = new PrintStream(buffer, true, StandardCharsets.UTF_8)) {
             rc = kafka.tools.StorageTool.execute(new String[] {
-                "format", "--config", serverProperties.toString(), "--cluster-id", Uuid.randomUuid().toString(),
+                "format", "--config", serverProperties.toString(), "--cluster-id", clusterId,
                 "--ignore-formatted"}, out);
         }
         if (rc != 0) {
