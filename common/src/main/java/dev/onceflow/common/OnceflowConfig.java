@@ -20,8 +20,14 @@ import java.util.TreeMap;
  * variables ({@code ONCEFLOW_} + the key upper-cased with '.' as '_', e.g.
  * {@code ONCEFLOW_KAFKA_BOOTSTRAP_SERVERS}), and explicit overrides (command-line flags).
  * Kafka client settings pass through by prefix: {@code kafka.producer.*}, {@code kafka.consumer.*},
- * {@code kafka.streams.*}, {@code kafka.admin.*}. Unknown keys outside those prefixes are rejected,
- * so a typo fails at start-up naming the key.
+ * {@code kafka.streams.*}, {@code kafka.admin.*}, from every source; as environment variables the
+ * prefix is {@code ONCEFLOW_KAFKA_PRODUCER_} (and so on) and the rest is lower-cased with '_' as '.'
+ * ({@code ONCEFLOW_KAFKA_PRODUCER_LINGER_MS} is {@code kafka.producer.linger.ms}); a Kafka setting
+ * whose name holds '_', '-' or capitals cannot be spelt that way and must come from the file or
+ * {@code --set}. Unknown keys outside those prefixes are rejected, so a typo fails at start-up
+ * naming the key; an unknown {@code ONCEFLOW_*} environment variable is logged as a warning (the
+ * environment holds unrelated variables too). Pass-through settings that Onceflow's guarantee rests
+ * on ({@link #GUARANTEE_SETTINGS}) are refused, naming the key and why.
  */
 public final class OnceflowConfig {
 
@@ -121,6 +127,31 @@ public final class OnceflowConfig {
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");
 
+    /**
+     * Kafka client settings that Onceflow sets itself and whose other values would break a
+     * guarantee, with the reason. A pass-through key is refused when its last part is one of these,
+     * with or without a client prefix in between ({@code kafka.consumer.isolation.level},
+     * {@code kafka.streams.producer.acks}, {@code kafka.streams.main.consumer.isolation.level}).
+     * {@code transaction.timeout.ms} stays tunable: it bounds how long a dead producer's open
+     * transaction holds back {@code read_committed} readers (liveness), not what is committed.
+     */
+    public static final Map<String, String> GUARANTEE_SETTINGS = Map.of(
+            "isolation.level", "Onceflow reads with read_committed; another level would run work from aborted transactions",
+            "enable.auto.commit", "Onceflow commits offsets inside the Kafka transaction, with the work's results; auto-commit would"
+                    + " commit them before the work is done and lose it in a crash",
+            "transactional.id", "Onceflow gives each worker's producer its own transactional id; a configured one would be shared"
+                    + " by all workers, which then fence each other",
+            "enable.idempotence", "transactions and duplicate-free retries need an idempotent producer",
+            "acks", "a record counts as written only once every in-sync replica has it (acks=all); fewer can lose acknowledged"
+                    + " records when a broker fails",
+            "processing.guarantee", "the dispatcher runs exactly_once_v2; another guarantee could publish an event twice or lose"
+                    + " one");
+
+    /** Environment variables that are not configuration keys but are still Onceflow's own. */
+    private static final List<String> OTHER_ENVIRONMENT = List.of("ONCEFLOW_CONFIG");
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(OnceflowConfig.class);
+
     private final Map<String, String> values;
 
     private OnceflowConfig(Map<String, String> values) {
@@ -154,14 +185,56 @@ public final class OnceflowConfig {
             }
             props.stringPropertyNames().forEach(n -> merged.put(n, props.getProperty(n).trim()));
         }
+        merged.putAll(fromEnvironment(env));
+        unknownEnvironment(env).forEach(name -> log.warn("environment variable {} is not an Onceflow setting and is ignored"
+                + " (ONCEFLOW_<KEY>: the key upper-cased with '.' as '_'; see 'onceflow config')", name));
+        merged.putAll(overrides);
+        return of(merged);
+    }
+
+    /**
+     * The settings among {@code env}: declared keys by {@link Key#envName()}, and pass-through keys
+     * ({@code ONCEFLOW_KAFKA_PRODUCER_LINGER_MS} is {@code kafka.producer.linger.ms}: the prefix,
+     * then the rest lower-cased with '_' as '.').
+     */
+    static Map<String, String> fromEnvironment(Map<String, String> env) {
+        Map<String, String> out = new TreeMap<>();
         for (Key key : KEYS) {
             String v = env.get(key.envName());
             if (v != null) {
-                merged.put(key.name(), v.trim());
+                out.put(key.name(), v.trim());
             }
         }
-        merged.putAll(overrides);
-        return of(merged);
+        env.forEach((name, value) -> {
+            String key = passThroughKey(name);
+            if (key != null && value != null) {
+                out.put(key, value.trim());
+            }
+        });
+        return out;
+    }
+
+    /** The pass-through key an environment variable names, or null. */
+    static String passThroughKey(String envName) {
+        for (String prefix : PASS_THROUGH) {
+            String envPrefix = "ONCEFLOW_" + prefix.toUpperCase(Locale.ROOT).replace('.', '_');
+            if (envName.startsWith(envPrefix) && envName.length() > envPrefix.length()) {
+                return prefix + envName.substring(envPrefix.length()).toLowerCase(Locale.ROOT).replace('_', '.');
+            }
+        }
+        return null;
+    }
+
+    /** {@code ONCEFLOW_*} names in {@code env} that name no setting: a misspelt key deserves a warning. */
+    static List<String> unknownEnvironment(Map<String, String> env) {
+        List<String> unknown = new ArrayList<>();
+        for (String name : new TreeMap<>(env).keySet()) {
+            if (name.startsWith("ONCEFLOW_") && !OTHER_ENVIRONMENT.contains(name) && passThroughKey(name) == null
+                    && KEYS.stream().noneMatch(k -> k.envName().equals(name))) {
+                unknown.add(name);
+            }
+        }
+        return unknown;
     }
 
     private static void validate(Map<String, String> values) {
@@ -174,6 +247,11 @@ public final class OnceflowConfig {
                 if (PASS_THROUGH.stream().noneMatch(p -> e.getKey().startsWith(p) && e.getKey().length() > p.length())) {
                     problems.add("unknown configuration key '" + e.getKey() + "' (known: " + String.join(", ", declared.keySet())
                             + ", and prefixes " + String.join(", ", PASS_THROUGH) + ")");
+                } else {
+                    String why = guaranteeSetting(e.getKey());
+                    if (why != null) {
+                        problems.add("configuration key '" + e.getKey() + "' cannot be set: " + why);
+                    }
                 }
                 continue;
             }
@@ -195,6 +273,17 @@ public final class OnceflowConfig {
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(String.join("; ", problems));
         }
+    }
+
+    /** Why a pass-through key may not be set ({@link #GUARANTEE_SETTINGS}), or null when it may. */
+    static String guaranteeSetting(String key) {
+        String lower = key.toLowerCase(Locale.ROOT);
+        for (Map.Entry<String, String> e : GUARANTEE_SETTINGS.entrySet()) {
+            if (lower.endsWith("." + e.getKey())) {
+                return e.getValue();
+            }
+        }
+        return null;
     }
 
     public String get(Key key) {
@@ -232,8 +321,10 @@ public final class OnceflowConfig {
     }
 
     /**
-     * The declared keys with a value as {@code ONCEFLOW_*} environment variables ({@link Key#envName()}),
-     * so that a child process started with them loads this same configuration.
+     * The keys with a value as {@code ONCEFLOW_*} environment variables ({@link Key#envName()}, and
+     * pass-through keys by their prefix), so that a child process started with them loads this same
+     * configuration. A pass-through key that the environment cannot spell (it holds '_', '-' or
+     * capitals) is an error naming it rather than a setting the child silently lacks.
      */
     public Map<String, String> environment() {
         Map<String, String> env = new LinkedHashMap<>();
@@ -243,6 +334,16 @@ public final class OnceflowConfig {
                 env.put(key.envName(), v);
             }
         }
+        values.forEach((k, v) -> {
+            if (PASS_THROUGH.stream().anyMatch(k::startsWith)) {
+                String name = "ONCEFLOW_" + k.toUpperCase(Locale.ROOT).replace('.', '_');
+                if (!k.equals(passThroughKey(name))) {
+                    throw new IllegalArgumentException("configuration key '" + k + "' cannot be passed as an environment"
+                            + " variable (" + name + " would read back as '" + passThroughKey(name) + "'); use a configuration file");
+                }
+                env.put(name, v);
+            }
+        });
         return env;
     }
 

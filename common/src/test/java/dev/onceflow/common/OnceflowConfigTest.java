@@ -14,9 +14,10 @@ class OnceflowConfigTest {
     @Test
     void environmentLoadsBackAsTheSameConfiguration() {
         OnceflowConfig config = OnceflowConfig.of(Map.of("kafka.bootstrap.servers", "k:1", "dispatcher.table.slot", "s1",
-                "engine.workers", "5"));
+                "engine.workers", "5", "kafka.producer.linger.ms", "7"));
         Map<String, String> env = config.environment();
         assertThat(env).containsEntry("ONCEFLOW_KAFKA_BOOTSTRAP_SERVERS", "k:1").containsEntry("ONCEFLOW_DISPATCHER_TABLE_SLOT", "s1")
+                .containsEntry("ONCEFLOW_KAFKA_PRODUCER_LINGER_MS", "7")
                 .doesNotContainKey("ONCEFLOW_DB_PASSWORD"); // empty values are left out
         assertThat(OnceflowConfig.load(null, env, Map.of()).asMap()).isEqualTo(config.asMap());
     }
@@ -74,5 +75,77 @@ class OnceflowConfigTest {
     @Test
     void passwordsAreMaskedInToString() {
         assertThat(OnceflowConfig.of(Map.of("db.password", "s3cret")).toString()).doesNotContain("s3cret").contains("db.password=****");
+    }
+
+    @Test
+    void passThroughKeysComeFromTheEnvironmentToo(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("c.properties");
+        Files.writeString(file, "kafka.producer.linger.ms=1\nkafka.consumer.fetch.min.bytes=1\n");
+        OnceflowConfig c = OnceflowConfig.load(file, Map.of("ONCEFLOW_KAFKA_PRODUCER_LINGER_MS", "5",
+                "ONCEFLOW_KAFKA_STREAMS_COMMIT_INTERVAL_MS", "250", "ONCEFLOW_KAFKA_ADMIN_REQUEST_TIMEOUT_MS", "9000",
+                "ONCEFLOW_KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS", "60000"), Map.of("kafka.consumer.fetch.min.bytes", "2"));
+        assertThat(c.clientSettings("kafka.producer.")).containsExactly(Map.entry("linger.ms", "5")); // env over file
+        assertThat(c.clientSettings("kafka.streams.")).containsExactly(Map.entry("commit.interval.ms", "250"));
+        assertThat(c.clientSettings("kafka.admin.")).containsExactly(Map.entry("request.timeout.ms", "9000"));
+        assertThat(c.clientSettings("kafka.consumer.")).containsEntry("fetch.min.bytes", "2") // flag over file
+                .containsEntry("max.poll.interval.ms", "60000");
+    }
+
+    @Test
+    void anUnknownOnceflowEnvironmentVariableIsReportedAndOthersAreNot() {
+        Map<String, String> env = Map.of("ONCEFLOW_ENGINE_WROKERS", "2", "ONCEFLOW_ENGINE_WORKERS", "2", "ONCEFLOW_CONFIG", "/x",
+                "ONCEFLOW_KAFKA_PRODUCER_LINGER_MS", "5", "ONCEFLOW_KAFKA_PRODUCER_", "5", "PATH", "/bin", "ONCEFLOWX", "1");
+        assertThat(OnceflowConfig.unknownEnvironment(env)).containsExactly("ONCEFLOW_ENGINE_WROKERS", "ONCEFLOW_KAFKA_PRODUCER_");
+        // still only a warning: the configuration loads
+        assertThat(OnceflowConfig.load(null, Map.of("ONCEFLOW_ENGINE_WROKERS", "2"), Map.of()).getInt(OnceflowConfig.ENGINE_WORKERS))
+                .isEqualTo(3);
+    }
+
+    @Test
+    void environmentNamesOfPassThroughKeysMapToLowerCaseDottedKeys() {
+        assertThat(OnceflowConfig.passThroughKey("ONCEFLOW_KAFKA_PRODUCER_LINGER_MS")).isEqualTo("kafka.producer.linger.ms");
+        assertThat(OnceflowConfig.passThroughKey("ONCEFLOW_KAFKA_STREAMS_MAIN_CONSUMER_FETCH_MAX_WAIT_MS"))
+                .isEqualTo("kafka.streams.main.consumer.fetch.max.wait.ms");
+        assertThat(OnceflowConfig.passThroughKey("ONCEFLOW_KAFKA_BOOTSTRAP_SERVERS")).isNull();
+    }
+
+    @Test
+    void aPassThroughKeyTheEnvironmentCannotSpellIsAnErrorNotADrop() {
+        OnceflowConfig c = OnceflowConfig.of(Map.of("kafka.producer.some_setting", "1"));
+        assertThatThrownBy(c::environment).hasMessageContaining("kafka.producer.some_setting");
+    }
+
+    @Test
+    void settingsTheGuaranteeRestsOnAreRefusedNamingTheKeyAndWhy() {
+        for (String key : new String[] {"kafka.consumer.isolation.level", "kafka.consumer.enable.auto.commit",
+                "kafka.producer.transactional.id", "kafka.producer.enable.idempotence", "kafka.producer.acks",
+                "kafka.streams.processing.guarantee", "kafka.streams.producer.acks", "kafka.streams.consumer.isolation.level",
+                "kafka.streams.main.consumer.isolation.level", "kafka.streams.producer.transactional.id",
+                "kafka.streams.producer.enable.idempotence"}) {
+            assertThatThrownBy(() -> OnceflowConfig.of(Map.of(key, "x"))).as(key)
+                    .hasMessageContaining("configuration key '" + key + "' cannot be set: ");
+        }
+        assertThatThrownBy(() -> OnceflowConfig.of(Map.of("kafka.consumer.isolation.level", "read_uncommitted")))
+                .hasMessageContaining("read_committed");
+        assertThatThrownBy(() -> OnceflowConfig.load(null, Map.of("ONCEFLOW_KAFKA_PRODUCER_ACKS", "1"), Map.of()))
+                .hasMessageContaining("'kafka.producer.acks'").hasMessageContaining("acks=all");
+        // tunable settings next to them still pass
+        assertThat(OnceflowConfig.of(Map.of("kafka.producer.transaction.timeout.ms", "10000", "kafka.producer.linger.ms", "5",
+                "kafka.streams.commit.interval.ms", "50")).clientSettings("kafka.producer.")).hasSize(2);
+    }
+
+    @Test
+    void numbersOutOfRangeOrNotNumbersAreRefusedFromEverySource(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("c.properties");
+        Files.writeString(file, "engine.sql.timeout.ms=soon\n");
+        assertThatThrownBy(() -> OnceflowConfig.load(file, Map.of(), Map.of())).hasMessageContaining("engine.sql.timeout.ms")
+                .hasMessageContaining("whole number").hasMessageContaining("'soon'");
+        assertThatThrownBy(() -> OnceflowConfig.load(null, Map.of("ONCEFLOW_TOPICS_PARTITIONS", "100000"), Map.of()))
+                .hasMessageContaining("topics.partitions").hasMessageContaining("between 1 and 10000");
+        assertThatThrownBy(() -> OnceflowConfig.load(null, Map.of(), Map.of("engine.workers", "1.5")))
+                .hasMessageContaining("engine.workers").hasMessageContaining("whole number");
+        assertThatThrownBy(() -> OnceflowConfig.of(Map.of("dispatcher.dedupe.retention.ms", "99999999999999999999")))
+                .hasMessageContaining("dispatcher.dedupe.retention.ms");
+        assertThatThrownBy(() -> OnceflowConfig.of(Map.of("db.url", " "))).hasMessageContaining("db.url").hasMessageContaining("empty");
     }
 }

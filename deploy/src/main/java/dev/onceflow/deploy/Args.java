@@ -15,6 +15,7 @@ import java.util.Set;
 final class Args {
 
     private final Map<String, String> options = new HashMap<>();
+    private final Map<String, List<String>> repeated = new HashMap<>();
     private final Set<String> flags = new HashSet<>();
     private final List<String> positional = new ArrayList<>();
 
@@ -42,6 +43,7 @@ final class Args {
                         inline = args.get(++i);
                     }
                     parsed.options.put(name, inline);
+                    parsed.repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(inline);
                 } else if (switches.contains(name) && inline == null) {
                     parsed.flags.add(name);
                 } else {
@@ -56,6 +58,43 @@ final class Args {
 
     String get(String name, String fallback) {
         return options.getOrDefault(name, fallback);
+    }
+
+    /** Every value given to a repeatable option, in order ({@link #get} returns the last). */
+    List<String> all(String name) {
+        return repeated.getOrDefault(name, List.of());
+    }
+
+    private static final java.util.regex.Pattern PAIR_START = java.util.regex.Pattern.compile("\\s*[A-Za-z][A-Za-z0-9_.-]*\\s*=.*",
+            java.util.regex.Pattern.DOTALL);
+
+    /**
+     * The {@code key=value} pairs of a repeatable option such as {@code --set}, each occurrence
+     * holding one pair or several separated by commas. A comma starts a new pair only when what
+     * follows looks like {@code key=}; otherwise it belongs to the value, so
+     * {@code --set kafka.bootstrap.servers=a:1,b:2} is one pair. A value whose comma is followed by
+     * {@code word=} needs an occurrence of its own. Later pairs win.
+     */
+    static Map<String, String> keyValues(String option, List<String> occurrences) {
+        Map<String, String> pairs = new java.util.LinkedHashMap<>();
+        for (String occurrence : occurrences) {
+            List<String> parts = new ArrayList<>();
+            for (String piece : occurrence.split(",", -1)) {
+                if (parts.isEmpty() || PAIR_START.matcher(piece).matches()) {
+                    parts.add(piece);
+                } else {
+                    parts.set(parts.size() - 1, parts.get(parts.size() - 1) + "," + piece);
+                }
+            }
+            for (String pair : parts) {
+                int eq = pair.indexOf('=');
+                if (eq <= 0 || pair.substring(0, eq).isBlank()) {
+                    throw new UsageException("--" + option + " expects key=value[,key=value], got '" + pair + "'");
+                }
+                pairs.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
+            }
+        }
+        return pairs;
     }
 
     String required(String command, String name) {

@@ -4,7 +4,6 @@ import dev.onceflow.common.OnceflowConfig;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -51,7 +50,7 @@ public final class Onceflow {
               config              list every configuration key with its default and meaning
 
             configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
-            ONCEFLOW_<KEY> (dots become underscores, upper case), and -Dkey=value style --set key=value.
+            ONCEFLOW_<KEY> (dots become underscores, upper case), and --set key=value[,key=value] (repeatable).
             """;
 
     private Onceflow() {
@@ -107,21 +106,11 @@ public final class Onceflow {
 
     /**
      * Configuration of a role or tool: defaults, then {@code --config FILE} (or ONCEFLOW_CONFIG),
-     * then environment variables, then {@code --set key=value} options.
+     * then environment variables, then {@code --set key=value} options (repeatable; see {@link Args#keyValues}).
      */
     static OnceflowConfig config(Args args) {
         String file = args.get("config", null);
-        Map<String, String> overrides = new HashMap<>();
-        String sets = args.get("set", null);
-        if (sets != null) {
-            for (String pair : sets.split(",")) {
-                int eq = pair.indexOf('=');
-                if (eq <= 0) {
-                    throw new Args.UsageException("--set expects key=value[,key=value], got '" + pair + "'");
-                }
-                overrides.put(pair.substring(0, eq).trim(), pair.substring(eq + 1).trim());
-            }
-        }
+        Map<String, String> overrides = Args.keyValues("set", args.all("set"));
         return OnceflowConfig.load(file == null ? null : Path.of(file), System.getenv(), overrides);
     }
 }

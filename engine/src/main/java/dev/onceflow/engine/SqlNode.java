@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.workflow.Expressions;
 import dev.onceflow.common.workflow.Node;
+import dev.onceflow.common.workflow.SqlStatements;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,6 +14,7 @@ import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
 import java.util.Collection;
 import java.util.Map;
+import org.postgresql.core.Parser;
 
 /**
  * A {@code sql} node: one statement whose parameters are expressions bound as JDBC parameters,
@@ -30,6 +32,10 @@ final class SqlNode {
     }
 
     NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
+        String refused = refusal(node);
+        if (refused != null) {
+            return new NodeResult.Failed(refused);
+        }
         Object[] params = params(node, variables);
         long timeoutMs = timeoutMs(node);
         try (PreparedStatement ps = connection.prepareStatement(node.sql())) {
@@ -58,6 +64,28 @@ final class SqlNode {
             }
             return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true);
         }
+    }
+
+    /**
+     * Why the node's statement must not run, or null. Deploy refuses such a statement
+     * ({@link SqlStatements#problem}), but a stored definition can predate that check, and pgjdbc
+     * would run every statement of a multi-statement text, committing the claim and the effect
+     * outside the protocol with a {@code COMMIT}. So it is checked again here, before anything is
+     * sent, and pgjdbc's own splitter has the last word on how many statements it would send.
+     */
+    static String refusal(Node.Sql node) {
+        String problem = SqlStatements.problem(node.sql());
+        if (problem == null) {
+            try {
+                int sent = Parser.parseJdbcSql(node.sql(), true, true, true, false, false).size();
+                if (sent > 1) {
+                    problem = "holds " + sent + " statements (as the PostgreSQL driver splits it); a sql node runs exactly one";
+                }
+            } catch (SQLException e) {
+                // Unparseable by the driver: executing it will fail as a node failure with the driver's reason.
+            }
+        }
+        return problem == null ? null : "sql node '" + node.id() + "' was not run: field 'sql': " + problem;
     }
 
     /** The node's parameters, evaluated; throws IllegalArgumentException when an expression fails. */

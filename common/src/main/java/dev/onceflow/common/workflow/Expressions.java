@@ -1,10 +1,17 @@
 package dev.onceflow.common.workflow;
 
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 import org.apache.commons.jexl3.JexlBuilder;
 import org.apache.commons.jexl3.JexlEngine;
 import org.apache.commons.jexl3.JexlException;
 import org.apache.commons.jexl3.JexlExpression;
+import org.apache.commons.jexl3.JexlFeatures;
 import org.apache.commons.jexl3.MapContext;
 import org.apache.commons.jexl3.introspection.JexlPermissions;
 
@@ -14,11 +21,69 @@ import org.apache.commons.jexl3.introspection.JexlPermissions;
  * Expressions see {@code trigger} (the event's data), {@code event} ({@code key}, {@code workflow},
  * {@code time}), {@code vars} and {@code nodes.<id>.output}. Thread-safe: the engine and its
  * expression cache are shared.
+ *
+ * <p>An expression is a condition or a calculation over one record, evaluated on an engine worker
+ * or a dispatcher thread; one record's expression must not exhaust memory or hold that thread, or
+ * the record stalls its partition. So its cost is bounded:
+ * <ul>
+ * <li>Refused at parse ({@link #FEATURES}): loops, lambdas and function definitions (which would
+ *     bring loops and recursion back), {@code new}, assignments and other side effects (an
+ *     expression must not change {@code trigger} or {@code vars}), local variables, pragmas and
+ *     annotations; template strings ({@code `…${x}…`}), which build strings outside the arithmetic's
+ *     limit. What remains evaluates each part of the expression at most once, so its time grows
+ *     with its length and its inputs, not without end.</li>
+ * <li>Method calls: only {@link #METHODS}, pure and no larger than their input
+ *     ({@code trigger.name.startsWith('a')}, {@code trigger.code.toLowerCase()}); methods that
+ *     multiply a size ({@code repeat}, {@code formatted}, {@code replace}, {@code join},
+ *     {@code toArray}…) or take a regular expression ({@code matches}, {@code split}) are refused.</li>
+ * <li>A string built by {@code +} holds at most {@value #MAX_STRING_LENGTH} characters; a range
+ *     ({@code 1..n}) at most {@value #MAX_RANGE_SIZE} numbers.</li>
+ * <li>A regular-expression match ({@code =~}, {@code !~}) stops after {@value #MATCH_TIMEOUT_MS} ms
+ *     (a pattern such as {@code (a+)+b} backtracks for ever on long input).</li>
+ * </ul>
+ * Each breach fails the expression with an {@link IllegalArgumentException} naming the limit, which
+ * fails the node (or dead-letters the record), never the worker.
  */
 public final class Expressions {
 
+    /** Longest string that {@code +} may build, in characters. */
+    public static final int MAX_STRING_LENGTH = 4_000_000;
+
+    /** Most numbers a range {@code a..b} may hold. */
+    public static final int MAX_RANGE_SIZE = 100_000;
+
+    /** Longest time one regular-expression match may take. */
+    public static final long MATCH_TIMEOUT_MS = 1_000;
+
+    /** Pure methods whose result is no larger than their receiver and arguments; every other method is refused. */
+    static final Set<String> METHODS = Set.of(
+            // strings
+            "startsWith", "endsWith", "contains", "indexOf", "lastIndexOf", "length", "isEmpty", "isBlank", "toLowerCase",
+            "toUpperCase", "trim", "strip", "substring", "charAt", "equals", "equalsIgnoreCase", "compareTo",
+            "compareToIgnoreCase", "toString",
+            // lists and maps
+            "size", "get", "containsKey", "containsValue",
+            // numbers
+            "intValue", "longValue", "doubleValue", "abs", "signum");
+
+    /** What the parser accepts: expressions without loops, lambdas, {@code new}, side effects or variables. */
+    static final JexlFeatures FEATURES = new JexlFeatures()
+            .loops(false)
+            .lambda(false)
+            .thinArrow(false)
+            .fatArrow(false)
+            .newInstance(false)
+            .sideEffect(false)
+            .sideEffectGlobal(false)
+            .localVar(false)
+            .pragma(false)
+            .annotation(false)
+            .importPragma(false)
+            .namespacePragma(false);
+
     private static final JexlEngine JEXL = new JexlBuilder()
-            .permissions(JexlPermissions.RESTRICTED)
+            .features(FEATURES)
+            .permissions(new MethodAllowList(JexlPermissions.RESTRICTED))
             .arithmetic(new DecimalStrings(true))
             .strict(true)
             .safe(false)
@@ -34,10 +99,16 @@ public final class Expressions {
         if (expression == null || expression.isBlank()) {
             throw new IllegalArgumentException("expression is empty");
         }
+        if (hasTemplate(expression)) {
+            throw new IllegalArgumentException("expression '" + expression + "' does not parse: template strings (`...`)"
+                    + " are not supported; join strings with +");
+        }
         try {
             return JEXL.createExpression(expression);
         } catch (JexlException e) {
             throw new IllegalArgumentException("expression '" + expression + "' does not parse: " + reason(e), e);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' does not parse: nested too deeply");
         }
     }
 
@@ -47,7 +118,11 @@ public final class Expressions {
         try {
             return compiled.evaluate(new MapContext(new java.util.HashMap<>(variables)));
         } catch (JexlException e) {
-            throw new IllegalArgumentException("expression '" + expression + "' failed: " + reason(e), e);
+            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: " + reason(e), e);
+        } catch (LimitExceeded e) {
+            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: " + e.getMessage(), e);
+        } catch (StackOverflowError e) {
+            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: nested too deeply");
         }
     }
 
@@ -76,6 +151,51 @@ public final class Expressions {
         /** Used by JEXL when options change the math context or scale. */
         DecimalStrings(boolean strict, java.math.MathContext context, int scale) {
             super(strict, context, scale);
+        }
+
+        @Override
+        public Object add(Object left, Object right) {
+            Object sum = super.add(left, right);
+            if (sum instanceof CharSequence text && text.length() > MAX_STRING_LENGTH) {
+                throw new LimitExceeded("a string built by + would hold " + text.length() + " characters, more than the limit of "
+                        + MAX_STRING_LENGTH);
+            }
+            return sum;
+        }
+
+        @Override
+        public Iterable<?> createRange(Object from, Object to) throws ArithmeticException {
+            long size;
+            try {
+                size = Math.abs(toLong(to) - toLong(from)) + 1;
+            } catch (RuntimeException notNumbers) {
+                return super.createRange(from, to); // reports the operands as JEXL does
+            }
+            if (size > MAX_RANGE_SIZE) {
+                throw new LimitExceeded("a range " + from + ".." + to + " would hold " + size + " numbers, more than the limit of "
+                        + MAX_RANGE_SIZE);
+            }
+            return super.createRange(from, to);
+        }
+
+        /**
+         * {@code value =~ regex}: JEXL matches the whole value with {@link String#matches}, which
+         * cannot be stopped; here the same match reads the value through a sequence that gives up
+         * at the deadline.
+         */
+        @Override
+        public Boolean contains(Object container, Object value) {
+            if (!(container instanceof String || container instanceof Pattern) || value == null) {
+                return super.contains(container, value);
+            }
+            Pattern pattern;
+            try {
+                pattern = container instanceof Pattern p ? p : Pattern.compile((String) container);
+            } catch (PatternSyntaxException e) {
+                throw new LimitExceeded("'" + container + "' is not a regular expression: " + e.getDescription());
+            }
+            long deadline = System.nanoTime() + MATCH_TIMEOUT_MS * 1_000_000L;
+            return pattern.matcher(new Deadline(value.toString(), deadline)).matches();
         }
 
         @Override
@@ -119,7 +239,115 @@ public final class Expressions {
         }
     }
 
+    /** A bound of {@link Expressions} was reached; reported as the expression's failure. */
+    static final class LimitExceeded extends ArithmeticException {
+        LimitExceeded(String message) {
+            super(message);
+        }
+    }
+
+    /** A string read by a regular-expression match that stops the match at a deadline. Not thread-safe; one per match. */
+    private static final class Deadline implements CharSequence {
+        private final String text;
+        private final long deadline;
+        private int reads;
+
+        Deadline(String text, long deadline) {
+            this.text = text;
+            this.deadline = deadline;
+        }
+
+        @Override
+        public char charAt(int index) {
+            // Backtracking reads characters again and again: checking the clock every 4096 reads bounds the match.
+            if ((++reads & 0xFFF) == 0 && System.nanoTime() - deadline > 0) {
+                throw new LimitExceeded("a regular-expression match ran longer than the limit of " + MATCH_TIMEOUT_MS + " ms");
+            }
+            return text.charAt(index);
+        }
+
+        @Override
+        public int length() {
+            return text.length();
+        }
+
+        @Override
+        public CharSequence subSequence(int start, int end) {
+            return new Deadline(text.substring(start, end), deadline);
+        }
+
+        @Override
+        public String toString() {
+            return text;
+        }
+    }
+
+    /**
+     * {@link JexlPermissions#RESTRICTED}, with method calls narrowed to {@link #METHODS} and no
+     * constructors. Immutable, hence thread-safe.
+     */
+    private record MethodAllowList(JexlPermissions base) implements JexlPermissions {
+        @Override
+        public boolean allow(Class<?> clazz) {
+            return base.allow(clazz);
+        }
+
+        @Override
+        public boolean allow(Constructor<?> ctor) {
+            return false;
+        }
+
+        @Override
+        public boolean allow(Field field) {
+            return base.allow(field);
+        }
+
+        @Override
+        public boolean allow(Method method) {
+            return METHODS.contains(method.getName()) && base.allow(method);
+        }
+
+        @Override
+        public boolean allow(Package pack) {
+            return base.allow(pack);
+        }
+
+        @Override
+        public JexlPermissions compose(String... src) {
+            return new MethodAllowList(base.compose(src));
+        }
+    }
+
+    /** Whether a backtick (a template string) appears outside the expression's '…' and "…" literals. */
+    private static boolean hasTemplate(String expression) {
+        char quote = 0;
+        for (int i = 0; i < expression.length(); i++) {
+            char c = expression.charAt(i);
+            if (quote != 0) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == quote) {
+                    quote = 0;
+                }
+            } else if (c == '\'' || c == '"') {
+                quote = c;
+            } else if (c == '`') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String abbreviate(String expression) {
+        return expression.length() <= 200 ? expression : expression.substring(0, 200) + "…";
+    }
+
     private static String reason(JexlException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof LimitExceeded limit) {
+                return limit.getMessage();
+            }
+        }
         String message = e.getMessage();
         return message == null ? e.getClass().getSimpleName() : message;
     }

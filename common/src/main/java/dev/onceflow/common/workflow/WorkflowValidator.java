@@ -118,6 +118,10 @@ final class WorkflowValidator {
             if (sql.sql() == null || sql.sql().isBlank()) {
                 problems.add(where + " field 'sql': missing");
             } else {
+                String statement = SqlStatements.problem(sql.sql());
+                if (statement != null) {
+                    problems.add(where + " field 'sql': " + statement);
+                }
                 long placeholders = countPlaceholders(sql.sql());
                 if (placeholders != sql.params().size()) {
                     problems.add(where + " field 'params': the statement has " + placeholders

@@ -3,6 +3,9 @@ package dev.onceflow.common.workflow;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -36,5 +39,75 @@ class ExpressionsTest {
     void aNonNumericStringComparedWithANumberIsStillAnError() {
         assertThatThrownBy(() -> test("row.name > 100", 1)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("row.name > 100");
+    }
+
+    private static Object eval(String expression, Map<String, Object> trigger) {
+        return Expressions.evaluate(expression, Map.of("trigger", trigger));
+    }
+
+    @Test
+    void aStringBuiltPastTheLimitFailsQuicklyNamingTheLimit() {
+        String big = "x".repeat(Expressions.MAX_STRING_LENGTH / 2 + 1);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> eval("trigger.s + trigger.s", Map.of("s", big))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limit of " + Expressions.MAX_STRING_LENGTH);
+        // doubling by nesting: each level doubles, the limit stops it long before memory runs out
+        String quarter = "y".repeat(Expressions.MAX_STRING_LENGTH / 4 + 1);
+        assertThatThrownBy(() -> eval("((trigger.s + trigger.s) + (trigger.s + trigger.s)) + trigger.s", Map.of("s", quarter)))
+                .hasMessageContaining("limit of " + Expressions.MAX_STRING_LENGTH);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        assertThat(eval("trigger.s + '!'", Map.of("s", "ok"))).isEqualTo("ok!");
+    }
+
+    @Test
+    void methodsThatMultiplyASizeAreRefused() {
+        for (String e : new String[] {"trigger.s.repeat(2000000000)", "'%0999999999d'.formatted(1)", "trigger.s.concat('x')",
+                "trigger.s.replace('a', 'aaaa')", "trigger.s.split(',')", "trigger.s.matches('a')", "trigger.getClass()"}) {
+            assertThatThrownBy(() -> eval(e, Map.of("s", "abc"))).as(e).isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThat(eval("trigger.s.startsWith('ab') && trigger.s.toUpperCase() == 'ABC' && trigger.s.length() == 3",
+                Map.of("s", "abc"))).isEqualTo(true);
+        assertThat(eval("trigger.l.size() + trigger.m.get('k')", Map.of("l", List.of(1, 2), "m", Map.of("k", 3)))).isEqualTo(5);
+    }
+
+    @Test
+    void aHugeRangeFailsNamingTheLimit() {
+        assertThatThrownBy(() -> eval("(1..2000000000).size()", Map.of())).hasMessageContaining("limit of " + Expressions.MAX_RANGE_SIZE);
+        assertThatThrownBy(() -> eval("1..2000000000", Map.of())).hasMessageContaining("limit of " + Expressions.MAX_RANGE_SIZE);
+        assertThat(eval("trigger.n =~ (1..10)", Map.of("n", 3))).isEqualTo(true);
+    }
+
+    @Test
+    void loopsLambdasNewAndSideEffectsAreRefusedAtParse() {
+        for (String e : new String[] {"(function(){ while(true){} })()", "((x) -> x + 1)(2)", "(x => x)(1)", "while (true) {}",
+                "for (var i : [1]) {}", "var x = 1", "new('java.lang.StringBuilder')", "trigger.x = 5", "trigger.x += 5", "trigger.x++",
+                "#pragma jexl.safe true\n1", "`${trigger.x}${trigger.x}`", "1; 2"}) {
+            assertThatThrownBy(() -> Expressions.compile(e)).as(e).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("does not parse");
+        }
+        Map<String, Object> trigger = new HashMap<>(Map.of("x", 1));
+        assertThatThrownBy(() -> eval("trigger.x = 5", trigger)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(trigger).containsEntry("x", 1);
+        assertThat(eval("'a`b' + \"`\"", Map.of())).as("a backtick inside a string is text").isEqualTo("a`b`");
+    }
+
+    @Test
+    void aRegularExpressionThatBacktracksForEverStopsAtTheTimeout() {
+        // (.*a){20} against 25 a's and a '!' backtracks for about 12 s in java.util.regex on a 2-core machine
+        String input = "a".repeat(25) + "!";
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> eval("trigger.s =~ '(.*a){20}'", Map.of("s", input))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limit of " + Expressions.MATCH_TIMEOUT_MS + " ms");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        assertThat(eval("trigger.s =~ 'a.*'", Map.of("s", "abc"))).isEqualTo(true);
+        assertThat(eval("trigger.s =~ 'b'", Map.of("s", "abc"))).as("=~ matches the whole value").isEqualTo(false);
+        assertThat(eval("trigger.s !~ 'x.*'", Map.of("s", "abc"))).isEqualTo(true);
+        assertThat(eval("trigger.s =~ ['abc', 'd']", Map.of("s", "abc"))).isEqualTo(true);
+    }
+
+    @Test
+    void deeplyNestedExpressionsFailAsAnExpressionError() {
+        String deep = "(".repeat(20_000) + "1" + ")".repeat(20_000);
+        assertThatThrownBy(() -> Expressions.compile(deep)).isInstanceOf(IllegalArgumentException.class);
     }
 }

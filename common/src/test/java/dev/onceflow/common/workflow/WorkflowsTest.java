@@ -99,4 +99,16 @@ class WorkflowsTest {
         assertThat(catchThrowableOfType(RuntimeException.class,
                 () -> Expressions.evaluate("new('java.io.File', '/etc/passwd').exists()", vars))).isNotNull();
     }
+
+    @Test
+    void aSqlNodeThatWouldCommitOrRunSeveralStatementsIsRefusedNamingTheNodeAndField() {
+        String msg = problems("""
+                {"id": "w", "nodes": [
+                  {"type": "sql", "id": "pay", "sql": "UPDATE t SET paid = true WHERE k = ?; COMMIT", "params": ["event.key"], "next": "log"},
+                  {"type": "sql", "id": "log", "sql": "COMMIT", "next": "ok"},
+                  {"type": "sql", "id": "ok", "sql": "INSERT INTO t (s) VALUES ('a;b'), ($$;$$); -- ;"}
+                ]}""");
+        assertThat(msg).contains("orders.json").contains("node 'pay' field 'sql': holds 2 statements")
+                .contains("node 'log' field 'sql': 'COMMIT'").doesNotContain("node 'ok'");
+    }
 }
