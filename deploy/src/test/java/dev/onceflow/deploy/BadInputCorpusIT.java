@@ -26,14 +26,12 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -354,15 +352,19 @@ class BadInputCorpusIT {
             assertThat(error(c.eventKey)).containsIgnoringCase("unicode").contains(Topics.DLQ);
         }, c -> finished(c.eventKey)));
         r.add(failsWith("constraint-violation", checkWf, Json.MAPPER.createObjectNode().put("n", -5),
-                "corpus_n_positive", "23514"));
-        r.add(failsWith("statement-timeout", slowWf, Json.MAPPER.createObjectNode(), "timed out after 500 ms"));
-        r.add(failsWith("sql-syntax-error", syntaxWf, Json.MAPPER.createObjectNode(), "42601", "syntax error"));
-        r.add(failsWith("undefined-expression-name", undefinedWf, Json.MAPPER.createObjectNode(), "nosuchname", "undefined"));
-        r.add(failsWith("class-access-getClass", classWf, Json.MAPPER.createObjectNode(), "getClass"));
-        r.add(failsWith("class-access-system-exit", exitWf, Json.MAPPER.createObjectNode(), "java.lang.System"));
+                "node 'check' failed", "23514", "violates check constraint \"corpus_n_positive\""));
+        r.add(failsWith("statement-timeout", slowWf, Json.MAPPER.createObjectNode(), "node 'slow' failed", "timed out after 500 ms"));
+        r.add(failsWith("sql-syntax-error", syntaxWf, Json.MAPPER.createObjectNode(), "node 'typo' failed", "42601", "syntax error at or near \"SELEC\""));
+        r.add(failsWith("undefined-expression-name", undefinedWf, Json.MAPPER.createObjectNode(), "node 'undefined' failed", "variable 'nosuchname' is undefined"));
+        r.add(failsWith("class-access-getClass", classWf, Json.MAPPER.createObjectNode(), "node 'klass' failed",
+                "unsolvable function/method 'getClass'"));
+        // Nothing exits: the name is not resolvable (and the sentinel checked by every row ran after it).
+        r.add(failsWith("class-access-system-exit", exitWf, Json.MAPPER.createObjectNode(), "node 'exit' failed",
+                "variable 'java.lang.System' is undefined"));
         r.add(failsWith("huge-string-by-plus", hugeWf, Json.MAPPER.createObjectNode().put("s", "x".repeat(100_000)),
-                "more than the limit of 4000000"));
-        r.add(failsWith("huge-string-by-repeat", repeatWf, Json.MAPPER.createObjectNode(), "repeat"));
+                "node 'huge' failed", "a string built by + would hold 4100000 characters, more than the limit of 4000000"));
+        r.add(failsWith("huge-string-by-repeat", repeatWf, Json.MAPPER.createObjectNode(), "node 'repeat' failed",
+                "unsolvable function/method 'repeat(Integer)'"));
         r.add(new RecordCase("thousand-nodes", trigger(thousandWf, "bad-1000", null, Json.MAPPER.createObjectNode())
                 .getBytes(StandardCharsets.UTF_8), thousandWf + "@0#bad-1000", false, c -> {
             assertThat(status(c.eventKey)).isEqualTo("succeeded");
