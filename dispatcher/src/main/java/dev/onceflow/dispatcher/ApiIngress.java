@@ -43,6 +43,8 @@ final class ApiIngress implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ApiIngress.class);
     private static final Pattern TRIGGER_PATH = Pattern.compile("/api/workflows/([^/]+)/trigger");
     private static final int MAX_BODY = 1 << 20;
+    /** How much of a refused body is read and dropped so that the client can read the 413 (see {@link #drain}). */
+    private static final long MAX_DRAIN = 64L << 20;
 
     private final WorkflowCatalog catalog;
     private final Producer<byte[], byte[]> producer;
@@ -115,6 +117,7 @@ final class ApiIngress implements AutoCloseable {
                 byte[] bytes = in.readNBytes(MAX_BODY + 1);
                 bytesRead = bytes.length;
                 if (bytes.length > MAX_BODY) {
+                    drain(in);
                     respond(ex, 413, Map.of("error", "body larger than " + MAX_BODY + " bytes"));
                     return;
                 }
@@ -164,6 +167,21 @@ final class ApiIngress implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.warn("HTTP API request failed: {}", e.toString());
             respond(ex, 500, Map.of("error", e.toString()));
+        }
+    }
+
+    /**
+     * Reads and drops the rest of a refused body, up to {@value #MAX_DRAIN} bytes. Without it the
+     * server closes the connection under a client that is still sending (the JDK server drains 64 KB
+     * at most), and the client reads no answer at all (a broken connection, "header parser received
+     * no bytes") instead of the 413 that tells it why.
+     */
+    private static void drain(InputStream in) throws IOException {
+        byte[] buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while (total < MAX_DRAIN && (n = in.read(buffer, 0, (int) Math.min(buffer.length, MAX_DRAIN - total))) > 0) {
+            total += n;
         }
     }
 
