@@ -72,6 +72,15 @@ class WorkflowCycleIT {
         return d;
     }
 
+    /** A table, a workflow that inserts into the table it watches, an engine, and a capture at {@code maxDepth}. */
+    private Workflow selfInserting(String table, int maxDepth) throws Exception {
+        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, origin text)");
+        Workflow wf = insertsInto(table, table);
+        fleet.startEngine(2);
+        startCapturing(maxDepth, table);
+        return wf;
+    }
+
     private List<ConsumerRecord<byte[], byte[]>> depthLimited(Workflow wf) {
         return fleet.dlq().stream()
                 .filter(r -> r.key() != null && new String(r.key(), StandardCharsets.UTF_8).startsWith(wf.id() + "@"))
@@ -82,10 +91,7 @@ class WorkflowCycleIT {
     @Test
     void aWorkflowThatInsertsIntoItsOwnTableStopsAtTheMaximumDepth() throws Exception {
         String table = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, origin text)");
-        Workflow wf = insertsInto(table, table);
-        fleet.startEngine(2);
-        startCapturing(3, table);
+        Workflow wf = selfInserting(table, 3);
 
         DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed-1'), ('seed-2')");
 
@@ -124,10 +130,7 @@ class WorkflowCycleIT {
     @Test
     void negativeControlWithAHighLimitTheCycleRunsOn() throws Exception {
         String table = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, origin text)");
-        Workflow wf = insertsInto(table, table);
-        fleet.startEngine(2);
-        startCapturing(1_000, table);
+        Workflow wf = selfInserting(table, 1_000);
 
         DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed')");
 

@@ -1,6 +1,7 @@
 package dev.onceflow.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.InvalidInputException.Reason;
 import dev.onceflow.common.Json;
@@ -21,7 +22,6 @@ import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -613,13 +613,8 @@ final class BatchHandler {
     private static void deadLetter(ConsumerRecord<byte[], byte[]> record, Reason reason, String message,
                                    List<ProducerRecord<byte[], byte[]>> out, Counts counts) {
         LOG.warn("Dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), message);
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(Topics.H_ERROR_CLASS, reason.name().getBytes(StandardCharsets.UTF_8));
-        headers.add(Topics.H_ERROR_MESSAGE, message.getBytes(StandardCharsets.UTF_8));
-        headers.add(Topics.H_SOURCE_TOPIC, record.topic().getBytes(StandardCharsets.UTF_8));
-        headers.add(Topics.H_SOURCE_PARTITION, String.valueOf(record.partition()).getBytes(StandardCharsets.UTF_8));
-        headers.add(Topics.H_SOURCE_OFFSET, String.valueOf(record.offset()).getBytes(StandardCharsets.UTF_8));
-        out.add(new ProducerRecord<>(Topics.DLQ, null, record.key(), record.value(), headers));
+        out.add(new DeadLetter(reason.name(), message, record.topic(), record.partition(), record.offset())
+                .record(record.key(), record.value(), null));
         counts.deadLettered++;
     }
 
