@@ -52,6 +52,8 @@ final class ChaosCommand {
     private final int bigRows;
     private final int rowRate;
     private final boolean unsafe;
+    /** {@code --faults}: an explicit fault schedule; null for the seeded one. */
+    private final List<ChaosSchedule.Planned> plan;
     private final PrintStream out;
     private final ChaosFleet fleet;
     private long startedAt;
@@ -63,7 +65,8 @@ final class ChaosCommand {
     private DataSource ds;
 
     private ChaosCommand(Path dir, long seed, int durationS, int rate, int engines, int dispatchers, int brokers, int bigRows,
-                         int rowRate, boolean unsafe, PrintStream out) throws IOException {
+                         int rowRate, boolean unsafe, PrintStream out, List<ChaosSchedule.Planned> plan) throws IOException {
+        this.plan = plan;
         this.logs = Files.createDirectories(dir.resolve("logs"));
         this.seed = seed;
         this.durationS = durationS;
@@ -80,7 +83,7 @@ final class ChaosCommand {
 
     static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "brokers", "big-rows", "row-rate",
-                "json", "dir"), Set.of("unsafe"));
+                "json", "dir", "faults"), Set.of("unsafe"));
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));
         ChaosCommand chaos = new ChaosCommand(dir,
                 args.intValue("seed", 42, 0, Integer.MAX_VALUE),
@@ -91,7 +94,8 @@ final class ChaosCommand {
                 brokers(args.intValue("brokers", 1, 1, 3)),
                 args.intValue("big-rows", 1_000_000, 1000, 1_000_000_000),
                 args.intValue("row-rate", 20, 1, 10_000),
-                args.flag("unsafe"), out);
+                args.flag("unsafe"), out,
+                args.get("faults", null) == null ? null : ChaosSchedule.parse(args.get("faults", null)));
         Map<String, Object> report = chaos.execute();
         String json = args.get("json", null);
         if (json != null) {
@@ -184,7 +188,7 @@ final class ChaosCommand {
         publisher = new ChaosPublisher(fleet.bootstrap(), seed, rate, startedAt);
         Thread publisherThread = new Thread(publisher::publishLoop, "onceflow-chaos-publisher");
         publisherThread.start();
-        faults = new ChaosFaults(fleet, rowWriter, seed, startedAt, durationS, out, this::printProgress);
+        faults = new ChaosFaults(fleet, rowWriter, seed, startedAt, durationS, out, this::printProgress, plan);
         faults.inject();
         publisher.stop();
         rowWriter.close();

@@ -36,13 +36,16 @@ final class ChaosFaults {
     private final List<ChaosTriggerCheck.Outage> outages = Collections.synchronizedList(new ArrayList<>());
     /** Roles that exited by themselves and were restarted (see {@link ChaosFleet#restartExited}). */
     private final List<Map<String, Object>> exits = Collections.synchronizedList(new ArrayList<>());
+    /** The explicit schedule of {@code --faults}; null: {@link ChaosSchedule#plan} of the seed and duration. */
+    private final List<ChaosSchedule.Planned> plan;
     private long outageFrom = -1;
     private long addedAt;
 
     /** {@code progress} prints a progress line; it is called about every 10 s while waiting for the next fault. */
     ChaosFaults(ChaosFleet fleet, ChaosRowWriter rowWriter, long seed, long startedAt, int durationS, PrintStream out,
-                Runnable progress) {
+                Runnable progress, List<ChaosSchedule.Planned> plan) {
         this.fleet = fleet;
+        this.plan = plan;
         this.rowWriter = rowWriter;
         this.random = new Random(seed);
         this.startedAt = startedAt;
@@ -61,7 +64,7 @@ final class ChaosFaults {
     }
 
     /**
-     * Carries out the {@link ChaosSchedule} of the run's duration: every fault kind, more of each
+     * Carries out the explicit schedule if one was given, else the {@link ChaosSchedule} of the run's duration: every fault kind, more of each
      * as the run is longer, spread over 10–90 % of the run in a seeded order. One fault at a time
      * (a fault that takes longer than planned delays the next), and a dispatcher is killed or
      * frozen only once another one is up (not merely booting), so with two or more dispatchers one
@@ -69,7 +72,7 @@ final class ChaosFaults {
      * run's duration, or after the last fault if that is later.
      */
     void inject() throws Exception {
-        for (ChaosSchedule.Planned planned : ChaosSchedule.plan(durationS, random)) {
+        for (ChaosSchedule.Planned planned : plan != null ? plan : ChaosSchedule.plan(durationS, random)) {
             progressUntil(startedAt + planned.atMs());
             superviseRoles();
             fault(planned.kind());

@@ -84,6 +84,56 @@ final class ChaosSchedule {
         };
     }
 
+    /**
+     * An explicit schedule, as {@code --faults} gives it: comma-separated {@code kind@seconds}
+     * (for example {@code kill-engine@30,kill-broker@32.5}), to replay the tail of a failing soak in
+     * a short run. Offsets must ascend; every {@code remove-engine} needs an earlier
+     * {@code add-engine} not yet removed.
+     *
+     * @throws IllegalArgumentException naming the entry that is not understood
+     */
+    static List<Planned> parse(String spec) {
+        List<Planned> plan = new ArrayList<>();
+        int added = 0;
+        long last = -1;
+        for (String entry : spec.split(",")) {
+            String e = entry.trim();
+            int at = e.lastIndexOf('@');
+            if (at <= 0) {
+                throw new IllegalArgumentException("--faults entry '" + e + "' is not kind@seconds (for example kill-engine@30)");
+            }
+            String kind = e.substring(0, at).trim();
+            try {
+                costMs(kind);
+            } catch (IllegalArgumentException unknown) {
+                throw new IllegalArgumentException("--faults entry '" + e + "': unknown fault kind '" + kind + "'; known: "
+                        + String.join(", ", KINDS));
+            }
+            long ms;
+            try {
+                ms = Math.round(Double.parseDouble(e.substring(at + 1).trim()) * 1000);
+            } catch (NumberFormatException nan) {
+                throw new IllegalArgumentException("--faults entry '" + e + "': '" + e.substring(at + 1) + "' is not a number of seconds");
+            }
+            if (ms < 0 || ms < last) {
+                throw new IllegalArgumentException("--faults entry '" + e + "': offsets must be 0 or more and ascending");
+            }
+            if (kind.equals(ADD_ENGINE) && ++added > 1) {
+                throw new IllegalArgumentException("--faults entry '" + e + "': there is one extra engine; remove it before adding it again");
+            }
+            if (kind.equals(REMOVE_ENGINE) && added-- < 1) {
+                throw new IllegalArgumentException("--faults entry '" + e + "': remove-engine needs an earlier add-engine");
+            }
+            last = ms;
+            plan.add(new Planned(kind, ms));
+        }
+        return plan;
+    }
+
+    /** Every fault kind, as {@code --faults} names them. */
+    static final List<String> KINDS = List.of(KILL_ENGINE, KILL_DISPATCHER, KILL_CAPTURE_LEADER, KILL_BROKER, RESTART_POSTGRES,
+            ADD_ENGINE, REMOVE_ENGINE, FREEZE_ENGINE, FREEZE_DISPATCHER);
+
     /** The schedule of a run of {@code durationS} seconds, drawn from {@code random}; offsets ascending. */
     static List<Planned> plan(int durationS, Random random) {
         List<String> kinds = new ArrayList<>();

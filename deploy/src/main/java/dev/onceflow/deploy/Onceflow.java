@@ -39,8 +39,8 @@ public final class Onceflow {
               publish --topic T [DATA | --file F | -]
                                   publish a record as given (a JSON object) to the topic of a kafka workflow
                                   ('-' or --stdin: read the data from standard input)
-              chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--big-rows N]
-                    [--row-rate N] [--json FILE] [--unsafe]
+              chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--brokers 1|3]
+                    [--big-rows N] [--row-rate N] [--faults KIND@S,...] [--dir DIR] [--json FILE] [--unsafe]
                                   broker, PostgreSQL, dispatchers and engines as separate processes under
                                   kill -9 / restart faults, with trigger-record, schedule and table workflows;
                                   checks duplicates, lost, stuck (exit 0 when all 0)

@@ -84,4 +84,25 @@ class ChaosScheduleTest {
         assertThat(ChaosSchedule.plan(600, new Random(5))).isEqualTo(ChaosSchedule.plan(600, new Random(5)));
         assertThat(ChaosSchedule.plan(600, new Random(5))).isNotEqualTo(ChaosSchedule.plan(600, new Random(6)));
     }
+
+    @Test
+    void anExplicitScheduleIsParsedInOrder() {
+        assertThat(ChaosSchedule.parse("kill-engine@30, kill-broker@32.5,add-engine@40,remove-engine@41"))
+                .containsExactly(new ChaosSchedule.Planned("kill-engine", 30_000), new ChaosSchedule.Planned("kill-broker", 32_500),
+                        new ChaosSchedule.Planned("add-engine", 40_000), new ChaosSchedule.Planned("remove-engine", 41_000));
+    }
+
+    @Test
+    void anExplicitScheduleThatCannotRunIsRefusedWithTheEntryNamed() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ChaosSchedule.parse("kill-engine@30,kill-brokr@32"))
+                .hasMessageContaining("'kill-brokr@32'").hasMessageContaining("unknown fault kind").hasMessageContaining("kill-broker");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ChaosSchedule.parse("kill-engine@30,kill-broker@20"))
+                .hasMessageContaining("ascending");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ChaosSchedule.parse("kill-engine"))
+                .hasMessageContaining("kind@seconds");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ChaosSchedule.parse("kill-engine@soon"))
+                .hasMessageContaining("not a number");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ChaosSchedule.parse("remove-engine@3"))
+                .hasMessageContaining("needs an earlier add-engine");
+    }
 }

@@ -63,6 +63,17 @@ final class EngineLoop implements Runnable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EngineLoop.class);
 
+    /** A worker killed without leaving the group holds its partitions until this passes (Kafka's default: 45 s). */
+    static final int DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+    static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+    /**
+     * Also the group's rebalance timeout (classic protocol): a rebalance waits this long for every
+     * member the coordinator still lists. Kafka's default (5 min) let one soak's engine group sit in
+     * a rebalance for minutes after a broker restart; a batch is bounded by the transaction timeout
+     * (10 s), so 60 s is ample and bounds that wait (ADR 0009).
+     */
+    static final int DEFAULT_MAX_POLL_INTERVAL_MS = 60_000;
+
     enum State { CREATED, RUNNING, STOPPING, STOPPED }
 
     private final String name;
@@ -365,8 +376,9 @@ final class EngineLoop implements Runnable {
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(settings.maxPollRecords()));
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(DEFAULT_SESSION_TIMEOUT_MS));
+        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, String.valueOf(DEFAULT_HEARTBEAT_INTERVAL_MS));
+        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, String.valueOf(DEFAULT_MAX_POLL_INTERVAL_MS));
         // Range assignment gives events-N and tasks-N to the same worker: one key, one consumer.
         p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
         p.putAll(settings.consumerOverrides());
