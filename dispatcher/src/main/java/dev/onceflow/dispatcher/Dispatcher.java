@@ -281,11 +281,6 @@ public final class Dispatcher implements AutoCloseable {
         // times out; 10 s instead of the 45 s default bounds that pause. Overridable below.
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 1_000);
-        // Also the group's rebalance timeout (classic protocol): how long a rebalance waits for a
-        // member the coordinator still lists. Kafka's 5 minutes held the whole dispatcher group in
-        // a rebalance for minutes after a broker restart in one soak; a Streams loop polls within
-        // seconds (restoration runs on the state updater thread), so 60 s bounds that wait.
-        p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG), 60_000);
         // The user-topic source is a pattern: a topic named by a newly deployed workflow is found at
         // the next metadata refresh, so refresh every 5 s instead of every 5 minutes.
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.METADATA_MAX_AGE_CONFIG), 5_000);

@@ -43,8 +43,6 @@ class DispatcherTest {
             assertThat(dirA).isNotNull().isNotEqualTo(b.streamsProperties().get(StreamsConfig.STATE_DIR_CONFIG));
             assertThat(a.streamsProperties().get(StreamsConfig.STATE_DIR_CONFIG)).isEqualTo(dirA);
             assertThat(a.streamsProperties()).containsEntry(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100)
-                    // the rebalance timeout: a member the coordinator still lists holds a rebalance this long at most
-                    .containsEntry("consumer.max.poll.interval.ms", 60_000)
                     .containsEntry("consumer.session.timeout.ms", 10_000);
         }
     }
