@@ -12,10 +12,19 @@ import java.util.Objects;
  * outputs of the nodes before it), so running a node needs no read of earlier state.
  *
  * @param path  a loop iteration or branch; empty on the main path
- * @param depth the execution's depth (ADR 0011), 0 when absent
+ * @param depth   the execution's depth (ADR 0011), 0 when absent
+ * @param vars    the execution's variables as this node sees them (ADR 0013), {} when absent
+ * @param attempt which attempt of the node this is (ADR 0013), 1 when absent
  */
 public record TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
-                           long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth) {
+                           long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
+                           ObjectNode vars, Integer attempt) {
+
+    /** A first attempt with no variables. */
+    public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
+                        long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth) {
+        this(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth, null, null);
+    }
 
     /** A task of an execution of depth 0. */
     public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
@@ -30,10 +39,23 @@ public record TaskEnvelope(String eventKey, long executionId, String workflow, i
         trigger = trigger == null ? JsonNodeFactory.instance.objectNode() : trigger;
         outputs = outputs == null ? Map.of() : Map.copyOf(outputs);
         depth = depth == null ? 0 : depth; // absent in records written before ADR 0011
+        vars = vars == null ? JsonNodeFactory.instance.objectNode() : vars; // absent before ADR 0013
+        attempt = attempt == null || attempt < 1 ? 1 : attempt;
     }
 
-    /** {@code eventKey/nodeId[/path]}: the primary key of the node run in {@code processed_keys}. */
+    /** The same node and execution state at another node, path and attempt (a follow-up, a retry, a branch). */
+    public TaskEnvelope next(String nextNode, String nextPath, Map<String, JsonNode> nextOutputs, ObjectNode nextVars,
+                             int nextAttempt) {
+        return new TaskEnvelope(eventKey, executionId, workflow, version, nextNode, nextPath, eventTime, trigger, nextOutputs,
+                publishedAt, depth, nextVars, nextAttempt);
+    }
+
+    /**
+     * {@code eventKey/nodeId[/path][#attempt]}: the primary key of the node run in
+     * {@code processed_keys}; the attempt is appended from the second on (ADR 0013).
+     */
     public String processedKey() {
-        return path.isEmpty() ? eventKey + "/" + node : eventKey + "/" + node + "/" + path;
+        String key = path.isEmpty() ? eventKey + "/" + node : eventKey + "/" + node + "/" + path;
+        return attempt > 1 ? key + "#" + attempt : key;
     }
 }

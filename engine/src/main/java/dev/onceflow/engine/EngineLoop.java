@@ -1,13 +1,17 @@
 package dev.onceflow.engine;
 
+import dev.onceflow.common.Json;
+import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,7 +38,7 @@ import org.slf4j.LoggerFactory;
 /**
  * One engine worker: a {@code read_committed} consumer of {@value Topics#EVENTS} and
  * {@value Topics#TASKS}, one transactional producer, and one PostgreSQL connection. Per poll batch:
- * one PostgreSQL transaction ({@link BatchHandler}), commit; then one Kafka transaction with the
+ * one PostgreSQL transaction ({@link BatchPipeline}), commit; then one Kafka transaction with the
  * follow-up records and the batch's offsets sent with {@code consumer.groupMetadata()}, commit.
  *
  * <p>Why this order: the PostgreSQL commit is the durable proof that each node ran (its processed
@@ -50,7 +54,7 @@ import org.slf4j.LoggerFactory;
  *       back PostgreSQL, abort the Kafka transaction, rewind the consumer to the batch's first
  *       offsets, back off, poll again, as often as it takes; a lost connection is replaced;</li>
  *   <li>poison (anything else, Java {@code Error}s included): replay the batch record by record
- *       ({@link BatchHandler}) to find the record; it gets {@code engine.poison.max.attempts} tries
+ *       ({@link BatchPipeline}) to find the record; it gets {@code engine.poison.max.attempts} tries
  *       (each a rollback, back-off and redelivery) and is then dead-lettered with the reason while
  *       the rest of the partition moves on;</li>
  *   <li>fenced, or a failed abort: close the clients and rejoin the group, which restarts from the
@@ -66,13 +70,7 @@ final class EngineLoop implements Runnable {
     /** A worker killed without leaving the group holds its partitions until this passes (Kafka's default: 45 s). */
     static final int DEFAULT_SESSION_TIMEOUT_MS = 10_000;
     static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
-    /**
-     * Also the group's rebalance timeout (classic protocol): a rebalance waits this long for every
-     * member the coordinator still lists. Kafka's default (5 min) let one soak's engine group sit in
-     * a rebalance for minutes after a broker restart; a batch is bounded by the transaction timeout
-     * (10 s), so 60 s is ample and bounds that wait (ADR 0009).
-     */
-    static final int DEFAULT_MAX_POLL_INTERVAL_MS = 60_000;
+
 
     enum State { CREATED, RUNNING, STOPPING, STOPPED }
 
@@ -89,7 +87,7 @@ final class EngineLoop implements Runnable {
     private KafkaConsumer<byte[], byte[]> consumer;
     private KafkaProducer<byte[], byte[]> producer;
     private ExecutionStore store;
-    private BatchHandler handler;
+    private BatchPipeline handler;
     private boolean transactionOpen;
     private int consecutiveFailures;
     private final PoisonAttempts poison;
@@ -197,12 +195,14 @@ final class EngineLoop implements Runnable {
                 st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
             }
             store = new ExecutionStore(connection);
-            handler = new BatchHandler(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock, settings.unsafe(),
+            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock,
+                    settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE,
                     poison);
         }
     }
 
     private void pollLoop() throws InterruptedException, SQLException {
+        long nextTimerCheck = 0;
         while (state.get() == State.RUNNING) {
             ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
             if (!records.isEmpty()) {
@@ -211,6 +211,77 @@ final class EngineLoop implements Runnable {
                 openStore();
                 runBatch(records);
             }
+            long now = System.currentTimeMillis();
+            if (now >= nextTimerCheck) {
+                nextTimerCheck = now + settings.timerPollMs();
+                fireDueTimers();
+            }
+        }
+    }
+
+    /** Timers fired per round; more wait for the next round. */
+    static final int TIMERS_PER_ROUND = 500;
+
+    /**
+     * Fires the due timers of the task partitions this worker owns (ADR 0013): their tasks are
+     * produced in a Kafka transaction first, then the timers are marked fired in PostgreSQL. A
+     * crash in between fires them again, which is harmless: each task runs under its own
+     * processed key. The other order could lose a timer. A worker that lost a partition and has
+     * not noticed yet may fire its timers too; the same argument holds.
+     */
+    private void fireDueTimers() throws InterruptedException, SQLException {
+        Set<Integer> partitions = new HashSet<>();
+        for (TopicPartition tp : consumer.assignment()) {
+            if (tp.topic().equals(Topics.TASKS)) {
+                partitions.add(tp.partition());
+            }
+        }
+        if (partitions.isEmpty()) {
+            return;
+        }
+        try {
+            openStore();
+            List<ExecutionStore.DueTimer> due = store.dueTimers(partitions, TIMERS_PER_ROUND);
+            store.rollbackQuietly(); // end the read's transaction: nothing is held while producing
+            if (due.isEmpty()) {
+                return;
+            }
+            producer.beginTransaction();
+            transactionOpen = true;
+            List<String> keys = new java.util.ArrayList<>(due.size());
+            for (ExecutionStore.DueTimer timer : due) {
+                for (TaskEnvelope task : timer.tasks()) {
+                    producer.send(new ProducerRecord<>(Topics.TASKS, Batch.key(task.eventKey()), Json.bytes(task)));
+                }
+                keys.add(timer.key());
+            }
+            producer.commitTransaction();
+            transactionOpen = false;
+            store.markFired(keys);
+            store.commit();
+            metrics.timersFired.add(due.size());
+        } catch (Throwable e) {
+            Failures.Recovery recovery = Failures.classify(e);
+            if (recovery == Failures.Recovery.STOP || recovery == Failures.Recovery.REJOIN) {
+                if (store != null) {
+                    store.rollbackQuietly();
+                }
+                throw e;
+            }
+            LOG.warn("Engine worker {}: firing due timers failed ({}, {}); trying again", name, recovery, Failures.describe(e));
+            if (store != null) {
+                store.rollbackQuietly();
+                if (isBroken()) {
+                    store.close();
+                    store = null;
+                    handler = null;
+                }
+            }
+            if (transactionOpen) {
+                producer.abortTransaction();
+                transactionOpen = false;
+            }
+            backOff();
         }
     }
 
@@ -223,7 +294,7 @@ final class EngineLoop implements Runnable {
         polled.forEach(records::add);
         boolean careful = false;
         while (true) {
-            BatchHandler.Counts counts = new BatchHandler.Counts();
+            Batch.Counts counts = new Batch.Counts();
             boolean databaseCommitted = false;
             try {
                 List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
@@ -235,11 +306,11 @@ final class EngineLoop implements Runnable {
                 metrics.batches.increment();
                 consecutiveFailures = 0;
                 return;
-            } catch (BatchHandler.ReplayCarefully e) {
+            } catch (BatchPipeline.ReplayCarefully e) {
                 // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
                 store.rollbackQuietly();
                 careful = true;
-            } catch (BatchHandler.RetryBatch e) {
+            } catch (BatchPipeline.RetryBatch e) {
                 metrics.batchFailures.increment();
                 metrics.poisonRetries.increment();
                 LOG.warn("Engine worker {}: {} ({}); rolling the batch back and delivering it again", name, e.getMessage(),
@@ -378,7 +449,6 @@ final class EngineLoop implements Runnable {
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, String.valueOf(settings.maxPollRecords()));
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, String.valueOf(DEFAULT_SESSION_TIMEOUT_MS));
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, String.valueOf(DEFAULT_HEARTBEAT_INTERVAL_MS));
-        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, String.valueOf(DEFAULT_MAX_POLL_INTERVAL_MS));
         // Range assignment gives events-N and tasks-N to the same worker: one key, one consumer.
         p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
         p.putAll(settings.consumerOverrides());

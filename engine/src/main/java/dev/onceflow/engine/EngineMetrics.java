@@ -19,6 +19,18 @@ public final class EngineMetrics {
     final LongAdder batches = new LongAdder();
     final LongAdder batchFailures = new LongAdder();
     final LongAdder poisonRetries = new LongAdder();
+    final LongAdder timersSet = new LongAdder();
+    final LongAdder timersFired = new LongAdder();
+
+    /** Timers set (delays, retry backoffs), counted once their batch committed. */
+    public long timersSet() {
+        return timersSet.sum();
+    }
+
+    /** Timers fired: their tasks produced (a timer fired again after a crash counts again). */
+    public long timersFired() {
+        return timersFired.sum();
+    }
 
     /** Event records that created an execution. */
     public long events() {
@@ -81,6 +93,8 @@ public final class EngineMetrics {
             total.batches.add(m.batches());
             total.batchFailures.add(m.batchFailures());
             total.poisonRetries.add(m.poisonRetries());
+            total.timersSet.add(m.timersSet());
+            total.timersFired.add(m.timersFired());
         }
         return total;
     }

@@ -11,7 +11,7 @@ import java.util.Map;
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
                       long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
-                      long stuckExecutionReportMs, Map<String, Object> consumerOverrides,
+                      long stuckExecutionReportMs, long timerPollMs, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
 
     EngineSettings {
@@ -28,7 +28,8 @@ record EngineSettings(String bootstrapServers, String groupId, String transactio
                 config.getLong(OnceflowConfig.ENGINE_SQL_TIMEOUT), config.getInt(OnceflowConfig.ENGINE_POISON_ATTEMPTS),
                 config.getLong(OnceflowConfig.ENGINE_TRANSACTION_TIMEOUT), config.getLong(OnceflowConfig.ENGINE_IDLE_TX_TIMEOUT),
                 config.getLong(OnceflowConfig.ENGINE_STALL_REPORT), config.getLong(OnceflowConfig.ENGINE_HANGING_TX_ABORT),
-                config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.clientSettings("kafka.consumer."),
+                config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.getLong(OnceflowConfig.ENGINE_TIMER_POLL),
+                config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }
 }

@@ -29,6 +29,8 @@ final class ExecutionStore implements AutoCloseable {
 
     private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {
     };
+    private static final TypeReference<List<dev.onceflow.common.TaskEnvelope>> TASKS = new TypeReference<>() {
+    };
 
     /**
      * An execution row as far as the engine needs it: enough to produce its outcome again, with
@@ -40,12 +42,20 @@ final class ExecutionStore implements AutoCloseable {
     record Execution(long id, String status, String workflow, int version, String error, long finishedAt,
                      long publishedAt) {
         boolean running() {
-            return "running".equals(status);
+            return ExecutionStatus.RUNNING.db().equals(status);
         }
     }
 
-    /** A processed key found already present: the node ran before; its stored outcome. */
-    record StoredRun(String status, JsonNode output, List<String> next, String error) {
+    /**
+     * A processed key found already present: the node ran before; its stored outcome.
+     *
+     * @param retried a retry timer was set for the next attempt (ADR 0013)
+     */
+    record StoredRun(NodeStatus status, JsonNode output, List<String> next, String error, boolean retried) {
+    }
+
+    /** A due timer: its processed key and the task records it produces. */
+    record DueTimer(String key, String kind, List<dev.onceflow.common.TaskEnvelope> tasks) {
     }
 
     private final Connection connection;
@@ -55,6 +65,13 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement claimKey;
     private final PreparedStatement selectKey;
     private final PreparedStatement completeKey;
+    private final PreparedStatement lockStates;
+    private final PreparedStatement insertTimer;
+    private final PreparedStatement insertArrival;
+    private final PreparedStatement selectArrivals;
+    private final PreparedStatement dueTimers;
+    private final PreparedStatement markFired;
+    private final PreparedStatement markWaitedOut;
     private final PreparedStatement insertExecutions;
     private final PreparedStatement claimKeys;
     private final List<Runnable> pendingFinishes = new ArrayList<>();
@@ -94,7 +111,20 @@ final class ExecutionStore implements AutoCloseable {
                 + "ON CONFLICT (key) DO NOTHING RETURNING key");
         claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
                 + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
-        selectKey = connection.prepareStatement("SELECT status, output, next, error FROM processed_keys WHERE key = ?");
+        selectKey = connection.prepareStatement("SELECT status, output, next, error, "
+                + "EXISTS (SELECT 1 FROM timers t WHERE t.key = processed_keys.key AND t.kind = 'retry') "
+                + "FROM processed_keys WHERE key = ?");
+        lockStates = connection.prepareStatement("SELECT id, status FROM executions WHERE id = ANY(?) FOR SHARE");
+        insertTimer = connection.prepareStatement("INSERT INTO timers (key, execution_id, task_partition, kind, due_at, tasks) "
+                + "VALUES (?, ?, ?, ?, ?, ?::jsonb) ON CONFLICT (key) DO NOTHING");
+        insertArrival = connection.prepareStatement("INSERT INTO branch_arrivals (owner_key, branch, execution_id, output) "
+                + "VALUES (?, ?, ?, ?::jsonb) ON CONFLICT (owner_key, branch) DO NOTHING");
+        selectArrivals = connection.prepareStatement("SELECT branch, output FROM branch_arrivals WHERE owner_key = ? ORDER BY branch");
+        dueTimers = connection.prepareStatement("SELECT key, kind, tasks FROM timers WHERE fired_at IS NULL "
+                + "AND task_partition = ANY(?) AND due_at <= now() ORDER BY due_at LIMIT ?");
+        markFired = connection.prepareStatement("UPDATE timers SET fired_at = now() WHERE key = ANY(?) AND fired_at IS NULL");
+        markWaitedOut = connection.prepareStatement("UPDATE processed_keys SET status = 'succeeded', finished_at = now() "
+                + "WHERE key = ANY(?) AND status = 'waiting'");
         completeKey = connection.prepareStatement("UPDATE processed_keys SET status = ?, output = ?::jsonb, "
                 + "next = ?::jsonb, error = ?, finished_at = now() WHERE key = ?");
     }
@@ -268,15 +298,15 @@ final class ExecutionStore implements AutoCloseable {
             }
             String output = rs.getString(2);
             String next = rs.getString(3);
-            return Optional.of(new StoredRun(rs.getString(1),
+            return Optional.of(new StoredRun(NodeStatus.of(rs.getString(1)),
                     output == null ? null : Json.tree(output),
                     next == null ? List.of() : Json.MAPPER.convertValue(Json.tree(next), STRINGS),
-                    rs.getString(4)));
+                    rs.getString(4), rs.getBoolean(5)));
         }
     }
 
-    void complete(String key, String status, JsonNode output, List<String> next, String error) throws SQLException {
-        completeKey.setString(1, status);
+    void complete(String key, NodeStatus status, JsonNode output, List<String> next, String error) throws SQLException {
+        completeKey.setString(1, status.db());
         completeKey.setString(2, output == null ? null : Json.text(output));
         completeKey.setString(3, Json.text(next));
         completeKey.setString(4, error);
@@ -292,6 +322,89 @@ final class ExecutionStore implements AutoCloseable {
             pendingCompletes = 0;
             completeKey.executeBatch();
         }
+    }
+
+    /**
+     * Reads, and share-locks until the commit, the status of the given executions: a cancel
+     * ({@code UPDATE … SET status = 'cancelled'}) that commits first is seen here, and one that
+     * comes later waits for this transaction, so no node runs after its execution was cancelled.
+     */
+    Map<Long, ExecutionStatus> lockStates(Set<Long> executionIds) throws SQLException {
+        flushFinishes();
+        Map<Long, ExecutionStatus> states = new HashMap<>();
+        if (executionIds.isEmpty()) {
+            return states;
+        }
+        lockStates.setArray(1, connection.createArrayOf("int8", executionIds.toArray(new Long[0])));
+        try (ResultSet rs = lockStates.executeQuery()) {
+            while (rs.next()) {
+                states.put(rs.getLong(1), ExecutionStatus.of(rs.getString(2)));
+            }
+        }
+        return states;
+    }
+
+    /** Sets a timer (ADR 0013) unless the key has one: it produces {@code tasks} once due. */
+    void setTimer(String key, long executionId, int partition, String kind, long dueAtMs,
+                  List<dev.onceflow.common.TaskEnvelope> tasks) throws SQLException {
+        insertTimer.setString(1, key);
+        insertTimer.setLong(2, executionId);
+        insertTimer.setInt(3, partition);
+        insertTimer.setString(4, kind);
+        insertTimer.setTimestamp(5, new Timestamp(dueAtMs));
+        insertTimer.setString(6, Json.text(tasks));
+        insertTimer.executeUpdate();
+    }
+
+    /** Records that branch {@code branch} of {@code ownerKey} arrived (once: a redelivery inserts nothing). */
+    void arrive(String ownerKey, int branch, long executionId, JsonNode output) throws SQLException {
+        insertArrival.setString(1, ownerKey);
+        insertArrival.setInt(2, branch);
+        insertArrival.setLong(3, executionId);
+        insertArrival.setString(4, output == null ? null : Json.text(output));
+        insertArrival.executeUpdate();
+    }
+
+    /** The branches of {@code ownerKey} that arrived, by index, with their outputs. */
+    java.util.SortedMap<Integer, JsonNode> arrivals(String ownerKey) throws SQLException {
+        selectArrivals.setString(1, ownerKey);
+        java.util.SortedMap<Integer, JsonNode> arrived = new java.util.TreeMap<>();
+        try (ResultSet rs = selectArrivals.executeQuery()) {
+            while (rs.next()) {
+                String output = rs.getString(2);
+                arrived.put(rs.getInt(1), output == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance()
+                        : Json.tree(output));
+            }
+        }
+        return arrived;
+    }
+
+    /** Up to {@code limit} unfired timers of these partitions that are due by PostgreSQL's clock, oldest first. */
+    List<DueTimer> dueTimers(Set<Integer> partitions, int limit) throws SQLException {
+        List<DueTimer> due = new ArrayList<>();
+        if (partitions.isEmpty()) {
+            return due;
+        }
+        dueTimers.setArray(1, connection.createArrayOf("int4", partitions.toArray(new Integer[0])));
+        dueTimers.setInt(2, limit);
+        try (ResultSet rs = dueTimers.executeQuery()) {
+            while (rs.next()) {
+                due.add(new DueTimer(rs.getString(1), rs.getString(2),
+                        Json.MAPPER.readValue(rs.getString(3), TASKS)));
+            }
+        } catch (java.io.IOException e) {
+            throw new SQLException("a timer's tasks do not decode: " + e.getMessage(), e);
+        }
+        return due;
+    }
+
+    /** Marks timers fired, and the delays that set them done: after their tasks were produced. */
+    void markFired(List<String> keys) throws SQLException {
+        java.sql.Array array = connection.createArrayOf("text", keys.toArray(new String[0]));
+        markFired.setArray(1, array);
+        markFired.executeUpdate();
+        markWaitedOut.setArray(1, array);
+        markWaitedOut.executeUpdate();
     }
 
     /**

@@ -12,7 +12,7 @@ import org.apache.kafka.common.errors.WakeupException;
 /**
  * The one place that decides what a failure in the engine's loop needs, by its type and the
  * types on its cause chain (as Kafka Streams' {@code StreamThread.runLoop} and Debezium's
- * {@code ErrorHandler} do). Every catch in {@link EngineLoop} and {@link BatchHandler} asks this
+ * {@code ErrorHandler} do). Every catch in {@link EngineLoop} and {@link BatchPipeline} asks this
  * class instead of deciding on its own. Stateless and thread-safe.
  *
  * <ul>

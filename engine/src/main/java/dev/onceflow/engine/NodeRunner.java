@@ -56,11 +56,11 @@ final class NodeRunner {
      * and in the same transaction as running them one by one. Returns the results by index; null
      * where a node was not batchable and must go through {@link #run}. The batch's query timeout is
      * the nodes' timeout; if any statement fails (or the batch runs past it) the transaction is
-     * aborted and {@link BatchHandler.ReplayCarefully} asks for the careful, node-by-node replay,
+     * aborted and {@link BatchPipeline.ReplayCarefully} asks for the careful, node-by-node replay,
      * which records exactly which node failed.
      */
     NodeResult[] runBatched(List<Node> nodes, List<Map<String, Object>> variables, Connection connection)
-            throws SQLException, BatchHandler.ReplayCarefully {
+            throws SQLException, BatchPipeline.ReplayCarefully {
         NodeResult[] results = new NodeResult[nodes.size()];
         Map<String, List<Integer>> groups = new java.util.LinkedHashMap<>();
         Object[][] params = new Object[nodes.size()][];
@@ -96,7 +96,7 @@ final class NodeRunner {
                         || (e.getNextException() != null && SqlNode.isConnectionFailure(e.getNextException()))) {
                     throw e;
                 }
-                throw new BatchHandler.ReplayCarefully("a batched sql node failed: " + e.getMessage());
+                throw new BatchPipeline.ReplayCarefully("a batched sql node failed: " + e.getMessage());
             }
         }
         return results;

@@ -60,9 +60,9 @@ final class SqlNode {
             String state = e.getSQLState();
             if ("57014".equals(state)) {
                 return new NodeResult.Failed("SQL statement timed out after " + timeoutMs
-                        + " ms (statement_timeout / query cancelled)", true);
+                        + " ms (statement_timeout / query cancelled)", true, "timeout");
             }
-            return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true);
+            return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true, state);
         }
     }
 

@@ -38,14 +38,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * {@link BatchHandler} and {@link ExecutionStore} on a real PostgreSQL (embedded), fed records as
+ * {@link BatchPipeline} and {@link ExecutionStore} on a real PostgreSQL (embedded), fed records as
  * the consumer would hand them over: poison records, redelivered events of finished executions.
  * The loop around them is driven here the way {@link EngineLoop}'s catch ladder drives it.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class BatchHandlerTest {
+class BatchPipelineTest {
 
-    private static LocalPostgres postgres;
     private static DataSource ds;
 
     private Connection connection;
@@ -55,19 +54,7 @@ class BatchHandlerTest {
 
     @BeforeAll
     static void startPostgres() throws Exception {
-        postgres = LocalPostgres.start(Files.createTempDirectory("onceflow-engine-test"));
-        ds = postgres.dataSource();
-        Migrations.apply(ds);
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
-            st.execute("CREATE TABLE test_effects (event_key text NOT NULL, node text NOT NULL)");
-        }
-    }
-
-    @AfterAll
-    static void stopPostgres() {
-        if (postgres != null) {
-            postgres.close();
-        }
+        ds = EngineTestDatabase.get();
     }
 
     @BeforeEach
@@ -82,8 +69,8 @@ class BatchHandlerTest {
         store.close();
     }
 
-    private BatchHandler handler(int maxAttempts) {
-        return new BatchHandler(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000), clock, false,
+    private BatchPipeline handler(int maxAttempts) {
+        return new BatchPipeline(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000), clock, ClaimPolicy.ONCE,
                 new PoisonAttempts(maxAttempts));
     }
 
@@ -104,19 +91,19 @@ class BatchHandlerTest {
     }
 
     /** EngineLoop's ladder for one batch, without Kafka: fast path, careful replay, bounded retries. */
-    private List<ProducerRecord<byte[], byte[]>> runUntilCommitted(BatchHandler handler, List<ConsumerRecord<byte[], byte[]>> batch,
+    private List<ProducerRecord<byte[], byte[]>> runUntilCommitted(BatchPipeline handler, List<ConsumerRecord<byte[], byte[]>> batch,
                                                                     List<String> failures) throws Exception {
         for (int round = 0; round < 20; round++) {
             boolean careful = false;
             while (true) {
                 try {
-                    List<ProducerRecord<byte[], byte[]>> out = handler.apply(batch, careful, new BatchHandler.Counts());
+                    List<ProducerRecord<byte[], byte[]>> out = handler.apply(batch, careful, new Batch.Counts());
                     store.commit();
                     return out;
-                } catch (BatchHandler.ReplayCarefully e) {
+                } catch (BatchPipeline.ReplayCarefully e) {
                     store.rollbackQuietly();
                     careful = true;
-                } catch (BatchHandler.RetryBatch e) {
+                } catch (BatchPipeline.RetryBatch e) {
                     failures.add("retry: " + e.getMessage());
                     store.rollbackQuietly();
                     break;
@@ -185,10 +172,10 @@ class BatchHandlerTest {
         List<ConsumerRecord<byte[], byte[]>> batch = List.of(
                 event(wf, good, Json.MAPPER.createObjectNode().put("n", 1)),
                 event(wf, poison, Json.MAPPER.createObjectNode().put("text", "\u0000")));
-        BatchHandler handler = handler(5);
+        BatchPipeline handler = handler(5);
 
-        assertThatThrownBy(() -> handler.apply(batch, true, new BatchHandler.Counts()))
-                .isInstanceOf(BatchHandler.RetryBatch.class).hasMessageContaining("attempt 1 of 5");
+        assertThatThrownBy(() -> handler.apply(batch, true, new Batch.Counts()))
+                .isInstanceOf(BatchPipeline.RetryBatch.class).hasMessageContaining("attempt 1 of 5");
         store.rollbackQuietly();
 
         assertThat(status(good)).as("nothing of the batch is committed while the record has tries left").isNull();
@@ -200,13 +187,13 @@ class BatchHandlerTest {
         Workflow wf = deployOneNode();
         String key = wf.id() + "@3#x";
         ConsumerRecord<byte[], byte[]> record = event(wf, key, Json.MAPPER.createObjectNode().put("n", 3));
-        BatchHandler handler = handler(3);
+        BatchPipeline handler = handler(3);
 
         List<ProducerRecord<byte[], byte[]>> first = runUntilCommitted(handler, List.of(record), new ArrayList<>());
         // The Kafka transaction with this outcome aborted (a crash between the commits): the
         // event comes again, on the fast path and on the careful path.
         List<ProducerRecord<byte[], byte[]>> again = runUntilCommitted(handler, List.of(record), new ArrayList<>());
-        List<ProducerRecord<byte[], byte[]>> carefully = handler.apply(List.of(record), true, new BatchHandler.Counts());
+        List<ProducerRecord<byte[], byte[]>> carefully = handler.apply(List.of(record), true, new Batch.Counts());
         store.commit();
 
         Outcome original = outcome(first);
@@ -224,7 +211,7 @@ class BatchHandlerTest {
         Workflow wf = deployOneNode();
         String key = wf.id() + "@4#x";
         ConsumerRecord<byte[], byte[]> record = event(wf, key, Json.MAPPER.createObjectNode().put("n", 4));
-        BatchHandler handler = handler(3);
+        BatchPipeline handler = handler(3);
         Outcome original = outcome(runUntilCommitted(handler, List.of(record), new ArrayList<>()));
 
         dev.onceflow.common.TaskEnvelope task = new dev.onceflow.common.TaskEnvelope(key, original.executionId(), wf.id(),

@@ -1,0 +1,211 @@
+package dev.onceflow.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.workflow.Node;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The third step of a batch, and the only place a node's result becomes what follows it: the
+ * processed key's outcome, follow-up steps, a timer (a delay, a retry's backoff), a branch's
+ * arrival at its join or loop, the execution's finish and its outcome record (ADR 0013). A
+ * redelivered node whose key existed goes through the same code from its stored outcome
+ * ({@link #replay}), so a redelivery derives exactly what the first run did. Not thread-safe: one
+ * per worker.
+ */
+final class ApplyOutcome {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApplyOutcome.class);
+    static final String DELAY = "delay";
+    static final String RETRY = "retry";
+
+    private final ExecutionStore store;
+    private final WorkflowCache workflows;
+    private final ClaimPolicy policy;
+    private final Clock clock;
+    private final Branches branches;
+
+    ApplyOutcome(ExecutionStore store, WorkflowCache workflows, ClaimPolicy policy, Clock clock) {
+        this.store = store;
+        this.workflows = workflows;
+        this.policy = policy;
+        this.clock = clock;
+        this.branches = new Branches(this);
+    }
+
+    ExecutionStore store() {
+        return store;
+    }
+
+    /** A node this delivery ran: record its outcome and return the steps that follow it. */
+    List<Step> apply(Step step, Node node, NodeResult result, Batch batch) throws SQLException {
+        String key = step.key();
+        TaskEnvelope task = step.task();
+        if (result instanceof NodeResult.Succeeded s) {
+            record(key, NodeStatus.SUCCEEDED, s.output(), s.next(), null);
+            if (s.endStatus() != null) {
+                ExecutionStatus status = ExecutionStatus.of(s.endStatus());
+                finish(step, status, status == ExecutionStatus.FAILED
+                        ? (s.message() == null ? "ended by node '" + task.node() + "'" : s.message()) : null, batch);
+                return List.of();
+            }
+            return continueAfter(step, node, s.output(), s.next(), s.vars(), batch);
+        }
+        if (result instanceof NodeResult.Waiting w) {
+            record(key, NodeStatus.WAITING, w.output(), w.next(), null);
+            List<TaskEnvelope> later = new ArrayList<>();
+            for (Step s : followUps(step, w.output(), w.next(), null)) {
+                later.add(s.task());
+            }
+            store.setTimer(key, task.executionId(), step.partition(), DELAY, w.dueAtMs(), later);
+            batch.counts.timersSet++;
+            return List.of();
+        }
+        if (result instanceof NodeResult.Branched b) {
+            record(key, NodeStatus.SUCCEEDED, b.output(), List.of(), null);
+            return branches.start(step, node, b.output(), batch);
+        }
+        NodeResult.Failed f = (NodeResult.Failed) result;
+        record(key, NodeStatus.FAILED, null, List.of(), f.error());
+        Optional<Long> backoff = Retries.backoff(node, task.attempt(), f.errorClass());
+        if (backoff.isPresent()) {
+            // The next attempt is a task record produced by a timer, not a sleeping thread (ADR 0013).
+            TaskEnvelope again = task.next(task.node(), task.path(), task.outputs(), task.vars(), task.attempt() + 1);
+            store.setTimer(key, task.executionId(), step.partition(), RETRY, clock.millis() + backoff.get(), List.of(again));
+            batch.counts.timersSet++;
+            LOG.info("Node '{}' of {} failed (attempt {}): {}; attempt {} in {} ms", task.node(), task.eventKey(),
+                    task.attempt(), f.error(), task.attempt() + 1, backoff.get());
+            return List.of();
+        }
+        finish(step, ExecutionStatus.FAILED, "node '" + task.node() + "' failed"
+                + (task.attempt() > 1 ? " (attempt " + task.attempt() + ")" : "") + ": " + f.error(), batch);
+        return List.of();
+    }
+
+    /** A node whose processed key existed: what it produced the first time, derived again from its stored outcome. */
+    List<Step> replay(Step step, Node node, Batch batch) throws SQLException {
+        Optional<ExecutionStore.StoredRun> stored = store.storedRun(step.key());
+        if (stored.isEmpty() || stored.get().status() == NodeStatus.STARTED) {
+            LOG.warn("Processed key {} has no finished outcome (status {}); not producing follow-ups", step.key(),
+                    stored.map(r -> r.status().db()).orElse("missing"));
+            return List.of();
+        }
+        ExecutionStore.StoredRun run = stored.get();
+        switch (run.status()) {
+            case WAITING:
+                return List.of(); // its timer produces the follow-ups
+            case FAILED:
+                if (run.retried()) {
+                    return List.of(); // the retry timer produces the next attempt
+                }
+                finishAgain(step, batch);
+                return List.of();
+            default:
+                if (node instanceof Node.End) {
+                    finishAgain(step, batch);
+                    return List.of();
+                }
+                if (Branches.branches(node)) {
+                    return branches.start(step, node, run.output(), batch);
+                }
+                return continueAfter(step, node, run.output(), run.next(), Retries.varsSet(node, run.output()), batch);
+        }
+    }
+
+    /** A step of an execution that no longer runs: replayed if its node ran (a redelivery), else dropped. */
+    List<Step> replayIfRan(Step step, Node node, Batch batch) throws SQLException {
+        Optional<ExecutionStore.StoredRun> stored = policy.records() ? store.storedRun(step.key()) : Optional.empty();
+        if (stored.isPresent()) {
+            batch.counts.duplicateNodeRuns++;
+            return replay(step, node, batch);
+        }
+        LOG.debug("Not running node {} of {}: the execution is {}", step.task().node(), step.task().eventKey(),
+                batch.state(step.task().executionId()));
+        return List.of();
+    }
+
+    /** After a node that succeeded: its follow-ups, or, with none, the end of its branch. */
+    List<Step> continueAfter(Step step, Node node, JsonNode output, List<String> next, ObjectNode vars, Batch batch)
+            throws SQLException {
+        if (!next.isEmpty()) {
+            return followUps(step, output, next, vars);
+        }
+        return branches.ended(step, output, batch);
+    }
+
+    /** The steps {@code next} on the same path, seeing this node's output and the variables it set. */
+    List<Step> followUps(Step step, JsonNode output, List<String> next, ObjectNode vars) {
+        TaskEnvelope task = step.task();
+        Map<String, JsonNode> outputs = new HashMap<>(task.outputs());
+        if (output != null) {
+            outputs.put(task.node(), output);
+        }
+        ObjectNode merged = task.vars();
+        if (vars != null && !vars.isEmpty()) {
+            merged = task.vars().deepCopy();
+            merged.setAll(vars);
+        }
+        List<Step> steps = new ArrayList<>(next.size());
+        for (String n : next) {
+            steps.add(step.then(task.next(n, task.path(), outputs, merged, 1)));
+        }
+        return steps;
+    }
+
+    /** Finishes the execution unless it is finished; its outcome goes out once the finish is applied. */
+    void finish(Step step, ExecutionStatus status, String error, Batch batch) throws SQLException {
+        TaskEnvelope t = step.task();
+        if (batch.finishedHere(t.executionId())) {
+            return; // another branch finished it in this batch; its outcome is on its way
+        }
+        if (batch.state(t.executionId()) != ExecutionStatus.RUNNING) {
+            finishAgain(step, batch); // finished before this batch: a redelivery after a crash
+            return;
+        }
+        long finishedAt = clock.millis();
+        batch.finished(t.executionId(), status);
+        store.finishLater(t.executionId(), status.db(), error, finishedAt, () -> {
+            if (status == ExecutionStatus.SUCCEEDED) {
+                batch.counts.succeeded++;
+            } else {
+                batch.counts.failed++;
+            }
+            batch.outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status.db(), error, finishedAt,
+                    t.publishedAt());
+        });
+    }
+
+    /**
+     * A redelivery reached where the execution finished: the outcome produced with the finish may
+     * have been in an aborted Kafka transaction (a crash between the commits). Produce it again
+     * from the row: same key, same content.
+     */
+    void finishAgain(Step step, Batch batch) throws SQLException {
+        store.execution(step.task().eventKey()).filter(e -> !e.running())
+                .ifPresent(e -> batch.outcome(step.task().eventKey(), e));
+    }
+
+    Optional<Node> node(TaskEnvelope task, String nodeId) throws SQLException {
+        return workflows.get(task.workflow(), task.version()).flatMap(w -> w.node(nodeId));
+    }
+
+    private void record(String key, NodeStatus status, JsonNode output, List<String> next, String error) throws SQLException {
+        if (policy.records()) {
+            store.complete(key, status, output, next, error);
+        }
+    }
+
+    static ObjectNode object() {
+        return JsonNodeFactory.instance.objectNode();
+    }
+}

@@ -1,0 +1,175 @@
+package dev.onceflow.engine;
+
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.InvalidInputException.Reason;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.Topics;
+import java.io.IOException;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies one poll batch to PostgreSQL in the caller's open transaction and returns the records
+ * to produce in the batch's Kafka transaction. One pipeline, named after the record's path:
+ * {@link DecodeRecords} (records → executions and steps), then {@link RunWave} once per node
+ * depth (claim the wave's processed keys, run the claimed nodes), each result going through
+ * {@link ApplyOutcome} (the one place it becomes follow-ups, timers, arrivals, finishes, outcomes).
+ *
+ * <p>Fast path: all records together, no savepoints, because hundreds of subtransactions per
+ * transaction overflow PostgreSQL's subtransaction cache and slow every session. When a node's SQL
+ * statement fails (which aborts the transaction), {@link ReplayCarefully} asks the caller to roll
+ * back and replay: the careful path is the same pipeline run one record at a time, each under a
+ * savepoint, so a node's failing statement becomes that node's failure and a poison record (see
+ * {@link Failures}) is rolled back alone and, once it used up its attempts, dead-lettered while the
+ * rest of the batch commits. Not thread-safe: one per worker.
+ */
+final class BatchPipeline {
+
+    private static final Logger LOG = LoggerFactory.getLogger(BatchPipeline.class);
+
+    /** The batch must be rolled back and replayed with a savepoint per record. */
+    static final class ReplayCarefully extends Exception {
+        ReplayCarefully(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    /**
+     * A record failed with a {@link Failures.Recovery#POISON} failure and has attempts left: the
+     * caller rolls the whole batch back and delivers it again after a back-off.
+     */
+    static final class RetryBatch extends Exception {
+        RetryBatch(String message, Throwable cause) {
+            super(message, cause, false, false);
+        }
+    }
+
+    /** Node depths run inline in a batch before the rest go through the tasks topic. */
+    static final int INLINE_LIMIT = 64;
+
+    private final ExecutionStore store;
+    private final ClaimPolicy policy;
+    private final PoisonAttempts poison;
+    private final DecodeRecords decode;
+    private final RunWave wave;
+    private final ApplyOutcome apply;
+
+    BatchPipeline(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, ClaimPolicy policy,
+                  PoisonAttempts poison) {
+        this.store = store;
+        this.policy = policy;
+        this.poison = poison;
+        this.decode = new DecodeRecords(store, workflows, policy, clock);
+        this.apply = new ApplyOutcome(store, workflows, policy, clock);
+        this.wave = new RunWave(store, workflows, runner, policy, apply);
+    }
+
+    /**
+     * Applies the batch, fast ({@code careful} false) or record by record.
+     *
+     * @throws RetryBatch a poison record has attempts left: roll back, back off, deliver again
+     */
+    List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records, boolean careful, Batch.Counts counts)
+            throws SQLException, ReplayCarefully, RetryBatch {
+        Batch batch = new Batch(counts);
+        // The unsafe negative control takes the record-by-record path: a naive worker runs every
+        // copy it is handed, and the fast path folds copies of one event within a batch.
+        if (!careful && policy.records()) {
+            advance(decode.all(records, batch), batch, false);
+            store.flushFinishes();
+            return batch.out;
+        }
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+            // Queued statements of earlier records go now, so the savepoint covers this record only.
+            store.flushQueued();
+            Savepoint sp = store.savepoint();
+            int produced = batch.mark();
+            try {
+                advance(decode.one(record, batch), batch, true);
+                store.flushQueued();
+            } catch (Throwable failure) {
+                if (Failures.classify(failure) != Failures.Recovery.POISON) {
+                    throw failure;
+                }
+                // Undo this record only: its statements, queued statements and produced records.
+                store.discardQueued();
+                store.rollbackTo(sp);
+                batch.undoTo(produced);
+                if (!poison.failedAndExhausted(record)) {
+                    throw new RetryBatch(record.topic() + "-" + record.partition() + "@" + record.offset()
+                            + " failed (attempt " + poison.attempts(record) + " of " + poison.maxAttempts() + ")", failure);
+                }
+                deadLetterPoison(record, failure, batch);
+            }
+        }
+        return batch.out;
+    }
+
+    private void advance(List<Step> steps, Batch batch, boolean careful) throws SQLException, ReplayCarefully {
+        List<Step> next = steps;
+        for (int depth = 0; !next.isEmpty(); depth++) {
+            if (depth > INLINE_LIMIT) {
+                // One long graph must not hold a batch forever: the rest go through the tasks topic.
+                for (Step s : next) {
+                    batch.task(s.task());
+                }
+                return;
+            }
+            next = wave.run(next, batch, careful);
+        }
+    }
+
+    /**
+     * A record that failed {@link PoisonAttempts#maxAttempts} times: it goes to the dead-letter
+     * topic with the reason, and its execution, when there is one to speak of, ends failed with
+     * the same reason, so an operator sees it where executions are looked at. Nothing here may
+     * fail the batch: whatever cannot be recorded is rolled back to a savepoint and logged.
+     */
+    private void deadLetterPoison(ConsumerRecord<byte[], byte[]> record, Throwable failure, Batch batch) throws SQLException {
+        String reason = "engine failed on this record " + poison.maxAttempts() + " times: "
+                + Failures.describe(failure).replace('\u0000', '?');
+        LOG.error("Dead-lettering {}-{}@{} after {} attempts: {}", record.topic(), record.partition(), record.offset(),
+                poison.maxAttempts(), Failures.describe(failure), failure);
+        batch.deadLetter(record, Reason.PROCESSING_FAILED, reason);
+        Savepoint sp = store.savepoint();
+        int produced = batch.mark();
+        try {
+            if (record.topic().equals(Topics.EVENTS)) {
+                EventEnvelope event = Json.read(record.value(), EventEnvelope.class);
+                // The trigger data may be what PostgreSQL refused: the dead-letter record keeps it.
+                EventEnvelope kept = new EventEnvelope(event.eventKey(), event.workflow(), event.version(), event.time(),
+                        Json.MAPPER.createObjectNode().put("dead_lettered", "trigger data kept in " + Topics.DLQ),
+                        event.source(), event.publishedAt(), event.depth());
+                String error = reason + " (record kept in " + Topics.DLQ + ")";
+                if (!decode.createFailed(kept, error, batch)) {
+                    Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
+                    if (existing.isPresent() && existing.get().running()) {
+                        TaskEnvelope t = new TaskEnvelope(event.eventKey(), existing.get().id(), event.workflow(),
+                                event.version(), "", "", event.time(), null, null, existing.get().publishedAt());
+                        apply.finish(new Step(t, record, record.partition()), ExecutionStatus.FAILED, error, batch);
+                    }
+                }
+            } else {
+                TaskEnvelope task = Json.read(record.value(), TaskEnvelope.class);
+                String error = "node '" + task.node() + "': " + reason + " (record kept in " + Topics.DLQ + ")";
+                batch.states(store.lockStates(java.util.Set.of(task.executionId())));
+                apply.finish(new Step(task, record, record.partition()), ExecutionStatus.FAILED, error, batch);
+            }
+            store.flushQueued();
+        } catch (IOException | SQLException | RuntimeException e) {
+            LOG.warn("Could not record the failed execution of dead-lettered {}-{}@{} ({}); the record is in {}",
+                    record.topic(), record.partition(), record.offset(), e.toString(), Topics.DLQ);
+            store.discardQueued();
+            store.rollbackTo(sp);
+            batch.undoTo(produced);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.onceflow.engine;
+
+import dev.onceflow.common.Migrations;
+import dev.onceflow.common.local.LocalPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import javax.sql.DataSource;
+
+/**
+ * One embedded PostgreSQL (migrated, with a {@code test_effects} table) shared by the engine's
+ * component tests in this JVM: started on first use, stopped and its directory removed at exit.
+ * Tests keep apart by using their own workflow ids and event keys. Thread-safe.
+ */
+final class EngineTestDatabase {
+
+    private static DataSource dataSource;
+
+    private EngineTestDatabase() {
+    }
+
+    static synchronized DataSource get() throws Exception {
+        if (dataSource == null) {
+            Path dir = Files.createTempDirectory("onceflow-engine-test");
+            LocalPostgres postgres = LocalPostgres.start(dir);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                postgres.close();
+                delete(dir);
+            }, "onceflow-engine-test-db"));
+            dataSource = postgres.dataSource();
+            Migrations.apply(dataSource);
+            try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+                st.execute("CREATE TABLE IF NOT EXISTS test_effects (event_key text NOT NULL, node text NOT NULL)");
+            }
+        }
+        return dataSource;
+    }
+
+    private static void delete(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException e) {
+            // best effort at exit
+        }
+    }
+}
