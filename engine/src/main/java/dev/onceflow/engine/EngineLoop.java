@@ -195,7 +195,7 @@ final class EngineLoop implements Runnable {
                 st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
             }
             store = new ExecutionStore(connection);
-            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs()), clock,
+            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs(), clock), clock,
                     settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE,
                     poison);
         }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.workflow.Expressions;
 import dev.onceflow.common.workflow.Node;
+import dev.onceflow.common.workflow.Templates;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
@@ -19,9 +20,15 @@ import java.util.Map;
 final class NodeRunner {
 
     private final SqlNode sqlNode;
+    private final java.time.Clock clock;
 
     NodeRunner(long defaultSqlTimeoutMs) {
+        this(defaultSqlTimeoutMs, java.time.Clock.systemUTC());
+    }
+
+    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock) {
         this.sqlNode = new SqlNode(defaultSqlTimeoutMs);
+        this.clock = clock;
     }
 
     NodeResult run(Node node, Map<String, Object> variables, Connection connection) throws SQLException {
@@ -32,12 +39,25 @@ final class NodeRunner {
             if (node instanceof Node.Condition condition) {
                 return condition(condition, variables);
             }
+            if (node instanceof Node.Calculation calculation) {
+                return calculation(calculation, variables);
+            }
+            if (node instanceof Node.Delay delay) {
+                return delay(delay, variables);
+            }
+            if (node instanceof Node.Parallel parallel) {
+                return new NodeResult.Branched(JsonNodeFactory.instance.objectNode().put("branches", parallel.branches().size()));
+            }
+            if (node instanceof Node.Loop loop) {
+                return loop(loop, variables);
+            }
             if (node instanceof Node.End end) {
                 ObjectNode out = JsonNodeFactory.instance.objectNode().put("status", end.status());
-                if (end.message() != null) {
-                    out.put("message", end.message());
+                String message = end.message() == null ? null : Templates.render(end.message(), variables);
+                if (message != null) {
+                    out.put("message", message);
                 }
-                return new NodeResult.Succeeded(out, List.of(), end.status(), end.message());
+                return new NodeResult.Succeeded(out, List.of(), end.status(), message);
             }
             return new NodeResult.Failed("node type " + node.getClass().getSimpleName() + " is not supported by this engine");
         } catch (IllegalArgumentException e) {
@@ -100,6 +120,75 @@ final class NodeRunner {
             }
         }
         return results;
+    }
+
+    /**
+     * Evaluates {@code set} in order; each expression sees the variables set before it. The
+     * output is the object of the values set, which the follow-ups see as {@code vars}.
+     */
+    @SuppressWarnings("unchecked")
+    private static NodeResult calculation(Node.Calculation node, Map<String, Object> variables) {
+        Map<String, Object> scope = new java.util.LinkedHashMap<>(variables);
+        Map<String, Object> vars = new java.util.LinkedHashMap<>((Map<String, Object>) variables.getOrDefault("vars", Map.of()));
+        scope.put("vars", vars);
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        for (Map.Entry<String, String> e : node.set().entrySet()) {
+            Object value;
+            try {
+                value = Expressions.evaluate(e.getValue(), scope);
+            } catch (IllegalArgumentException failure) {
+                throw new IllegalArgumentException("calculation '" + node.id() + "', variable '" + e.getKey() + "' ("
+                        + e.getValue() + "): " + failure.getMessage(), failure);
+            }
+            vars.put(e.getKey(), value);
+            out.set(e.getKey(), dev.onceflow.common.Json.MAPPER.valueToTree(value));
+        }
+        return new NodeResult.Succeeded(out, node.successors(), null, null, out);
+    }
+
+    /** A durable timer: due {@code ms} from now or at {@code until}; one already due continues at once. */
+    private NodeResult delay(Node.Delay node, Map<String, Object> variables) {
+        long now = clock.millis();
+        long due;
+        if (node.ms() != null) {
+            due = now + node.ms();
+        } else {
+            Object until = Expressions.evaluate(node.until(), variables);
+            if (until instanceof Number n) {
+                due = n.longValue();
+            } else if (until != null) {
+                try {
+                    due = java.time.Instant.parse(until.toString()).toEpochMilli();
+                } catch (java.time.format.DateTimeParseException e) {
+                    throw new IllegalArgumentException("delay '" + node.id() + "': until (" + node.until() + ") yielded '"
+                            + until + "', which is not an ISO-8601 instant such as 2026-11-27T10:00:00Z");
+                }
+            } else {
+                throw new IllegalArgumentException("delay '" + node.id() + "': until (" + node.until() + ") yielded null");
+            }
+        }
+        ObjectNode out = JsonNodeFactory.instance.objectNode().put("dueAt", java.time.Instant.ofEpochMilli(due).toString());
+        if (due <= now) {
+            return NodeResult.Succeeded.continueWith(out, node.successors());
+        }
+        return new NodeResult.Waiting(out, due, node.successors());
+    }
+
+    /** Evaluates {@code items}; the output holds them and their count, the body runs once per item. */
+    private static NodeResult loop(Node.Loop node, Map<String, Object> variables) {
+        Object items = Expressions.evaluate(node.items(), variables);
+        com.fasterxml.jackson.databind.JsonNode array = items == null ? null : dev.onceflow.common.Json.MAPPER.valueToTree(items);
+        if (array == null || !array.isArray()) {
+            return new NodeResult.Failed("loop '" + node.id() + "': items (" + node.items() + ") yielded "
+                    + (items == null ? "null" : items.getClass().getSimpleName()) + ", not an array");
+        }
+        if (array.size() > node.maxItems()) {
+            return new NodeResult.Failed("loop '" + node.id() + "': items (" + node.items() + ") has " + array.size()
+                    + " elements, more than maxItems " + node.maxItems());
+        }
+        ObjectNode out = JsonNodeFactory.instance.objectNode().put("count", array.size());
+        out.set("items", array);
+        return new NodeResult.Branched(out);
     }
 
     private static NodeResult condition(Node.Condition node, Map<String, Object> variables) {

@@ -5,7 +5,6 @@ import dev.onceflow.common.workflow.Node;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -107,14 +106,12 @@ final class RunWave {
             }
         }
         Set<String> ranNow = new HashSet<>();
-        Map<String, Integer> duplicatesInWave = new HashMap<>();
         for (int i = 0; i < runnable.size(); i++) {
             Step step = runnable.get(i);
             String key = step.key();
             if (!claimed.contains(key) || (!ranNow.add(key) && policy.records())) {
                 // The key existed (or a copy of this step earlier in the wave ran it): replay.
                 batch.counts.duplicateNodeRuns++;
-                duplicatesInWave.merge(key, 1, Integer::sum);
                 next.addAll(apply.replay(step, nodes.get(i), batch));
                 continue;
             }

@@ -274,4 +274,226 @@ class PipelineTest {
         assertThat(first.next("m", "p#3", Map.of(), vars, 1).processedKey()).isEqualTo("w@1/m/p#3");
         assertThat(first.next("m", "p#3", Map.of(), vars, 1).vars()).isEqualTo(vars);
     }
+
+    // ---- nodes that wait, branch and loop (ADR 0013) ------------------------------------------
+
+    ConsumerRecord<byte[], byte[]> event(Workflow wf, String key, ObjectNode data) {
+        EventEnvelope e = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, data, "test", 1_700_000_000_500L);
+        return new ConsumerRecord<>(Topics.EVENTS, 0, offsets.getAndIncrement(), key.getBytes(StandardCharsets.UTF_8), Json.bytes(e));
+    }
+
+    /** Feeds produced task records back as the consumer would, until none are left; returns every outcome. */
+    List<Outcome> drain(List<ProducerRecord<byte[], byte[]>> out, Batch.Counts counts) throws Exception {
+        List<Outcome> outcomes = new ArrayList<>(outcomes(out));
+        List<TaskEnvelope> pending = tasks(out);
+        for (int round = 0; !pending.isEmpty(); round++) {
+            assertThat(round).as("task records keep coming").isLessThan(1000);
+            List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+            pending.forEach(t -> records.add(task(t)));
+            List<ProducerRecord<byte[], byte[]>> next = commit(records, counts);
+            outcomes.addAll(outcomes(next));
+            pending = tasks(next);
+        }
+        return outcomes;
+    }
+
+    /** Fires the due timers of partition 0 as EngineLoop does (tasks out first, then marked fired); returns their tasks. */
+    List<TaskEnvelope> fireDueTimers() throws Exception {
+        List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(0), 1000);
+        store.rollbackQuietly();
+        List<TaskEnvelope> tasks = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        for (ExecutionStore.DueTimer t : due) {
+            tasks.addAll(t.tasks());
+            keys.add(t.key());
+        }
+        if (!keys.isEmpty()) {
+            store.markFired(keys);
+            store.commit();
+        }
+        return tasks;
+    }
+
+    @Test
+    void aCalculationSetsVariablesThatTheNodesAfterItSee() throws Exception {
+        Workflow wf = deploy("""
+                [{"type": "calculation", "id": "calc", "set": {"total": "trigger.price * trigger.qty", "label": "'order ' + vars.total"},
+                  "next": "save"},
+                 {"type": "sql", "id": "save", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, ?)",
+                  "params": ["event.key", "vars.label"]}]""");
+        String key = wf.id() + "@calc";
+
+        commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("price", 5).put("qty", 3))), new Batch.Counts());
+
+        assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'order 15'")).isEqualTo(1);
+        assertThat(executionStatus(key)).isEqualTo("succeeded");
+    }
+
+    @Test
+    void aDelayWaitsOnADurableTimerThatFiresOnceAndNeverEarly() throws Exception {
+        Workflow wf = deploy("[" + effect("before", "wait") + ", {\"type\": \"delay\", \"id\": \"wait\", \"ms\": 1500, \"next\": \"after\"}, "
+                + effect("after", null) + "]");
+        String key = wf.id() + "@delay";
+        long started = System.currentTimeMillis();
+
+        List<ProducerRecord<byte[], byte[]>> out = commit(List.of(event(wf, key)), new Batch.Counts());
+
+        assertThat(tasks(out)).as("nothing follows the delay before its timer fires").isEmpty();
+        assertThat(executionStatus(key)).isEqualTo("running");
+        assertThat(count("SELECT count(*) FROM processed_keys WHERE key = '" + key + "/wait' AND status = 'waiting'")).isEqualTo(1);
+        assertThat(fireDueTimers()).as("not due yet").isEmpty();
+        // A redelivery of the event while it waits: nothing runs again, no second timer.
+        assertThat(tasks(commit(List.of(event(wf, key)), new Batch.Counts()))).isEmpty();
+        assertThat(count("SELECT count(*) FROM timers WHERE execution_id = " + executionId(key))).isEqualTo(1);
+
+        List<TaskEnvelope> fired = List.of();
+        while (fired.isEmpty()) {
+            Thread.sleep(100);
+            fired = fireDueTimers();
+        }
+        long firedAt = System.currentTimeMillis();
+        assertThat(firedAt - started).as("never early").isGreaterThanOrEqualTo(1500);
+        assertThat(fired).singleElement().satisfies(t -> assertThat(t.node()).isEqualTo("after"));
+        assertThat(fireDueTimers()).as("fires once").isEmpty();
+        // The fired task, delivered twice (a crash between producing it and marking the timer fired).
+        Batch.Counts counts = new Batch.Counts();
+        List<Outcome> outcomes = drain(commit(List.of(task(fired.get(0)), task(fired.get(0))), counts), counts);
+
+        assertThat(effects(key)).as("before and after, once each").isEqualTo(2);
+        assertThat(executionStatus(key)).isEqualTo("succeeded");
+        assertThat(outcomes).extracting(Outcome::status).contains("succeeded");
+        assertThat(count("SELECT count(*) FROM processed_keys WHERE key = '" + key + "/wait' AND status = 'succeeded'")).isEqualTo(1);
+    }
+
+    @Test
+    void aRetryWaitsOnATimerAndSucceedsOnTheThirdAttempt() throws Exception {
+        String seq = "flaky_retry_" + UUID.randomUUID().toString().substring(0, 8);
+        store.connection().createStatement().execute("CREATE SEQUENCE " + seq);
+        store.commit();
+        // Fails (division by zero, SQLSTATE 22012) while the sequence is below 3; sequences are not rolled back.
+        Workflow wf = deploy("""
+                [{"type": "sql", "id": "flaky", "sql": "INSERT INTO test_effects (event_key, node) SELECT ?, 'flaky' WHERE 1 / (CASE WHEN nextval('%s') < 3 THEN 0 ELSE 1 END) = 1",
+                  "params": ["event.key"], "retry": {"attempts": 3, "backoffMs": 200, "jitter": 0, "on": ["22012"]}}]""".formatted(seq));
+        String key = wf.id() + "@retry";
+        long started = System.currentTimeMillis();
+
+        commit(List.of(event(wf, key)), new Batch.Counts());
+        List<Long> firedAfter = new ArrayList<>();
+        while (!"succeeded".equals(executionStatus(key)) && !"failed".equals(executionStatus(key))) {
+            assertThat(System.currentTimeMillis() - started).as("the retries finish").isLessThan(30_000);
+            Thread.sleep(50);
+            List<TaskEnvelope> fired = fireDueTimers();
+            if (!fired.isEmpty()) {
+                firedAfter.add(System.currentTimeMillis() - started);
+                Batch.Counts counts = new Batch.Counts();
+                drain(commit(fired.stream().map(this::task).toList(), counts), counts);
+            }
+        }
+
+        assertThat(executionStatus(key)).isEqualTo("succeeded");
+        assertThat(effects(key)).isEqualTo(1);
+        assertThat(firedAfter).as("two backoffs: 200 ms, then 400 ms").hasSize(2);
+        assertThat(firedAfter.get(0)).isGreaterThanOrEqualTo(200);
+        assertThat(firedAfter.get(1) - firedAfter.get(0)).isGreaterThanOrEqualTo(400);
+        assertThat(count("SELECT count(*) FROM processed_keys WHERE execution_id = " + executionId(key) + " AND status = 'failed'"))
+                .as("attempts 1 and 2 recorded failed, each under its own key").isEqualTo(2);
+        assertThat(count("SELECT count(*) FROM processed_keys WHERE key = '" + key + "/flaky#3' AND status = 'succeeded'")).isEqualTo(1);
+    }
+
+    @Test
+    void aParallelJoinContinuesOnceWhateverTheOrderOfItsBranchesAndTheirRedeliveries() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"parallel\", \"id\": \"fork\", \"branches\": [\"b0\", \"b1\", \"b2\"], \"next\": \"after\"}, "
+                + effect("b0", null) + ", " + effect("b1", null) + ", " + effect("b2", null) + ", " + effect("after", null) + "]");
+        int[][] orders = {{0, 1, 2}, {2, 0, 1}, {1, 2, 0}, {2, 1, 0}};
+        for (int o = 0; o < orders.length; o++) {
+            String key = wf.id() + "@order" + o;
+            // The execution and its fork ran; the branch tasks then come one batch each, one of them twice.
+            commit(List.of(event(wf, key)), new Batch.Counts());
+            long id = executionId(key);
+            store.connection().createStatement().execute("DELETE FROM processed_keys WHERE execution_id = " + id + " AND node_id <> 'fork'");
+            store.connection().createStatement().execute("DELETE FROM branch_arrivals WHERE execution_id = " + id);
+            store.connection().createStatement().execute("DELETE FROM test_effects WHERE event_key = '" + key + "'");
+            store.connection().createStatement().execute("UPDATE executions SET status = 'running', finished_at = NULL WHERE id = " + id);
+            store.commit();
+            Map<String, com.fasterxml.jackson.databind.JsonNode> outputs = Map.of("fork", Json.MAPPER.createObjectNode().put("branches", 3));
+            List<Outcome> outcomes = new ArrayList<>();
+            for (int k = 0; k < 3; k++) {
+                int b = orders[o][k];
+                TaskEnvelope branch = new TaskEnvelope(key, id, wf.id(), wf.version(), "b" + b, "fork#" + b, 0, null, outputs, 0);
+                Batch.Counts counts = new Batch.Counts();
+                List<ConsumerRecord<byte[], byte[]>> records = k == 1 ? List.of(task(branch), task(branch)) : List.of(task(branch));
+                outcomes.addAll(drain(commit(records, counts), counts));
+                if (k == 2) {
+                    // the last branch's task redelivered after everything committed
+                    Batch.Counts again = new Batch.Counts();
+                    outcomes.addAll(drain(commit(List.of(task(branch)), again), again));
+                    assertThat(again.nodeRuns).isZero();
+                }
+            }
+
+            assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'after'"))
+                    .as("order %d: the join's follow-up once", o).isEqualTo(1);
+            assertThat(effects(key)).as("order %d: each branch once", o).isEqualTo(4);
+            assertThat(executionStatus(key)).isEqualTo("succeeded");
+            assertThat(outcomes).extracting(Outcome::status).containsOnly("succeeded");
+        }
+    }
+
+    @Test
+    void aLoopRunsEachIterationOnceUnderRedeliveryAndCollectsTheirOutputs() throws Exception {
+        Workflow wf = deploy("""
+                [{"type": "loop", "id": "each", "items": "trigger.items", "do": "body", "next": "after"},
+                 {"type": "sql", "id": "body", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, ?)",
+                  "params": ["event.key", "'item ' + loop.item"]},
+                 {"type": "sql", "id": "after", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, ?)",
+                  "params": ["event.key", "'iterations ' + size(nodes.each.output.iterations)"]}]""");
+        String key = wf.id() + "@loop";
+        ObjectNode data = Json.MAPPER.createObjectNode();
+        var items = data.putArray("items");
+        for (int i = 0; i < 100; i++) {
+            items.add(i);
+        }
+        Batch.Counts counts = new Batch.Counts();
+
+        List<ProducerRecord<byte[], byte[]>> out = commit(List.of(event(wf, key, data)), counts);
+        // 100 iterations are more node depths than a batch runs inline: the rest come as task
+        // records, which are delivered twice here (a crash between the commits on every batch).
+        List<TaskEnvelope> pending = tasks(out);
+        assertThat(pending).as("the loop continues through the tasks topic").isNotEmpty();
+        while (!pending.isEmpty()) {
+            List<ConsumerRecord<byte[], byte[]>> twice = new ArrayList<>();
+            for (TaskEnvelope t : pending) {
+                twice.add(task(t));
+                twice.add(task(t));
+            }
+            pending = tasks(commit(twice, counts));
+        }
+
+        assertThat(count("SELECT count(DISTINCT node) FROM test_effects WHERE event_key = '" + key + "' AND node LIKE 'item %'"))
+                .isEqualTo(100);
+        assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node LIKE 'item %'"))
+                .as("each iteration once").isEqualTo(100);
+        assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'iterations 100'")).isEqualTo(1);
+        assertThat(executionStatus(key)).isEqualTo("succeeded");
+    }
+
+    @Test
+    void aCancelWhileAnExecutionWaitsOnADelayStopsTheNodesAfterIt() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 200, \"next\": \"after\"}, " + effect("after", null) + "]");
+        String key = wf.id() + "@cancel-delay";
+        commit(List.of(event(wf, key)), new Batch.Counts());
+        store.connection().createStatement().execute("UPDATE executions SET status = 'cancelled', finished_at = now() "
+                + "WHERE event_key = '" + key + "' AND finished_at IS NULL");
+        store.commit();
+        Thread.sleep(300);
+        List<TaskEnvelope> fired = fireDueTimers();
+        assertThat(fired).hasSize(1);
+        Batch.Counts counts = new Batch.Counts();
+
+        drain(commit(fired.stream().map(this::task).toList(), counts), counts);
+
+        assertThat(counts.nodeRuns).isZero();
+        assertThat(effects(key)).isZero();
+        assertThat(executionStatus(key)).isEqualTo("cancelled");
+    }
 }

@@ -1,0 +1,67 @@
+package dev.onceflow.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.engine.Engine;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Executions that wait (ADR 0013) on the real broker and PostgreSQL: durable timers set by one
+ * engine, due while no engine runs, fired by the next one, once each and never early.
+ */
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
+class WaitingExecutionsIT {
+
+    private static final int EVENTS = 1000;
+
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
+
+    @Test
+    void delaysFireOnceAndNeverEarlyAcrossAnEngineRestart() throws Exception {
+        String id = Fleet.uniqueId("delay");
+        Workflow wf = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "before", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'before')",
+                   "params": ["event.key"], "next": "wait"},
+                  {"type": "delay", "id": "wait", "ms": 2000, "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""".formatted(id));
+        fleet.startDispatcher();
+        Engine first = fleet.startEngine(2);
+        for (int i = 0; i < EVENTS; i++) {
+            fleet.publish(wf.id(), "d-" + i, Fleet.data(i));
+        }
+        fleet.flush();
+        // Every execution waits on its timer; then the only engine stops, and the timers fall due
+        // while no engine runs.
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                .until(() -> fleet.count("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "
+                        + "WHERE e.workflow_id = ?", wf.id()) == EVENTS);
+        fleet.stop(first);
+        long firedBeforeStop = fleet.count("SELECT count(*) FROM it_effects WHERE node = 'after' AND event_key LIKE ? || '@%'", wf.id());
+        Thread.sleep(2500);
+
+        Engine second = fleet.startEngine(2);
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == EVENTS);
+
+        assertThat(firedBeforeStop).as("some timers were still pending when the engine stopped").isLessThan(EVENTS);
+        assertThat(second.metrics().timersFired()).as("the second engine fired the timers due while none ran").isPositive();
+        assertThat(fleet.succeeded(wf.id())).isEqualTo(EVENTS);
+        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE node = 'after' AND event_key LIKE ? || '@%'", wf.id()))
+                .as("each delay's follow-up ran once").isEqualTo(EVENTS);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+        assertThat(fleet.count("SELECT count(*) FROM it_effects a JOIN timers t ON t.key = a.event_key || '/wait' "
+                + "WHERE a.node = 'after' AND a.event_key LIKE ? || '@%' AND a.created_at < t.due_at", wf.id()))
+                .as("no follow-up ran before its timer was due").isZero();
+        assertThat(fleet.count("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "
+                + "WHERE e.workflow_id = ? AND t.fired_at IS NULL", wf.id())).isZero();
+    }
+}
