@@ -48,7 +48,8 @@ final class DevCommand {
     static final String TABLE_WORKFLOW = "demo-order-status";
     /** The example files bundled in the jar (copies of {@code deploy/examples/}). */
     static final List<String> BUNDLED_EXAMPLES = List.of("demo-heartbeat.json", "demo-order-status.json", "demo-orders.json",
-            "demo-refunds.json", "demo-signups.json");
+            "demo-refunds.json", "demo-signups.json", "nodes-calculation.json", "nodes-delay.json", "nodes-http.json",
+            "nodes-loop.json", "nodes-parallel.json");
     /** Pause between the demo's row-change transactions, so they land while the events are published. */
     private static final long ROW_CHANGE_PAUSE_MS = 50;
     /** How long the demo waits for the capture: leader election, setup and Debezium's start take a few seconds. */

@@ -8,9 +8,14 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
-/** Checks a parsed definition: ids, references, expressions, reachability and cycles. Stateless. */
+/**
+ * Checks a parsed definition: the trigger, ids, each node's fields ({@link NodeRules}), reachability,
+ * cycles, and that no node is shared between parallel branches, loop bodies and the path around
+ * them. Stateless.
+ */
 final class WorkflowValidator {
 
     private WorkflowValidator() {
@@ -66,7 +71,7 @@ final class WorkflowValidator {
             problems.add("field 'start': no node '" + wf.start() + "'");
         }
         for (Node node : wf.nodes()) {
-            checkNode(node, byId, problems);
+            NodeRules.check(node, byId, problems);
         }
         if (problems.isEmpty()) {
             checkGraph(wf, byId, problems);
@@ -112,54 +117,6 @@ final class WorkflowValidator {
         return problems;
     }
 
-    private static void checkNode(Node node, Map<String, Node> byId, List<String> problems) {
-        String where = "node '" + node.id() + "'";
-        if (node instanceof Node.Sql sql) {
-            if (sql.sql() == null || sql.sql().isBlank()) {
-                problems.add(where + " field 'sql': missing");
-            } else {
-                String statement = SqlStatements.problem(sql.sql());
-                if (statement != null) {
-                    problems.add(where + " field 'sql': " + statement);
-                }
-                long placeholders = countPlaceholders(sql.sql());
-                if (placeholders != sql.params().size()) {
-                    problems.add(where + " field 'params': the statement has " + placeholders
-                            + " '?' placeholders but " + sql.params().size() + " params are given");
-                }
-            }
-            for (int i = 0; i < sql.params().size(); i++) {
-                expression(where + " field 'params[" + i + "]'", sql.params().get(i), problems);
-            }
-            reference(where + " field 'next'", sql.next(), byId, problems);
-            if (sql.timeoutMs() != null && sql.timeoutMs() < 1) {
-                problems.add(where + " field 'timeoutMs': must be positive");
-            }
-        } else if (node instanceof Node.Condition c) {
-            expression(where + " field 'if'", c.expression(), problems);
-            reference(where + " field 'then'", c.thenNode(), byId, problems);
-            reference(where + " field 'else'", c.elseNode(), byId, problems);
-        } else if (node instanceof Node.End end) {
-            if (!end.status().equals("succeeded") && !end.status().equals("failed")) {
-                problems.add(where + " field 'status': must be 'succeeded' or 'failed', got '" + end.status() + "'");
-            }
-        }
-    }
-
-    private static void expression(String where, String expression, List<String> problems) {
-        try {
-            Expressions.compile(expression);
-        } catch (IllegalArgumentException e) {
-            problems.add(where + ": " + e.getMessage());
-        }
-    }
-
-    private static void reference(String where, String target, Map<String, Node> byId, List<String> problems) {
-        if (target != null && !byId.containsKey(target)) {
-            problems.add(where + ": no node '" + target + "'");
-        }
-    }
-
     /** Counts JDBC '?' placeholders outside quoted strings and identifiers. */
     static long countPlaceholders(String sql) {
         long count = 0;
@@ -179,7 +136,11 @@ final class WorkflowValidator {
         return count;
     }
 
-    /** Every node must be reachable from start, and (until loop nodes exist) the graph must have no cycle. */
+    /**
+     * Every node must be reachable from start; the graph must have no cycle (a loop node repeats
+     * work); and every node must belong to one scope: the main path or one region (a parallel
+     * branch or a loop body, see {@link Node}).
+     */
     private static void checkGraph(Workflow wf, Map<String, Node> byId, List<String> problems) {
         Set<String> reached = new HashSet<>();
         Deque<String> todo = new ArrayDeque<>(List.of(wf.start()));
@@ -200,6 +161,55 @@ final class WorkflowValidator {
             if (cycle != null) {
                 problems.add("nodes form a cycle (" + cycle + "); use a loop node to repeat work");
                 return;
+            }
+        }
+        checkRegions(wf, byId, problems);
+    }
+
+    /**
+     * A region is what a parallel branch or a loop body runs: the nodes reached from its first
+     * node without passing through its owner's {@code next}, where a nested parallel or loop
+     * contributes only its own {@code next} (its branches or body are regions of their own). The
+     * main path is the same walk from the start node. A node in two of these would run once per
+     * branch, per iteration or outside both, under different processed keys: refused.
+     */
+    private static void checkRegions(Workflow wf, Map<String, Node> byId, List<String> problems) {
+        Map<String, String> scopeOf = new HashMap<>();
+        Set<String> reported = new HashSet<>();
+        walkScope("the main path from start node '" + wf.start() + "'", wf.start(), null, byId, scopeOf, reported, problems);
+        for (Node node : wf.nodes()) {
+            if (node instanceof Node.Parallel p) {
+                for (String branch : p.branches()) {
+                    walkScope("branch '" + branch + "' of parallel '" + p.id() + "'", branch, p.next(), byId, scopeOf, reported,
+                            problems);
+                }
+            } else if (node instanceof Node.Loop loop) {
+                walkScope("the body of loop '" + loop.id() + "'", loop.doNode(), loop.next(), byId, scopeOf, reported, problems);
+            }
+        }
+    }
+
+    private static void walkScope(String scope, String first, String ownerNext, Map<String, Node> byId, Map<String, String> scopeOf,
+                                  Set<String> reported, List<String> problems) {
+        Set<String> seen = new HashSet<>();
+        Deque<String> todo = new ArrayDeque<>(List.of(first));
+        while (!todo.isEmpty()) {
+            String id = todo.pop();
+            if (id.equals(ownerNext) || !seen.add(id)) {
+                continue;
+            }
+            String other = scopeOf.putIfAbsent(id, scope);
+            if (other != null && reported.add(id)) {
+                problems.add("node '" + id + "' is reached both from " + other + " and from " + scope
+                        + "; a node belongs to one parallel branch or loop body at most, and then not to the path around it");
+            }
+            Node node = byId.get(id);
+            if (node instanceof Node.Parallel p) {
+                Optional.ofNullable(p.next()).ifPresent(todo::push);
+            } else if (node instanceof Node.Loop loop) {
+                Optional.ofNullable(loop.next()).ifPresent(todo::push);
+            } else {
+                node.successors().forEach(todo::push);
             }
         }
     }

@@ -111,4 +111,95 @@ class WorkflowsTest {
         assertThat(msg).contains("orders.json").contains("node 'pay' field 'sql': holds 2 statements")
                 .contains("node 'log' field 'sql': 'COMMIT'").doesNotContain("node 'ok'");
     }
+
+    @Test
+    void branchesAndLoopBodiesCountAsSuccessorsForReachabilityAndCycles() throws Exception {
+        Workflow wf = parse("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["left", "right"], "next": "each"},
+                  {"type": "sql", "id": "left", "sql": "SELECT 1", "next": "left-2"},
+                  {"type": "sql", "id": "left-2", "sql": "SELECT 2"},
+                  {"type": "calculation", "id": "right", "set": {"x": "1"}},
+                  {"type": "loop", "id": "each", "items": "trigger.items", "do": "book", "next": "done"},
+                  {"type": "sql", "id": "book", "sql": "SELECT 3"},
+                  {"type": "end", "id": "done"}
+                ]}""");
+        assertThat(wf.nodes()).hasSize(7);
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["a"]},
+                  {"type": "sql", "id": "a", "sql": "SELECT 1", "next": "fan"}
+                ]}""")).contains("nodes form a cycle (fan -> a -> fan)");
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "loop", "id": "each", "items": "trigger.items", "do": "a", "next": "done"},
+                  {"type": "sql", "id": "a", "sql": "SELECT 1", "next": "b"},
+                  {"type": "delay", "id": "b", "ms": 10, "next": "a"},
+                  {"type": "end", "id": "done"}
+                ]}""")).contains("nodes form a cycle (each -> a -> b -> a)");
+        assertThat(problems("""
+                {"id": "w", "start": "a", "nodes": [
+                  {"type": "sql", "id": "a", "sql": "SELECT 1"},
+                  {"type": "loop", "id": "each", "items": "trigger.items", "do": "body"},
+                  {"type": "sql", "id": "body", "sql": "SELECT 1"}
+                ]}""")).contains("node 'each': unreachable from start node 'a'").contains("node 'body': unreachable");
+    }
+
+    @Test
+    void aNodeSharedByTwoBranchesIsRefusedNamingBoth() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["left", "right"], "next": "done"},
+                  {"type": "sql", "id": "left", "sql": "SELECT 1", "next": "shared"},
+                  {"type": "sql", "id": "right", "sql": "SELECT 2", "next": "shared"},
+                  {"type": "sql", "id": "shared", "sql": "SELECT 3"},
+                  {"type": "end", "id": "done"}
+                ]}""")).contains("node 'shared' is reached both from branch 'left' of parallel 'fan'"
+                + " and from branch 'right' of parallel 'fan'").doesNotContain("node 'left' is").doesNotContain("node 'done' is");
+    }
+
+    @Test
+    void aNodeSharedByARegionAndTheMainPathIsRefused() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "loop", "id": "each", "items": "trigger.items", "do": "book", "next": "check"},
+                  {"type": "sql", "id": "book", "sql": "SELECT 1", "next": "done"},
+                  {"type": "condition", "id": "check", "if": "true", "then": "done"},
+                  {"type": "end", "id": "done"}
+                ]}""")).contains("node 'done' is reached both from the main path from start node 'each'"
+                + " and from the body of loop 'each'");
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "sql", "id": "first", "sql": "SELECT 1", "next": "fan"},
+                  {"type": "parallel", "id": "fan", "branches": ["a", "first"]},
+                  {"type": "sql", "id": "a", "sql": "SELECT 1"}
+                ]}""")).containsIgnoringCase("cycle");
+    }
+
+    @Test
+    void aRegionMayLeadToItsOwnersNextAndNestedRegionsAreTheirOwn() throws Exception {
+        // 'left' ends its branch by leading to the parallel's next: that is the join, not a shared node
+        Workflow wf = parse("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["left", "right"], "join": "any", "next": "after"},
+                  {"type": "sql", "id": "left", "sql": "SELECT 1", "next": "after"},
+                  {"type": "loop", "id": "right", "items": "trigger.items", "do": "inner", "next": "right-done"},
+                  {"type": "parallel", "id": "inner", "branches": ["x", "y"]},
+                  {"type": "sql", "id": "x", "sql": "SELECT 1"},
+                  {"type": "sql", "id": "y", "sql": "SELECT 2"},
+                  {"type": "sql", "id": "right-done", "sql": "SELECT 3"},
+                  {"type": "end", "id": "after"}
+                ]}""");
+        assertThat(wf.nodes()).hasSize(8);
+        // but a nested branch that leads to the outer parallel's next leaves its own region for the outer one
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["inner"], "next": "after"},
+                  {"type": "parallel", "id": "inner", "branches": ["x"], "next": "inner-done"},
+                  {"type": "sql", "id": "x", "sql": "SELECT 1", "next": "after"},
+                  {"type": "sql", "id": "inner-done", "sql": "SELECT 2"},
+                  {"type": "end", "id": "after"}
+                ]}""")).contains("node 'after' is reached both from the main path from start node 'fan'"
+                + " and from branch 'x' of parallel 'inner'");
+    }
 }
