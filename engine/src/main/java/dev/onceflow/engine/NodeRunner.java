@@ -123,24 +123,20 @@ final class NodeRunner {
     }
 
     /**
-     * Evaluates {@code set} in order; each expression sees the variables set before it. The
-     * output is the object of the values set, which the follow-ups see as {@code vars}.
+     * Evaluates {@code set}: every expression sees the variables as they were before the node (a
+     * simultaneous assignment; the stored definition's key order is not kept). The output is the
+     * object of the values set, which the follow-ups see merged into {@code vars}.
      */
-    @SuppressWarnings("unchecked")
     private static NodeResult calculation(Node.Calculation node, Map<String, Object> variables) {
-        Map<String, Object> scope = new java.util.LinkedHashMap<>(variables);
-        Map<String, Object> vars = new java.util.LinkedHashMap<>((Map<String, Object>) variables.getOrDefault("vars", Map.of()));
-        scope.put("vars", vars);
         ObjectNode out = JsonNodeFactory.instance.objectNode();
         for (Map.Entry<String, String> e : node.set().entrySet()) {
             Object value;
             try {
-                value = Expressions.evaluate(e.getValue(), scope);
+                value = Expressions.evaluate(e.getValue(), variables);
             } catch (IllegalArgumentException failure) {
                 throw new IllegalArgumentException("calculation '" + node.id() + "', variable '" + e.getKey() + "' ("
                         + e.getValue() + "): " + failure.getMessage(), failure);
             }
-            vars.put(e.getKey(), value);
             out.set(e.getKey(), dev.onceflow.common.Json.MAPPER.valueToTree(value));
         }
         return new NodeResult.Succeeded(out, node.successors(), null, null, out);

@@ -85,9 +85,10 @@ public sealed interface Node {
     }
 
     /**
-     * Sets variables: each entry of {@code set} is a variable name and an expression, evaluated in
-     * declaration order (each sees the variables set before it); expressions see them as
-     * {@code vars.<name>}. Names match {@link #NAME}.
+     * Sets variables: each entry of {@code set} is a variable name and an expression. Every
+     * expression sees the variables as they were before the node (a simultaneous assignment: the
+     * stored definition is {@code jsonb}, which does not keep the order of an object's keys); the
+     * nodes after it see the new values as {@code vars.<name>}. Names match {@link #NAME}.
      */
     record Calculation(String id, Map<String, String> set, String next, RetryPolicy retry) implements Node {
         /** A variable name: a letter or '_', then letters, digits or '_'; at most 63 characters. */

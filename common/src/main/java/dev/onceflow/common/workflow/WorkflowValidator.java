@@ -195,7 +195,17 @@ final class WorkflowValidator {
         Deque<String> todo = new ArrayDeque<>(List.of(first));
         while (!todo.isEmpty()) {
             String id = todo.pop();
-            if (id.equals(ownerNext) || !seen.add(id)) {
+            if (id.equals(ownerNext) && !id.equals(first)) {
+                // The engine ends a branch where its last node has no follow-up (ADR 0013): a branch
+                // that went on into the owner's next would run it once per branch.
+                if (reported.add(scope + "->" + id)) {
+                    problems.add(scope + " leads into '" + id + "', which follows its " + (scope.startsWith("branch") ? "join" : "loop")
+                            + "; end the " + (scope.startsWith("branch") ? "branch" : "body") + " with a node without 'next' instead "
+                            + "('" + id + "' runs once after it)");
+                }
+                continue;
+            }
+            if (!seen.add(id)) {
                 continue;
             }
             String other = scopeOf.putIfAbsent(id, scope);

@@ -159,6 +159,18 @@ class WorkflowsTest {
     }
 
     @Test
+    void aBranchThatLeadsIntoTheNodeAfterItsJoinIsRefused() {
+        assertThat(problems("""
+                {"id": "w", "nodes": [
+                  {"type": "parallel", "id": "fan", "branches": ["left", "right"], "next": "done"},
+                  {"type": "sql", "id": "left", "sql": "SELECT 1", "next": "done"},
+                  {"type": "sql", "id": "right", "sql": "SELECT 2"},
+                  {"type": "end", "id": "done"}
+                ]}""")).contains("branch 'left' of parallel 'fan' leads into 'done', which follows its join; end the branch "
+                + "with a node without 'next' instead ('done' runs once after it)");
+    }
+
+    @Test
     void aNodeSharedByARegionAndTheMainPathIsRefused() {
         assertThat(problems("""
                 {"id": "w", "nodes": [
@@ -177,12 +189,12 @@ class WorkflowsTest {
     }
 
     @Test
-    void aRegionMayLeadToItsOwnersNextAndNestedRegionsAreTheirOwn() throws Exception {
-        // 'left' ends its branch by leading to the parallel's next: that is the join, not a shared node
+    void nestedRegionsAreTheirOwn() throws Exception {
+        // a branch ends where its last node has no 'next' (leading into the join's 'next' is refused, see above)
         Workflow wf = parse("""
                 {"id": "w", "nodes": [
                   {"type": "parallel", "id": "fan", "branches": ["left", "right"], "join": "any", "next": "after"},
-                  {"type": "sql", "id": "left", "sql": "SELECT 1", "next": "after"},
+                  {"type": "sql", "id": "left", "sql": "SELECT 1"},
                   {"type": "loop", "id": "right", "items": "trigger.items", "do": "inner", "next": "right-done"},
                   {"type": "parallel", "id": "inner", "branches": ["x", "y"]},
                   {"type": "sql", "id": "x", "sql": "SELECT 1"},
