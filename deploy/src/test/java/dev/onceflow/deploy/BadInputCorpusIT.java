@@ -47,6 +47,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -89,7 +90,9 @@ class BadInputCorpusIT {
     private final String missingTable = "corpus_missing_" + u.replace('-', '_');
     private final String userTopic = "corpus-user-" + u;
 
-    private Fleet fleet;
+    /** One fleet for the class (per-class lifecycle), closed after the last case. */
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
     private Dispatcher dispatcher;
     private Engine engine;
     private KafkaProducer<byte[], byte[]> raisedProducer;
@@ -688,7 +691,6 @@ class BadInputCorpusIT {
 
     @BeforeAll
     void publishEveryRecordCaseAndAwaitTheOutcomes() throws Exception {
-        fleet = new Fleet(TestInfra.embedded());
         DevCommand.runScript(fleet.ds, """
                 CREATE TABLE IF NOT EXISTS corpus_texts (id bigserial PRIMARY KEY, event_key text NOT NULL,
                     case_name text NOT NULL, text text NOT NULL);
@@ -750,13 +752,14 @@ class BadInputCorpusIT {
         deploy(repeatWf, null, sqlNode.formatted("repeat", "SELECT length(?)", "\"'x'.repeat(1000000000)\"", ""));
         fleet.deploy(thousandNodes());
         String effect = Fleet.effectNode("called");
-        fleet.deploy("{\"id\": \"" + apiWf + "\", \"trigger\": {\"type\": \"api\"}, \"nodes\": " + effect + "}");
-        fleet.deploy("{\"id\": \"" + scheduleWf + "\", \"trigger\": {\"type\": \"schedule\", \"cron\": \"0 0 1 1 *\","
+        // Other tests share the database: deployed until the fleet closes, no table or schedule workflow of ours stays enabled.
+        fleet.deployUntilClosed("{\"id\": \"" + apiWf + "\", \"trigger\": {\"type\": \"api\"}, \"nodes\": " + effect + "}");
+        fleet.deployUntilClosed("{\"id\": \"" + scheduleWf + "\", \"trigger\": {\"type\": \"schedule\", \"cron\": \"0 0 1 1 *\","
                 + " \"start\": \"2999-01-01T00:00:00Z\"}, \"nodes\": " + effect + "}");
-        fleet.deploy("{\"id\": \"" + tableWf + "\", \"trigger\": {\"type\": \"table\", \"table\": \"" + missingTable + "\"}, \"nodes\": "
-                + effect + "}");
-        fleet.deploy("{\"id\": \"" + userTopicWf + "\", \"trigger\": {\"type\": \"kafka\", \"topic\": \"" + userTopic + "\"},"
-                + " \"nodes\": " + effect + "}");
+        fleet.deployUntilClosed("{\"id\": \"" + tableWf + "\", \"trigger\": {\"type\": \"table\", \"table\": \"" + missingTable
+                + "\"}, \"nodes\": " + effect + "}");
+        fleet.deployUntilClosed("{\"id\": \"" + userTopicWf + "\", \"trigger\": {\"type\": \"kafka\", \"topic\": \"" + userTopic
+                + "\"}, \"nodes\": " + effect + "}");
         fleet.deploy("{\"id\": \"" + disabledWf + "\", \"nodes\": " + effect + "}");
         new WorkflowStore(fleet.ds).setEnabled(disabledWf, false);
     }
@@ -816,16 +819,10 @@ class BadInputCorpusIT {
     }
 
     @AfterAll
-    void stop() throws Exception {
-        // Other tests share the database: leave no table or schedule workflow of ours enabled.
-        WorkflowStore store = new WorkflowStore(fleet.ds);
-        for (String id : List.of(tableWf, scheduleWf, apiWf, userTopicWf)) {
-            store.setEnabled(id, false);
-        }
+    void closeRaisedProducer() {
         if (raisedProducer != null) {
             raisedProducer.close();
         }
-        fleet.close();
     }
 
     // ------------------------------------------------------------------------------------------

@@ -15,26 +15,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Bad input gets a clear error and loses nothing; the system keeps running. */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class BadInputIT {
 
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     @Test
     void malformedAndUnknownTriggersGoToTheDlqAndLaterEventsStillRun() throws Exception {

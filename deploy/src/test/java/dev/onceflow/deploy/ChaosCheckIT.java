@@ -33,21 +33,15 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ChaosCheckIT {
 
-    private TestInfra infra;
+    private final TestInfra infra = TestInfra.embedded();
+    private final String orders = Fleet.uniqueId("orders");
+    private final String heavy = Fleet.uniqueId("heavy");
     private DataSource ds;
-    private String orders;
-    private String heavy;
 
     @BeforeEach
     void schema() throws Exception {
-        infra = TestInfra.embedded();
-        String schema = Fleet.uniqueId("chk").replace('-', '_');
-        DevCommand.runScript(infra.dataSource(), "CREATE SCHEMA " + schema);
-        ds = infra.dataSource(schema);
-        DevCommand.runScript(ds, ChaosRowWriter.createTable() + "; CREATE TABLE chaos_effects (id bigserial PRIMARY KEY, "
+        ds = infra.newSchema(ChaosRowWriter.createTable() + "; CREATE TABLE chaos_effects (id bigserial PRIMARY KEY, "
                 + "event_key text NOT NULL, node text NOT NULL, row_id bigint)");
-        orders = Fleet.uniqueId("orders");
-        heavy = Fleet.uniqueId("heavy");
     }
 
     /** An execution of {@code workflow} with its effect rows and processed keys (one per node). */

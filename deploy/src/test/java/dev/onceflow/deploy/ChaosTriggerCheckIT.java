@@ -24,18 +24,13 @@ import org.junit.jupiter.api.Timeout;
 class ChaosTriggerCheckIT {
 
     private static final long T = 1_800_000_000_000L; // a whole second
+    private final String workflow = Fleet.uniqueId("wf");
     private DataSource ds;
-    private String workflow;
 
     @BeforeEach
     void schema() throws Exception {
-        TestInfra infra = TestInfra.embedded();
-        String schema = Fleet.uniqueId("chk").replace('-', '_');
-        DevCommand.runScript(infra.dataSource(), "CREATE SCHEMA " + schema);
-        ds = infra.dataSource(schema);
-        DevCommand.runScript(ds, ChaosRowWriter.createTable() + "; CREATE TABLE chaos_effects (id bigserial PRIMARY KEY, "
+        ds = TestInfra.embedded().newSchema(ChaosRowWriter.createTable() + "; CREATE TABLE chaos_effects (id bigserial PRIMARY KEY, "
                 + "event_key text NOT NULL, node text NOT NULL, row_id bigint)");
-        workflow = Fleet.uniqueId("wf");
     }
 
     private void execution(String key, String status, String trigger) throws Exception {

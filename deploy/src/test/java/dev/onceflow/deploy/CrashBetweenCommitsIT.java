@@ -9,10 +9,9 @@ import dev.onceflow.engine.EngineHooks;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A failure after the PostgreSQL commit and before the Kafka commit: the batch is delivered again.
@@ -24,17 +23,8 @@ import org.junit.jupiter.api.Timeout;
 class CrashBetweenCommitsIT {
 
     private static final int EVENTS = 300;
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     /** Fails every third batch after its PostgreSQL commit, at most {@code max} times. */
     static final class FailBetweenCommits implements EngineHooks {

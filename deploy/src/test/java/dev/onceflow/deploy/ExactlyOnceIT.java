@@ -11,26 +11,16 @@ import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.engine.Engine;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** One event, one execution; one node, one effect: on the real broker and PostgreSQL. */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ExactlyOnceIT {
 
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     @Test
     void eventPublishedFiveTimesCreatesOneExecution() throws Exception {

@@ -27,12 +27,21 @@ import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * One test's Onceflow: dispatchers and engines on the shared infrastructure, the workflows it
- * deployed, and the invariant queries. Closed after each test.
+ * deployed, and the invariant queries. A JUnit extension that closes itself after the test, also
+ * when the test fails: {@code @RegisterExtension final Fleet fleet = new Fleet(TestInfra.embedded());}.
+ * In a {@code @TestInstance(PER_CLASS)} class, or on a static field, one fleet serves the class and
+ * closes after its {@code @AfterAll} methods; otherwise it closes after each test's {@code @AfterEach}
+ * methods. Owned by the test that registers it; not thread-safe: start and stop processes from the
+ * test's thread (a test may publish from one thread of its own).
  */
-final class Fleet implements AutoCloseable {
+final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterAllCallback, AutoCloseable {
 
     final TestInfra infra;
     final DataSource ds;
@@ -44,7 +53,11 @@ final class Fleet implements AutoCloseable {
     private final List<AutoCloseable> running = new ArrayList<>();
     private final List<Dispatcher> dispatchers = new ArrayList<>();
     private final List<Engine> engines = new ArrayList<>();
+    /** Workflows to disable when the fleet closes. */
+    private final List<String> disableOnClose = new ArrayList<>();
     private KafkaProducer<byte[], byte[]> producer;
+    /** Registered for the class (JUnit called beforeAll): closed after the class, not after each test. */
+    private boolean perClass;
 
     Fleet(TestInfra infra) {
         this.infra = infra;
@@ -122,6 +135,16 @@ final class Fleet implements AutoCloseable {
     Workflow deploy(String json) throws Exception {
         Workflow wf = Workflows.parse("test", json.getBytes(StandardCharsets.UTF_8));
         return new WorkflowStore(ds).deploy(wf);
+    }
+
+    /**
+     * Deploys a workflow and disables it when the fleet closes: for table and schedule triggers
+     * (and the like), which later tests of this JVM must not capture or fire.
+     */
+    Workflow deployUntilClosed(String json) throws Exception {
+        Workflow wf = deploy(json);
+        disableOnClose.add(wf.id());
+        return wf;
     }
 
     /** A 3-node workflow: sql (record) → condition → sql (large or small) → end; both sql nodes write it_effects. */
@@ -240,7 +263,25 @@ final class Fleet implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public void beforeAll(ExtensionContext context) {
+        perClass = true;
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws Exception {
+        if (!perClass) {
+            close();
+        }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
+    }
+
+    /** Closes the processes, newest first, then the producer, then disables the workflows deployed until closed. */
+    @Override
+    public void close() throws Exception {
         for (int i = running.size() - 1; i >= 0; i--) {
             try {
                 running.get(i).close();
@@ -251,6 +292,12 @@ final class Fleet implements AutoCloseable {
         running.clear();
         if (producer != null) {
             producer.close();
+            producer = null;
         }
+        WorkflowStore store = new WorkflowStore(ds);
+        for (String id : disableOnClose) {
+            store.setEnabled(id, false);
+        }
+        disableOnClose.clear();
     }
 }

@@ -20,9 +20,9 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A transaction left open on {@code onceflow.events-0} (a producer that began it and went away,
@@ -36,16 +36,13 @@ import org.junit.jupiter.api.Timeout;
 class HangingTransactionIT {
 
     private static final int EVENTS = 60;
-    private Fleet fleet;
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
     private KafkaProducer<byte[], byte[]> hanging;
 
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
+    /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
     @AfterEach
-    void stop() {
+    void abortHanging() {
         if (hanging != null) {
             try {
                 hanging.abortTransaction(); // never leave the shared topic held for the next test
@@ -54,7 +51,6 @@ class HangingTransactionIT {
             }
             hanging.close(Duration.ofSeconds(5));
         }
-        fleet.close();
     }
 
     private void openHangingTransaction() {

@@ -7,27 +7,17 @@ import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.engine.Engine;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Workers joining and leaving the group mid-stream: partitions move, nothing runs twice, nothing is lost. */
 @Timeout(value = 8, unit = TimeUnit.MINUTES)
 class RebalanceIT {
 
     private static final int EVENTS = 5000;
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     @Test
     void workersJoiningAndLeavingNeitherDuplicateNorLose() throws Exception {

@@ -20,9 +20,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Table triggers: row changes captured with Debezium (pgoutput) from a real PostgreSQL start one
@@ -31,33 +31,17 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class RowChangeIT {
 
-
-    private Fleet fleet;
-    private final List<String> deployed = new ArrayList<>();
+    // Workflows are deployed until the fleet closes: later tests of this JVM start dispatchers too, and must find no table to capture.
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
     private final List<ChildProcess> children = new ArrayList<>();
 
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
+    /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
     @AfterEach
-    void stop() throws Exception {
+    void killChildren() throws Exception {
         for (ChildProcess c : children) {
             c.kill9();
         }
-        fleet.close();
-        // Later tests of this JVM start dispatchers too: leave them no table to capture.
-        WorkflowStore store = new WorkflowStore(fleet.ds);
-        for (String id : deployed) {
-            store.setEnabled(id, false);
-        }
-    }
-
-    private Workflow deploy(String json) throws Exception {
-        Workflow wf = fleet.deploy(json);
-        deployed.add(wf.id());
-        return wf;
     }
 
     private static String newTable() {
@@ -68,13 +52,13 @@ class RowChangeIT {
     void insertsUpdatesOfWatchedColumnsAndDeletesFireAsAsked() throws Exception {
         String table = newTable();
         DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, status text, note text)");
-        Workflow onInsert = deploy("""
+        Workflow onInsert = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert", "delete"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("rows"), table, Fleet.effectNode("seen")));
-        Workflow onStatus = deploy("""
+        Workflow onStatus = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["update"], "changed": ["status"]},
                  "nodes": %s}""".formatted(Fleet.uniqueId("status"), table, Fleet.effectNode("status")));
-        Workflow broken = deploy("""
+        Workflow broken = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert"], "condition": "row.customer.name == 'x'"},
                  "nodes": %s}""".formatted(Fleet.uniqueId("broken"), table, Fleet.effectNode("never")));
         fleet.startEngine(2);
@@ -105,7 +89,7 @@ class RowChangeIT {
     @Test
     void aMissingTableIsReportedByNameAndCapturedOnceCreated() throws Exception {
         String table = newTable();
-        Workflow wf = deploy("""
+        Workflow wf = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s"}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("later"), table, Fleet.effectNode("seen")));
         fleet.startEngine(1);
@@ -125,7 +109,7 @@ class RowChangeIT {
     void aWatchedTableWithoutPrimaryKeyKeepsAcceptingUpdatesAndDeletes() throws Exception {
         String table = newTable();
         DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint, note text)");
-        Workflow wf = deploy("""
+        Workflow wf = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert", "delete"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("no-pk"), table, Fleet.effectNode("seen")));
         fleet.startEngine(1);
@@ -149,7 +133,7 @@ class RowChangeIT {
                 .setServerConfig("wal_level", "replica").start()) {
             String table = newTable();
             DevCommand.runScript(plain.getPostgresDatabase(), "CREATE TABLE " + table + " (id bigint PRIMARY KEY)");
-            deploy("""
+            fleet.deployUntilClosed("""
                     {"id": "%s", "trigger": {"type": "table", "table": "%s"}, "nodes": %s}"""
                     .formatted(Fleet.uniqueId("no-wal"), table, Fleet.effectNode("seen")));
             OnceflowConfig config = fleet.config(1).with(Map.of(
@@ -181,7 +165,7 @@ class RowChangeIT {
     void tenThousandRowsRunOnceEachThroughACaptureLeaderKill() throws Exception {
         String table = newTable();
         DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, batch int NOT NULL)");
-        Workflow wf = deploy("""
+        Workflow wf = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("ten-k"), table, Fleet.effectNode("row")));
         Engine engine = fleet.startEngine(2);

@@ -12,10 +12,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The seed scenario's failure, on purpose: several dispatcher replicas fire the same schedule.
@@ -25,17 +24,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ScheduleIT {
 
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     private Workflow deploySchedule(String id, Instant start, Instant end, String misfire) throws Exception {
         return fleet.deploy("""

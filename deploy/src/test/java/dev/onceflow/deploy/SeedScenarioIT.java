@@ -8,10 +8,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The user's report, reproduced: a scheduled workflow whose SQL node runs for seconds over a table
@@ -22,17 +21,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class SeedScenarioIT {
 
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     @Test
     void heavyScheduledWorkflowFiredByThreeReplicasUnderLoadRunsOncePerTick() throws Exception {

@@ -93,9 +93,16 @@ final class TestInfra {
         return Database.dataSource(jdbcUrl, user, password);
     }
 
-    /** A data source whose unqualified names resolve in {@code schema} first, then in {@code public}. */
-    DataSource dataSource(String schema) {
-        return Database.dataSource(jdbcUrl + "?currentSchema=" + schema + ",public", user, password);
+    /**
+     * A new schema of its own with {@code script} run in it: a data source whose unqualified names
+     * resolve in that schema first, then in {@code public}.
+     */
+    DataSource newSchema(String script) throws java.sql.SQLException {
+        String schema = Fleet.uniqueId("chk").replace('-', '_');
+        DevCommand.runScript(dataSource(), "CREATE SCHEMA " + schema);
+        DataSource ds = Database.dataSource(jdbcUrl + "?currentSchema=" + schema + ",public", user, password);
+        DevCommand.runScript(ds, script);
+        return ds;
     }
 
     String bootstrap() {

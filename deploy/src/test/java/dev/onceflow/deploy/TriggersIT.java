@@ -21,26 +21,16 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Triggers from any Kafka topic and from HTTP: one execution per occurrence, duplicates absorbed. */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class TriggersIT {
 
-    private Fleet fleet;
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() {
-        fleet.close();
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     @Test
     void userTopicRecordsWithAnIdRunOnceAndWithoutOneRunPerRecord() throws Exception {

@@ -10,15 +10,13 @@ import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.dispatcher.Dispatcher;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Workflows that trigger themselves through the rows they write (ADR 0011): each execution's
@@ -28,22 +26,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class WorkflowCycleIT {
 
-    private Fleet fleet;
-    private final List<String> deployed = new ArrayList<>();
-
-    @BeforeEach
-    void start() {
-        fleet = new Fleet(TestInfra.embedded());
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        fleet.close();
-        WorkflowStore store = new WorkflowStore(fleet.ds);
-        for (String id : deployed) {
-            store.setEnabled(id, false); // later tests of this JVM must not capture these tables
-        }
-    }
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
 
     private static String newTable() {
         return "it_cycle_" + Fleet.uniqueId("t").substring(2).replace('-', '_');
@@ -51,12 +35,11 @@ class WorkflowCycleIT {
 
     /** A table workflow on {@code watched} whose one node inserts a row into {@code target}. */
     private Workflow insertsInto(String watched, String target) throws Exception {
-        Workflow wf = fleet.deploy("""
+        // Until the fleet closes: later tests of this JVM must not capture these tables.
+        return fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert"]}, "nodes": [
                   {"type": "sql", "id": "write", "sql": "INSERT INTO %s (origin) VALUES (?)", "params": ["event.key"]}
                 ]}""".formatted(Fleet.uniqueId("cycle"), watched, target));
-        deployed.add(wf.id());
-        return wf;
     }
 
     private Dispatcher startCapturing(int maxDepth, String... tables) {
