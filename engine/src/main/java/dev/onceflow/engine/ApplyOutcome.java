@@ -33,13 +33,19 @@ final class ApplyOutcome {
     private final WorkflowCache workflows;
     private final ClaimPolicy policy;
     private final Clock clock;
-    private final Branches branches;
+    static final String LEASE = "lease";
+    /** How long past an http call's timeout its claim is held before a redelivery treats its outcome as unknown. */
+    static final long LEASE_GRACE_MS = 30_000;
 
-    ApplyOutcome(ExecutionStore store, WorkflowCache workflows, ClaimPolicy policy, Clock clock) {
+    private final Branches branches;
+    private final NodeRunner runner;
+
+    ApplyOutcome(ExecutionStore store, WorkflowCache workflows, ClaimPolicy policy, Clock clock, NodeRunner runner) {
         this.store = store;
         this.workflows = workflows;
         this.policy = policy;
         this.clock = clock;
+        this.runner = runner;
         this.branches = new Branches(this);
     }
 
@@ -71,6 +77,15 @@ final class ApplyOutcome {
             batch.counts.timersSet++;
             return List.of();
         }
+        if (result instanceof NodeResult.Call c) {
+            // The key stays 'started' (claimed, no outcome) until the call's outcome is recorded
+            // after this batch commits. The lease timer delivers the task again if that never
+            // happens (the engine stopped between the call and its record).
+            store.setLease(key, task.executionId(), step.partition(),
+                    clock.millis() + c.request().timeoutMs() + LEASE_GRACE_MS, task);
+            batch.calls.add(new Batch.PendingCall(step, (Node.Http) node, c.request()));
+            return List.of();
+        }
         if (result instanceof NodeResult.Branched b) {
             record(key, NodeStatus.SUCCEEDED, b.output(), List.of(), null);
             return branches.start(step, node, b.output(), batch);
@@ -95,6 +110,9 @@ final class ApplyOutcome {
     /** A node whose processed key existed: what it produced the first time, derived again from its stored outcome. */
     List<Step> replay(Step step, Node node, Batch batch) throws SQLException {
         Optional<ExecutionStore.StoredRun> stored = store.storedRun(step.key());
+        if (stored.isPresent() && stored.get().status() == NodeStatus.STARTED && node instanceof Node.Http http) {
+            return unknownOutcome(step, http, stored.get(), batch);
+        }
         if (stored.isEmpty() || stored.get().status() == NodeStatus.STARTED) {
             LOG.warn("Processed key {} has no finished outcome (status {}); not producing follow-ups", step.key(),
                     stored.map(r -> r.status().db()).orElse("missing"));
@@ -120,6 +138,35 @@ final class ApplyOutcome {
                 }
                 return continueAfter(step, node, run.output(), run.next(), Retries.varsSet(node, run.output()), batch);
         }
+    }
+
+    /**
+     * A delivered {@code http} task whose key is claimed without an outcome. Within the claim's
+     * lease the call may still be in flight: nothing happens, and the lease timer (set again, in
+     * case it already fired) comes back at its end. Past it, the call was made or not, nobody
+     * knows: {@code onUnknownOutcome: retry} calls again with the same {@code Idempotency-Key};
+     * {@code fail} fails the node as "outcome unknown" and calls nothing.
+     */
+    private List<Step> unknownOutcome(Step step, Node.Http http, ExecutionStore.StoredRun run, Batch batch) throws SQLException {
+        TaskEnvelope task = step.task();
+        long leaseEnd = run.startedAtMs() + http.timeoutMs() + LEASE_GRACE_MS;
+        if (clock.millis() < leaseEnd) {
+            store.setLease(step.key(), task.executionId(), step.partition(), leaseEnd, task);
+            return List.of();
+        }
+        if (Node.Http.RETRY.equals(http.onUnknownOutcome())) {
+            LOG.warn("http node '{}' of {}: claimed at {} with no outcome recorded; calling again with the same Idempotency-Key {} "
+                    + "(onUnknownOutcome: retry)", task.node(), task.eventKey(), java.time.Instant.ofEpochMilli(run.startedAtMs()),
+                    step.key());
+            return apply(step, http, runner.run(http, NodeContext.variables(task), store.connection()), batch);
+        }
+        String error = "outcome unknown: the call of http node '" + task.node() + "' (Idempotency-Key " + step.key()
+                + ") was claimed at " + java.time.Instant.ofEpochMilli(run.startedAtMs()) + " but no outcome was recorded within "
+                + "its lease (the engine stopped between the call and its record?); it may or may not have reached the receiver, "
+                + "so it is not called again (onUnknownOutcome: fail)";
+        LOG.warn("{} of {}", error, task.eventKey());
+        // No error class: a retry policy must not call again either.
+        return apply(step, http, new NodeResult.Failed(error, false, null), batch);
     }
 
     /** A step of an execution that no longer runs: replayed if its node ran (a redelivery), else dropped. */

@@ -48,6 +48,12 @@ final class Batch {
     }
 
     final List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+    /** {@code http} calls claimed by this batch, made once it committed. */
+    final List<PendingCall> calls = new ArrayList<>();
+
+    /** A claimed call: the step, its node, and the rendered request. */
+    record PendingCall(Step step, dev.onceflow.common.workflow.Node.Http node, HttpCall.Request request) {
+    }
     /** The executions this batch read (share-locked) or finished, by id. */
     private final java.util.Map<Long, ExecutionStatus> states = new java.util.HashMap<>();
     final Counts counts;
@@ -87,6 +93,14 @@ final class Batch {
 
     void undoTo(int mark) {
         out.subList(mark, out.size()).clear();
+    }
+
+    int callMark() {
+        return calls.size();
+    }
+
+    void undoCallsTo(int mark) {
+        calls.subList(mark, calls.size()).clear();
     }
 
     void task(TaskEnvelope t) {

@@ -61,6 +61,7 @@ final class BatchPipeline {
     private final DecodeRecords decode;
     private final RunWave wave;
     private final ApplyOutcome apply;
+    private List<Batch.PendingCall> calls = List.of();
 
     BatchPipeline(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, ClaimPolicy policy,
                   PoisonAttempts poison) {
@@ -68,7 +69,7 @@ final class BatchPipeline {
         this.policy = policy;
         this.poison = poison;
         this.decode = new DecodeRecords(store, workflows, policy, clock);
-        this.apply = new ApplyOutcome(store, workflows, policy, clock);
+        this.apply = new ApplyOutcome(store, workflows, policy, clock, runner);
         this.wave = new RunWave(store, workflows, runner, policy, apply);
     }
 
@@ -80,11 +81,13 @@ final class BatchPipeline {
     List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records, boolean careful, Batch.Counts counts)
             throws SQLException, ReplayCarefully, RetryBatch {
         Batch batch = new Batch(counts);
+        calls = List.of();
         // The unsafe negative control takes the record-by-record path: a naive worker runs every
         // copy it is handed, and the fast path folds copies of one event within a batch.
         if (!careful && policy.records()) {
             advance(decode.all(records, batch), batch, false);
             store.flushFinishes();
+            calls = batch.calls;
             return batch.out;
         }
         for (ConsumerRecord<byte[], byte[]> record : records) {
@@ -92,6 +95,7 @@ final class BatchPipeline {
             store.flushQueued();
             Savepoint sp = store.savepoint();
             int produced = batch.mark();
+            int called = batch.callMark();
             try {
                 advance(decode.one(record, batch), batch, true);
                 store.flushQueued();
@@ -103,6 +107,7 @@ final class BatchPipeline {
                 store.discardQueued();
                 store.rollbackTo(sp);
                 batch.undoTo(produced);
+                batch.undoCallsTo(called);
                 if (!poison.failedAndExhausted(record)) {
                     throw new RetryBatch(record.topic() + "-" + record.partition() + "@" + record.offset()
                             + " failed (attempt " + poison.attempts(record) + " of " + poison.maxAttempts() + ")", failure);
@@ -110,6 +115,52 @@ final class BatchPipeline {
                 deadLetterPoison(record, failure, batch);
             }
         }
+        calls = batch.calls;
+        return batch.out;
+    }
+
+    /** The {@code http} calls the last applied batch claimed: to be made once it committed. */
+    List<Batch.PendingCall> takeCalls() {
+        List<Batch.PendingCall> taken = calls;
+        calls = List.of();
+        return taken;
+    }
+
+    /** A claimed call and what it came to. */
+    record CallResult(Batch.PendingCall call, NodeResult result) {
+    }
+
+    /**
+     * Records the outcomes of calls made after their claims committed, in the caller's open
+     * transaction, and advances what follows them as a batch does (follow-ups inline, timers,
+     * joins, finishes). A call whose key no longer waits for an outcome (its lease ran out and a
+     * redelivery decided first) is dropped, logged. Returns the records for a Kafka transaction
+     * without offsets; the calls' lease timers are to be marked fired only after it committed.
+     */
+    List<ProducerRecord<byte[], byte[]>> record(List<CallResult> results, boolean careful, Batch.Counts counts)
+            throws SQLException, ReplayCarefully {
+        Batch batch = new Batch(counts);
+        calls = List.of();
+        java.util.Set<Long> ids = new java.util.HashSet<>();
+        results.forEach(r -> ids.add(r.call().step().task().executionId()));
+        batch.states(store.lockStates(ids));
+        List<Step> next = new java.util.ArrayList<>();
+        for (CallResult r : results) {
+            Step step = r.call().step();
+            Optional<ExecutionStore.StoredRun> run = store.storedRun(step.key());
+            if (run.isEmpty() || run.get().status() != NodeStatus.STARTED) {
+                LOG.warn("Not recording the outcome of http node '{}' of {} ({}): its key is {} by now (the lease ran out first)",
+                        step.task().node(), step.task().eventKey(), r.result(), run.map(x -> x.status().db()).orElse("missing"));
+                continue;
+            }
+            NodeResult result = r.result() instanceof NodeResult.Succeeded s
+                    ? NodeResult.Succeeded.continueWith(s.output(), r.call().node().successors()) : r.result();
+            batch.counts.nodeRuns++;
+            next.addAll(apply.apply(step, r.call().node(), result, batch));
+        }
+        advance(next, batch, careful);
+        store.flushFinishes();
+        calls = batch.calls;
         return batch.out;
     }
 

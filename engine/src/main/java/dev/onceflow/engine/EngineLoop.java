@@ -195,7 +195,7 @@ final class EngineLoop implements Runnable {
                 st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
             }
             store = new ExecutionStore(connection);
-            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs(), clock), clock,
+            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts()), clock,
                     settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE,
                     poison);
         }
@@ -210,6 +210,9 @@ final class EngineLoop implements Runnable {
                 // consumer keeps its partitions while a new one is opened.
                 openStore();
                 runBatch(records);
+                List<Batch.PendingCall> calls = committedCalls;
+                committedCalls = List.of();
+                callAndRecord(calls);
             }
             long now = System.currentTimeMillis();
             if (now >= nextTimerCheck) {
@@ -248,16 +251,14 @@ final class EngineLoop implements Runnable {
             }
             producer.beginTransaction();
             transactionOpen = true;
-            List<String> keys = new java.util.ArrayList<>(due.size());
             for (ExecutionStore.DueTimer timer : due) {
                 for (TaskEnvelope task : timer.tasks()) {
                     producer.send(new ProducerRecord<>(Topics.TASKS, Batch.key(task.eventKey()), Json.bytes(task)));
                 }
-                keys.add(timer.key());
             }
             producer.commitTransaction();
             transactionOpen = false;
-            store.markFired(keys);
+            store.markFired(due);
             store.commit();
             metrics.timersFired.add(due.size());
         } catch (Throwable e) {
@@ -305,6 +306,7 @@ final class EngineLoop implements Runnable {
                 counts.addTo(metrics);
                 metrics.batches.increment();
                 consecutiveFailures = 0;
+                committedCalls = handler.takeCalls(); // made by pollLoop, outside this batch's ladder
                 return;
             } catch (BatchPipeline.ReplayCarefully e) {
                 // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
@@ -362,10 +364,103 @@ final class EngineLoop implements Runnable {
         for (ProducerRecord<byte[], byte[]> record : out) {
             producer.send(record);
         }
-        // Offsets carry the group generation: a worker that lost these partitions is fenced here.
-        producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+        if (!offsets.isEmpty()) {
+            // Offsets carry the group generation: a worker that lost these partitions is fenced here.
+            producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
+        }
         producer.commitTransaction();
         transactionOpen = false;
+    }
+
+    /**
+     * Makes the {@code http} calls whose claims just committed and records their outcomes
+     * (design, "HTTP"): claim (committed) → call with {@code Idempotency-Key} → record. While the
+     * calls run, the worker's partitions are paused and the consumer keeps polling, so the group
+     * sees a live member. The outcomes and what follows them go through PostgreSQL, then a Kafka
+     * transaction, then the calls' lease timers are marked fired. Whatever fails on the way is
+     * not retried here: the lease timers deliver the tasks again, and a key without an outcome
+     * then follows its node's {@code onUnknownOutcome}.
+     */
+    private void callAndRecord(List<Batch.PendingCall> calls) throws InterruptedException, SQLException {
+        while (!calls.isEmpty()) {
+            List<BatchPipeline.CallResult> results = callAll(calls);
+            boolean careful = false;
+            while (true) {
+                Batch.Counts counts = new Batch.Counts();
+                try {
+                    List<ProducerRecord<byte[], byte[]>> out = handler.record(results, careful, counts);
+                    store.commit();
+                    commitKafka(out, Map.of());
+                    store.markLeasesFired(results.stream().map(r -> r.call().step().key()).toList());
+                    store.commit();
+                    counts.addTo(metrics);
+                    calls = handler.takeCalls();
+                    break;
+                } catch (BatchPipeline.ReplayCarefully e) {
+                    store.rollbackQuietly();
+                    careful = true;
+                } catch (Throwable e) {
+                    Failures.Recovery recovery = Failures.classify(e);
+                    store.rollbackQuietly();
+                    if (transactionOpen) {
+                        producer.abortTransaction();
+                        transactionOpen = false;
+                    }
+                    if (recovery == Failures.Recovery.STOP || recovery == Failures.Recovery.REJOIN) {
+                        throw e;
+                    }
+                    LOG.warn("Engine worker {}: recording the outcomes of {} http calls failed ({}, {}); their lease timers "
+                            + "deliver them again", name, results.size(), recovery, Failures.describe(e));
+                    return;
+                }
+            }
+        }
+    }
+
+    private java.net.http.HttpClient httpClient;
+    /** The http calls claimed by the batch that just committed in both transactions. */
+    private List<Batch.PendingCall> committedCalls = List.of();
+
+    /** Sends the calls side by side; polls the paused consumer until all are answered. */
+    private List<BatchPipeline.CallResult> callAll(List<Batch.PendingCall> calls) throws InterruptedException {
+        if (httpClient == null) {
+            httpClient = java.net.http.HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+                    .followRedirects(java.net.http.HttpClient.Redirect.NEVER).build();
+        }
+        List<java.util.concurrent.CompletableFuture<NodeResult>> futures = new java.util.ArrayList<>(calls.size());
+        for (Batch.PendingCall call : calls) {
+            futures.add(HttpCall.send(httpClient, call.request(), call.step().key(), call.node().id()));
+        }
+        metrics.httpCalls.add(calls.size());
+        java.util.concurrent.CompletableFuture<Void> all = java.util.concurrent.CompletableFuture.allOf(
+                futures.toArray(new java.util.concurrent.CompletableFuture[0]));
+        consumer.pause(consumer.assignment());
+        try {
+            while (!all.isDone()) {
+                try {
+                    all.get(100, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+                    // not yet (the futures themselves never fail: a failed call is a Failed result)
+                }
+                // Keeps the membership alive; records of a partition assigned meanwhile are put back.
+                ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ZERO);
+                if (!polled.isEmpty()) {
+                    List<ConsumerRecord<byte[], byte[]>> back = new java.util.ArrayList<>();
+                    polled.forEach(back::add);
+                    Map<TopicPartition, Long> first = new HashMap<>();
+                    back.forEach(r -> first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset()));
+                    first.forEach(consumer::seek);
+                }
+                consumer.pause(consumer.assignment());
+            }
+        } finally {
+            consumer.resume(consumer.assignment());
+        }
+        List<BatchPipeline.CallResult> results = new java.util.ArrayList<>(calls.size());
+        for (int i = 0; i < calls.size(); i++) {
+            results.add(new BatchPipeline.CallResult(calls.get(i), futures.get(i).join()));
+        }
+        return results;
     }
 
     /** Aborts the open Kafka transaction and seeks back so the next poll returns the batch again. */

@@ -21,6 +21,12 @@ public final class EngineMetrics {
     final LongAdder poisonRetries = new LongAdder();
     final LongAdder timersSet = new LongAdder();
     final LongAdder timersFired = new LongAdder();
+    final LongAdder httpCalls = new LongAdder();
+
+    /** Calls made by http nodes (each with its Idempotency-Key). */
+    public long httpCalls() {
+        return httpCalls.sum();
+    }
 
     /** Timers set (delays, retry backoffs), counted once their batch committed. */
     public long timersSet() {
@@ -95,6 +101,7 @@ public final class EngineMetrics {
             total.poisonRetries.add(m.poisonRetries());
             total.timersSet.add(m.timersSet());
             total.timersFired.add(m.timersFired());
+            total.httpCalls.add(m.httpCalls());
         }
         return total;
     }

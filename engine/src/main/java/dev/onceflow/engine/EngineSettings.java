@@ -11,7 +11,7 @@ import java.util.Map;
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
                       long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
-                      long stuckExecutionReportMs, long timerPollMs, Map<String, Object> consumerOverrides,
+                      long stuckExecutionReportMs, long timerPollMs, java.util.List<String> httpAllowedHosts, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
 
     EngineSettings {
@@ -29,6 +29,8 @@ record EngineSettings(String bootstrapServers, String groupId, String transactio
                 config.getLong(OnceflowConfig.ENGINE_TRANSACTION_TIMEOUT), config.getLong(OnceflowConfig.ENGINE_IDLE_TX_TIMEOUT),
                 config.getLong(OnceflowConfig.ENGINE_STALL_REPORT), config.getLong(OnceflowConfig.ENGINE_HANGING_TX_ABORT),
                 config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.getLong(OnceflowConfig.ENGINE_TIMER_POLL),
+                java.util.Arrays.stream(config.get(OnceflowConfig.ENGINE_HTTP_ALLOWED_HOSTS).split(",")).map(String::trim)
+                        .filter(h -> !h.isEmpty()).toList(),
                 config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }

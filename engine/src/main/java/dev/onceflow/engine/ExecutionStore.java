@@ -51,7 +51,7 @@ final class ExecutionStore implements AutoCloseable {
      *
      * @param retried a retry timer was set for the next attempt (ADR 0013)
      */
-    record StoredRun(NodeStatus status, JsonNode output, List<String> next, String error, boolean retried) {
+    record StoredRun(NodeStatus status, JsonNode output, List<String> next, String error, boolean retried, long startedAtMs) {
     }
 
     /** A due timer: its processed key and the task records it produces. */
@@ -66,6 +66,7 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement selectKey;
     private final PreparedStatement completeKey;
     private final PreparedStatement lockStates;
+    private final PreparedStatement upsertLease;
     private final PreparedStatement insertTimer;
     private final PreparedStatement insertArrival;
     private final PreparedStatement selectArrivals;
@@ -112,17 +113,21 @@ final class ExecutionStore implements AutoCloseable {
         claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
                 + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
         selectKey = connection.prepareStatement("SELECT status, output, next, error, "
-                + "EXISTS (SELECT 1 FROM timers t WHERE t.key = processed_keys.key AND t.kind = 'retry') "
+                + "EXISTS (SELECT 1 FROM timers t WHERE t.key = processed_keys.key AND t.kind = 'retry'), started_at "
                 + "FROM processed_keys WHERE key = ?");
+        upsertLease = connection.prepareStatement("INSERT INTO timers (key, execution_id, task_partition, kind, due_at, tasks) "
+                + "VALUES (?, ?, ?, 'lease', ?, ?::jsonb) ON CONFLICT (key, kind) DO UPDATE SET due_at = EXCLUDED.due_at, fired_at = NULL, "
+                + "tasks = EXCLUDED.tasks");
         lockStates = connection.prepareStatement("SELECT id, status FROM executions WHERE id = ANY(?) FOR SHARE");
         insertTimer = connection.prepareStatement("INSERT INTO timers (key, execution_id, task_partition, kind, due_at, tasks) "
-                + "VALUES (?, ?, ?, ?, ?, ?::jsonb) ON CONFLICT (key) DO NOTHING");
+                + "VALUES (?, ?, ?, ?, ?, ?::jsonb) ON CONFLICT (key, kind) DO NOTHING");
         insertArrival = connection.prepareStatement("INSERT INTO branch_arrivals (owner_key, branch, execution_id, output) "
                 + "VALUES (?, ?, ?, ?::jsonb) ON CONFLICT (owner_key, branch) DO NOTHING");
         selectArrivals = connection.prepareStatement("SELECT branch, output FROM branch_arrivals WHERE owner_key = ? ORDER BY branch");
         dueTimers = connection.prepareStatement("SELECT key, kind, tasks FROM timers WHERE fired_at IS NULL "
                 + "AND task_partition = ANY(?) AND due_at <= now() ORDER BY due_at LIMIT ?");
-        markFired = connection.prepareStatement("UPDATE timers SET fired_at = now() WHERE key = ANY(?) AND fired_at IS NULL");
+        markFired = connection.prepareStatement("UPDATE timers SET fired_at = now() WHERE fired_at IS NULL "
+                + "AND (key, kind) IN (SELECT * FROM unnest(?::text[], ?::text[]))");
         markWaitedOut = connection.prepareStatement("UPDATE processed_keys SET status = 'succeeded', finished_at = now() "
                 + "WHERE key = ANY(?) AND status = 'waiting'");
         completeKey = connection.prepareStatement("UPDATE processed_keys SET status = ?, output = ?::jsonb, "
@@ -301,7 +306,7 @@ final class ExecutionStore implements AutoCloseable {
             return Optional.of(new StoredRun(NodeStatus.of(rs.getString(1)),
                     output == null ? null : Json.tree(output),
                     next == null ? List.of() : Json.MAPPER.convertValue(Json.tree(next), STRINGS),
-                    rs.getString(4), rs.getBoolean(5)));
+                    rs.getString(4), rs.getBoolean(5), rs.getTimestamp(6).getTime()));
         }
     }
 
@@ -356,6 +361,21 @@ final class ExecutionStore implements AutoCloseable {
         insertTimer.executeUpdate();
     }
 
+    /**
+     * Sets (or sets again, for a call made again) the lease timer of a claimed {@code http} call:
+     * if no outcome is recorded by {@code dueAtMs}, it delivers the task again, which then finds the
+     * key claimed without an outcome (design, "HTTP").
+     */
+    void setLease(String key, long executionId, int partition, long dueAtMs, dev.onceflow.common.TaskEnvelope task)
+            throws SQLException {
+        upsertLease.setString(1, key);
+        upsertLease.setLong(2, executionId);
+        upsertLease.setInt(3, partition);
+        upsertLease.setTimestamp(4, new Timestamp(dueAtMs));
+        upsertLease.setString(5, Json.text(List.of(task)));
+        upsertLease.executeUpdate();
+    }
+
     /** Records that branch {@code branch} of {@code ownerKey} arrived (once: a redelivery inserts nothing). */
     void arrive(String ownerKey, int branch, long executionId, JsonNode output) throws SQLException {
         insertArrival.setString(1, ownerKey);
@@ -399,12 +419,24 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /** Marks timers fired, and the delays that set them done: after their tasks were produced. */
-    void markFired(List<String> keys) throws SQLException {
+    void markFired(List<DueTimer> timers) throws SQLException {
+        markFired(timers.stream().map(DueTimer::key).toList(), timers.stream().map(DueTimer::kind).toList());
+    }
+
+    /** Marks the lease timers of these keys fired: their calls' outcomes are recorded. */
+    void markLeasesFired(List<String> keys) throws SQLException {
+        markFired(keys, java.util.Collections.nCopies(keys.size(), ApplyOutcome.LEASE));
+    }
+
+    private void markFired(List<String> keys, List<String> kinds) throws SQLException {
         java.sql.Array array = connection.createArrayOf("text", keys.toArray(new String[0]));
         markFired.setArray(1, array);
+        markFired.setArray(2, connection.createArrayOf("text", kinds.toArray(new String[0])));
         markFired.executeUpdate();
-        markWaitedOut.setArray(1, array);
-        markWaitedOut.executeUpdate();
+        if (kinds.contains(ApplyOutcome.DELAY)) {
+            markWaitedOut.setArray(1, array);
+            markWaitedOut.executeUpdate();
+        }
     }
 
     /**

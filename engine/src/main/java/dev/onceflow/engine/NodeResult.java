@@ -46,6 +46,13 @@ sealed interface NodeResult {
     }
 
     /**
+     * An {@code http} node whose key this delivery claimed: the call is made after the claim has
+     * committed, outside any transaction, and its result recorded then (design, "HTTP").
+     */
+    record Call(HttpCall.Request request) implements NodeResult {
+    }
+
+    /**
      * @param transactionAborted the failing SQL statement aborted the PostgreSQL transaction: the
      *                           batch must be rolled back and replayed with a savepoint per node
      * @param errorClass         what a retry policy's {@code on} matches: a SQLSTATE, {@code timeout},

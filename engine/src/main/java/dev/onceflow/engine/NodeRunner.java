@@ -27,9 +27,16 @@ final class NodeRunner {
     }
 
     NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock) {
+        this(defaultSqlTimeoutMs, clock, List.of());
+    }
+
+    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts) {
         this.sqlNode = new SqlNode(defaultSqlTimeoutMs);
         this.clock = clock;
+        this.httpAllowedHosts = List.copyOf(httpAllowedHosts);
     }
+
+    private final List<String> httpAllowedHosts;
 
     NodeResult run(Node node, Map<String, Object> variables, Connection connection) throws SQLException {
         try {
@@ -44,6 +51,9 @@ final class NodeRunner {
             }
             if (node instanceof Node.Delay delay) {
                 return delay(delay, variables);
+            }
+            if (node instanceof Node.Http http) {
+                return new NodeResult.Call(HttpCall.render(http, variables, httpAllowedHosts));
             }
             if (node instanceof Node.Parallel parallel) {
                 return new NodeResult.Branched(JsonNodeFactory.instance.objectNode().put("branches", parallel.branches().size()));

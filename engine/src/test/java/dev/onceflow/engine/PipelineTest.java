@@ -17,6 +17,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -309,13 +310,11 @@ class PipelineTest {
         List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(0), 1000);
         store.rollbackQuietly();
         List<TaskEnvelope> tasks = new ArrayList<>();
-        List<String> keys = new ArrayList<>();
         for (ExecutionStore.DueTimer t : due) {
             tasks.addAll(t.tasks());
-            keys.add(t.key());
         }
-        if (!keys.isEmpty()) {
-            store.markFired(keys);
+        if (!due.isEmpty()) {
+            store.markFired(due);
             store.commit();
         }
         return tasks;
@@ -510,5 +509,176 @@ class PipelineTest {
         assertThat(counts.nodeRuns).isZero();
         assertThat(effects(key)).isZero();
         assertThat(executionStatus(key)).isEqualTo("cancelled");
+    }
+
+    // ---- http: claim → call with Idempotency-Key → record ------------------------------------
+
+    /** A local receiver that counts calls per Idempotency-Key (and calls without one) and answers {"value": n}. */
+    static final class Receiver implements AutoCloseable {
+        final com.sun.net.httpserver.HttpServer server;
+        final Map<String, Integer> callsByKey = new java.util.concurrent.ConcurrentHashMap<>();
+        final java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
+
+        Receiver() throws java.io.IOException {
+            server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+            server.createContext("/", exchange -> {
+                String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
+                if (key == null) {
+                    withoutKey.incrementAndGet();
+                } else {
+                    callsByKey.merge(key, 1, Integer::sum);
+                }
+                byte[] body = exchange.getRequestBody().readAllBytes();
+                byte[] answer = ("{\"value\": " + callsByKey.getOrDefault(key, 0) + ", \"echo\": " + (body.length == 0 ? "null"
+                        : new String(body, StandardCharsets.UTF_8)) + "}").getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().add("Content-Type", "application/json");
+                exchange.sendResponseHeaders(exchange.getRequestURI().getPath().startsWith("/fail") ? 503 : 200, answer.length);
+                exchange.getResponseBody().write(answer);
+                exchange.close();
+            });
+            server.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+
+    Workflow deployHttp(String url, String onUnknownOutcome) throws Exception {
+        return deploy("""
+                [{"type": "http", "id": "call", "method": "POST", "url": "%s/orders/${trigger.n}", "body": {"order": "${trigger.n}"},
+                  "timeoutMs": 2000, "onUnknownOutcome": "%s", "next": "save"},
+                 {"type": "sql", "id": "save", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, ?)",
+                  "params": ["event.key", "'answer ' + nodes.call.output.body.echo.order"]}]""".formatted(url, onUnknownOutcome));
+    }
+
+    /** Makes the claimed calls and records them, as EngineLoop does after the claiming batch committed. */
+    List<Outcome> callAndRecord(BatchPipeline p, ExecutionStore s, List<Batch.PendingCall> calls) throws Exception {
+        java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+        List<Outcome> outcomes = new ArrayList<>();
+        while (!calls.isEmpty()) {
+            List<BatchPipeline.CallResult> results = new ArrayList<>();
+            for (Batch.PendingCall c : calls) {
+                results.add(new BatchPipeline.CallResult(c, HttpCall.send(client, c.request(), c.step().key(), c.node().id()).join()));
+            }
+            List<ProducerRecord<byte[], byte[]>> out = p.record(results, false, new Batch.Counts());
+            s.commit();
+            s.markLeasesFired(results.stream().map(r -> r.call().step().key()).toList());
+            s.commit();
+            outcomes.addAll(outcomes(out));
+            calls = p.takeCalls();
+        }
+        return outcomes;
+    }
+
+    @Test
+    void anHttpNodeIsCalledOnceWithItsProcessedKeyAsIdempotencyKeyAndItsOutcomeRecorded() throws Exception {
+        try (Receiver receiver = new Receiver()) {
+            Workflow wf = deployHttp(receiver.url(), "fail");
+            String key = wf.id() + "@http";
+
+            commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("n", 42))), new Batch.Counts());
+            assertThat(count("SELECT count(*) FROM processed_keys WHERE key = '" + key + "/call' AND status = 'started'"))
+                    .as("the claim commits before the call").isEqualTo(1);
+            List<Outcome> outcomes = callAndRecord(pipeline, store, pipeline.takeCalls());
+            // The event delivered again (a crash between the commits): nothing is called again.
+            commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("n", 42))), new Batch.Counts());
+
+            assertThat(pipeline.takeCalls()).isEmpty();
+            assertThat(receiver.callsByKey).containsExactly(Map.entry(key + "/call", 1));
+            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'answer 42'")).isEqualTo(1);
+            assertThat(executionStatus(key)).as(executionError(key)).isEqualTo("succeeded");
+            assertThat(outcomes).extracting(Outcome::status).containsExactly("succeeded");
+        }
+    }
+
+    /** The engine stopped between the call and its record: the call reached the receiver, nothing was recorded. */
+    String callButNeverRecord(Receiver receiver, Workflow wf, String key) throws Exception {
+        commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("n", 7))), new Batch.Counts());
+        List<Batch.PendingCall> calls = pipeline.takeCalls();
+        assertThat(calls).hasSize(1);
+        HttpCall.send(java.net.http.HttpClient.newHttpClient(), calls.get(0).request(), calls.get(0).step().key(), "call").join();
+        return calls.get(0).step().key();
+    }
+
+    /** The lease timer's delivery of the task, to an engine whose clock is past the lease. */
+    List<Outcome> deliverAfterTheLease(Workflow wf, String key) throws Exception {
+        TaskEnvelope t = new TaskEnvelope(key, executionId(key), wf.id(), wf.version(), "call", "", 0,
+                Json.MAPPER.createObjectNode().put("n", 7), Map.of(), 0);
+        Clock later = Clock.offset(Clock.systemUTC(), Duration.ofMillis(2000 + ApplyOutcome.LEASE_GRACE_MS + 1000));
+        BatchPipeline afterLease = new BatchPipeline(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000, later),
+                later, ClaimPolicy.ONCE, new PoisonAttempts(3));
+        List<Outcome> outcomes = new ArrayList<>(outcomes(commit(afterLease, store, List.of(task(t)), new Batch.Counts())));
+        outcomes.addAll(callAndRecord(afterLease, store, afterLease.takeCalls()));
+        return outcomes;
+    }
+
+    @Test
+    void aCallWhoseOutcomeWasNeverRecordedFailsAsOutcomeUnknownAndIsNotCalledAgain() throws Exception {
+        try (Receiver receiver = new Receiver()) {
+            Workflow wf = deployHttp(receiver.url(), "fail");
+            String key = wf.id() + "@unknown";
+            String callKey = callButNeverRecord(receiver, wf, key);
+            // Within the lease a redelivery waits: the call may still be in flight.
+            TaskEnvelope t = new TaskEnvelope(key, executionId(key), wf.id(), wf.version(), "call", "", 0,
+                    Json.MAPPER.createObjectNode().put("n", 7), Map.of(), 0);
+            commit(List.of(task(t)), new Batch.Counts());
+            assertThat(pipeline.takeCalls()).isEmpty();
+            assertThat(executionStatus(key)).isEqualTo("running");
+
+            List<Outcome> outcomes = deliverAfterTheLease(wf, key);
+
+            assertThat(receiver.callsByKey).containsExactly(Map.entry(callKey, 1));
+            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(executionStatus(key)).isEqualTo("failed");
+            assertThat(executionError(key)).contains("outcome unknown").contains(callKey).contains("onUnknownOutcome: fail");
+            assertThat(outcomes).extracting(Outcome::status).containsExactly("failed");
+            assertThat(effects(key)).isZero();
+        }
+    }
+
+    @Test
+    void aCallWhoseOutcomeWasNeverRecordedIsCalledAgainWithTheSameKeyUnderRetry() throws Exception {
+        try (Receiver receiver = new Receiver()) {
+            Workflow wf = deployHttp(receiver.url(), "retry");
+            String key = wf.id() + "@again";
+            String callKey = callButNeverRecord(receiver, wf, key);
+
+            deliverAfterTheLease(wf, key);
+
+            assertThat(receiver.callsByKey).as("called again, with the same key").containsExactly(Map.entry(callKey, 2));
+            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(executionStatus(key)).as(executionError(key)).isEqualTo("succeeded");
+            assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'answer 7'")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aFailingCallIsRetriedAsANewAttemptWithItsOwnKey() throws Exception {
+        try (Receiver receiver = new Receiver()) {
+            Workflow wf = deploy("""
+                    [{"type": "http", "id": "call", "url": "%s/fail", "retry": {"attempts": 2, "backoffMs": 100, "jitter": 0}}]"""
+                    .formatted(receiver.url()));
+            String key = wf.id() + "@503";
+            commit(List.of(event(wf, key)), new Batch.Counts());
+            callAndRecord(pipeline, store, pipeline.takeCalls());
+            List<TaskEnvelope> fired = List.of();
+            for (int i = 0; i < 100 && fired.isEmpty(); i++) {
+                Thread.sleep(50);
+                fired = fireDueTimers().stream().filter(t -> t.attempt() == 2).toList();
+            }
+            commit(fired.stream().map(this::task).toList(), new Batch.Counts());
+            callAndRecord(pipeline, store, pipeline.takeCalls());
+
+            assertThat(receiver.callsByKey).containsOnlyKeys(key + "/call", key + "/call#2");
+            assertThat(executionStatus(key)).isEqualTo("failed");
+            assertThat(executionError(key)).contains("answered 503").contains("attempt 2");
+        }
     }
 }
