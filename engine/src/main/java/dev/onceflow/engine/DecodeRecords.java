@@ -73,6 +73,8 @@ final class DecodeRecords {
             Long id = created.get(event.eventKey());
             if (id != null) {
                 batch.counts.events++;
+                // Inserted by this transaction, so running and locked by it: no read needed.
+                batch.states(Map.of(id, ExecutionStatus.RUNNING));
                 steps.add(start(event, id, event.publishedAt(), freshPartitions.get(i)));
             } else {
                 batch.counts.duplicateEvents++;
@@ -104,6 +106,7 @@ final class DecodeRecords {
         Optional<Long> created = store.createExecution(event, ExecutionStatus.RUNNING.db(), null, 0);
         if (created.isPresent()) {
             batch.counts.events++;
+            batch.states(Map.of(created.get(), ExecutionStatus.RUNNING));
             return List.of(start(event, created.get(), event.publishedAt(), record.partition()));
         }
         batch.counts.duplicateEvents++;
