@@ -158,7 +158,10 @@ final class StallWatch implements AutoCloseable {
     private java.util.Optional<String> stuckExecutions() throws Exception {
         try (Connection c = dataSource.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT count(*), min(created_at), (array_agg(event_key ORDER BY "
-                     + "created_at))[1] FROM executions WHERE finished_at IS NULL AND created_at < now() - ? * interval '1 ms'")) {
+                     + "created_at))[1] FROM executions e WHERE finished_at IS NULL AND created_at < now() - ? * interval '1 ms' "
+                     // waiting on a timer that is not yet overdue (a delay, a backoff, a call's lease) is not stuck
+                     + "AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.execution_id = e.id AND t.fired_at IS NULL "
+                     + "AND t.due_at > now() - interval '1 minute')")) {
             ps.setLong(1, settings.stuckExecutionReportMs());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -170,7 +173,7 @@ final class StallWatch implements AutoCloseable {
                         + settings.stuckExecutionReportMs() / 1000 + " s (engine.stuck.execution.report.ms); oldest "
                         + rs.getString(3) + " since " + rs.getTimestamp(2).toInstant()
                         + "; list them with: SELECT event_key, workflow_id, created_at FROM executions "
-                        + "WHERE finished_at IS NULL ORDER BY created_at");
+                        + "WHERE finished_at IS NULL ORDER BY created_at (executions waiting on a timer that is not overdue are not counted)");
             }
         }
     }
