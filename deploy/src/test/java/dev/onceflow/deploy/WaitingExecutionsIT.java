@@ -64,4 +64,71 @@ class WaitingExecutionsIT {
         assertThat(fleet.count("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "
                 + "WHERE e.workflow_id = ? AND t.fired_at IS NULL", wf.id())).isZero();
     }
+
+    @Test
+    void loopsOfHttpCallsAndParallelJoinsRunEachEffectOnceAcrossARebalance() throws Exception {
+        java.util.Map<String, Integer> callsByKey = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
+        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/", exchange -> {
+            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
+            if (key == null) {
+                withoutKey.incrementAndGet();
+            } else {
+                callsByKey.merge(key, 1, Integer::sum);
+            }
+            exchange.getRequestBody().readAllBytes();
+            byte[] answer = "{\"ok\": true}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, answer.length);
+            exchange.getResponseBody().write(answer);
+            exchange.close();
+        });
+        receiver.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4));
+        receiver.start();
+        try {
+            String id = Fleet.uniqueId("branch");
+            Workflow wf = fleet.deploy("""
+                    {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                      {"type": "loop", "id": "each", "items": "trigger.items", "do": "notify", "next": "fork"},
+                      {"type": "http", "id": "notify", "method": "POST", "url": "http://127.0.0.1:%d/items/${loop.item}",
+                       "body": {"item": "${loop.item}"}},
+                      {"type": "parallel", "id": "fork", "branches": ["left", "total"], "next": "done"},
+                      {"type": "sql", "id": "left", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'left')",
+                       "params": ["event.key"]},
+                      {"type": "calculation", "id": "total", "set": {"calls": "size(nodes.each.output.iterations)"}, "next": "right"},
+                      {"type": "sql", "id": "right", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'right ' || CAST(? AS text))",
+                       "params": ["event.key", "vars.calls"]},
+                      {"type": "sql", "id": "done", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'done')",
+                       "params": ["event.key"]}
+                    ]}""".formatted(id, receiver.getAddress().getPort()));
+            fleet.startDispatcher();
+            fleet.startEngine(2);
+            int events = 200;
+            for (int i = 0; i < events; i++) {
+                com.fasterxml.jackson.databind.node.ObjectNode data = Fleet.data(i);
+                data.putArray("items").add("a" + i).add("b" + i).add("c" + i);
+                fleet.publish(wf.id(), "b-" + i, data);
+                if (i == events / 2) {
+                    fleet.startEngine(2); // a rebalance while calls are in flight
+                }
+            }
+            fleet.flush();
+
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == events);
+
+            assertThat(fleet.succeeded(wf.id())).isEqualTo(events);
+            assertThat(withoutKey).as("no call without an Idempotency-Key").hasValue(0);
+            assertThat(callsByKey).as("one key per iteration").hasSize(3 * events);
+            assertThat(callsByKey.values()).as("each key called once").containsOnly(1);
+            assertThat(callsByKey.keySet()).allMatch(k -> k.matches(".*/notify/each#[0-2]"));
+            assertThat(fleet.duplicateEffects(wf.id())).isZero();
+            for (String node : new String[] {"left", "right 3", "done"}) {
+                assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE node = ? AND event_key LIKE ? || '@%'", node, wf.id()))
+                        .as(node).isEqualTo(events);
+            }
+        } finally {
+            receiver.stop(0);
+        }
+    }
 }
