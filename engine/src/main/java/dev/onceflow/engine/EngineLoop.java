@@ -152,6 +152,9 @@ final class EngineLoop implements Runnable {
             }
         } finally {
             closeClients();
+            if (runner != null) {
+                runner.close();
+            }
             state.set(State.STOPPED);
             stopped.countDown();
             LOG.info("Engine worker {} stopped", name);
@@ -180,7 +183,21 @@ final class EngineLoop implements Runnable {
         }
         if (consumer == null) {
             consumer = new KafkaConsumer<>(consumerProps(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
-            consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS));
+            consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+                    metrics.partitionsRevoked.add(partitions.size());
+                }
+
+                @Override
+                public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                }
+
+                @Override
+                public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
+                    metrics.partitionsRevoked.add(partitions.size());
+                }
+            });
         }
     }
 
@@ -195,7 +212,10 @@ final class EngineLoop implements Runnable {
                 st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
             }
             store = new ExecutionStore(connection);
-            handler = new BatchPipeline(store, workflows, new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts()), clock,
+            if (runner == null) {
+                runner = newRunner();
+            }
+            handler = new BatchPipeline(store, workflows, runner, clock,
                     settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE,
                     poison);
         }
@@ -417,6 +437,42 @@ final class EngineLoop implements Runnable {
         }
     }
 
+    /**
+     * While the worker waits on something long (http calls, a long statement): its partitions
+     * paused, one poll, so the group sees a live member within max.poll.interval.ms. Records of a
+     * partition assigned meanwhile (not yet paused) are put back by seeking to them.
+     */
+    private void keepMembership() {
+        consumer.pause(consumer.assignment());
+        ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ZERO);
+        if (!polled.isEmpty()) {
+            Map<TopicPartition, Long> first = new HashMap<>();
+            polled.forEach(r -> first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset()));
+            first.forEach(consumer::seek);
+        }
+        consumer.pause(consumer.assignment());
+    }
+
+    private NodeRunner runner;
+
+    /** The worker's node runner, for the life of the worker: its long statements keep the worker in its group. */
+    private NodeRunner newRunner() {
+        NodeRunner r = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts());
+        r.keepAlive(new LongStatements.KeepAlive() {
+            @Override
+            public void tick() {
+                keepMembership();
+            }
+
+            @Override
+            public void done() {
+                consumer.resume(consumer.assignment());
+                metrics.longStatements.increment();
+            }
+        });
+        return r;
+    }
+
     private java.net.http.HttpClient httpClient;
     /** The http calls claimed by the batch that just committed in both transactions. */
     private List<Batch.PendingCall> committedCalls = List.of();
@@ -442,16 +498,7 @@ final class EngineLoop implements Runnable {
                 } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
                     // not yet (the futures themselves never fail: a failed call is a Failed result)
                 }
-                // Keeps the membership alive; records of a partition assigned meanwhile are put back.
-                ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ZERO);
-                if (!polled.isEmpty()) {
-                    List<ConsumerRecord<byte[], byte[]>> back = new java.util.ArrayList<>();
-                    polled.forEach(back::add);
-                    Map<TopicPartition, Long> first = new HashMap<>();
-                    back.forEach(r -> first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset()));
-                    first.forEach(consumer::seek);
-                }
-                consumer.pause(consumer.assignment());
+                keepMembership();
             }
         } finally {
             consumer.resume(consumer.assignment());

@@ -22,6 +22,18 @@ public final class EngineMetrics {
     final LongAdder timersSet = new LongAdder();
     final LongAdder timersFired = new LongAdder();
     final LongAdder httpCalls = new LongAdder();
+    final LongAdder longStatements = new LongAdder();
+    final LongAdder partitionsRevoked = new LongAdder();
+
+    /** Partitions this engine's workers gave up in rebalances (revoked or lost). */
+    public long partitionsRevoked() {
+        return partitionsRevoked.sum();
+    }
+
+    /** Statements that ran longer than a second, during which the worker paused its partitions and kept polling. */
+    public long longStatements() {
+        return longStatements.sum();
+    }
 
     /** Calls made by http nodes (each with its Idempotency-Key). */
     public long httpCalls() {
@@ -102,6 +114,8 @@ public final class EngineMetrics {
             total.timersSet.add(m.timersSet());
             total.timersFired.add(m.timersFired());
             total.httpCalls.add(m.httpCalls());
+            total.longStatements.add(m.longStatements());
+            total.partitionsRevoked.add(m.partitionsRevoked());
         }
         return total;
     }

@@ -31,12 +31,23 @@ final class NodeRunner {
     }
 
     NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts) {
-        this.sqlNode = new SqlNode(defaultSqlTimeoutMs);
+        this.sqlNode = new SqlNode(defaultSqlTimeoutMs, statements);
         this.clock = clock;
         this.httpAllowedHosts = List.copyOf(httpAllowedHosts);
     }
 
     private final List<String> httpAllowedHosts;
+    /** Where statements run, so that a long one keeps the worker in its group (design, "Long SQL"). */
+    private final LongStatements statements = new LongStatements();
+
+    /** What the worker does while a statement runs long. */
+    void keepAlive(LongStatements.KeepAlive keepAlive) {
+        statements.keepAlive(keepAlive);
+    }
+
+    void close() {
+        statements.close();
+    }
 
     NodeResult run(Node node, Map<String, Object> variables, Connection connection) throws SQLException {
         try {
@@ -115,7 +126,7 @@ final class NodeRunner {
                     }
                     ps.addBatch();
                 }
-                int[] counts = ps.executeBatch();
+                int[] counts = statements.run(ps::executeBatch);
                 for (int k = 0; k < group.size(); k++) {
                     int i = group.get(k);
                     ObjectNode out = JsonNodeFactory.instance.objectNode().put("rowCount", counts[k]);

@@ -26,9 +26,15 @@ final class SqlNode {
     static final int MAX_ROWS = 100;
 
     private final long defaultTimeoutMs;
+    private final LongStatements statements;
 
     SqlNode(long defaultTimeoutMs) {
+        this(defaultTimeoutMs, null);
+    }
+
+    SqlNode(long defaultTimeoutMs, LongStatements statements) {
         this.defaultTimeoutMs = defaultTimeoutMs;
+        this.statements = statements;
     }
 
     NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
@@ -45,12 +51,20 @@ final class SqlNode {
                 ps.setObject(i + 1, params[i]);
             }
             ObjectNode out = JsonNodeFactory.instance.objectNode();
-            if (ps.execute()) {
-                try (ResultSet rs = ps.getResultSet()) {
-                    readRows(rs, out);
+            LongStatements.Statement<Void> execute = () -> {
+                if (ps.execute()) {
+                    try (ResultSet rs = ps.getResultSet()) {
+                        readRows(rs, out);
+                    }
+                } else {
+                    out.put("rowCount", ps.getUpdateCount());
                 }
+                return null;
+            };
+            if (statements == null) {
+                execute.run();
             } else {
-                out.put("rowCount", ps.getUpdateCount());
+                statements.run(execute);
             }
             return NodeResult.Succeeded.continueWith(out, node.successors());
         } catch (SQLException e) {
