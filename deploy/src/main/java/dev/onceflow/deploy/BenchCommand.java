@@ -128,6 +128,11 @@ final class BenchCommand {
 
                     out.printf("w2: duplicate storm, %,d keys × 4 copies%n", stormKeys);
                     report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys, engine));
+
+                    int waitsN = Math.max(100, n / 10);
+                    out.printf("w3: %,d executions of sql → delay 1 s → http (local receiver) → sql, published as fast as possible%n",
+                            waitsN);
+                    report.put("w3_waits", waits(producer, store, waitsN, engine));
                     report.put("engine_cpu_s_in_workloads", (cpuMillis() - cpu0) / 1000.0);
                 }
                 engine.close();
@@ -214,6 +219,59 @@ final class BenchCommand {
             }
         }
         producer.flush();
+    }
+
+    /**
+     * Executions that wait: a durable timer and an http call each, against a local receiver that
+     * counts calls per Idempotency-Key. Reports throughput and latency (which includes the 1 s
+     * delay) and checks that every key was called once.
+     */
+    private Map<String, Object> waits(KafkaProducer<byte[], byte[]> producer, WorkflowStore store, int n, Engine engine)
+            throws Exception {
+        Map<String, Integer> calls = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
+        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/", exchange -> {
+            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
+            if (key == null) {
+                withoutKey.incrementAndGet();
+            } else {
+                calls.merge(key, 1, Integer::sum);
+            }
+            exchange.getRequestBody().readAllBytes();
+            byte[] answer = "{\"ok\": true}".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, answer.length);
+            exchange.getResponseBody().write(answer);
+            exchange.close();
+        });
+        receiver.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(8));
+        receiver.start();
+        try {
+            Workflow wf = store.deploy(Workflows.parse("bench-w3.json", """
+                    {"id": "bench-w3", "trigger": {"type": "kafka"}, "nodes": [
+                      {"type": "sql", "id": "before", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'before')",
+                       "params": ["event.key"], "next": "wait"},
+                      {"type": "delay", "id": "wait", "ms": 1000, "next": "notify"},
+                      {"type": "http", "id": "notify", "method": "POST", "url": "http://127.0.0.1:%d/notify",
+                       "body": {"key": "${event.key}"}, "next": "after"},
+                      {"type": "sql", "id": "after", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'after')",
+                       "params": ["event.key"]}
+                    ]}""".formatted(receiver.getAddress().getPort()).getBytes(StandardCharsets.UTF_8)));
+            long timers0 = engine.metrics().timersFired();
+            long calls0 = engine.metrics().httpCalls();
+            Map<String, Object> r = workload(producer, wf, n, 0, engine);
+            r.remove("timeline");
+            r.remove("nodes_per_s"); // four nodes here, and the delay dominates
+            r.put("timers_fired", engine.metrics().timersFired() - timers0);
+            r.put("http_calls", engine.metrics().httpCalls() - calls0);
+            r.put("keys_called", calls.size());
+            r.put("keys_called_more_than_once", calls.values().stream().filter(c -> c > 1).count());
+            r.put("calls_without_key", withoutKey.get());
+            return r;
+        } finally {
+            receiver.stop(0);
+        }
     }
 
     private Map<String, Object> storm(KafkaProducer<byte[], byte[]> producer, Workflow wf, int keys, Engine engine) throws Exception {

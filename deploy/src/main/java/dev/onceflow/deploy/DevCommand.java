@@ -131,16 +131,23 @@ final class DevCommand {
                 DevTableSummary table = DevTableSummary.read(ds, tableWf.id(), rowChanges, dispatcher.captureStatus());
                 Map<String, Map<String, Long>> scheduled = scheduled(ds);
                 boolean scheduledOk = scheduled.values().stream().allMatch(t -> t.get("duplicate_effects") == 0);
-                boolean ok = summary.ok() && table.ok() && scheduledOk;
                 out.print(summary.human());
                 out.printf("  scheduled            %s (one execution per tick, every dispatcher replica fires every tick)%n", scheduled);
                 out.print(table.human());
+                boolean tourOk;
+                try (var producer = PublishCommand.producer(config)) {
+                    tourOk = NodeTour.run(producer, ds, out);
+                }
+                boolean ok = summary.ok() && table.ok() && scheduledOk && tourOk;
                 out.println("  verdict              " + (ok ? "OK: every event and every row change ran once, every node's effect happened once"
+                        + ", every node type ran"
                         : "FAILED: duplicates or losses" + (summary.ok() ? "" : " (published events)")
-                        + (scheduledOk ? "" : " (scheduled ticks)") + (table.ok() ? "" : " (row changes)")));
+                        + (scheduledOk ? "" : " (scheduled ticks)") + (table.ok() ? "" : " (row changes)")
+                        + (tourOk ? "" : " (node tour)")));
                 Map<String, Object> jsonSummary = summary.toJson();
                 jsonSummary.put("scheduled", scheduled);
                 jsonSummary.put("table", table.toJson());
+                jsonSummary.put("node_tour_ok", tourOk);
                 jsonSummary.put("ok", ok);
                 String json = args.get("json", null);
                 if (json != null) {

@@ -76,6 +76,11 @@ class DevCommandIT {
                 .matches("demo-order-status@[0-9]+#[0-9]+:[0-9]+:public\\.demo_shop_orders:[0-9]+");
         assertThat(s.get("ok").asBoolean()).isTrue();
         assertThat(printed).contains("table trigger").contains("verdict              OK");
+        // one execution of each node type, the http one against dev's local receiver, called once with its key
+        assertThat(s.get("node_tour_ok").asBoolean()).isTrue();
+        assertThat(printed).contains("nodes-delay          succeeded").contains("nodes-http           succeeded")
+                .contains("nodes-loop           succeeded").contains("nodes-parallel       succeeded")
+                .contains("nodes-calculation    succeeded").containsPattern("calls per Idempotency-Key \\{nodes-http@[0-9]+#tour/charge=1\\}");
     }
 
     @Test
