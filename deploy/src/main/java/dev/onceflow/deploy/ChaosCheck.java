@@ -178,6 +178,14 @@ final class ChaosCheck {
         sb.append(String.format("  table: %s rows committed (%s acknowledged, %s in doubt), %s executed once, %s without execution%n",
                 d.get("table_rows_inserted"), d.get("table_rows_acknowledged"), d.get("table_rows_in_doubt"),
                 d.get("table_rows_executed_once"), d.get("table_rows_without_execution")));
+        if (r.get("batch") instanceof Map<?, ?> b) {
+            sb.append(String.format("  seed-shaped job (schedule → query → loop → http → condition → write, delay, join): %s executions, "
+                    + "%s succeeded, %s failed as outcome unknown, %s failed otherwise, %s running; http: %s keys called, %s more than "
+                    + "once, %s calls without a key; %s duplicate effects, %s succeeded with missing effects%n",
+                    b.get("executions"), b.get("succeeded"), b.get("failed_outcome_unknown"), b.get("failed_otherwise"), b.get("running"),
+                    b.get("http_keys_called"), b.get("http_keys_called_more_than_once"), b.get("http_calls_without_key"),
+                    b.get("duplicate_effects"), b.get("succeeded_with_missing_effects")));
+        }
         sb.append(String.format("  faults injected %d, by kind %s:%n", ((List<?>) r.get("faults")).size(), r.get("faults_by_kind")));
         for (Object f : (List<?>) r.get("faults")) {
             Map<String, Object> m = (Map<String, Object>) f;

@@ -63,6 +63,8 @@ final class ChaosCommand {
     private ChaosPublisher publisher;
     private ChaosFaults faults;
     private DataSource ds;
+    /** The seed-shaped workload's receiver and checks ({@code chaos-batch}). */
+    private ChaosBatchCheck batch;
 
     private ChaosCommand(Path dir, long seed, int durationS, int rate, int engines, int dispatchers, int brokers, int bigRows,
                          int rowRate, boolean unsafe, PrintStream out, List<ChaosSchedule.Planned> plan) throws IOException {
@@ -158,6 +160,7 @@ final class ChaosCommand {
             Workflow wf = Workflows.parse(name, DevCommand.resource("chaos/" + name + ".json").getBytes(StandardCharsets.UTF_8));
             store.deploy(wf);
         }
+        batch = new ChaosBatchCheck();
         fleet.startRoles(dispatchers, engines);
     }
 
@@ -173,6 +176,12 @@ final class ChaosCommand {
         ((ObjectNode) def.get("trigger")).put("start", Instant.ofEpochMilli(ticksStart).toString())
                 .put("end", Instant.ofEpochMilli(ticksEnd).toString());
         new WorkflowStore(ds).deploy(Workflows.parse(TICKS, Json.MAPPER.writeValueAsBytes(def)));
+        // The seed-shaped job: same window, its http node calling this process's receiver.
+        String batchJson = DevCommand.resource("chaos/" + ChaosBatchCheck.WORKFLOW + ".json").replace("RECEIVER", batch.url());
+        ObjectNode batchDef = (ObjectNode) Json.MAPPER.readTree(batchJson);
+        ((ObjectNode) batchDef.get("trigger")).put("start", Instant.ofEpochMilli(ticksStart).toString())
+                .put("end", Instant.ofEpochMilli(ticksEnd).toString());
+        new WorkflowStore(ds).deploy(Workflows.parse(ChaosBatchCheck.WORKFLOW, Json.MAPPER.writeValueAsBytes(batchDef)));
     }
 
     // ---- the run -----------------------------------------------------------------------------
@@ -286,6 +295,11 @@ final class ChaosCommand {
                 new ChaosTriggerCheck.Ticks(TICKS, ticksStart, ticksEnd, faults.outages()),
                 new ChaosTriggerCheck.Rows(ROWS, Set.copyOf(rowWriter.acknowledged()), Set.copyOf(rowWriter.inDoubt()),
                         rowWriter.failedRows()), drain, drainError);
+        Map<String, Object> batchReport = batch.check(ds);
+        for (String total : List.of("duplicates", "unexpected", "stuck")) {
+            report.put(total, ((Number) report.get(total)).longValue() + ((Number) batchReport.get(total)).longValue());
+        }
+        report.put("batch", batchReport);
         Map<String, Object> full = new LinkedHashMap<>();
         full.put("seed", seed);
         full.put("duration_s", durationS);
@@ -313,6 +327,9 @@ final class ChaosCommand {
     }
 
     private void shutdownAll() {
+        if (batch != null) {
+            batch.close();
+        }
         if (rowWriter != null) {
             try {
                 rowWriter.close();
