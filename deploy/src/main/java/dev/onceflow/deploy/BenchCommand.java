@@ -228,36 +228,18 @@ final class BenchCommand {
      */
     private Map<String, Object> waits(KafkaProducer<byte[], byte[]> producer, WorkflowStore store, int n, Engine engine)
             throws Exception {
-        Map<String, Integer> calls = new java.util.concurrent.ConcurrentHashMap<>();
-        java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
-        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
-                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-        receiver.createContext("/", exchange -> {
-            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
-            if (key == null) {
-                withoutKey.incrementAndGet();
-            } else {
-                calls.merge(key, 1, Integer::sum);
-            }
-            exchange.getRequestBody().readAllBytes();
-            byte[] answer = "{\"ok\": true}".getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, answer.length);
-            exchange.getResponseBody().write(answer);
-            exchange.close();
-        });
-        receiver.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(8));
-        receiver.start();
+        dev.onceflow.common.local.LocalReceiver receiver = dev.onceflow.common.local.LocalReceiver.start();
         try {
             Workflow wf = store.deploy(Workflows.parse("bench-w3.json", """
                     {"id": "bench-w3", "trigger": {"type": "kafka"}, "nodes": [
                       {"type": "sql", "id": "before", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'before')",
                        "params": ["event.key"], "next": "wait"},
                       {"type": "delay", "id": "wait", "ms": 1000, "next": "notify"},
-                      {"type": "http", "id": "notify", "method": "POST", "url": "http://127.0.0.1:%d/notify",
+                      {"type": "http", "id": "notify", "method": "POST", "url": "%s/notify",
                        "body": {"key": "${event.key}"}, "next": "after"},
                       {"type": "sql", "id": "after", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'after')",
                        "params": ["event.key"]}
-                    ]}""".formatted(receiver.getAddress().getPort()).getBytes(StandardCharsets.UTF_8)));
+                    ]}""".formatted(receiver.url()).getBytes(StandardCharsets.UTF_8)));
             long timers0 = engine.metrics().timersFired();
             long calls0 = engine.metrics().httpCalls();
             Map<String, Object> r = workload(producer, wf, n, 0, engine);
@@ -265,12 +247,12 @@ final class BenchCommand {
             r.remove("nodes_per_s"); // four nodes here, and the delay dominates
             r.put("timers_fired", engine.metrics().timersFired() - timers0);
             r.put("http_calls", engine.metrics().httpCalls() - calls0);
-            r.put("keys_called", calls.size());
-            r.put("keys_called_more_than_once", calls.values().stream().filter(c -> c > 1).count());
-            r.put("calls_without_key", withoutKey.get());
+            r.put("keys_called", receiver.callsByKey().size());
+            r.put("keys_called_more_than_once", receiver.keysCalledMoreThanOnce());
+            r.put("calls_without_key", receiver.callsWithoutKey());
             return r;
         } finally {
-            receiver.stop(0);
+            receiver.close();
         }
     }
 

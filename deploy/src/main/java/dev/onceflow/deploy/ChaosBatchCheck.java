@@ -1,14 +1,10 @@
 package dev.onceflow.deploy;
 
+import dev.onceflow.common.local.LocalReceiver;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 
 /**
@@ -17,42 +13,19 @@ import javax.sql.DataSource;
  * calls per Idempotency-Key, and the check of its invariants. Every call carries a key and no key
  * is called twice (its nodes use {@code onUnknownOutcome: fail}); every delay's follow-ups and
  * every join's follow-up ran once; every execution finished, succeeded or failed as "outcome
- * unknown" (an engine killed between a call and its record), nothing else. Thread-safe: the
- * receiver's handler runs on its own threads.
+ * unknown" (an engine killed between a call and its record), nothing else. Thread-safe.
  */
 final class ChaosBatchCheck implements AutoCloseable {
 
     static final String WORKFLOW = "chaos-batch";
 
-    private final com.sun.net.httpserver.HttpServer server;
-    private final Map<String, Integer> callsByKey = new ConcurrentHashMap<>();
-    private final AtomicLong withoutKey = new AtomicLong();
+    private final LocalReceiver receiver = LocalReceiver.start();
 
     ChaosBatchCheck() throws IOException {
-        server = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        server.createContext("/", exchange -> {
-            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
-            if (key == null) {
-                withoutKey.incrementAndGet();
-            } else {
-                callsByKey.merge(key, 1, Integer::sum);
-            }
-            exchange.getRequestBody().readAllBytes();
-            byte[] answer = "{\"ok\": true}".getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, answer.length);
-            exchange.getResponseBody().write(answer);
-            exchange.close();
-        });
-        server.setExecutor(Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "onceflow-chaos-receiver");
-            t.setDaemon(true);
-            return t;
-        }));
-        server.start();
     }
 
     String url() {
-        return "http://127.0.0.1:" + server.getAddress().getPort();
+        return receiver.url();
     }
 
     /** The invariants, with {@code duplicates}, {@code unexpected} and {@code stuck} to add to the run's totals. */
@@ -72,18 +45,19 @@ final class ChaosBatchCheck implements AutoCloseable {
         // A succeeded execution wrote one effect per row (3), left, right and done once each.
         long missing = ChaosCheck.count(ds, "SELECT count(*) FROM executions e WHERE " + mine + " AND status = 'succeeded' AND "
                 + "(SELECT count(*) FROM chaos_effects f WHERE f.event_key = e.event_key) <> 6");
-        long calledTwice = callsByKey.values().stream().filter(n -> n > 1).count();
+        long calledTwice = receiver.keysCalledMoreThanOnce();
+        long withoutKey = receiver.callsWithoutKey();
         r.put("executions", executions);
         r.put("succeeded", succeeded);
         r.put("failed_outcome_unknown", unknown);
         r.put("failed_otherwise", otherFailures);
         r.put("running", running);
-        r.put("http_keys_called", callsByKey.size());
+        r.put("http_keys_called", receiver.callsByKey().size());
         r.put("http_keys_called_more_than_once", calledTwice);
-        r.put("http_calls_without_key", withoutKey.get());
+        r.put("http_calls_without_key", withoutKey);
         r.put("duplicate_effects", duplicateEffects);
         r.put("succeeded_with_missing_effects", missing);
-        r.put("duplicates", calledTwice + withoutKey.get() + duplicateEffects);
+        r.put("duplicates", calledTwice + withoutKey + duplicateEffects);
         r.put("unexpected", otherFailures + missing);
         r.put("stuck", running);
         return r;
@@ -91,6 +65,6 @@ final class ChaosBatchCheck implements AutoCloseable {
 
     @Override
     public void close() {
-        server.stop(0);
+        receiver.close();
     }
 }

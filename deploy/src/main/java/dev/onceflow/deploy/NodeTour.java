@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.TriggerRecord;
+import dev.onceflow.common.local.LocalReceiver;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -14,7 +14,6 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -32,25 +31,15 @@ final class NodeTour {
 
     /** Runs the tour; true when every example execution succeeded and the receiver saw each key once. */
     static boolean run(KafkaProducer<byte[], byte[]> producer, DataSource ds, PrintStream out) throws Exception {
-        Map<String, Integer> calls = new ConcurrentHashMap<>();
-        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        receiver.createContext("/", exchange -> {
-            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
-            calls.merge(key == null ? "(no key)" : key, 1, Integer::sum);
-            exchange.getRequestBody().readAllBytes();
-            byte[] answer = ("{\"charge\": \"ch-" + calls.size() + "\", \"status\": \"captured\"}").getBytes(StandardCharsets.UTF_8);
-            exchange.getResponseHeaders().add("Content-Type", "application/json");
-            exchange.sendResponseHeaders(201, answer.length);
-            exchange.getResponseBody().write(answer);
-            exchange.close();
-        });
-        receiver.start();
+        int[] charges = {0};
+        LocalReceiver receiver = LocalReceiver.start((key, calls, path, body) ->
+                new LocalReceiver.Answer(201, "{\"charge\": \"ch-" + (++charges[0]) + "\", \"status\": \"captured\"}"));
         try {
             long time = System.currentTimeMillis();
             Map<String, ObjectNode> data = new LinkedHashMap<>();
             data.put("nodes-calculation", Json.MAPPER.createObjectNode().put("gross", 119));
             data.put("nodes-delay", Json.MAPPER.createObjectNode());
-            data.put("nodes-http", Json.MAPPER.createObjectNode().put("paymentsUrl", "http://127.0.0.1:" + receiver.getAddress().getPort())
+            data.put("nodes-http", Json.MAPPER.createObjectNode().put("paymentsUrl", receiver.url())
                     .put("orderId", "ord-42").put("amount", 250).put("currency", "EUR"));
             ObjectNode loop = Json.MAPPER.createObjectNode();
             loop.putArray("lines").add(Json.MAPPER.createObjectNode().put("amount", 5)).add(Json.MAPPER.createObjectNode().put("amount", 7));
@@ -70,11 +59,13 @@ final class NodeTour {
             for (String workflow : data.keySet()) {
                 ok &= print(ds, workflow, out);
             }
-            boolean once = !calls.containsKey("(no key)") && calls.values().stream().allMatch(n -> n == 1);
-            out.printf("  %-20s %s%n", "http receiver", calls.isEmpty() ? "not called" : "calls per Idempotency-Key " + calls);
+            Map<String, Integer> calls = receiver.callsByKey();
+            boolean once = receiver.callsWithoutKey() == 0 && receiver.keysCalledMoreThanOnce() == 0;
+            out.printf("  %-20s %s%s%n", "http receiver", calls.isEmpty() ? "not called" : "calls per Idempotency-Key " + calls,
+                    receiver.callsWithoutKey() == 0 ? "" : ", " + receiver.callsWithoutKey() + " without a key");
             return ok && once && !calls.isEmpty();
         } finally {
-            receiver.stop(0);
+            receiver.close();
         }
     }
 

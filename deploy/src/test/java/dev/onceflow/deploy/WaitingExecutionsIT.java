@@ -67,31 +67,13 @@ class WaitingExecutionsIT {
 
     @Test
     void loopsOfHttpCallsAndParallelJoinsRunEachEffectOnceAcrossARebalance() throws Exception {
-        java.util.Map<String, Integer> callsByKey = new java.util.concurrent.ConcurrentHashMap<>();
-        java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
-        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
-                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-        receiver.createContext("/", exchange -> {
-            String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
-            if (key == null) {
-                withoutKey.incrementAndGet();
-            } else {
-                callsByKey.merge(key, 1, Integer::sum);
-            }
-            exchange.getRequestBody().readAllBytes();
-            byte[] answer = "{\"ok\": true}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(200, answer.length);
-            exchange.getResponseBody().write(answer);
-            exchange.close();
-        });
-        receiver.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(4));
-        receiver.start();
+        dev.onceflow.common.local.LocalReceiver receiver = dev.onceflow.common.local.LocalReceiver.start();
         try {
             String id = Fleet.uniqueId("branch");
             Workflow wf = fleet.deploy("""
                     {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
                       {"type": "loop", "id": "each", "items": "trigger.items", "do": "notify", "next": "fork"},
-                      {"type": "http", "id": "notify", "method": "POST", "url": "http://127.0.0.1:%d/items/${loop.item}",
+                      {"type": "http", "id": "notify", "method": "POST", "url": "%s/items/${loop.item}",
                        "body": {"item": "${loop.item}"}},
                       {"type": "parallel", "id": "fork", "branches": ["left", "total"], "next": "done"},
                       {"type": "sql", "id": "left", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'left')",
@@ -101,7 +83,7 @@ class WaitingExecutionsIT {
                        "params": ["event.key", "vars.calls"]},
                       {"type": "sql", "id": "done", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'done')",
                        "params": ["event.key"]}
-                    ]}""".formatted(id, receiver.getAddress().getPort()));
+                    ]}""".formatted(id, receiver.url()));
             fleet.startDispatcher();
             fleet.startEngine(2);
             int events = 200;
@@ -118,17 +100,17 @@ class WaitingExecutionsIT {
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == events);
 
             assertThat(fleet.succeeded(wf.id())).isEqualTo(events);
-            assertThat(withoutKey).as("no call without an Idempotency-Key").hasValue(0);
-            assertThat(callsByKey).as("one key per iteration").hasSize(3 * events);
-            assertThat(callsByKey.values()).as("each key called once").containsOnly(1);
-            assertThat(callsByKey.keySet()).allMatch(k -> k.matches(".*/notify/each#[0-2]"));
+            assertThat(receiver.callsWithoutKey()).as("no call without an Idempotency-Key").isZero();
+            assertThat(receiver.callsByKey()).as("one key per iteration").hasSize(3 * events);
+            assertThat(receiver.callsByKey().values()).as("each key called once").containsOnly(1);
+            assertThat(receiver.callsByKey().keySet()).allMatch(k -> k.matches(".*/notify/each#[0-2]"));
             assertThat(fleet.duplicateEffects(wf.id())).isZero();
             for (String node : new String[] {"left", "right 3", "done"}) {
                 assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE node = ? AND event_key LIKE ? || '@%'", node, wf.id()))
                         .as(node).isEqualTo(events);
             }
         } finally {
-            receiver.stop(0);
+            receiver.close();
         }
     }
 }

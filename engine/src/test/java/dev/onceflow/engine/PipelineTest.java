@@ -8,6 +8,7 @@ import dev.onceflow.common.Json;
 import dev.onceflow.common.Outcome;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.local.LocalReceiver;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
@@ -513,40 +514,10 @@ class PipelineTest {
 
     // ---- http: claim → call with Idempotency-Key → record ------------------------------------
 
-    /** A local receiver that counts calls per Idempotency-Key (and calls without one) and answers {"value": n}. */
-    static final class Receiver implements AutoCloseable {
-        final com.sun.net.httpserver.HttpServer server;
-        final Map<String, Integer> callsByKey = new java.util.concurrent.ConcurrentHashMap<>();
-        final java.util.concurrent.atomic.AtomicInteger withoutKey = new java.util.concurrent.atomic.AtomicInteger();
-
-        Receiver() throws java.io.IOException {
-            server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-            server.createContext("/", exchange -> {
-                String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
-                if (key == null) {
-                    withoutKey.incrementAndGet();
-                } else {
-                    callsByKey.merge(key, 1, Integer::sum);
-                }
-                byte[] body = exchange.getRequestBody().readAllBytes();
-                byte[] answer = ("{\"value\": " + callsByKey.getOrDefault(key, 0) + ", \"echo\": " + (body.length == 0 ? "null"
-                        : new String(body, StandardCharsets.UTF_8)) + "}").getBytes(StandardCharsets.UTF_8);
-                exchange.getResponseHeaders().add("Content-Type", "application/json");
-                exchange.sendResponseHeaders(exchange.getRequestURI().getPath().startsWith("/fail") ? 503 : 200, answer.length);
-                exchange.getResponseBody().write(answer);
-                exchange.close();
-            });
-            server.start();
-        }
-
-        String url() {
-            return "http://127.0.0.1:" + server.getAddress().getPort();
-        }
-
-        @Override
-        public void close() {
-            server.stop(0);
-        }
+    /** A local receiver that echoes the request body; paths under /fail answer 503. */
+    static LocalReceiver receiver() throws java.io.IOException {
+        return LocalReceiver.start((key, calls, path, body) -> new LocalReceiver.Answer(path.startsWith("/fail") ? 503 : 200,
+                "{\"value\": " + calls + ", \"echo\": " + (body.length == 0 ? "null" : new String(body, StandardCharsets.UTF_8)) + "}"));
     }
 
     Workflow deployHttp(String url, String onUnknownOutcome) throws Exception {
@@ -578,7 +549,7 @@ class PipelineTest {
 
     @Test
     void anHttpNodeIsCalledOnceWithItsProcessedKeyAsIdempotencyKeyAndItsOutcomeRecorded() throws Exception {
-        try (Receiver receiver = new Receiver()) {
+        try (LocalReceiver receiver = receiver()) {
             Workflow wf = deployHttp(receiver.url(), "fail");
             String key = wf.id() + "@http";
 
@@ -590,8 +561,8 @@ class PipelineTest {
             commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("n", 42))), new Batch.Counts());
 
             assertThat(pipeline.takeCalls()).isEmpty();
-            assertThat(receiver.callsByKey).containsExactly(Map.entry(key + "/call", 1));
-            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(receiver.callsByKey()).containsExactly(Map.entry(key + "/call", 1));
+            assertThat(receiver.callsWithoutKey()).isZero();
             assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'answer 42'")).isEqualTo(1);
             assertThat(executionStatus(key)).as(executionError(key)).isEqualTo("succeeded");
             assertThat(outcomes).extracting(Outcome::status).containsExactly("succeeded");
@@ -599,7 +570,7 @@ class PipelineTest {
     }
 
     /** The engine stopped between the call and its record: the call reached the receiver, nothing was recorded. */
-    String callButNeverRecord(Receiver receiver, Workflow wf, String key) throws Exception {
+    String callButNeverRecord(LocalReceiver receiver, Workflow wf, String key) throws Exception {
         commit(List.of(event(wf, key, Json.MAPPER.createObjectNode().put("n", 7))), new Batch.Counts());
         List<Batch.PendingCall> calls = pipeline.takeCalls();
         assertThat(calls).hasSize(1);
@@ -621,7 +592,7 @@ class PipelineTest {
 
     @Test
     void aCallWhoseOutcomeWasNeverRecordedFailsAsOutcomeUnknownAndIsNotCalledAgain() throws Exception {
-        try (Receiver receiver = new Receiver()) {
+        try (LocalReceiver receiver = receiver()) {
             Workflow wf = deployHttp(receiver.url(), "fail");
             String key = wf.id() + "@unknown";
             String callKey = callButNeverRecord(receiver, wf, key);
@@ -634,8 +605,8 @@ class PipelineTest {
 
             List<Outcome> outcomes = deliverAfterTheLease(wf, key);
 
-            assertThat(receiver.callsByKey).containsExactly(Map.entry(callKey, 1));
-            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(receiver.callsByKey()).containsExactly(Map.entry(callKey, 1));
+            assertThat(receiver.callsWithoutKey()).isZero();
             assertThat(executionStatus(key)).isEqualTo("failed");
             assertThat(executionError(key)).contains("outcome unknown").contains(callKey).contains("onUnknownOutcome: fail");
             assertThat(outcomes).extracting(Outcome::status).containsExactly("failed");
@@ -645,15 +616,15 @@ class PipelineTest {
 
     @Test
     void aCallWhoseOutcomeWasNeverRecordedIsCalledAgainWithTheSameKeyUnderRetry() throws Exception {
-        try (Receiver receiver = new Receiver()) {
+        try (LocalReceiver receiver = receiver()) {
             Workflow wf = deployHttp(receiver.url(), "retry");
             String key = wf.id() + "@again";
             String callKey = callButNeverRecord(receiver, wf, key);
 
             deliverAfterTheLease(wf, key);
 
-            assertThat(receiver.callsByKey).as("called again, with the same key").containsExactly(Map.entry(callKey, 2));
-            assertThat(receiver.withoutKey).hasValue(0);
+            assertThat(receiver.callsByKey()).as("called again, with the same key").containsExactly(Map.entry(callKey, 2));
+            assertThat(receiver.callsWithoutKey()).isZero();
             assertThat(executionStatus(key)).as(executionError(key)).isEqualTo("succeeded");
             assertThat(count("SELECT count(*) FROM test_effects WHERE event_key = '" + key + "' AND node = 'answer 7'")).isEqualTo(1);
         }
@@ -661,7 +632,7 @@ class PipelineTest {
 
     @Test
     void aFailingCallIsRetriedAsANewAttemptWithItsOwnKey() throws Exception {
-        try (Receiver receiver = new Receiver()) {
+        try (LocalReceiver receiver = receiver()) {
             Workflow wf = deploy("""
                     [{"type": "http", "id": "call", "url": "%s/fail", "retry": {"attempts": 2, "backoffMs": 100, "jitter": 0}}]"""
                     .formatted(receiver.url()));
@@ -676,7 +647,7 @@ class PipelineTest {
             commit(fired.stream().map(this::task).toList(), new Batch.Counts());
             callAndRecord(pipeline, store, pipeline.takeCalls());
 
-            assertThat(receiver.callsByKey).containsOnlyKeys(key + "/call", key + "/call#2");
+            assertThat(receiver.callsByKey()).containsOnlyKeys(key + "/call", key + "/call#2");
             assertThat(executionStatus(key)).isEqualTo("failed");
             assertThat(executionError(key)).contains("answered 503").contains("attempt 2");
         }
