@@ -113,4 +113,46 @@ class WaitingExecutionsIT {
             receiver.close();
         }
     }
+
+    @Test
+    void aLoopOfAHundredItemsRunsEachIterationOnceThroughCrashesBetweenTheCommitsAndAnEngineRestart() throws Exception {
+        String id = Fleet.uniqueId("loop");
+        Workflow wf = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "loop", "id": "each", "items": "trigger.items", "do": "book", "next": "done"},
+                  {"type": "sql", "id": "book", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'item ' || CAST(? AS text))",
+                   "params": ["event.key", "loop.index"]},
+                  {"type": "sql", "id": "done", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'done')",
+                   "params": ["event.key"]}
+                ]}""".formatted(id));
+        fleet.startDispatcher();
+        // Every third batch fails after its PostgreSQL commit (a crash between the commits), 40 times.
+        CrashBetweenCommitsIT.FailBetweenCommits crashes = new CrashBetweenCommitsIT.FailBetweenCommits(40);
+        Engine first = fleet.startEngine(2, crashes, false, 1); // one record per batch: more batches, more crashes
+        int events = 20;
+        for (int i = 0; i < events; i++) {
+            com.fasterxml.jackson.databind.node.ObjectNode data = Fleet.data(i);
+            com.fasterxml.jackson.databind.node.ArrayNode items = data.putArray("items");
+            for (int k = 0; k < 100; k++) {
+                items.add(k);
+            }
+            fleet.publish(wf.id(), "l-" + i, data);
+        }
+        fleet.flush();
+        // Mid-loop, the engine goes away and another takes over.
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(100))
+                .until(() -> fleet.count("SELECT count(*) FROM it_effects WHERE event_key LIKE ? || '@%'", wf.id()) >= 1000);
+        fleet.stop(first);
+        fleet.startEngine(2);
+
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == events);
+
+        assertThat(crashes.injected.get()).as("crashes between the commits").isGreaterThanOrEqualTo(3);
+        assertThat(fleet.succeeded(wf.id())).isEqualTo(events);
+        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE node LIKE 'item %' AND event_key LIKE ? || '@%'", wf.id()))
+                .as("each iteration's effect once").isEqualTo(events * 100L);
+        assertThat(fleet.count("SELECT count(DISTINCT (event_key, node)) FROM it_effects WHERE node LIKE 'item %' AND event_key LIKE ? || '@%'",
+                wf.id())).isEqualTo(events * 100L);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+    }
 }
