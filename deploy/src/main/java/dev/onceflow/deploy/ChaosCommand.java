@@ -286,6 +286,9 @@ final class ChaosCommand {
                 new ChaosTriggerCheck.Ticks(TICKS, ticksStart, ticksEnd, faults.outages()),
                 new ChaosTriggerCheck.Rows(ROWS, Set.copyOf(rowWriter.acknowledged()), Set.copyOf(rowWriter.inDoubt()),
                         rowWriter.failedRows()), drain, drainError);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> kafkaReport = (Map<String, Object>) report.get("kafka");
+        kafkaReport.put("coordinator_load_races", ChaosKafka.coordinatorLoadRaces(logs, 20));
         Map<String, Object> full = new LinkedHashMap<>();
         full.put("seed", seed);
         full.put("duration_s", durationS);
