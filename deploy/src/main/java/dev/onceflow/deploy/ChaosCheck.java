@@ -212,6 +212,11 @@ final class ChaosCheck {
             sb.append("  kafka: partitions that did not drain ").append(k.get("stalled_partitions")).append(", transactions left open ")
                     .append(k.get("transactions_left_open")).append(k.get("error") == null ? "" : ", error " + k.get("error")).append('\n');
         }
+        if (k != null && k.get("coordinator_load_races") instanceof List<?> races && !races.isEmpty()) {
+            sb.append(String.format("  kafka: the group coordinator served a partly loaded state after a broker restart (%d log line%s; "
+                    + "Kafka 4.3.1 load race, ADR 0009): a partition that did not drain may be its doing, first: %s%n",
+                    races.size(), races.size() == 1 ? "" : "s", races.get(0)));
+        }
         StringBuilder totals = new StringBuilder();
         for (String t : TOTALS) {
             totals.append(totals.length() == 0 ? "" : ", ").append(t).append(' ').append(r.get(t));

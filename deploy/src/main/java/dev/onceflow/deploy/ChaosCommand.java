@@ -300,6 +300,9 @@ final class ChaosCommand {
             report.put(total, ((Number) report.get(total)).longValue() + ((Number) batchReport.get(total)).longValue());
         }
         report.put("batch", batchReport);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> kafkaReport = (Map<String, Object>) report.get("kafka");
+        kafkaReport.put("coordinator_load_races", ChaosKafka.coordinatorLoadRaces(logs, 20));
         Map<String, Object> full = new LinkedHashMap<>();
         full.put("seed", seed);
         full.put("duration_s", durationS);

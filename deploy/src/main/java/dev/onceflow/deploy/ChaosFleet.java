@@ -31,6 +31,15 @@ final class ChaosFleet {
     private final boolean unsafe;
     private final int brokerCount;
     private RestartablePostgres postgres;
+    /**
+     * The brokers' logging beyond Onceflow's (WARN) defaults: the group coordinator runtime at INFO, a few
+     * lines per load of {@code __consumer_offsets} ("Scheduling loading", "Finished loading", "Ignored
+     * load completion"), so that a broker log shows the Kafka 4.3.1 load race of ADR 0009 (addendum of
+     * session 5) when it happens; {@link ChaosKafka#coordinatorLoadRaces} counts it for the summary.
+     */
+    static final List<String> BROKER_JVM_OPTIONS =
+            List.of("-Dorg.slf4j.simpleLogger.log.org.apache.kafka.coordinator.common.runtime.CoordinatorRuntime=info");
+
     /** The brokers, node id i + 1 at index i. */
     private final List<ChildProcess> brokers = new ArrayList<>();
     private final List<ChildProcess> engineProcs = new ArrayList<>();
@@ -78,7 +87,8 @@ final class ChaosFleet {
             Path serverProps = write(kafkaDir, LocalKafka.brokerProperties(kafkaDir.resolve("logs"), port, controllerPort));
             LocalKafka.format(serverProps);
             bootstrap = "localhost:" + port;
-            brokers.add(new ChildProcess("broker", ChildProcess.java("768m", "kafka.Kafka", List.of(serverProps.toString())), Map.of(), logs));
+            brokers.add(new ChildProcess("broker", ChildProcess.java("768m", BROKER_JVM_OPTIONS, "kafka.Kafka", List.of(serverProps.toString())),
+                    Map.of(), logs));
         } else {
             int[] ports = new int[brokerCount];
             int[] controllerPorts = new int[brokerCount];
@@ -96,7 +106,7 @@ final class ChaosFleet {
                 Path serverProps = write(kafkaDir, LocalKafka.clusterProperties(i + 1, String.join(",", voters), kafkaDir.resolve("logs"),
                         ports[i], controllerPorts[i], brokerCount, 2));
                 LocalKafka.format(serverProps, clusterId);
-                brokers.add(new ChildProcess("broker-" + (i + 1), ChildProcess.java("512m", "kafka.Kafka", List.of(serverProps.toString())),
+                brokers.add(new ChildProcess("broker-" + (i + 1), ChildProcess.java("512m", BROKER_JVM_OPTIONS, "kafka.Kafka", List.of(serverProps.toString())),
                         Map.of(), logs));
             }
             bootstrap = String.join(",", servers);

@@ -212,6 +212,52 @@ final class ChaosKafka implements AutoCloseable {
         return new Drain(problems.size(), List.copyOf(problems.values()), transactions);
     }
 
+    /**
+     * The signatures, in the brokers' logs, of the Kafka 4.3.1 group coordinator load race (ADR 0009,
+     * second addendum of session 5): after a restart a broker loads {@code __consumer_offsets} twice at once
+     * (the stale leader epoch of its metadata log, then the bumped one) and the first load's completion
+     * activates the second coordinator before its own load ran. Its first write then finds the state
+     * "out of sync" (the coordinator reloads), or its load fails unnoticed: "Ignored load completion ...
+     * ACTIVE". The latter may leave the coordinator with part of the log only: committed offsets gone
+     * back and transactional offset commits pending for ever (a partition that never drains).
+     */
+    static final List<String> COORDINATOR_LOAD_RACE_SIGNS = List.of(
+            "because context is in ACTIVE state",
+            "is out of sync with the underlying log");
+
+    /**
+     * The lines of the brokers' logs ({@code broker*.log} in {@code logs}) that show the group
+     * coordinator load race: each as its log file and the line (at most 300 characters), at most
+     * {@code max} of them; empty when there are none or no log could be read.
+     */
+    static List<Map<String, Object>> coordinatorLoadRaces(java.nio.file.Path logs, int max) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        List<java.nio.file.Path> files;
+        try (var s = java.nio.file.Files.list(logs)) {
+            files = s.filter(f -> f.getFileName().toString().startsWith("broker") && f.getFileName().toString().endsWith(".log"))
+                    .sorted().toList();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return out;
+        }
+        for (java.nio.file.Path f : files) {
+            try (var lines = java.nio.file.Files.lines(f, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+                for (String line : (Iterable<String>) lines.filter(l -> l.contains("__consumer_offsets")
+                        && COORDINATOR_LOAD_RACE_SIGNS.stream().anyMatch(l::contains))::iterator) {
+                    if (out.size() >= max) {
+                        return out;
+                    }
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("log", f.getFileName().toString());
+                    m.put("line", line.length() > 300 ? line.substring(0, 300) : line);
+                    out.add(m);
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                // a log that cannot be read shows nothing (Latin-1 decodes any byte)
+            }
+        }
+        return out;
+    }
+
     /** What {@link #drain} found. */
     record Drain(long stalled, List<Map<String, Object>> partitions, List<Map<String, Object>> openTransactions) {
     }

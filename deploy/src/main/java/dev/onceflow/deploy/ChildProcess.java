@@ -37,10 +37,16 @@ final class ChildProcess {
 
     /** A JVM running {@code mainClass} on this JVM's class path. */
     static List<String> java(String heap, String mainClass, List<String> args) {
+        return java(heap, List.of(), mainClass, args);
+    }
+
+    /** As {@link #java(String, String, List)}, with extra JVM options (system properties) before the main class. */
+    static List<String> java(String heap, List<String> jvmOptions, String mainClass, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx" + heap);
         cmd.add("-XX:+UseSerialGC");
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(mainClass);
