@@ -37,8 +37,22 @@ final class ChaosBatchCheck implements AutoCloseable {
         long succeeded = ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE " + mine + " AND status = 'succeeded'");
         long unknown = ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE " + mine
                 + " AND status = 'failed' AND error LIKE '%outcome unknown%'");
+        // A call that timed out or could not connect fails its node (no retry policy here): the
+        // receiver may have seen it, and it is not made again, so no key is called twice.
+        String callError = "(error LIKE '%notify'' failed: POST % timed out after %' OR error LIKE '%notify'' failed: POST % failed: java.%')";
+        long callErrors = ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE " + mine + " AND status = 'failed' AND " + callError);
         long otherFailures = ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE " + mine
-                + " AND status <> 'succeeded' AND status <> 'running' AND NOT (status = 'failed' AND error LIKE '%outcome unknown%')");
+                + " AND status <> 'succeeded' AND status <> 'running' AND NOT (status = 'failed' AND error LIKE '%outcome unknown%') "
+                + "AND NOT (status = 'failed' AND " + callError + ")");
+        java.util.List<String> otherErrors = new java.util.ArrayList<>();
+        try (java.sql.Connection c = ds.getConnection(); java.sql.Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SELECT event_key || ': ' || status || ' ' || coalesce(error, '') FROM executions WHERE "
+                     + mine + " AND status <> 'succeeded' AND status <> 'running' AND NOT (status = 'failed' AND error LIKE "
+                     + "'%outcome unknown%') AND NOT (status = 'failed' AND " + callError + ") LIMIT 5")) {
+            while (rs.next()) {
+                otherErrors.add(rs.getString(1));
+            }
+        }
         long running = ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE " + mine + " AND status = 'running'");
         long duplicateEffects = ChaosCheck.count(ds, "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM chaos_effects WHERE "
                 + effectsOfMine + " GROUP BY event_key, node, row_id) x");
@@ -50,7 +64,9 @@ final class ChaosBatchCheck implements AutoCloseable {
         r.put("executions", executions);
         r.put("succeeded", succeeded);
         r.put("failed_outcome_unknown", unknown);
+        r.put("failed_call_error", callErrors);
         r.put("failed_otherwise", otherFailures);
+        r.put("failed_otherwise_first", otherErrors);
         r.put("running", running);
         r.put("http_keys_called", receiver.callsByKey().size());
         r.put("http_keys_called_more_than_once", calledTwice);

@@ -180,9 +180,10 @@ final class ChaosCheck {
                 d.get("table_rows_executed_once"), d.get("table_rows_without_execution")));
         if (r.get("batch") instanceof Map<?, ?> b) {
             sb.append(String.format("  seed-shaped job (schedule → query → loop → http → condition → write, delay, join): %s executions, "
-                    + "%s succeeded, %s failed as outcome unknown, %s failed otherwise, %s running; http: %s keys called, %s more than "
-                    + "once, %s calls without a key; %s duplicate effects, %s succeeded with missing effects%n",
-                    b.get("executions"), b.get("succeeded"), b.get("failed_outcome_unknown"), b.get("failed_otherwise"), b.get("running"),
+                    + "%s succeeded, %s failed as outcome unknown, %s failed on a call's timeout or connection, %s failed otherwise %s, %s running; "
+                    + "http: %s keys called, %s more than once, %s calls without a key; %s duplicate effects, %s succeeded with missing effects%n",
+                    b.get("executions"), b.get("succeeded"), b.get("failed_outcome_unknown"), b.get("failed_call_error"),
+                    b.get("failed_otherwise"), b.get("failed_otherwise_first"), b.get("running"),
                     b.get("http_keys_called"), b.get("http_keys_called_more_than_once"), b.get("http_calls_without_key"),
                     b.get("duplicate_effects"), b.get("succeeded_with_missing_effects")));
         }
