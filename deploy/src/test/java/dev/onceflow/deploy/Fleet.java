@@ -24,7 +24,11 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Future;
 import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -181,6 +185,23 @@ final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterAllCallb
             producer = PublishCommand.producer(infra.config(Map.of()));
         }
         return producer.send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    /**
+     * Waits until the engines' group is stable with exactly {@code members} members, each owning
+     * partitions. The group is shared by every test of the JVM, so a member of an earlier test's
+     * engine that was killed (not closed) stays in it until its session expires, and its expiry
+     * is a rebalance: a test that counts rebalances waits here first.
+     */
+    void awaitStableGroup(int members) {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrap()))) {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofMinutes(2)).pollInterval(java.time.Duration.ofMillis(500))
+                    .until(() -> {
+                        ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get().get(group);
+                        return d.groupState() == GroupState.STABLE && d.members().size() == members
+                                && d.members().stream().allMatch(m -> !m.assignment().topicPartitions().isEmpty());
+                    });
+        }
     }
 
     void flush() {

@@ -52,6 +52,7 @@ class LongStatementIT {
         fleet.publish(fast.id(), "warm-up", Fleet.data(0));
         fleet.flush();
         await().atMost(Duration.ofMinutes(1)).until(() -> fleet.finished(fast.id()) == 1);
+        fleet.awaitStableGroup(6);
         long revokedBefore = engine.metrics().partitionsRevoked();
 
         fleet.publish(slow.id(), "s-1", Fleet.data(1));
