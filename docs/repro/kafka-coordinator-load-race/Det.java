@@ -88,6 +88,24 @@ public class Det {
                 } catch (ExecutionException e) {
                     log(group + " NOT STABLE after 30 s: " + e.getCause());
                 }
+                // 6. (-Ddet.heal=true) the remedy chaos applies: stop the broker cleanly, start it again, fetch again.
+                if (Boolean.getBoolean("det.heal")) {
+                    b2.destroy();
+                    b2.waitFor(60, TimeUnit.SECONDS);
+                    log("broker stopped cleanly (exit " + b2.exitValue() + ")");
+                    b2 = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("det-broker-3.log").toFile()).start();
+                    await(admin);
+                    Thread.sleep(Long.getLong("det.settle.ms", 15_000));
+                    log(group + " plain after the clean restart: "
+                        + brief(admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS)));
+                    try {
+                        var st = admin.listConsumerGroupOffsets(group, new ListConsumerGroupOffsetsOptions().requireStable(true).timeoutMs(30_000))
+                            .partitionsToOffsetAndMetadata().get();
+                        log(group + " STABLE after the clean restart: " + brief(st));
+                    } catch (ExecutionException e) {
+                        log(group + " NOT STABLE after the clean restart, 30 s: " + e.getCause());
+                    }
+                }
             } finally {
                 if (Boolean.getBoolean("det.keep")) {
                     log("broker left running on " + bootstrap + " (pid " + b2.pid() + ")");

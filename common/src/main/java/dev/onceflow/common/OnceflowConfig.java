@@ -105,6 +105,14 @@ public final class OnceflowConfig {
     public static final Key DISPATCHER_HTTP_PORT = Key.number("dispatcher.http.port", Type.INT, 8080, -1, 65535,
             "Port of the dispatcher's HTTP API (POST /api/workflows/{id}/trigger); 0 picks a free port, -1 turns it off.");
 
+    public static final Key ENGINE_HTTP_PORT = Key.number("engine.http.port", Type.INT, 8081, -1, 65535,
+            "Port of the engine's HTTP server (" + HttpPaths.HEALTH_LIVE + ", " + HttpPaths.HEALTH_READY + ", " + HttpPaths.METRICS
+                    + "); 0 picks a free port, -1 turns it off.");
+    public static final Key API_TOKEN = new Key("api.token", Type.PASSWORD, "", 0, 0,
+            "Bearer token that every request to the admin API, the trigger endpoint and the console must carry "
+                    + "(Authorization: Bearer ...). A role refuses to start its HTTP API without one unless it is a dev run "
+                    + "(onceflow dev generates one). Health and metrics paths need no token.");
+
     public static final Key TABLE_DB_URL = Key.string("dispatcher.table.db.url", "",
             "JDBC URL of the database whose tables 'table' triggers watch (needs wal_level=logical); empty: db.url.");
     public static final Key TABLE_DB_USER = Key.string("dispatcher.table.db.user", "",
@@ -128,7 +136,7 @@ public final class OnceflowConfig {
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, TABLE_DB_URL, TABLE_DB_USER,
+            DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH);
 

@@ -15,10 +15,20 @@ import java.util.Objects;
  * @param depth   the execution's depth (ADR 0011), 0 when absent
  * @param vars    the execution's variables as this node sees them (ADR 0013), {} when absent
  * @param attempt which attempt of the node this is (ADR 0013), 1 when absent
+ * @param callKey the {@code Idempotency-Key} of an {@code http} attempt whose call repeats one of
+ *                unknown outcome (ADR 0014): the earlier attempt's key; null when the attempt's own
+ *                processed key is its key
  */
 public record TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
                            long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
-                           ObjectNode vars, Integer attempt) {
+                           ObjectNode vars, Integer attempt, String callKey) {
+
+    /** An attempt whose call, if it makes one, carries its own processed key. */
+    public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
+                        long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
+                        ObjectNode vars, Integer attempt) {
+        this(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth, vars, attempt, null);
+    }
 
     /** A first attempt with no variables. */
     public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
@@ -48,6 +58,20 @@ public record TaskEnvelope(String eventKey, long executionId, String workflow, i
                              int nextAttempt) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, nextNode, nextPath, eventTime, trigger, nextOutputs,
                 publishedAt, depth, nextVars, nextAttempt);
+    }
+
+    /** The same task whose call carries {@code key} as its {@code Idempotency-Key}. */
+    public TaskEnvelope withCallKey(String key) {
+        return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
+                vars, attempt, key);
+    }
+
+    /**
+     * The {@code Idempotency-Key} of this attempt's call: {@link #callKey} when it repeats a call
+     * of unknown outcome, else the processed key.
+     */
+    public String idempotencyKey() {
+        return callKey != null ? callKey : processedKey();
     }
 
     /**

@@ -214,9 +214,9 @@ final class ChaosCheck {
                     .append(k.get("transactions_left_open")).append(k.get("error") == null ? "" : ", error " + k.get("error")).append('\n');
         }
         if (k != null && k.get("coordinator_load_races") instanceof List<?> races && !races.isEmpty()) {
-            sb.append(String.format("  kafka: the group coordinator served a partly loaded state after a broker restart (%d log line%s; "
-                    + "Kafka 4.3.1 load race, ADR 0009): a partition that did not drain may be its doing, first: %s%n",
-                    races.size(), races.size() == 1 ? "" : "s", races.get(0)));
+            sb.append(String.format("  kafka: the group coordinator load race after a broker restart (%d log line%s; Kafka 4.3.1, "
+                    + "ADR 0009), %s clean broker restart%s to heal it; a partition that did not drain may be its doing, first: %s%n",
+                    races.size(), races.size() == 1 ? "" : "s", restarts(k), restarts(k) == 1 ? "" : "s", races.get(0)));
         }
         StringBuilder totals = new StringBuilder();
         for (String t : TOTALS) {
@@ -227,5 +227,9 @@ final class ChaosCheck {
         sb.append(passed(r) ? "  verdict OK: every accepted event, tick and committed row ran once, every effect once, nothing unexpected, "
                 + "nothing stuck, every partition drained\n" : "  verdict FAILED\n");
         return sb.toString();
+    }
+
+    private static int restarts(Map<String, Object> kafka) {
+        return kafka.get("coordinator_load_race_restarts") instanceof List<?> l ? l.size() : 0;
     }
 }

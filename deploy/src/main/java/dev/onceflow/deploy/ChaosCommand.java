@@ -303,6 +303,7 @@ final class ChaosCommand {
         @SuppressWarnings("unchecked")
         Map<String, Object> kafkaReport = (Map<String, Object>) report.get("kafka");
         kafkaReport.put("coordinator_load_races", ChaosKafka.coordinatorLoadRaces(logs, 20));
+        kafkaReport.put("coordinator_load_race_restarts", faults.loadRaceRestarts());
         Map<String, Object> full = new LinkedHashMap<>();
         full.put("seed", seed);
         full.put("duration_s", durationS);

@@ -86,11 +86,24 @@ final class ChaosFaults {
     }
 
     /** Restarts the roles that exited by themselves; prints and records each. */
-    void superviseRoles() throws IOException {
+    void superviseRoles() throws IOException, InterruptedException {
         for (Map<String, Object> e : fleet.restartExited(startedAt)) {
             exits.add(e);
             out.printf("[%6.1f s] %s exited by itself (exit code %s: %s); restarted%n", (System.currentTimeMillis() - startedAt) / 1000.0,
                     e.get("role"), e.get("exit_code"), e.get("last_log_line"));
+        }
+        // A load race whose sign came after the watch that followed the broker's restart.
+        for (ChildProcess broker : fleet.brokers()) {
+            if (broker.alive()) {
+                try {
+                    healCoordinatorLoadRace(broker, null, 0);
+                } catch (IOException | InterruptedException e) {
+                    throw e;
+                } catch (Exception e) {
+                    out.printf("[%6.1f s] %s: restarting it after the load race failed: %s%n",
+                            (System.currentTimeMillis() - startedAt) / 1000.0, broker.name(), e);
+                }
+            }
         }
     }
 
@@ -132,7 +145,7 @@ final class ChaosFaults {
             case "kill-capture-leader":
                 return killCaptureLeader(f);
             case "kill-broker":
-                return fleet.brokerCount() == 1 ? killBroker() : killLeadingBroker(f);
+                return fleet.brokerCount() == 1 ? killBroker(f) : killLeadingBroker(f);
             case "restart-postgres":
                 fleet.postgres().restartImmediate(1000);
                 return "postgres";
@@ -218,12 +231,60 @@ final class ChaosFaults {
         return d.name();
     }
 
-    private String killBroker() throws Exception {
+    private String killBroker(Map<String, Object> f) throws Exception {
         fleet.broker().kill9();
         Thread.sleep(1000);
         fleet.broker().start();
         fleet.awaitBroker();
+        healCoordinatorLoadRace(fleet.broker(), f, LOAD_RACE_WATCH_MS);
         return "broker";
+    }
+
+    /** How long after a broker's restart its log is watched for the group coordinator load race before the run goes on. */
+    static final long LOAD_RACE_WATCH_MS = 15_000;
+    private static final int LOAD_RACE_RESTARTS = 3;
+    private final List<Map<String, Object>> loadRaceRestarts = new ArrayList<>();
+
+    /** The clean broker restarts made because a broker's log showed the group coordinator load race. */
+    synchronized List<Map<String, Object>> loadRaceRestarts() {
+        return new ArrayList<>(loadRaceRestarts);
+    }
+
+    /**
+     * The operator's remedy for Kafka 4.3.1's group coordinator load race (ADR 0009, addendum of
+     * session 6): when a restarted broker's log shows that a {@code __consumer_offsets} load's
+     * completion was ignored because its coordinator was already active (a coordinator serving a
+     * partly loaded state: committed offsets gone back, transactional offset commits pending for
+     * ever), the broker is stopped cleanly and started again, so that it loads the log whole; at
+     * most {@value #LOAD_RACE_RESTARTS} times in a row. Onceflow cannot repair a broker's state
+     * from a client; the chaos run does what a runbook would, and the summary lists each restart.
+     * Watches the log for {@code watchMs} first (0: looks once).
+     */
+    private void healCoordinatorLoadRace(ChildProcess broker, Map<String, Object> f, long watchMs) throws Exception {
+        for (int i = 1; i <= LOAD_RACE_RESTARTS; i++) {
+            String sign = ChaosKafka.awaitIgnoredLoad(broker.currentLog(), watchMs);
+            if (sign == null) {
+                return;
+            }
+            long at = System.currentTimeMillis();
+            out.printf("[%6.1f s] %s: group coordinator load race (Kafka 4.3.1, ADR 0009); restarting it cleanly: %s%n",
+                    (at - startedAt) / 1000.0, broker.name(), sign);
+            broker.stop(60);
+            broker.start();
+            fleet.awaitBroker();
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("at_s", Math.round((at - startedAt) / 100.0) / 10.0);
+            r.put("broker", broker.name());
+            r.put("took_ms", System.currentTimeMillis() - at);
+            r.put("line", sign);
+            synchronized (this) {
+                loadRaceRestarts.add(r);
+            }
+            if (f != null) {
+                f.put("coordinator_load_race_restarts", i);
+            }
+            watchMs = LOAD_RACE_WATCH_MS;
+        }
     }
 
     /** The topics whose partition leaders choose the broker to kill. */
@@ -313,6 +374,7 @@ final class ChaosFaults {
                         (System.currentTimeMillis() - startedAt) / 1000.0, victim.name(), e.getMessage());
                 return victim.name();
             }
+            healCoordinatorLoadRace(victim, f, LOAD_RACE_WATCH_MS);
             long registered = System.currentTimeMillis();
             f.put("registered_after_restart_ms", registered - restartedAt);
             long inSync = -1;

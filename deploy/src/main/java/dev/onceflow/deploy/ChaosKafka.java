@@ -212,6 +212,9 @@ final class ChaosKafka implements AutoCloseable {
         return new Drain(problems.size(), List.copyOf(problems.values()), transactions);
     }
 
+    /** The sign of a load whose completion the broker ignored: its coordinator serves part of the log. */
+    static final String IGNORED_LOAD_SIGN = "because context is in ACTIVE state";
+
     /**
      * The signatures, in the brokers' logs, of the Kafka 4.3.1 group coordinator load race (ADR 0009,
      * second addendum of session 5): after a restart a broker loads {@code __consumer_offsets} twice at once
@@ -222,7 +225,7 @@ final class ChaosKafka implements AutoCloseable {
      * back and transactional offset commits pending for ever (a partition that never drains).
      */
     static final List<String> COORDINATOR_LOAD_RACE_SIGNS = List.of(
-            "because context is in ACTIVE state",
+            IGNORED_LOAD_SIGN,
             "is out of sync with the underlying log");
 
     /**
@@ -256,6 +259,28 @@ final class ChaosKafka implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Watches a broker's log for up to {@code ms} for {@link #IGNORED_LOAD_SIGN} on a
+     * {@code __consumer_offsets} partition; returns the line (at most 300 characters) or null.
+     */
+    static String awaitIgnoredLoad(java.nio.file.Path log, long ms) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + ms;
+        while (true) {
+            try (var lines = java.nio.file.Files.lines(log, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+                String line = lines.filter(l -> l.contains("__consumer_offsets") && l.contains(IGNORED_LOAD_SIGN)).findFirst().orElse(null);
+                if (line != null) {
+                    return line.length() > 300 ? line.substring(0, 300) : line;
+                }
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                // not written yet
+            }
+            if (System.currentTimeMillis() >= deadline) {
+                return null;
+            }
+            Thread.sleep(500);
+        }
     }
 
     /** What {@link #drain} found. */

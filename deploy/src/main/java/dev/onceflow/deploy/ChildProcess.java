@@ -78,6 +78,11 @@ final class ChildProcess {
         return process == null || process.isAlive() ? null : process.exitValue();
     }
 
+    /** The log file of the current start (or of the next one, before the first start). */
+    synchronized Path currentLog() {
+        return logDir.resolve(name + "-" + Math.max(1, starts) + ".log");
+    }
+
     /** The last line of the current start's log that is not a stack frame, or null. */
     synchronized String lastLogLine() {
         try {

@@ -44,6 +44,18 @@ class ChaosLoadRaceTest {
     }
 
     @Test
+    void aBrokerRestartIsHealedOnlyOnAnIgnoredLoadOfAnActiveCoordinator(@TempDir Path logs) throws Exception {
+        Path log = logs.resolve("broker-2.log");
+        Files.write(log, List.of(FINISHED, IGNORED_INITIAL, OUT_OF_SYNC));
+        assertThat(ChaosKafka.awaitIgnoredLoad(log, 0)).as("a reload or an initial context is not the race").isNull();
+        assertThat(ChaosKafka.awaitIgnoredLoad(logs.resolve("not-yet.log"), 0)).isNull();
+
+        Files.write(log, List.of(FINISHED, IGNORED_ACTIVE), java.nio.file.StandardOpenOption.APPEND);
+
+        assertThat(ChaosKafka.awaitIgnoredLoad(log, 0)).isEqualTo(IGNORED_ACTIVE);
+    }
+
+    @Test
     void brokersLogTheCoordinatorRuntimesLoads() {
         List<String> cmd = ChildProcess.java("768m", ChaosFleet.BROKER_JVM_OPTIONS, "kafka.Kafka", List.of("server.properties"));
         assertThat(cmd).contains("-Dorg.slf4j.simpleLogger.log.org.apache.kafka.coordinator.common.runtime.CoordinatorRuntime=info");

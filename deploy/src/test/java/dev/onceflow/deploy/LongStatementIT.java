@@ -31,7 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class LongStatementIT {
 
     private static final int MAX_POLL_INTERVAL_MS = 10_000;
-    private static final int SLEEP_S = 20;
+    private static final int SLEEP_S = 60;
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
@@ -40,7 +40,7 @@ class LongStatementIT {
     void aStatementLongerThanTheMaxPollIntervalCausesNoRebalanceWhileOtherPartitionsFlow() throws Exception {
         Workflow slow = fleet.deploy("""
                 {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
-                  {"type": "sql", "id": "sleep", "sql": "SELECT pg_sleep(%d)", "next": "after"},
+                  {"type": "sql", "id": "sleep", "sql": "SELECT pg_sleep(%d)", "timeoutMs": 120000, "next": "after"},
                   {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
                    "params": ["event.key"]}
                 ]}""".formatted(Fleet.uniqueId("slow"), SLEEP_S));

@@ -96,6 +96,12 @@ final class ApplyOutcome {
         if (backoff.isPresent()) {
             // The next attempt is a task record produced by a timer, not a sleeping thread (ADR 0013).
             TaskEnvelope again = task.next(task.node(), task.path(), task.outputs(), task.vars(), task.attempt() + 1);
+            if (node instanceof Node.Http && HttpCall.outcomeUnknown(f.errorClass())) {
+                // A call that timed out or broke may have reached the receiver: the next attempt
+                // repeats it under the same Idempotency-Key, so a receiver that honours the key
+                // does its work once (ADR 0014). After an answer (5xx, 429) it is a new call.
+                again = again.withCallKey(task.idempotencyKey());
+            }
             store.setTimer(key, task.executionId(), step.partition(), RETRY, clock.millis() + backoff.get(), List.of(again));
             batch.counts.timersSet++;
             LOG.info("Node '{}' of {} failed (attempt {}): {}; attempt {} in {} ms", task.node(), task.eventKey(),
@@ -157,10 +163,10 @@ final class ApplyOutcome {
         if (Node.Http.RETRY.equals(http.onUnknownOutcome())) {
             LOG.warn("http node '{}' of {}: claimed at {} with no outcome recorded; calling again with the same Idempotency-Key {} "
                     + "(onUnknownOutcome: retry)", task.node(), task.eventKey(), java.time.Instant.ofEpochMilli(run.startedAtMs()),
-                    step.key());
+                    task.idempotencyKey());
             return apply(step, http, runner.run(http, NodeContext.variables(task), store.connection()), batch);
         }
-        String error = "outcome unknown: the call of http node '" + task.node() + "' (Idempotency-Key " + step.key()
+        String error = "outcome unknown: the call of http node '" + task.node() + "' (Idempotency-Key " + task.idempotencyKey()
                 + ") was claimed at " + java.time.Instant.ofEpochMilli(run.startedAtMs()) + " but no outcome was recorded within "
                 + "its lease (the engine stopped between the call and its record?); it may or may not have reached the receiver, "
                 + "so it is not called again (onUnknownOutcome: fail)";

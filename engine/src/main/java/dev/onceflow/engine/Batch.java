@@ -53,6 +53,10 @@ final class Batch {
 
     /** A claimed call: the step, its node, and the rendered request. */
     record PendingCall(Step step, dev.onceflow.common.workflow.Node.Http node, HttpCall.Request request) {
+        /** The header the call carries (ADR 0014). */
+        String idempotencyKey() {
+            return step.task().idempotencyKey();
+        }
     }
     /** The executions this batch read (share-locked) or finished, by id. */
     private final java.util.Map<Long, ExecutionStatus> states = new java.util.HashMap<>();

@@ -147,8 +147,9 @@ final class BatchPipeline {
         List<Step> next = new java.util.ArrayList<>();
         for (CallResult r : results) {
             Step step = r.call().step();
-            Optional<ExecutionStore.StoredRun> run = store.storedRun(step.key());
-            if (run.isEmpty() || run.get().status() != NodeStatus.STARTED) {
+            // Under the negative control nothing is claimed, so there is no claim to check: every answer advances.
+            Optional<ExecutionStore.StoredRun> run = policy.records() ? store.storedRun(step.key()) : Optional.empty();
+            if (policy.records() && (run.isEmpty() || run.get().status() != NodeStatus.STARTED)) {
                 LOG.warn("Not recording the outcome of http node '{}' of {} ({}): its key is {} by now (the lease ran out first)",
                         step.task().node(), step.task().eventKey(), r.result(), run.map(x -> x.status().db()).orElse("missing"));
                 continue;

@@ -16,4 +16,12 @@ public interface EngineHooks {
      */
     default void afterDatabaseCommit(String worker, int records) {
     }
+
+    /**
+     * Called after a worker's {@code http} calls were answered and before their outcomes are
+     * recorded. Throwing here is an engine that died between call and record: the outcomes are
+     * lost, and the calls' lease timers deliver their tasks again (design, "HTTP").
+     */
+    default void afterHttpCalls(String worker, java.util.List<String> keys) {
+    }
 }

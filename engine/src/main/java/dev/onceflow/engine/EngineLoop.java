@@ -408,6 +408,7 @@ final class EngineLoop implements Runnable {
             while (true) {
                 Batch.Counts counts = new Batch.Counts();
                 try {
+                    hooks.afterHttpCalls(name, results.stream().map(r -> r.call().step().key()).toList());
                     List<ProducerRecord<byte[], byte[]>> out = handler.record(results, careful, counts);
                     store.commit();
                     commitKafka(out, Map.of());
@@ -485,7 +486,7 @@ final class EngineLoop implements Runnable {
         }
         List<java.util.concurrent.CompletableFuture<NodeResult>> futures = new java.util.ArrayList<>(calls.size());
         for (Batch.PendingCall call : calls) {
-            futures.add(HttpCall.send(httpClient, call.request(), call.step().key(), call.node().id()));
+            futures.add(HttpCall.send(httpClient, call.request(), call.idempotencyKey(), call.node().id()));
         }
         metrics.httpCalls.add(calls.size());
         java.util.concurrent.CompletableFuture<Void> all = java.util.concurrent.CompletableFuture.allOf(

@@ -157,6 +157,11 @@ final class HttpCall {
                 String.valueOf(status));
     }
 
+    /** Whether a failure of this class leaves the call's outcome unknown: it may have reached the receiver. */
+    static boolean outcomeUnknown(String errorClass) {
+        return "timeout".equals(errorClass) || "connection".equals(errorClass);
+    }
+
     private static NodeResult failure(Throwable e, String target, Request r) {
         if (e instanceof HttpTimeoutException || e instanceof java.util.concurrent.TimeoutException) {
             return new NodeResult.Failed(target + " timed out after " + r.timeoutMs() + " ms", false, "timeout");

@@ -535,7 +535,7 @@ class PipelineTest {
         while (!calls.isEmpty()) {
             List<BatchPipeline.CallResult> results = new ArrayList<>();
             for (Batch.PendingCall c : calls) {
-                results.add(new BatchPipeline.CallResult(c, HttpCall.send(client, c.request(), c.step().key(), c.node().id()).join()));
+                results.add(new BatchPipeline.CallResult(c, HttpCall.send(client, c.request(), c.idempotencyKey(), c.node().id()).join()));
             }
             List<ProducerRecord<byte[], byte[]>> out = p.record(results, false, new Batch.Counts());
             s.commit();
@@ -650,6 +650,41 @@ class PipelineTest {
             assertThat(receiver.callsByKey()).containsOnlyKeys(key + "/call", key + "/call#2");
             assertThat(executionStatus(key)).isEqualTo("failed");
             assertThat(executionError(key)).contains("answered 503").contains("attempt 2");
+        }
+    }
+
+    @Test
+    void anAttemptAfterACallThatTimedOutRepeatsItUnderTheSameKey() throws Exception {
+        // The first call is answered too late: it reached the receiver, but the engine cannot know.
+        try (LocalReceiver receiver = LocalReceiver.start((k, calls, path, body) -> {
+            if (calls == 1) {
+                try {
+                    Thread.sleep(1_500);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return new LocalReceiver.Answer(200, "{\"charged\": " + calls + "}");
+        })) {
+            Workflow wf = deploy("""
+                    [{"type": "http", "id": "call", "url": "%s/charge", "timeoutMs": 300,
+                      "retry": {"attempts": 3, "backoffMs": 100, "jitter": 0}}]""".formatted(receiver.url()));
+            String key = wf.id() + "@timeout";
+            commit(List.of(event(wf, key)), new Batch.Counts());
+            callAndRecord(pipeline, store, pipeline.takeCalls());
+            List<TaskEnvelope> fired = List.of();
+            for (int i = 0; i < 100 && fired.isEmpty(); i++) {
+                Thread.sleep(50);
+                fired = fireDueTimers().stream().filter(t -> t.attempt() == 2).toList();
+            }
+            assertThat(fired).hasSize(1);
+            assertThat(fired.get(0).processedKey()).as("the attempt runs under its own processed key").isEqualTo(key + "/call#2");
+            commit(fired.stream().map(this::task).toList(), new Batch.Counts());
+            callAndRecord(pipeline, store, pipeline.takeCalls());
+
+            assertThat(receiver.callsByKey()).as("the repeated call carries the first call's key").containsOnlyKeys(key + "/call")
+                    .containsEntry(key + "/call", 2);
+            assertThat(executionStatus(key)).isEqualTo("succeeded");
         }
     }
 }

@@ -27,13 +27,17 @@ public final class LocalReceiver implements AutoCloseable {
         Answer answer(String key, int calls, String path, byte[] body);
     }
 
+    private static final int BACKLOG = 1024;
+
     private final HttpServer server;
     private final ExecutorService threads;
     private final Map<String, Integer> callsByKey = new ConcurrentHashMap<>();
     private final AtomicLong withoutKey = new AtomicLong();
 
     private LocalReceiver(Handler handler) throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        // A deep accept queue: an engine sends a whole batch's calls at once, and connections refused
+        // by a full queue would be calls that fail for the receiver's sake, not the engine's.
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), BACKLOG);
         server.createContext("/", exchange -> {
             String key = exchange.getRequestHeaders().getFirst("Idempotency-Key");
             int calls = 0;
