@@ -144,6 +144,9 @@ final class ChaosFleet {
         extraEngine = role("engine-extra", "engine", Map.of());
     }
 
+    /** The chaos run's own bearer token (its dispatchers serve the API on free ports). */
+    private final String token = java.util.UUID.randomUUID().toString();
+
     OnceflowConfig config() {
         return OnceflowConfig.of(Map.of(OnceflowConfig.KAFKA_BOOTSTRAP.name(), bootstrap,
                 OnceflowConfig.REPLICATION.name(), String.valueOf(brokerCount),
@@ -152,7 +155,8 @@ final class ChaosFleet {
                 OnceflowConfig.ENGINE_GROUP.name(), "onceflow-chaos",
                 OnceflowConfig.ENGINE_WORKERS.name(), "2",
                 OnceflowConfig.DISPATCHER_APP_ID.name(), "onceflow-chaos-dispatcher",
-                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0"));
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0",
+                OnceflowConfig.ENGINE_HTTP_PORT.name(), "0")).with(Map.of(OnceflowConfig.API_TOKEN.name(), token));
     }
 
     private ChildProcess role(String name, String role, Map<String, String> extra) {

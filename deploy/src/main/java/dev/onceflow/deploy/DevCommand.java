@@ -118,6 +118,10 @@ final class DevCommand {
             engine.start();
             out.println("Kafka " + infra.bootstrapServers() + ", PostgreSQL " + config.get(OnceflowConfig.DB_URL)
                     + ", 1 dispatcher (HTTP API on port " + dispatcher.httpPort() + "), " + workers + " engine workers");
+            out.println("Admin API http://localhost:" + dispatcher.httpPort() + "/api (token " + config.get(OnceflowConfig.API_TOKEN)
+                    + "; e.g. ONCEFLOW_API_TOKEN=" + config.get(OnceflowConfig.API_TOKEN) + " java -jar deploy/target/onceflow.jar executions list"
+                    + " --url http://localhost:" + dispatcher.httpPort() + "); engine health and metrics on http://localhost:"
+                    + engine.httpPort() + "/metrics");
 
             int code = 0;
             if (demo) {
@@ -163,7 +167,8 @@ final class DevCommand {
                         + infra.bootstrapServers() + " --topic demo.signups '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
                 out.println("Change rows of " + DemoRowChanges.TABLE + " (table trigger " + TABLE_WORKFLOW + ") with any PostgreSQL client at "
                         + config.get(OnceflowConfig.DB_URL) + ", user " + config.get(OnceflowConfig.DB_USER)
-                        + "; call the api example with: curl -X POST -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
+                        + "; call the api example with: curl -X POST -H 'Authorization: Bearer " + config.get(OnceflowConfig.API_TOKEN)
+                        + "' -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
                         + "http://localhost:" + dispatcher.httpPort() + "/api/workflows/demo-refunds/trigger");
                 out.println("Press Ctrl-C to stop.");
                 stopRequested.await();

@@ -50,6 +50,12 @@ final class LocalInfra implements AutoCloseable {
         values.put(OnceflowConfig.DB_USER.name(), postgres.user());
         values.put(OnceflowConfig.DB_PASSWORD.name(), postgres.password());
         values.putIfAbsent(OnceflowConfig.DISPATCHER_STATE_DIR.name(), dir.resolve("streams").toString());
+        // An embedded run is a dev run: its engines serve health and metrics on free ports, and its
+        // dispatchers' API gets a token made for this run (printed by onceflow dev) unless one is set.
+        values.putIfAbsent(OnceflowConfig.ENGINE_HTTP_PORT.name(), "0");
+        if (System.getenv(OnceflowConfig.API_TOKEN.envName()) == null) {
+            values.putIfAbsent(OnceflowConfig.API_TOKEN.name(), "dev-" + java.util.UUID.randomUUID());
+        }
         // ONCEFLOW_* environment variables tune the embedded run too (engine.max.poll.records, ...);
         // the embedded addresses always win.
         OnceflowConfig config = OnceflowConfig.load(null, System.getenv(), values);

@@ -49,6 +49,15 @@ public final class Onceflow {
                                   Kafka and PostgreSQL limits of the same run; writes FILE and a chart
               config              list every configuration key with its default and meaning
 
+            operator commands (the dispatcher's admin API; --url, token in $ONCEFLOW_API_TOKEN, -o table|json,
+            --help on each; exit 0 ok, 1 refused, 2 usage, 3 not found, 4 token, 5 unreachable):
+              executions list [--workflow ID] [--status S] [--since ISO] [--limit N] [--cursor C]
+              executions show|cancel|retry EVENT_KEY
+              dlq list [--reason R] [--limit N]
+              dlq redrive (--partition P --offset O | --reason R)
+              workflow enable|disable ID, workflow rollback ID --version N, workflow versions
+              fleet
+
             configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
             ONCEFLOW_<KEY> (dots become underscores, upper case), and --set key=value[,key=value] (repeatable).
             """;
@@ -68,6 +77,10 @@ public final class Onceflow {
         }
         String command = argv.get(0);
         List<String> rest = argv.subList(1, argv.size());
+        if (AdminCli.COMMANDS.contains(command)
+                || command.equals("workflow") && !rest.isEmpty() && AdminCli.WORKFLOW_COMMANDS.contains(rest.get(0))) {
+            return AdminCli.run(argv, out, err, System.getenv());
+        }
         try {
             switch (command) {
                 case "dev":

@@ -590,6 +590,12 @@ class BadInputCorpusIT {
                     assertThat(r.statusCode()).isEqualTo(400);
                     assertThat(r.body()).contains("Idempotency-Key must be 1 to 256 characters");
                 }),
+                api("no bearer token", () -> {
+                    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(apiUrl(apiWf)))
+                            .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+                    assertThat(r.statusCode()).isEqualTo(401);
+                    assertThat(r.body()).contains("missing bearer token");
+                }),
                 api("unknown endpoint", () -> {
                     HttpResponse<String> r = call("POST", "http://localhost:" + dispatcher.httpPort() + "/api/workflows/" + apiWf + "/run",
                             "{}", null);
@@ -603,7 +609,7 @@ class BadInputCorpusIT {
     }
 
     private HttpResponse<String> call(String method, String url, String body, String idempotencyKey) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + TestInfra.TOKEN).timeout(Duration.ofSeconds(60))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
                 .header("Content-Type", "application/json");
         if (idempotencyKey != null) {

@@ -72,6 +72,9 @@ final class TestInfra {
         return embedded;
     }
 
+    /** The bearer token of every dispatcher the tests start. */
+    static final String TOKEN = "it-token";
+
     OnceflowConfig config(Map<String, String> more) {
         Map<String, String> v = new HashMap<>();
         v.put(OnceflowConfig.KAFKA_BOOTSTRAP.name(), bootstrap);
@@ -80,6 +83,8 @@ final class TestInfra {
         v.put(OnceflowConfig.DB_PASSWORD.name(), password);
         v.put(OnceflowConfig.DISPATCHER_REFRESH_MS.name(), "500");
         v.put(OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0");
+        v.put(OnceflowConfig.ENGINE_HTTP_PORT.name(), "0");
+        v.put(OnceflowConfig.API_TOKEN.name(), TOKEN);
         try {
             v.put(OnceflowConfig.DISPATCHER_STATE_DIR.name(), Files.createTempDirectory(dir, "streams-").toString());
         } catch (IOException e) {

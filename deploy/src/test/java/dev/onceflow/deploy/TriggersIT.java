@@ -102,7 +102,7 @@ class TriggersIT {
     }
 
     private static HttpResponse<String> post(HttpClient http, String url, String body, String idempotencyKey) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(body))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + TestInfra.TOKEN).POST(HttpRequest.BodyPublishers.ofString(body))
                 .header("Content-Type", "application/json");
         if (idempotencyKey != null) {
             b.header("Idempotency-Key", idempotencyKey);

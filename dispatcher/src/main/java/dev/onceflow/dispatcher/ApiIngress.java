@@ -2,33 +2,27 @@ package dev.onceflow.dispatcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.EventKey;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.workflow.Trigger;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The dispatcher's HTTP API (the JDK's built-in server, no hand-written parsing):
+ * The dispatcher's trigger endpoint, served by its {@link RoleServer} (bearer token):
  * {@code POST /api/workflows/{id}/trigger} with a JSON object body starts the workflow, which must
  * be deployed, enabled and have an {@code api} trigger. An {@code Idempotency-Key} header becomes
  * the event key's discriminator ({@code workflowId@0#key}), so the same call sent again is the same
@@ -36,12 +30,11 @@ import org.slf4j.LoggerFactory;
  * acknowledged by Kafka; 400 with the reason for invalid input, 404 for an unknown workflow,
  * 413 for a body that can never be published (larger than {@value #MAX_BODY} bytes, or an event
  * over the {@link RecordSizeLimit} once the body is wrapped in its envelope), 503 when Kafka does
- * not acknowledge. Owns its server and threads; {@link #close()} stops them.
+ * not acknowledge. Stateless apart from its collaborators; thread-safe.
  */
-final class ApiIngress implements AutoCloseable {
+final class ApiIngress {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ApiIngress.class);
-    private static final Pattern TRIGGER_PATH = Pattern.compile("/api/workflows/([^/]+)/trigger");
+    static final String TRIGGER_PATH = "/api/workflows/{id}/trigger";
     private static final int MAX_BODY = 1 << 20;
     /** How much of a refused body is read and dropped so that the client can read the 413 (see {@link #drain}). */
     private static final long MAX_DRAIN = 64L << 20;
@@ -50,54 +43,29 @@ final class ApiIngress implements AutoCloseable {
     private final Producer<byte[], byte[]> producer;
     private final RecordSizeLimit limit;
     private final Clock clock;
-    private final HttpServer server;
-    private final ExecutorService executor;
 
-    ApiIngress(int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock)
-            throws IOException {
-        this("", port, catalog, producer, limit, clock);
-    }
-
-    /** @param host the address to listen on; empty: every interface */
-    ApiIngress(String host, int port, WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
-               Clock clock) throws IOException {
+    ApiIngress(WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock) {
         this.catalog = catalog;
         this.producer = producer;
         this.limit = limit;
         this.clock = clock;
-        InetSocketAddress address = host == null || host.isBlank() ? new InetSocketAddress(port) : new InetSocketAddress(host, port);
-        if (address.isUnresolved()) {
-            throw new IOException("dispatcher.http.host '" + host + "' does not resolve to an address");
+    }
+
+    /** Registers the trigger endpoint. */
+    void routes(RoutesConfig routes) {
+        routes.post(TRIGGER_PATH, this::handle);
+        for (io.javalin.http.HandlerType other : List.of(io.javalin.http.HandlerType.GET, io.javalin.http.HandlerType.PUT,
+                io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PATCH)) {
+            routes.addEndpoint(io.javalin.router.Endpoint.create(other, TRIGGER_PATH).handler(ctx -> {
+                ctx.header("Allow", "POST");
+                respond(ctx, 405, Map.of("error", "use POST"));
+            }));
         }
-        this.server = HttpServer.create(address, 128);
-        this.executor = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "onceflow-api");
-            t.setDaemon(true);
-            return t;
-        });
-        server.setExecutor(executor);
-        server.createContext("/api/workflows/", this::handle);
-        server.start();
-        LOG.info("HTTP API listening on {}", server.getAddress());
     }
 
-    int port() {
-        return server.getAddress().getPort();
-    }
-
-    private void handle(HttpExchange ex) throws IOException {
-        try (ex) {
-            Matcher m = TRIGGER_PATH.matcher(ex.getRequestURI().getPath());
-            if (!m.matches()) {
-                respond(ex, 404, Map.of("error", "no such endpoint; use POST /api/workflows/{id}/trigger"));
-                return;
-            }
-            if (!ex.getRequestMethod().equals("POST")) {
-                ex.getResponseHeaders().add("Allow", "POST");
-                respond(ex, 405, Map.of("error", "use POST"));
-                return;
-            }
-            String workflowId = m.group(1);
+    private void handle(Context ex) throws IOException {
+        {
+            String workflowId = ex.pathParam("id");
             WorkflowCatalog.Entry entry = catalog.find(workflowId).orElse(null);
             if (entry == null) {
                 respond(ex, 404, Map.of("error", "unknown workflow '" + workflowId + "': no such workflow is deployed"));
@@ -113,7 +81,7 @@ final class ApiIngress implements AutoCloseable {
             }
             JsonNode body;
             int bytesRead;
-            try (InputStream in = ex.getRequestBody()) {
+            try (InputStream in = ex.bodyInputStream()) {
                 byte[] bytes = in.readNBytes(MAX_BODY + 1);
                 bytesRead = bytes.length;
                 if (bytes.length > MAX_BODY) {
@@ -130,7 +98,7 @@ final class ApiIngress implements AutoCloseable {
                 respond(ex, 400, Map.of("error", "the body must be a JSON object"));
                 return;
             }
-            String idempotencyKey = ex.getRequestHeaders().getFirst("Idempotency-Key");
+            String idempotencyKey = ex.header("Idempotency-Key");
             if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > 256)) {
                 respond(ex, 400, Map.of("error", "Idempotency-Key must be 1 to 256 characters"));
                 return;
@@ -164,9 +132,6 @@ final class ApiIngress implements AutoCloseable {
                 return;
             }
             respond(ex, 202, Map.of("eventKey", key.toString()));
-        } catch (RuntimeException e) {
-            LOG.warn("HTTP API request failed: {}", e.toString());
-            respond(ex, 500, Map.of("error", e.toString()));
         }
     }
 
@@ -185,18 +150,7 @@ final class ApiIngress implements AutoCloseable {
         }
     }
 
-    private static void respond(HttpExchange ex, int status, Map<String, String> body) throws IOException {
-        byte[] bytes = Json.bytes(body);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(bytes);
-        }
-    }
-
-    @Override
-    public void close() {
-        server.stop(1);
-        executor.shutdownNow();
+    private static void respond(Context ex, int status, Map<String, String> body) {
+        RoleServer.json(ex, status, body);
     }
 }

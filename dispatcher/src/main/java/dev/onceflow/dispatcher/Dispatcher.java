@@ -86,7 +86,7 @@ public final class Dispatcher implements AutoCloseable {
         return s == null ? 0 : s.fired();
     }
 
-    private ApiIngress api;
+    private dev.onceflow.common.http.RoleServer api;
     private RowChangeSource rowChanges;
 
     /** This replica's row-change capture, or null without a database. */
@@ -97,7 +97,7 @@ public final class Dispatcher implements AutoCloseable {
 
     /** The HTTP API's port, or -1 when it is off. */
     public int httpPort() {
-        ApiIngress a = api;
+        dev.onceflow.common.http.RoleServer a = api;
         return a == null ? -1 : a.port();
     }
 
@@ -118,15 +118,61 @@ public final class Dispatcher implements AutoCloseable {
         rowChanges.start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
+            String token = config.get(OnceflowConfig.API_TOKEN);
+            if (token.isEmpty()) {
+                throw new IllegalStateException("api.token is not set: the dispatcher's HTTP API (trigger endpoint and admin API on "
+                        + "dispatcher.http.port " + port + ") refuses to start without a bearer token; set ONCEFLOW_API_TOKEN (or "
+                        + "--set api.token=...), or dispatcher.http.port=-1 to run without the HTTP API");
+            }
+            ApiIngress ingress = new ApiIngress(catalog, sourceProducer, recordLimit, java.time.Clock.systemUTC());
+            AdminApi admin = new AdminApi(dataSource, sourceProducer,
+                    new DeadLetterApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), sourceProducer),
+                    new FleetApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
+                            config.get(OnceflowConfig.DISPATCHER_APP_ID), dataSource, config.get(OnceflowConfig.TABLE_SLOT),
+                            this::captureStatus));
             try {
-                api = new ApiIngress(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, catalog, sourceProducer, recordLimit,
-                        java.time.Clock.systemUTC());
-            } catch (java.io.IOException e) {
+                api = new dev.onceflow.common.http.RoleServer(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, token,
+                        new dev.onceflow.common.http.RoleServer.Role("dispatcher", this::liveness, this::readiness, this::metricsText,
+                                routes -> {
+                                    ingress.routes(routes);
+                                    admin.routes(routes);
+                                }));
+            } catch (RuntimeException e) {
                 throw new IllegalStateException("cannot start the HTTP API on " + config.get(OnceflowConfig.DISPATCHER_HTTP_HOST)
                         + ":" + port + " (" + e.getMessage() + "); set dispatcher.http.host to an address of this host (empty: "
                         + "every interface) and dispatcher.http.port to a free port, 0 for any, -1 to turn it off", e);
             }
         }
+    }
+
+    /** Live while Kafka Streams has not ended (ERROR or NOT_RUNNING after a start means: restart the process). */
+    private dev.onceflow.common.http.RoleServer.Health liveness() {
+        KafkaStreams.State s = streamsState();
+        java.util.Map<String, Object> d = java.util.Map.of("streams", String.valueOf(s));
+        return s == KafkaStreams.State.ERROR || (state == State.STARTED && s == KafkaStreams.State.NOT_RUNNING)
+                ? dev.onceflow.common.http.RoleServer.Health.down(d) : dev.onceflow.common.http.RoleServer.Health.up(d);
+    }
+
+    /** Ready while Kafka Streams runs (tasks assigned, broker reached) and PostgreSQL answers. */
+    private dev.onceflow.common.http.RoleServer.Health readiness() {
+        java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
+        KafkaStreams.State s = streamsState();
+        d.put("streams", String.valueOf(s));
+        boolean db;
+        try (java.sql.Connection c = dataSource.getConnection()) {
+            db = c.isValid(2);
+        } catch (java.sql.SQLException e) {
+            db = false;
+            d.put("postgresError", e.getMessage());
+        }
+        d.put("postgres", db ? "UP" : "DOWN");
+        return s == KafkaStreams.State.RUNNING && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
+                : dev.onceflow.common.http.RoleServer.Health.down(d);
+    }
+
+    /** The Prometheus text of this replica's metrics. */
+    public String metricsText() {
+        return "";
     }
 
     private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {

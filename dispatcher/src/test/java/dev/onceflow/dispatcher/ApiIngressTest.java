@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.Json;
+import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.workflow.Trigger;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
+import java.util.Map;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.MockProducer;
@@ -45,11 +47,18 @@ class ApiIngressTest {
     };
     private final MapCatalog catalog = new MapCatalog().with("refunds", 1, true, new Trigger.Api());
     private final HttpClient http = HttpClient.newHttpClient();
-    private ApiIngress api;
+    private static final String TOKEN = "test-token";
+    private RoleServer api;
+
+    private RoleServer server(String host) {
+        ApiIngress ingress = new ApiIngress(catalog, producer, RecordSizeLimit.KAFKA_DEFAULT, Clock.systemUTC());
+        return new RoleServer(host, 0, TOKEN, new RoleServer.Role("test", () -> RoleServer.Health.up(Map.of()),
+                () -> RoleServer.Health.down(Map.of("why", "not yet")), () -> "m 1\n", ingress::routes));
+    }
 
     @BeforeEach
-    void start() throws Exception {
-        api = new ApiIngress(0, catalog, producer, RecordSizeLimit.KAFKA_DEFAULT, Clock.systemUTC());
+    void start() {
+        api = server("");
     }
 
     @AfterEach
@@ -81,22 +90,53 @@ class ApiIngressTest {
     }
 
     private HttpResponse<String> post(String workflow, String body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/api/workflows/" + workflow + "/trigger"))
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/api/workflows/" + workflow + "/trigger"))
+                .header("Authorization", "Bearer " + TOKEN).POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    private HttpResponse<String> send(HttpRequest.Builder request) throws Exception {
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void theApiNeedsTheBearerTokenAndHealthAndMetricsDoNot() throws Exception {
+        URI trigger = URI.create("http://localhost:" + api.port() + "/api/workflows/refunds/trigger");
+        HttpResponse<String> none = send(HttpRequest.newBuilder(trigger).POST(HttpRequest.BodyPublishers.ofString("{}")));
+        HttpResponse<String> wrong = send(HttpRequest.newBuilder(trigger).header("Authorization", "Bearer nope")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")));
+        HttpResponse<String> live = send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/health/live")));
+        HttpResponse<String> ready = send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/health/ready")));
+        HttpResponse<String> metrics = send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/metrics")));
+        HttpResponse<String> unknown = send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/api/nothing"))
+                .header("Authorization", "Bearer " + TOKEN));
+
+        assertThat(none.statusCode()).isEqualTo(401);
+        assertThat(Json.tree(none.body()).get("error").asText()).contains("missing bearer token");
+        assertThat(wrong.statusCode()).isEqualTo(401);
+        assertThat(Json.tree(wrong.body()).get("error").asText()).contains("wrong bearer token");
+        assertThat(producer.history()).as("nothing published without the token").isEmpty();
+        assertThat(live.statusCode()).isEqualTo(200);
+        assertThat(Json.tree(live.body()).get("status").asText()).isEqualTo("UP");
+        assertThat(ready.statusCode()).isEqualTo(503);
+        assertThat(Json.tree(ready.body()).get("why").asText()).isEqualTo("not yet");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).isEqualTo("m 1\n");
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(Json.tree(unknown.body()).get("error").asText()).contains("/api/nothing");
     }
 
     @Test
     void listensOnTheConfiguredAddressAndRefusesOneThatDoesNotResolve() throws Exception {
-        ApiIngress loopback = new ApiIngress("127.0.0.1", 0, catalog, producer, RecordSizeLimit.KAFKA_DEFAULT, Clock.systemUTC());
+        RoleServer loopback = server("127.0.0.1");
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + loopback.port()
-                    + "/api/workflows/nope/trigger")).POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = send(HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + loopback.port()
+                    + "/api/workflows/nope/trigger")).header("Authorization", "Bearer " + TOKEN).POST(HttpRequest.BodyPublishers.ofString("{}")));
             assertThat(r.statusCode()).isEqualTo(404);
+            assertThat(Json.tree(r.body()).get("error").asText()).contains("unknown workflow 'nope'");
         } finally {
             loopback.close();
         }
-        assertThatThrownBy(() -> new ApiIngress("no-such-host.invalid", 0, catalog, producer, RecordSizeLimit.KAFKA_DEFAULT,
-                Clock.systemUTC())).isInstanceOf(java.io.IOException.class).hasMessageContaining("dispatcher.http.host");
+        assertThatThrownBy(() -> server("no-such-host.invalid")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no-such-host.invalid");
     }
 }

@@ -30,6 +30,8 @@ public final class Engine implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final String name;
     private StallWatch stallWatch;
+    private final int httpPort;
+    private dev.onceflow.common.http.RoleServer http;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -42,6 +44,7 @@ public final class Engine implements AutoCloseable {
         this.hooks = hooks;
         this.clock = clock;
         this.name = processName(INSTANCES.incrementAndGet());
+        this.httpPort = config.getInt(dev.onceflow.common.OnceflowConfig.ENGINE_HTTP_PORT);
     }
 
     /**
@@ -79,6 +82,10 @@ public final class Engine implements AutoCloseable {
         }
         stallWatch = new StallWatch(settings, dataSource, clock);
         stallWatch.start();
+        if (httpPort >= 0) {
+            http = new dev.onceflow.common.http.RoleServer("", httpPort, null, new dev.onceflow.common.http.RoleServer.Role(
+                    "engine", this::liveness, this::readiness, this::metricsText, null));
+        }
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
     }
 
@@ -90,6 +97,41 @@ public final class Engine implements AutoCloseable {
     public List<String> problems() {
         StallWatch w = stallWatch;
         return w == null ? List.of() : w.problems();
+    }
+
+    /** The port of this engine's HTTP server (health, metrics), or -1 when it is off. */
+    public int httpPort() {
+        dev.onceflow.common.http.RoleServer h = http;
+        return h == null ? -1 : h.port();
+    }
+
+    /** Live while every worker thread runs (a worker that ended for good means: restart the process). */
+    private dev.onceflow.common.http.RoleServer.Health liveness() {
+        long alive = threads.stream().filter(Thread::isAlive).count();
+        java.util.Map<String, Object> d = java.util.Map.of("workers", threads.size(), "workersAlive", alive);
+        return alive == threads.size() ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
+    }
+
+    /** Ready when PostgreSQL answers and the workers own partitions (the broker reached, the group joined). */
+    private dev.onceflow.common.http.RoleServer.Health readiness() {
+        java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
+        int partitions = loops.stream().mapToInt(EngineLoop::assignedPartitions).sum();
+        d.put("partitions", partitions);
+        boolean db;
+        try (java.sql.Connection c = dataSource.getConnection()) {
+            db = c.isValid(2);
+        } catch (java.sql.SQLException e) {
+            db = false;
+            d.put("postgresError", e.getMessage());
+        }
+        d.put("postgres", db ? "UP" : "DOWN");
+        d.put("problems", problems());
+        return db && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
+    }
+
+    /** The Prometheus text of this engine's metrics. */
+    public String metricsText() {
+        return "";
     }
 
     public EngineMetrics metrics() {
@@ -116,6 +158,9 @@ public final class Engine implements AutoCloseable {
         }
         if (stallWatch != null) {
             stallWatch.close();
+        }
+        if (http != null) {
+            http.close();
         }
         LOG.info("{} stopped", name);
     }

@@ -187,15 +187,18 @@ final class EngineLoop implements Runnable {
                 @Override
                 public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
                     metrics.partitionsRevoked.add(partitions.size());
+                    assigned = consumer.assignment().size() - partitions.size();
                 }
 
                 @Override
                 public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                    assigned = consumer.assignment().size();
                 }
 
                 @Override
                 public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
                     metrics.partitionsRevoked.add(partitions.size());
+                    assigned = 0;
                 }
             });
         }
@@ -443,6 +446,13 @@ final class EngineLoop implements Runnable {
      * paused, one poll, so the group sees a live member within max.poll.interval.ms. Records of a
      * partition assigned meanwhile (not yet paused) are put back by seeking to them.
      */
+    /** Partitions this worker owns now (for readiness); written by the worker thread. */
+    private volatile int assigned;
+
+    int assignedPartitions() {
+        return assigned;
+    }
+
     private void keepMembership() {
         consumer.pause(consumer.assignment());
         ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ZERO);

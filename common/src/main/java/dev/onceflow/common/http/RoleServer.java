@@ -1,0 +1,135 @@
+package dev.onceflow.common.http;
+
+import dev.onceflow.common.HttpPaths;
+import dev.onceflow.common.Json;
+import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP server of one role (Javalin on Jetty): {@link HttpPaths#HEALTH_LIVE},
+ * {@link HttpPaths#HEALTH_READY} and {@link HttpPaths#METRICS} for probes and scrapers, without a
+ * token; and the role's routes under {@link HttpPaths#API}, each request of which must carry
+ * {@code Authorization: Bearer <api.token>} (401 otherwise). Every error is a JSON object
+ * {@code {"error": "..."}} naming the cause: an {@link ApiException} answers its status, an
+ * unknown path 404, anything unexpected 500 (logged). Owns its threads; {@link #close()} stops it.
+ */
+public final class RoleServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RoleServer.class);
+
+    /** A health answer: up or not, and why (shown to whoever asks). */
+    public record Health(boolean up, Map<String, Object> detail) {
+        public static Health up(Map<String, Object> detail) {
+            return new Health(true, detail);
+        }
+
+        public static Health down(Map<String, Object> detail) {
+            return new Health(false, detail);
+        }
+    }
+
+    /** What a role plugs into its server. */
+    public record Role(String name, Supplier<Health> live, Supplier<Health> ready, Supplier<String> metrics,
+                       Consumer<RoutesConfig> api) {
+    }
+
+    private final Javalin app;
+    private final byte[] token;
+
+    /**
+     * Starts the server.
+     *
+     * @param host  address to listen on; empty: every interface
+     * @param port  0 for a free port
+     * @param token the bearer token of {@link HttpPaths#API}; null or empty only when the role has
+     *              no API routes (the caller enforces "no API without a token")
+     */
+    public RoleServer(String host, int port, String token, Role role) {
+        this.token = token == null || token.isEmpty() ? null : token.getBytes(StandardCharsets.UTF_8);
+        if (host != null && !host.isBlank()) {
+            try {
+                java.net.InetAddress.getByName(host);
+            } catch (java.net.UnknownHostException e) {
+                throw new IllegalArgumentException("HTTP host '" + host + "' does not resolve to an address", e);
+            }
+        }
+        this.app = Javalin.create(config -> {
+            config.startup.showJavalinBanner = false;
+            config.jetty.host = host == null || host.isBlank() ? null : host;
+            config.jetty.port = port;
+            config.http.maxRequestSize = 16L << 20;
+            // Long headers get a JSON answer from the handler that names the header, not Jetty's bare 431.
+            config.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(64 * 1024));
+            RoutesConfig routes = config.routes;
+            routes.get(HttpPaths.HEALTH_LIVE, ctx -> health(ctx, role.live().get()));
+            routes.get(HttpPaths.HEALTH_READY, ctx -> health(ctx, role.ready().get()));
+            routes.get(HttpPaths.METRICS, ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                    .result(role.metrics().get()));
+            routes.before(HttpPaths.API + "/*", this::authorize);
+            if (role.api() != null) {
+                role.api().accept(routes);
+            }
+            routes.exception(ApiException.class, (e, ctx) -> json(ctx, e.status(), Map.of("error", e.getMessage())));
+            routes.exception(Exception.class, (e, ctx) -> {
+                LOG.warn("{} HTTP {} {} failed", role.name(), ctx.method(), ctx.path(), e);
+                json(ctx, 500, Map.of("error", e.getClass().getSimpleName() + ": " + e.getMessage()));
+            });
+            routes.error(404, ctx -> {
+                String contentType = ctx.res().getContentType();
+                if (contentType == null || !contentType.startsWith("application/json")) { // not a handler's own 404
+                    json(ctx, 404, Map.of("error", "no such endpoint: " + ctx.method() + " " + ctx.path()));
+                }
+            });
+        });
+        app.start();
+        LOG.info("{} HTTP server listening on port {} ({}, {}, {}{})", role.name(), app.port(), HttpPaths.HEALTH_LIVE,
+                HttpPaths.HEALTH_READY, HttpPaths.METRICS, role.api() == null ? "" : ", " + HttpPaths.API + "/… with a bearer token");
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    private void authorize(Context ctx) {
+        if (ctx.path().equals(HttpPaths.OPENAPI)) {
+            return;
+        }
+        String header = ctx.header("Authorization");
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
+        if (token == null) {
+            throw new ApiException(401, "this server has no api.token configured: its API is closed");
+        }
+        if (given == null) {
+            throw new ApiException(401, "missing bearer token: send Authorization: Bearer <api.token>");
+        }
+        if (!MessageDigest.isEqual(token, given.getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiException(401, "wrong bearer token");
+        }
+    }
+
+    private static void health(Context ctx, Health h) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", h.up() ? "UP" : "DOWN");
+        body.putAll(h.detail());
+        json(ctx, h.up() ? 200 : 503, body);
+    }
+
+    /** Answers {@code body} as JSON with {@code status}. */
+    public static void json(Context ctx, int status, Object body) {
+        ctx.status(status).contentType("application/json").result(Json.bytes(body));
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+}

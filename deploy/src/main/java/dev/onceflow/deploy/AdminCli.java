@@ -1,0 +1,472 @@
+package dev.onceflow.deploy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.Json;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The operator's commands, speaking to a dispatcher's admin API (picocli):
+ * {@code onceflow executions list|show|cancel|retry}, {@code onceflow dlq list|redrive},
+ * {@code onceflow workflow enable|disable|rollback|versions}, {@code onceflow fleet}. The token
+ * comes from an environment variable ({@code ONCEFLOW_API_TOKEN} unless {@code --token-env} names
+ * another), never from the command line. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
+ * {@value #FAILED} the API refused the request (400, 409), {@value #NOT_FOUND} not found,
+ * {@value #UNAUTHORIZED} a missing or wrong token, {@value #UNAVAILABLE} the API could not be
+ * reached or failed (5xx).
+ */
+final class AdminCli {
+
+    static final int OK = 0;
+    static final int FAILED = 1;
+    static final int USAGE = 2;
+    static final int NOT_FOUND = 3;
+    static final int UNAUTHORIZED = 4;
+    static final int UNAVAILABLE = 5;
+
+    /** The command families this class serves. */
+    static final List<String> COMMANDS = List.of("executions", "dlq", "fleet");
+    /** The {@code workflow} sub-commands this class serves (the others are {@link WorkflowCommand}'s). */
+    static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions");
+
+    private AdminCli() {
+    }
+
+    /** Runs {@code argv} (the command family first); returns the exit code. */
+    static int run(List<String> argv, PrintStream out, PrintStream err, Map<String, String> env) {
+        CommandLine cl = new CommandLine(new Root());
+        cl.addSubcommand(new CommandLine(new Executions()).addSubcommand(new ExecutionsList()).addSubcommand(new ExecutionsShow())
+                .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
+        cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
+        cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
+                .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions()));
+        cl.addSubcommand(new Fleet());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        cl.setExecutionExceptionHandler((e, line, parsed) -> {
+            if (e instanceof ApiError a) {
+                line.getErr().println("onceflow " + line.getCommandName() + ": " + a.getMessage());
+                return a.code;
+            }
+            if (e instanceof CommandLine.ParameterException p) {
+                line.getErr().println("onceflow " + line.getCommandName() + ": " + p.getMessage());
+                return USAGE;
+            }
+            line.getErr().println("onceflow " + line.getCommandName() + " failed: " + e);
+            return FAILED;
+        });
+        cl.setExitCodeExceptionMapper(e -> USAGE);
+        Client.env = env;
+        return cl.execute(argv.toArray(new String[0]));
+    }
+
+    @Command(name = "onceflow", mixinStandardHelpOptions = true, description = "Onceflow's operator commands.")
+    static final class Root {
+    }
+
+    /** The options every command that calls the API takes. */
+    static final class Api {
+        @Option(names = "--url", description = "The dispatcher's HTTP API (default: $ONCEFLOW_URL, else http://localhost:8080).")
+        String url;
+
+        @Option(names = "--token-env", defaultValue = "ONCEFLOW_API_TOKEN",
+                description = "Environment variable holding the bearer token (default: ${DEFAULT-VALUE}).")
+        String tokenEnv;
+
+        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+        String output;
+
+        Client client() {
+            if (!output.equals("table") && !output.equals("json")) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--output must be table or json, not '" + output + "'");
+            }
+            String base = url != null ? url : Client.env.getOrDefault("ONCEFLOW_URL", "http://localhost:8080");
+            String token = Client.env.get(tokenEnv);
+            if (token == null || token.isBlank()) {
+                throw new ApiError(UNAUTHORIZED, "no token: set " + tokenEnv + " to the dispatcher's api.token");
+            }
+            return new Client(base.replaceAll("/+$", ""), token);
+        }
+    }
+
+    /** An answer that ends the command with an exit code. */
+    static final class ApiError extends RuntimeException {
+        final int code;
+
+        ApiError(int code, String message) {
+            super(message);
+            this.code = code;
+        }
+    }
+
+    static final class Client {
+        static Map<String, String> env = System.getenv();
+        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        final String base;
+        final String token;
+
+        Client(String base, String token) {
+            this.base = base;
+            this.token = token;
+        }
+
+        JsonNode get(String path) {
+            return send(HttpRequest.newBuilder(URI.create(base + path)).GET());
+        }
+
+        JsonNode post(String path, Object body) {
+            return send(HttpRequest.newBuilder(URI.create(base + path)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body == null ? new byte[0] : Json.bytes(body))));
+        }
+
+        private JsonNode send(HttpRequest.Builder b) {
+            HttpResponse<String> r;
+            try {
+                r = HTTP.send(b.header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+            } catch (ConnectException e) {
+                throw new ApiError(UNAVAILABLE, "cannot reach " + base + " (" + e + "); is a dispatcher running there? (--url)");
+            } catch (java.io.IOException e) {
+                throw new ApiError(UNAVAILABLE, "the request to " + base + " failed: " + e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ApiError(UNAVAILABLE, "interrupted");
+            }
+            JsonNode body;
+            try {
+                body = r.body().isBlank() ? Json.MAPPER.createObjectNode() : Json.tree(r.body());
+            } catch (RuntimeException notJson) {
+                body = Json.MAPPER.createObjectNode().put("error", r.body());
+            }
+            int s = r.statusCode();
+            if (s >= 200 && s < 300) {
+                return body;
+            }
+            String message = body.path("error").asText(r.body()) + " (HTTP " + s + ")";
+            throw new ApiError(s == 404 ? NOT_FOUND : s == 401 || s == 403 ? UNAUTHORIZED : s >= 500 ? UNAVAILABLE : FAILED, message);
+        }
+    }
+
+    static String q(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    /** Prints {@code body} as JSON, or as a table of {@code items} with these columns. */
+    static void print(PrintWriter out, Api api, JsonNode body, String itemsField, List<String> columns) {
+        if (api.output.equals("json")) {
+            out.println(Json.text(body));
+            return;
+        }
+        JsonNode items = itemsField == null ? null : body.get(itemsField);
+        if (items == null || !items.isArray()) {
+            printObject(out, body, "");
+            return;
+        }
+        List<List<String>> rows = new ArrayList<>();
+        rows.add(columns);
+        for (JsonNode item : items) {
+            List<String> row = new ArrayList<>();
+            for (String c : columns) {
+                JsonNode v = item.get(c);
+                String text = v == null || v.isNull() ? "" : v.isValueNode() ? v.asText() : Json.text(v);
+                row.add(text.length() > 60 ? text.substring(0, 59) + "…" : text.replace('\n', ' '));
+            }
+            rows.add(row);
+        }
+        int[] width = new int[columns.size()];
+        for (List<String> row : rows) {
+            for (int i = 0; i < row.size(); i++) {
+                width[i] = Math.max(width[i], row.get(i).length());
+            }
+        }
+        for (List<String> row : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < row.size(); i++) {
+                line.append(String.format("%-" + width[i] + "s", row.get(i))).append(i < row.size() - 1 ? "  " : "");
+            }
+            out.println(line.toString().stripTrailing());
+        }
+        if (body.hasNonNull("nextCursor")) {
+            out.println("(more: --cursor " + body.get("nextCursor").asText() + ")");
+        }
+    }
+
+    private static void printObject(PrintWriter out, JsonNode node, String indent) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue();
+            if (v.isObject()) {
+                out.println(indent + e.getKey() + ":");
+                printObject(out, v, indent + "  ");
+            } else if (v.isArray() && v.size() > 0 && v.get(0).isObject()) {
+                out.println(indent + e.getKey() + ":");
+                for (JsonNode item : v) {
+                    out.println(indent + "  - " + Json.text(item));
+                }
+            } else {
+                out.println(indent + e.getKey() + ": " + (v.isValueNode() ? v.asText() : Json.text(v)));
+            }
+        }
+    }
+
+    // ---- executions ---------------------------------------------------------------------------
+
+    @Command(name = "executions", mixinStandardHelpOptions = true, description = "List, show, cancel and retry executions.")
+    static final class Executions {
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Executions, newest first, a page at a time.")
+    static final class ExecutionsList implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = "--workflow", description = "Only this workflow.")
+        String workflow;
+        @Option(names = "--status", description = "running, succeeded, failed or cancelled.")
+        String status;
+        @Option(names = "--since", description = "Created at or after this ISO instant.")
+        String since;
+        @Option(names = "--limit", defaultValue = "50", description = "Page size, 1 to 1000 (default: ${DEFAULT-VALUE}).")
+        int limit;
+        @Option(names = "--cursor", description = "The nextCursor of the previous page.")
+        String cursor;
+
+        @Override
+        public Integer call() {
+            StringBuilder path = new StringBuilder("/api/executions?limit=" + limit);
+            Map<String, String> params = new LinkedHashMap<>();
+            params.put("workflow", workflow);
+            params.put("status", status);
+            params.put("since", since);
+            params.put("cursor", cursor);
+            params.forEach((k, v) -> {
+                if (v != null) {
+                    path.append('&').append(k).append('=').append(q(v));
+                }
+            });
+            JsonNode body = api.client().get(path.toString());
+            print(spec.commandLine().getOut(), api, body, "items", List.of("eventKey", "workflow", "version", "status", "createdAt",
+                    "finishedAt", "error"));
+            return OK;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "One execution with its node timeline.")
+    static final class ExecutionsShow implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "EVENT_KEY")
+        String key;
+
+        @Override
+        public Integer call() {
+            JsonNode body = api.client().get("/api/executions/" + q(key));
+            PrintWriter out = spec.commandLine().getOut();
+            if (api.output.equals("json")) {
+                out.println(Json.text(body));
+                return OK;
+            }
+            ObjectNode head = body.deepCopy();
+            head.remove("nodes");
+            print(out, api, head, null, List.of());
+            out.println("nodes:");
+            ObjectNode wrapper = Json.MAPPER.createObjectNode();
+            wrapper.set("items", body.get("nodes"));
+            print(out, api, wrapper, "items", List.of("node", "path", "attempt", "status", "startedAt", "finishedAt", "error"));
+            return OK;
+        }
+    }
+
+    @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a running or waiting execution.")
+    static final class ExecutionsCancel implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "EVENT_KEY")
+        String key;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), api, api.client().post("/api/executions/" + q(key) + "/cancel", null), null, List.of());
+            return OK;
+        }
+    }
+
+    @Command(name = "retry", mixinStandardHelpOptions = true,
+            description = "Continue a failed execution from its failed node (a new attempt; nodes that succeeded do not run again).")
+    static final class ExecutionsRetry implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "EVENT_KEY")
+        String key;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), api, api.client().post("/api/executions/" + q(key) + "/retry", null), null, List.of());
+            return OK;
+        }
+    }
+
+    // ---- dead letters -------------------------------------------------------------------------
+
+    @Command(name = "dlq", mixinStandardHelpOptions = true, description = "The dead-letter topic: list and redrive.")
+    static final class Dlq {
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Dead letters with their reasons, newest first.")
+    static final class DlqList implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = "--reason", description = "Only this reason (the onceflow.error.class header, e.g. UNKNOWN_WORKFLOW).")
+        String reason;
+        @Option(names = "--limit", defaultValue = "50", description = "At most this many (default: ${DEFAULT-VALUE}).")
+        int limit;
+
+        @Override
+        public Integer call() {
+            JsonNode body = api.client().get("/api/dlq?limit=" + limit + (reason == null ? "" : "&reason=" + q(reason)));
+            print(spec.commandLine().getOut(), api, body, "items", List.of("partition", "offset", "time", "key", "reason", "message"));
+            return OK;
+        }
+    }
+
+    @Command(name = "redrive", mixinStandardHelpOptions = true,
+            description = "Publish dead letters again to the topic they came from (same key: nothing runs twice).")
+    static final class DlqRedrive implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Option(names = "--partition", description = "The dead letter's partition (with --offset).")
+        Integer partition;
+        @Option(names = "--offset", description = "The dead letter's offset (with --partition).")
+        Long offset;
+        @Option(names = "--reason", description = "Every dead letter with this reason.")
+        String reason;
+
+        @Override
+        public Integer call() {
+            Map<String, Object> body = new LinkedHashMap<>();
+            if (reason != null && partition == null && offset == null) {
+                body.put("reason", reason);
+            } else if (reason == null && partition != null && offset != null) {
+                body.put("partition", partition);
+                body.put("offset", offset);
+            } else {
+                throw new CommandLine.ParameterException(spec.commandLine(), "give --partition and --offset, or --reason");
+            }
+            JsonNode answer = api.client().post("/api/dlq/redrive", body);
+            print(spec.commandLine().getOut(), api, answer, "redriven", List.of("from", "to", "key"));
+            return OK;
+        }
+    }
+
+    // ---- workflows ----------------------------------------------------------------------------
+
+    @Command(name = "workflow", mixinStandardHelpOptions = true,
+            description = "Enable, disable or roll back a deployed workflow through the API (deploy and list: 'onceflow workflow deploy|list').")
+    static final class WorkflowAdmin {
+    }
+
+    @Command(mixinStandardHelpOptions = true, description = "Enable or disable every version of a workflow for new events.")
+    static final class WorkflowEnable implements Callable<Integer> {
+        private final boolean enable;
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "WORKFLOW_ID")
+        String id;
+
+        WorkflowEnable(boolean enable) {
+            this.enable = enable;
+        }
+
+        @Override
+        public Integer call() {
+            JsonNode body = api.client().post("/api/workflows/" + q(id) + (enable ? "/enable" : "/disable"), null);
+            print(spec.commandLine().getOut(), api, body, null, List.of());
+            return OK;
+        }
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true,
+            description = "Deploy an earlier version's definition again, as the next version.")
+    static final class WorkflowRollback implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+        @Parameters(paramLabel = "WORKFLOW_ID")
+        String id;
+        @Option(names = "--version", required = true, description = "The version whose definition to deploy again.")
+        int version;
+
+        @Override
+        public Integer call() {
+            JsonNode body = api.client().post("/api/workflows/" + q(id) + "/rollback?version=" + version, null);
+            print(spec.commandLine().getOut(), api, body, null, List.of());
+            return OK;
+        }
+    }
+
+    @Command(name = "versions", mixinStandardHelpOptions = true, description = "Every workflow with its versions and whether it is enabled.")
+    static final class WorkflowVersions implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), api, api.client().get("/api/workflows"), "items",
+                    List.of("id", "latest", "enabled", "trigger", "versions"));
+            return OK;
+        }
+    }
+
+    // ---- fleet --------------------------------------------------------------------------------
+
+    @Command(name = "fleet", mixinStandardHelpOptions = true,
+            description = "Engines and their partitions with consumer lag, dispatcher replicas, the capture and its slot lag.")
+    static final class Fleet implements Callable<Integer> {
+        @Mixin
+        Api api;
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), api, api.client().get("/api/fleet"), null, List.of());
+            return OK;
+        }
+    }
+}
