@@ -87,7 +87,7 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
                 .map(m -> new DeadLetter(MISSING_KEY, message, m.topic(), m.partition(), m.offset()))
                 .orElse(new DeadLetter(MISSING_KEY, message, Topics.BY_KEY, -1, -1));
         context.forward(DeadLetters.fitted(record, reason, limit), TriggerTopology.DEDUPE_DLQ_SINK);
-        metrics.countDlq();
+        metrics.countDlq(MISSING_KEY);
         log.warn("record without key at {}-{}-{} dead-lettered to {}; only the dispatcher may write to {}",
                 reason.sourceTopic(), reason.sourcePartition(), reason.sourceOffset(), Topics.DLQ, Topics.BY_KEY);
     }

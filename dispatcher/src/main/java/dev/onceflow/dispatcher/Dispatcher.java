@@ -2,6 +2,8 @@ package dev.onceflow.dispatcher;
 
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.metrics.MeterNames;
+import dev.onceflow.common.metrics.OnceflowMeters;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -47,10 +49,16 @@ public final class Dispatcher implements AutoCloseable {
 
     private final OnceflowConfig config;
     private final WorkflowCatalog catalog;
-    private final DispatcherMetrics metrics = new DispatcherMetrics();
+    private final OnceflowMeters meters;
+    /** Whether this dispatcher created {@link #meters} and so closes them. */
+    private final boolean ownsMeters;
+    private final DispatcherMetrics metrics;
+    private final OnceflowMeters.Registration lagGauges;
     private final CountDownLatch runningOrFailed = new CountDownLatch(1);
     private State state = State.NEW;
-    private KafkaStreams streams;
+    /** Written under the lock; volatile for a metrics scrape, which reads it without. */
+    private volatile KafkaStreams streams;
+    private SlotWatch slotWatch;
     private Path tempStateDir;
 
     private final javax.sql.DataSource dataSource;
@@ -69,9 +77,63 @@ public final class Dispatcher implements AutoCloseable {
      * a starting replica the last tick that has an execution, so missed ticks follow the misfire policy.
      */
     public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog, javax.sql.DataSource dataSource) {
+        this(config, catalog, dataSource, null);
+    }
+
+    /**
+     * The same, registering its meters on the process's {@code meters} (shared with the other roles
+     * of the process, not closed by this dispatcher); null: meters of its own.
+     */
+    public Dispatcher(OnceflowConfig config, WorkflowCatalog catalog, javax.sql.DataSource dataSource, OnceflowMeters meters) {
         this.config = Objects.requireNonNull(config, "config");
         this.catalog = Objects.requireNonNull(catalog, "catalog");
         this.dataSource = dataSource;
+        this.ownsMeters = meters == null;
+        this.meters = ownsMeters ? new OnceflowMeters() : meters;
+        this.metrics = new DispatcherMetrics(this.meters);
+        this.lagGauges = this.meters.gauges(MeterNames.CONSUMER_LAG,
+                "Records not yet consumed, per partition this process's consumers own",
+                java.util.List.of(MeterNames.GROUP, MeterNames.TOPIC, MeterNames.PARTITION), this::streamsLag);
+    }
+
+    /** The meters this dispatcher registers on (its own, or the process's it was given). */
+    public OnceflowMeters meters() {
+        return meters;
+    }
+
+    /** The Prometheus text of {@link #meters()}, for {@code /metrics}. */
+    public String scrape() {
+        return meters.scrape();
+    }
+
+    /**
+     * The lag of the input partitions of this instance's active stream tasks (trigger topics, the
+     * by-key topic), by (application id, topic, partition), from the stream threads' consumer
+     * metrics ({@code records-lag}, as of their last fetch).
+     */
+    private Map<java.util.List<String>, Double> streamsLag() {
+        KafkaStreams s = streams;
+        Map<java.util.List<String>, Double> lag = new HashMap<>();
+        if (s == null) {
+            return lag;
+        }
+        java.util.Set<org.apache.kafka.common.TopicPartition> inputs = new java.util.HashSet<>();
+        s.metadataForLocalThreads().forEach(t -> t.activeTasks().forEach(task -> inputs.addAll(task.topicPartitions())));
+        String group = config.get(OnceflowConfig.DISPATCHER_APP_ID);
+        s.metrics().forEach((name, metric) -> {
+            if (!"records-lag".equals(name.name()) || !"consumer-fetch-manager-metrics".equals(name.group())
+                    || name.tags().get("topic") == null || name.tags().get("partition") == null) {
+                return;
+            }
+            org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(name.tags().get("topic"),
+                    Integer.parseInt(name.tags().get("partition")));
+            // Only partitions this instance's tasks read: the restore consumers' changelogs and the
+            // client's deprecated duplicates (dots as underscores) are left out.
+            if (inputs.contains(tp) && metric.metricValue() instanceof Number n && !Double.isNaN(n.doubleValue())) {
+                lag.merge(java.util.List.of(group, tp.topic(), String.valueOf(tp.partition())), n.doubleValue(), Math::max);
+            }
+        });
+        return lag;
     }
 
     /** When this replica's schedule source started (ticks due before it are misfires), or null. */
@@ -111,11 +173,14 @@ public final class Dispatcher implements AutoCloseable {
         p.putAll(sourceProducerSettings());
         sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
-        schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC());
+        schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
         schedules.start();
-        rowChanges = new RowChangeSource(catalog, RowChangeSource.Settings.from(config), sourceProducer, recordLimit,
-                java.time.Clock.systemUTC());
+        RowChangeSource.Settings capture = RowChangeSource.Settings.from(config);
+        rowChanges = new RowChangeSource(catalog, capture, sourceProducer, recordLimit, java.time.Clock.systemUTC(), metrics);
         rowChanges.start();
+        slotWatch = new SlotWatch(dev.onceflow.common.Database.dataSource(capture.url(), capture.user(), capture.password()),
+                capture.slot(), meters);
+        slotWatch.start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             String token = config.get(OnceflowConfig.API_TOKEN);
@@ -132,7 +197,7 @@ public final class Dispatcher implements AutoCloseable {
                             this::captureStatus));
             try {
                 api = new dev.onceflow.common.http.RoleServer(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, token,
-                        new dev.onceflow.common.http.RoleServer.Role("dispatcher", this::liveness, this::readiness, this::metricsText,
+                        new dev.onceflow.common.http.RoleServer.Role("dispatcher", this::liveness, this::readiness, this::scrape,
                                 routes -> {
                                     ingress.routes(routes);
                                     admin.routes(routes);
@@ -168,11 +233,6 @@ public final class Dispatcher implements AutoCloseable {
         d.put("postgres", db ? "UP" : "DOWN");
         return s == KafkaStreams.State.RUNNING && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
                 : dev.onceflow.common.http.RoleServer.Health.down(d);
-    }
-
-    /** The Prometheus text of this replica's metrics. */
-    public String metricsText() {
-        return "";
     }
 
     private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {
@@ -281,6 +341,9 @@ public final class Dispatcher implements AutoCloseable {
         if (rowChanges != null) {
             rowChanges.close();
         }
+        if (slotWatch != null) {
+            slotWatch.close();
+        }
         if (schedules != null) {
             schedules.close();
             sourceProducer.close(java.time.Duration.ofSeconds(10));
@@ -296,6 +359,10 @@ public final class Dispatcher implements AutoCloseable {
         }
         if (stopped && tempStateDir != null) {
             deleteQuietly(tempStateDir);
+        }
+        lagGauges.close();
+        if (ownsMeters) {
+            meters.close();
         }
         log.info("dispatcher closed: {}", metrics);
     }

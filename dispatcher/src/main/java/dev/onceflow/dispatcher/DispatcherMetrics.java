@@ -1,19 +1,43 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.metrics.MeterNames;
+import dev.onceflow.common.metrics.OnceflowMeters;
+import io.micrometer.core.instrument.Counter;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Counters of one dispatcher topology, shared by all its stream threads. Thread-safe.
+ * Counters of one dispatcher: its topology, shared by all its stream threads, and its sources.
+ * With {@link OnceflowMeters}, the same counts, with their labels, go to the process's
+ * Prometheus meters too ({@link MeterNames}). Thread-safe.
  *
- * <p>The counters count processing attempts: under exactly-once a transaction that aborts is
- * processed again, so after a failure a record may be counted twice although its output was
- * written once. Use them for rates and alerts, not for reconciliation.
+ * <p>The topology's counters count processing attempts: under exactly-once a transaction that
+ * aborts is processed again, so after a failure a record may be counted twice although its output
+ * was written once. Use them for rates and alerts, not for reconciliation. The sources count what
+ * Kafka acknowledged.
  */
 public final class DispatcherMetrics {
 
     private final LongAdder accepted = new LongAdder();
     private final LongAdder deduplicated = new LongAdder();
     private final LongAdder dlq = new LongAdder();
+    /** The Prometheus side, or null. */
+    private final OnceflowMeters meters;
+    private final Counter absorbed;
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+
+    /** Counters only, no Prometheus meters. */
+    public DispatcherMetrics() {
+        this(null);
+    }
+
+    /** Counters that also feed {@code meters} (null: none). */
+    public DispatcherMetrics(OnceflowMeters meters) {
+        this.meters = meters;
+        this.absorbed = meters == null ? null : meters.counter(MeterNames.DUPLICATES_ABSORBED,
+                "Duplicates absorbed, by the layer that absorbed them", MeterNames.LAYER, MeterNames.LAYER_DISPATCHER);
+    }
 
     /** Events written to {@code onceflow.events}. */
     public long accepted() {
@@ -25,7 +49,7 @@ public final class DispatcherMetrics {
         return deduplicated.sum();
     }
 
-    /** Trigger records sent to {@code onceflow.dlq}. */
+    /** Records this dispatcher sent to {@code onceflow.dlq}: trigger records, and row changes it could not publish. */
     public long dlq() {
         return dlq.sum();
     }
@@ -36,6 +60,9 @@ public final class DispatcherMetrics {
 
     void countDeduplicated() {
         deduplicated.increment();
+        if (absorbed != null) {
+            absorbed.increment();
+        }
     }
 
     private final LongAdder unrouted = new LongAdder();
@@ -49,8 +76,31 @@ public final class DispatcherMetrics {
         unrouted.increment();
     }
 
-    void countDlq() {
+    /** A record sent to {@code onceflow.dlq}; {@code reason} is its error-class header. */
+    void countDlq(String reason) {
         dlq.increment();
+        count(MeterNames.DEAD_LETTERED, "Records sent to onceflow.dlq, by role and reason", 1,
+                MeterNames.ROLE, MeterNames.ROLE_DISPATCHER, MeterNames.REASON, reason);
+    }
+
+    /** Ticks of {@code workflow} that Kafka acknowledged. */
+    void countTicksFired(String workflow, long n) {
+        count(MeterNames.SCHEDULE_TICKS_FIRED, "Schedule ticks this dispatcher fired (Kafka acknowledged them), before dedupe", n,
+                MeterNames.WORKFLOW, workflow);
+    }
+
+    /** Ticks of {@code workflow} due while no dispatcher ran that its misfire policy did not fire. */
+    void countTicksMissed(String workflow, long n) {
+        count(MeterNames.SCHEDULE_TICKS_MISSED, "Schedule ticks due while no dispatcher ran that the misfire policy skipped", n,
+                MeterNames.WORKFLOW, workflow);
+    }
+
+    private void count(String name, String description, long n, String... tags) {
+        if (meters == null) {
+            return;
+        }
+        counters.computeIfAbsent(name + '\u0000' + String.join("\u0000", tags), k -> meters.counter(name, description, tags))
+                .increment(n);
     }
 
     @Override

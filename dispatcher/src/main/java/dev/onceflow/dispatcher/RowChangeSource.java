@@ -112,6 +112,7 @@ final class RowChangeSource implements AutoCloseable {
     private final Producer<byte[], byte[]> producer;
     private final RecordSizeLimit limit;
     private final Clock clock;
+    private final DispatcherMetrics metrics;
     private final DataSource watched;
     private final DataSource onceflow;
     private final Thread thread;
@@ -147,8 +148,9 @@ final class RowChangeSource implements AutoCloseable {
     private long engineStartedAt;
 
     RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
-                    Clock clock) {
+                    Clock clock, DispatcherMetrics metrics) {
         this.catalog = catalog;
+        this.metrics = metrics;
         this.settings = settings;
         this.producer = producer;
         this.limit = limit;
@@ -471,6 +473,7 @@ final class RowChangeSource implements AutoCloseable {
     private void handleBatch(List<ChangeEvent<String, String>> records, DebeziumEngine.RecordCommitter<ChangeEvent<String, String>> committer)
             throws InterruptedException {
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        List<String> deadLettered = new ArrayList<>();
         long fired = 0;
         for (ChangeEvent<String, String> r : records) {
             if (r.destination() != null && r.destination().startsWith("__debezium")) {
@@ -486,6 +489,7 @@ final class RowChangeSource implements AutoCloseable {
                 change = RowChange.parse(r.key(), r.value());
             } catch (IllegalArgumentException e) {
                 out.add(dlq(r.key(), r.value(), "MalformedChange", e.getMessage(), r.destination(), 0));
+                deadLettered.add("MalformedChange");
                 continue;
             }
             if (change == null) {
@@ -503,6 +507,7 @@ final class RowChangeSource implements AutoCloseable {
                     String reason = "the event of workflow '" + event.workflow() + "' would be " + limit.over(size);
                     LOG.warn("{} (event {}); the change goes to {} without its data", reason, event.eventKey(), Topics.DLQ);
                     out.add(dlq(event.eventKey(), null, ValidateTrigger.RECORD_TOO_LARGE, reason, change.table(), change.lsn()));
+                    deadLettered.add(ValidateTrigger.RECORD_TOO_LARGE);
                     continue;
                 }
                 out.add(new ProducerRecord<>(Topics.BY_KEY, key, value));
@@ -515,10 +520,12 @@ final class RowChangeSource implements AutoCloseable {
                 }
                 out.add(dlq(f.eventKey(), change.data().toString(), f.errorClass(), f.reason(),
                         change.table(), change.lsn()));
+                deadLettered.add(f.errorClass());
             }
         }
         publish(out);
         events.addAndGet(fired);
+        deadLettered.forEach(metrics::countDlq); // counted once Kafka acknowledged them
         for (ChangeEvent<String, String> r : records) {
             committer.markProcessed(r);
         }

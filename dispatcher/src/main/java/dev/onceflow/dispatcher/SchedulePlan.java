@@ -17,6 +17,8 @@ final class SchedulePlan {
     private final ScheduleRules rules;
     private final Instant sourceStarted;
     private Instant lastFired;
+    /** Misfired ticks the policy did not fire, since the last {@link #takeMissed()}. */
+    private long missed;
 
     /**
      * @param lastFired the latest tick already fired (from PostgreSQL, or any replica), or the time
@@ -34,6 +36,7 @@ final class SchedulePlan {
         Trigger.Schedule s = rules.schedule();
         Instant missedUntil = sourceStarted.isBefore(now) ? sourceStarted : now;
         if (lastFired.isBefore(missedUntil)) {
+            long misfired = count(lastFired, missedUntil);
             switch (s.misfire()) {
                 case Trigger.Schedule.FIRE_ALL:
                     fire.addAll(rules.between(lastFired, missedUntil, s.maxMisfires()));
@@ -44,6 +47,7 @@ final class SchedulePlan {
                 default:
                     break; // skip
             }
+            missed += Math.max(0, misfired - fire.size());
             lastFired = missedUntil;
         }
         List<Instant> onTime = rules.between(lastFired, now, Integer.MAX_VALUE);
@@ -55,6 +59,25 @@ final class SchedulePlan {
             lastFired = fire.get(fire.size() - 1);
         }
         return fire;
+    }
+
+    /** Ticks that came due while no dispatcher ran and that the misfire policy did not fire, since the last call. */
+    long takeMissed() {
+        long n = missed;
+        missed = 0;
+        return n;
+    }
+
+    /** The fire times in (after, until]: walked one by one, as {@link ScheduleRules#between} walks them, without keeping them. */
+    private long count(Instant after, Instant until) {
+        long n = 0;
+        Instant t = after;
+        for (java.util.Optional<Instant> next = rules.next(t); next.isPresent() && !next.get().isAfter(until);
+             next = rules.next(t)) {
+            t = next.get();
+            n++;
+        }
+        return n;
     }
 
     /** When the next tick is due, for sleeping until then. */

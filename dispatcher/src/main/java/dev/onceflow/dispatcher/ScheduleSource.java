@@ -52,6 +52,7 @@ final class ScheduleSource implements AutoCloseable {
     private final LastTick lastTick;
     private final Producer<byte[], byte[]> producer;
     private final Clock clock;
+    private final DispatcherMetrics metrics;
     private final Instant started;
     private final Map<String, SchedulePlan> plans = new HashMap<>();
     private final Map<String, Integer> versions = new HashMap<>();
@@ -63,10 +64,10 @@ final class ScheduleSource implements AutoCloseable {
     private final AtomicLong inFlight = new AtomicLong();
 
     /** One tick's record, kept so that a resend is identical; {@code attempts} and {@code retryAt} pace resends. */
-    private record Tick(String key, byte[] value, int attempts, Instant retryAt) {
+    private record Tick(String workflow, String key, byte[] value, int attempts, Instant retryAt) {
         Tick failedAt(Instant now) {
             long backoffMs = Math.min(RESEND_BACKOFF_MAX.toMillis(), RESEND_BACKOFF.toMillis() << Math.min(attempts, 10));
-            return new Tick(key, value, attempts + 1, now.plusMillis(backoffMs));
+            return new Tick(workflow, key, value, attempts + 1, now.plusMillis(backoffMs));
         }
     }
 
@@ -76,7 +77,13 @@ final class ScheduleSource implements AutoCloseable {
     private volatile boolean running = true;
 
     ScheduleSource(WorkflowCatalog catalog, LastTick lastTick, Producer<byte[], byte[]> producer, Clock clock) {
+        this(catalog, lastTick, producer, clock, new DispatcherMetrics());
+    }
+
+    ScheduleSource(WorkflowCatalog catalog, LastTick lastTick, Producer<byte[], byte[]> producer, Clock clock,
+                   DispatcherMetrics metrics) {
         this.catalog = catalog;
+        this.metrics = metrics;
         this.lastTick = lastTick;
         this.producer = producer;
         this.clock = clock;
@@ -137,6 +144,10 @@ final class ScheduleSource implements AutoCloseable {
             for (Instant t : plan.due(now)) {
                 fire(entry, t, now);
             }
+            long missed = plan.takeMissed();
+            if (missed > 0) {
+                metrics.countTicksMissed(entry.id(), missed);
+            }
         }
     }
 
@@ -171,7 +182,7 @@ final class ScheduleSource implements AutoCloseable {
         ObjectNode data = Json.MAPPER.createObjectNode().put("scheduledTime", tick.toString()).put("tick", tick.toEpochMilli());
         EventEnvelope event = new EventEnvelope(key, entry.id(), entry.version(), tick.toEpochMilli(), data, "schedule",
                 now.toEpochMilli());
-        send(new Tick(key, Json.bytes(event), 0, now));
+        send(new Tick(entry.id(), key, Json.bytes(event), 0, now));
         LOG.debug("Fired {}", key);
     }
 
@@ -203,6 +214,7 @@ final class ScheduleSource implements AutoCloseable {
         inFlight.decrementAndGet();
         if (e == null) {
             fired.incrementAndGet();
+            metrics.countTicksFired(tick.workflow(), 1);
             return;
         }
         Tick again = tick.failedAt(clock.instant());

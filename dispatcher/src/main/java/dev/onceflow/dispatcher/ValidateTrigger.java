@@ -275,7 +275,7 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     private void deadLetter(Record<byte[], byte[]> record, Position at, String errorClass, String message) {
         DeadLetter reason = new DeadLetter(errorClass, message, at.topic(), at.partition(), at.offset());
         context.forward(DeadLetters.fitted(record, reason, limit), TriggerTopology.DLQ_SINK);
-        metrics.countDlq();
+        metrics.countDlq(errorClass);
         log.debug("trigger record at {} dead-lettered: {}: {}", at.text(), errorClass, message);
     }
 

@@ -59,6 +59,7 @@ final class ApplyOutcome {
         TaskEnvelope task = step.task();
         if (result instanceof NodeResult.Succeeded s) {
             record(key, NodeStatus.SUCCEEDED, s.output(), s.next(), null);
+            batch.counts.outcome(node, NodeStatus.SUCCEEDED);
             if (s.endStatus() != null) {
                 ExecutionStatus status = ExecutionStatus.of(s.endStatus());
                 finish(step, status, status == ExecutionStatus.FAILED
@@ -69,6 +70,7 @@ final class ApplyOutcome {
         }
         if (result instanceof NodeResult.Waiting w) {
             record(key, NodeStatus.WAITING, w.output(), w.next(), null);
+            batch.counts.outcome(node, NodeStatus.WAITING);
             List<TaskEnvelope> later = new ArrayList<>();
             for (Step s : followUps(step, w.output(), w.next(), null)) {
                 later.add(s.task());
@@ -88,10 +90,12 @@ final class ApplyOutcome {
         }
         if (result instanceof NodeResult.Branched b) {
             record(key, NodeStatus.SUCCEEDED, b.output(), List.of(), null);
+            batch.counts.outcome(node, NodeStatus.SUCCEEDED);
             return branches.start(step, node, b.output(), batch);
         }
         NodeResult.Failed f = (NodeResult.Failed) result;
         record(key, NodeStatus.FAILED, null, List.of(), f.error());
+        batch.counts.outcome(node, NodeStatus.FAILED);
         Optional<Long> backoff = Retries.backoff(node, task.attempt(), f.errorClass());
         if (backoff.isPresent()) {
             // The next attempt is a task record produced by a timer, not a sleeping thread (ADR 0013).
@@ -228,11 +232,7 @@ final class ApplyOutcome {
         long finishedAt = clock.millis();
         batch.finished(t.executionId(), status);
         store.finishLater(t.executionId(), status.db(), error, finishedAt, () -> {
-            if (status == ExecutionStatus.SUCCEEDED) {
-                batch.counts.succeeded++;
-            } else {
-                batch.counts.failed++;
-            }
+            batch.counts.finished(t.workflow(), status, t.publishedAt() > 0 ? Math.max(0, finishedAt - t.publishedAt()) : -1);
             batch.outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status.db(), error, finishedAt,
                     t.publishedAt());
         });

@@ -7,8 +7,12 @@ import dev.onceflow.common.Outcome;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
 import java.nio.charset.StandardCharsets;
+import dev.onceflow.common.metrics.MeterNames;
+import dev.onceflow.common.workflow.Node;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
@@ -24,7 +28,11 @@ final class Batch {
 
     private static final Logger LOG = LoggerFactory.getLogger(Batch.class);
 
-    /** What a batch did. */
+    /**
+     * What a batch did: the plain counts, and the same by label with the durations for the
+     * meters ({@link EngineMeters}). Added to the metrics only once the batch committed; a record
+     * rolled back to its savepoint takes its counts back with it ({@link #snapshot}, {@link #restore}).
+     */
     static final class Counts {
         long events;
         long duplicateEvents;
@@ -34,16 +42,93 @@ final class Batch {
         long failed;
         long deadLettered;
         long timersSet;
+        private Map<String, Long> startedBy = new HashMap<>();
+        private Map<List<String>, Long> finishedBy = new HashMap<>();
+        private Map<List<String>, Long> outcomesBy = new HashMap<>();
+        private Map<String, Long> deadLetteredBy = new HashMap<>();
+        private List<NodeTime> nodeTimes = new ArrayList<>();
+        private List<Long> executionMillis = new ArrayList<>();
+
+        /** How long one node ran. */
+        private record NodeTime(String type, long nanos) {
+        }
+
+        /** An execution was created. */
+        void started(String workflow) {
+            events++;
+            startedBy.merge(workflow, 1L, Long::sum);
+        }
+
+        /**
+         * An execution was finished by this batch.
+         *
+         * @param durationMs from its trigger record's publication to now, negative when unknown
+         */
+        void finished(String workflow, ExecutionStatus status, long durationMs) {
+            if (status == ExecutionStatus.SUCCEEDED) {
+                succeeded++;
+            } else {
+                failed++;
+            }
+            finishedBy.merge(List.of(workflow, status.db()), 1L, Long::sum);
+            if (durationMs >= 0) {
+                executionMillis.add(durationMs);
+            }
+        }
+
+        /** A node's outcome was recorded under its processed key: succeeded, failed or waiting. */
+        void outcome(Node node, NodeStatus status) {
+            outcomesBy.merge(List.of(EngineMeters.type(node), status.db()), 1L, Long::sum);
+        }
+
+        /** A node ran for {@code nanos}. */
+        void ran(Node node, long nanos) {
+            nodeTimes.add(new NodeTime(EngineMeters.type(node), nanos));
+        }
+
+        void deadLettered(String reason) {
+            deadLettered++;
+            deadLetteredBy.merge(reason, 1L, Long::sum);
+        }
+
+        /** A copy, to {@link #restore} when the work counted after it is rolled back. */
+        Counts snapshot() {
+            Counts c = new Counts();
+            c.restore(this);
+            return c;
+        }
+
+        void restore(Counts c) {
+            events = c.events;
+            duplicateEvents = c.duplicateEvents;
+            nodeRuns = c.nodeRuns;
+            duplicateNodeRuns = c.duplicateNodeRuns;
+            succeeded = c.succeeded;
+            failed = c.failed;
+            deadLettered = c.deadLettered;
+            timersSet = c.timersSet;
+            startedBy = new HashMap<>(c.startedBy);
+            finishedBy = new HashMap<>(c.finishedBy);
+            outcomesBy = new HashMap<>(c.outcomesBy);
+            deadLetteredBy = new HashMap<>(c.deadLetteredBy);
+            nodeTimes = new ArrayList<>(c.nodeTimes);
+            executionMillis = new ArrayList<>(c.executionMillis);
+        }
 
         void addTo(EngineMetrics m) {
-            m.events.add(events);
-            m.duplicateEvents.add(duplicateEvents);
-            m.nodeRuns.add(nodeRuns);
-            m.duplicateNodeRuns.add(duplicateNodeRuns);
-            m.executionsSucceeded.add(succeeded);
-            m.executionsFailed.add(failed);
-            m.deadLettered.add(deadLettered);
-            m.timersSet.add(timersSet);
+            m.add(this);
+        }
+
+        /** The labelled side of {@link #addTo}. */
+        void recordTo(EngineMeters m) {
+            startedBy.forEach((workflow, n) -> m.started(workflow, n));
+            finishedBy.forEach((k, n) -> m.finished(k.get(0), k.get(1), n));
+            outcomesBy.forEach((k, n) -> m.nodeRuns(k.get(0), k.get(1), n));
+            deadLetteredBy.forEach((reason, n) -> m.deadLettered(reason, n));
+            m.duplicates(MeterNames.LAYER_EXECUTION_KEY, duplicateEvents);
+            m.duplicates(MeterNames.LAYER_PROCESSED_KEY, duplicateNodeRuns);
+            nodeTimes.forEach(t -> m.nodeDuration(t.type(), t.nanos()));
+            executionMillis.forEach(m::executionDuration);
         }
     }
 
@@ -126,7 +211,7 @@ final class Batch {
         LOG.warn("Dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), message);
         out.add(new DeadLetter(reason.name(), message, record.topic(), record.partition(), record.offset())
                 .record(record.key(), record.value(), null));
-        counts.deadLettered++;
+        counts.deadLettered(reason.name());
     }
 
     static byte[] key(String eventKey) {

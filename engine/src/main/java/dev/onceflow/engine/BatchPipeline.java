@@ -96,6 +96,7 @@ final class BatchPipeline {
             Savepoint sp = store.savepoint();
             int produced = batch.mark();
             int called = batch.callMark();
+            Batch.Counts counted = batch.counts.snapshot();
             try {
                 advance(decode.one(record, batch), batch, true);
                 store.flushQueued();
@@ -103,11 +104,12 @@ final class BatchPipeline {
                 if (Failures.classify(failure) != Failures.Recovery.POISON) {
                     throw failure;
                 }
-                // Undo this record only: its statements, queued statements and produced records.
+                // Undo this record only: its statements, queued statements, produced records and counts.
                 store.discardQueued();
                 store.rollbackTo(sp);
                 batch.undoTo(produced);
                 batch.undoCallsTo(called);
+                batch.counts.restore(counted);
                 if (!poison.failedAndExhausted(record)) {
                     throw new RetryBatch(record.topic() + "-" + record.partition() + "@" + record.offset()
                             + " failed (attempt " + poison.attempts(record) + " of " + poison.maxAttempts() + ")", failure);
@@ -126,8 +128,11 @@ final class BatchPipeline {
         return taken;
     }
 
-    /** A claimed call and what it came to. */
-    record CallResult(Batch.PendingCall call, NodeResult result) {
+    /** A claimed call, what it came to, and how long it took. */
+    record CallResult(Batch.PendingCall call, NodeResult result, long nanos) {
+        CallResult(Batch.PendingCall call, NodeResult result) {
+            this(call, result, 0);
+        }
     }
 
     /**
@@ -157,6 +162,7 @@ final class BatchPipeline {
             NodeResult result = r.result() instanceof NodeResult.Succeeded s
                     ? NodeResult.Succeeded.continueWith(s.output(), r.call().node().successors()) : r.result();
             batch.counts.nodeRuns++;
+            batch.counts.ran(r.call().node(), r.nanos());
             next.addAll(apply.apply(step, r.call().node(), result, batch));
         }
         advance(next, batch, careful);
@@ -193,6 +199,7 @@ final class BatchPipeline {
         batch.deadLetter(record, Reason.PROCESSING_FAILED, reason);
         Savepoint sp = store.savepoint();
         int produced = batch.mark();
+        Batch.Counts counted = batch.counts.snapshot();
         try {
             if (record.topic().equals(Topics.EVENTS)) {
                 EventEnvelope event = Json.read(record.value(), EventEnvelope.class);
@@ -222,6 +229,7 @@ final class BatchPipeline {
             store.discardQueued();
             store.rollbackTo(sp);
             batch.undoTo(produced);
+            batch.counts.restore(counted);
         }
     }
 }

@@ -72,7 +72,7 @@ final class DecodeRecords {
             EventEnvelope event = fresh.get(i);
             Long id = created.get(event.eventKey());
             if (id != null) {
-                batch.counts.events++;
+                batch.counts.started(event.workflow());
                 // Inserted by this transaction, so running and locked by it: no read needed.
                 batch.states(Map.of(id, ExecutionStatus.RUNNING));
                 steps.add(start(event, id, event.publishedAt(), freshPartitions.get(i)));
@@ -105,7 +105,7 @@ final class DecodeRecords {
         }
         Optional<Long> created = store.createExecution(event, ExecutionStatus.RUNNING.db(), null, 0);
         if (created.isPresent()) {
-            batch.counts.events++;
+            batch.counts.started(event.workflow());
             batch.states(Map.of(created.get(), ExecutionStatus.RUNNING));
             return List.of(start(event, created.get(), event.publishedAt(), record.partition()));
         }
@@ -145,8 +145,9 @@ final class DecodeRecords {
         if (id.isEmpty()) {
             return false;
         }
-        batch.counts.events++;
-        batch.counts.failed++;
+        batch.counts.started(event.workflow());
+        batch.counts.finished(event.workflow(), ExecutionStatus.FAILED,
+                event.publishedAt() > 0 ? Math.max(0, now - event.publishedAt()) : -1);
         batch.outcome(event.eventKey(), id.get(), event.workflow(), event.version(), ExecutionStatus.FAILED.db(), error, now,
                 event.publishedAt());
         return true;

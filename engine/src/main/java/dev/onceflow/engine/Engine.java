@@ -2,10 +2,14 @@ package dev.onceflow.engine;
 
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.metrics.MeterNames;
+import dev.onceflow.common.metrics.OnceflowMeters;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -25,11 +29,17 @@ public final class Engine implements AutoCloseable {
     private final DataSource dataSource;
     private final EngineHooks hooks;
     private final Clock clock;
-    private final EngineMetrics metrics = new EngineMetrics();
+    private final OnceflowMeters meters;
+    /** Whether this engine created {@link #meters} and so closes them. */
+    private final boolean ownsMeters;
+    private final EngineMetrics metrics;
+    private final List<OnceflowMeters.Registration> gauges = new ArrayList<>();
     private final List<EngineLoop> loops = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     private final String name;
-    private StallWatch stallWatch;
+    private volatile StallWatch stallWatch;
+    /** The started workers, for readers on other threads (a metrics scrape). */
+    private volatile List<EngineLoop> started = List.of();
     private final int httpPort;
     private dev.onceflow.common.http.RoleServer http;
 
@@ -37,14 +47,36 @@ public final class Engine implements AutoCloseable {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
     }
 
-    /** @param unsafe the negative control: no processed-key check, every delivered event runs again. Never in production. */
+    /**
+     * An engine with meters of its own.
+     *
+     * @param unsafe the negative control: no processed-key check, every delivered event runs again. Never in production.
+     */
     public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe) {
+        this(config, dataSource, hooks, clock, unsafe, null);
+    }
+
+    /**
+     * An engine that registers its meters on the process's {@code meters} (shared with the other
+     * roles of the process, not closed by this engine); null: meters of its own.
+     */
+    public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe,
+                  OnceflowMeters meters) {
         this.settings = EngineSettings.from(config, unsafe);
         this.dataSource = dataSource;
         this.hooks = hooks;
         this.clock = clock;
         this.name = processName(INSTANCES.incrementAndGet());
         this.httpPort = config.getInt(dev.onceflow.common.OnceflowConfig.ENGINE_HTTP_PORT);
+        this.ownsMeters = meters == null;
+        this.meters = ownsMeters ? new OnceflowMeters() : meters;
+        this.metrics = new EngineMetrics(this.meters);
+        gauges.add(this.meters.gauges(MeterNames.CONSUMER_LAG,
+                "Records not yet consumed, per partition this process's consumers own",
+                List.of(MeterNames.GROUP, MeterNames.TOPIC, MeterNames.PARTITION), this::lag));
+        gauges.add(this.meters.gauges(MeterNames.EXECUTIONS_STUCK,
+                "Executions not finished for longer than engine.stuck.execution.report.ms (waiting on a timer not yet overdue is not stuck)",
+                List.of(), this::stuck));
     }
 
     /**
@@ -80,11 +112,13 @@ public final class Engine implements AutoCloseable {
             threads.add(t);
             t.start();
         }
-        stallWatch = new StallWatch(settings, dataSource, clock);
-        stallWatch.start();
+        started = List.copyOf(loops);
+        StallWatch watch = new StallWatch(settings, dataSource, clock);
+        watch.start();
+        stallWatch = watch;
         if (httpPort >= 0) {
             http = new dev.onceflow.common.http.RoleServer("", httpPort, null, new dev.onceflow.common.http.RoleServer.Role(
-                    "engine", this::liveness, this::readiness, this::metricsText, null));
+                    "engine", this::liveness, this::readiness, this::scrape, null));
         }
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
     }
@@ -129,13 +163,35 @@ public final class Engine implements AutoCloseable {
         return db && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
     }
 
-    /** The Prometheus text of this engine's metrics. */
-    public String metricsText() {
-        return "";
-    }
-
     public EngineMetrics metrics() {
         return metrics;
+    }
+
+    /** The meters this engine registers on (its own, or the process's it was given). */
+    public OnceflowMeters meters() {
+        return meters;
+    }
+
+    /** The Prometheus text of {@link #meters()}, for {@code /metrics}. */
+    public String scrape() {
+        return meters.scrape();
+    }
+
+    /** The lag of the partitions the workers own now, by (group, topic, partition). */
+    private Map<List<String>, Long> lag() {
+        Map<List<String>, Long> lag = new HashMap<>();
+        for (EngineLoop loop : started) {
+            loop.lag().forEach((tp, records) -> lag.merge(List.of(settings.groupId(), tp.topic(), String.valueOf(tp.partition())),
+                    records, Math::max));
+        }
+        return lag;
+    }
+
+    /** The stall watch's last count; nothing before its first check reached PostgreSQL. */
+    private Map<List<String>, Long> stuck() {
+        StallWatch w = stallWatch;
+        long n = w == null ? -1 : w.stuckCount();
+        return n < 0 ? Map.of() : Map.of(List.of(), n);
     }
 
     public String name() {
@@ -161,6 +217,10 @@ public final class Engine implements AutoCloseable {
         }
         if (http != null) {
             http.close();
+        }
+        gauges.forEach(OnceflowMeters.Registration::close);
+        if (ownsMeters) {
+            meters.close();
         }
         LOG.info("{} stopped", name);
     }

@@ -91,6 +91,12 @@ final class EngineLoop implements Runnable {
     private boolean transactionOpen;
     private int consecutiveFailures;
     private final PoisonAttempts poison;
+    /**
+     * Records not yet consumed on each partition this worker owns, as its consumer last saw them
+     * (from the fetched end offsets, no request of its own). Written by the worker's thread after
+     * each poll, read by a metrics scrape on any thread.
+     */
+    private final Map<TopicPartition, Long> lag = new java.util.concurrent.ConcurrentHashMap<>();
 
     EngineLoop(String name, EngineSettings settings, DataSource dataSource, WorkflowCache workflows, EngineMetrics metrics,
                EngineHooks hooks, java.time.Clock clock) {
@@ -106,6 +112,11 @@ final class EngineLoop implements Runnable {
 
     State state() {
         return state.get();
+    }
+
+    /** Records waiting per owned partition, as of the worker's last poll; any thread. */
+    Map<TopicPartition, Long> lag() {
+        return lag;
     }
 
     @Override
@@ -186,7 +197,8 @@ final class EngineLoop implements Runnable {
             consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
-                    metrics.partitionsRevoked.add(partitions.size());
+                    metrics.countPartitionsRevoked(partitions.size());
+                    lag.keySet().removeAll(partitions);
                     assigned = consumer.assignment().size() - partitions.size();
                 }
 
@@ -197,7 +209,8 @@ final class EngineLoop implements Runnable {
 
                 @Override
                 public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
-                    metrics.partitionsRevoked.add(partitions.size());
+                    metrics.countPartitionsRevoked(partitions.size());
+                    lag.keySet().removeAll(partitions);
                     assigned = 0;
                 }
             });
@@ -228,6 +241,7 @@ final class EngineLoop implements Runnable {
         long nextTimerCheck = 0;
         while (state.get() == State.RUNNING) {
             ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
+            updateLag();
             if (!records.isEmpty()) {
                 // The connection may have been dropped by the previous batch's failure: the
                 // consumer keeps its partitions while a new one is opened.
@@ -241,6 +255,15 @@ final class EngineLoop implements Runnable {
             if (now >= nextTimerCheck) {
                 nextTimerCheck = now + settings.timerPollMs();
                 fireDueTimers();
+            }
+        }
+    }
+
+    private void updateLag() {
+        for (TopicPartition tp : consumer.assignment()) {
+            java.util.OptionalLong l = consumer.currentLag(tp);
+            if (l.isPresent()) {
+                lag.put(tp, l.getAsLong());
             }
         }
     }
@@ -283,7 +306,7 @@ final class EngineLoop implements Runnable {
             transactionOpen = false;
             store.markFired(due);
             store.commit();
-            metrics.timersFired.add(due.size());
+            metrics.countTimersFired(due.size());
         } catch (Throwable e) {
             Failures.Recovery recovery = Failures.classify(e);
             if (recovery == Failures.Recovery.STOP || recovery == Failures.Recovery.REJOIN) {
@@ -495,10 +518,15 @@ final class EngineLoop implements Runnable {
                     .followRedirects(java.net.http.HttpClient.Redirect.NEVER).build();
         }
         List<java.util.concurrent.CompletableFuture<NodeResult>> futures = new java.util.ArrayList<>(calls.size());
-        for (Batch.PendingCall call : calls) {
-            futures.add(HttpCall.send(httpClient, call.request(), call.idempotencyKey(), call.node().id()));
+        long[] answeredAt = new long[calls.size()];
+        long sent = System.nanoTime();
+        for (int i = 0; i < calls.size(); i++) {
+            Batch.PendingCall call = calls.get(i);
+            int index = i;
+            futures.add(HttpCall.send(httpClient, call.request(), call.idempotencyKey(), call.node().id())
+                    .whenComplete((r, e) -> answeredAt[index] = System.nanoTime()));
         }
-        metrics.httpCalls.add(calls.size());
+        metrics.countHttpCalls(calls.size());
         java.util.concurrent.CompletableFuture<Void> all = java.util.concurrent.CompletableFuture.allOf(
                 futures.toArray(new java.util.concurrent.CompletableFuture[0]));
         consumer.pause(consumer.assignment());
@@ -516,7 +544,8 @@ final class EngineLoop implements Runnable {
         }
         List<BatchPipeline.CallResult> results = new java.util.ArrayList<>(calls.size());
         for (int i = 0; i < calls.size(); i++) {
-            results.add(new BatchPipeline.CallResult(calls.get(i), futures.get(i).join()));
+            NodeResult result = futures.get(i).join(); // join() orders the answer time's write before this read
+            results.add(new BatchPipeline.CallResult(calls.get(i), result, answeredAt[i] - sent));
         }
         return results;
     }
@@ -583,6 +612,7 @@ final class EngineLoop implements Runnable {
                 LOG.debug("Consumer close failed", e);
             }
             consumer = null;
+            lag.clear(); // its partitions are someone else's now
         }
         if (store != null) {
             store.rollbackQuietly();

@@ -1,13 +1,28 @@
 package dev.onceflow.engine;
 
+import dev.onceflow.common.metrics.OnceflowMeters;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Counters of one engine process (all its workers). Thread-safe. Counts are of work committed to
  * PostgreSQL; a batch replayed after a failed Kafka commit counts its absorbed repeats again,
- * which is what they are.
+ * which is what they are. With {@link OnceflowMeters}, the same counts, with their labels, go to
+ * the process's Prometheus meters too ({@link EngineMeters}).
  */
 public final class EngineMetrics {
+
+    /** The Prometheus side, or null (a sum, a test). */
+    private final EngineMeters meters;
+
+    /** Counters only, no Prometheus meters. */
+    public EngineMetrics() {
+        this.meters = null;
+    }
+
+    /** Counters that also feed {@code meters}. */
+    public EngineMetrics(OnceflowMeters meters) {
+        this.meters = new EngineMeters(meters);
+    }
 
     final LongAdder events = new LongAdder();
     final LongAdder duplicateEvents = new LongAdder();
@@ -24,6 +39,42 @@ public final class EngineMetrics {
     final LongAdder httpCalls = new LongAdder();
     final LongAdder longStatements = new LongAdder();
     final LongAdder partitionsRevoked = new LongAdder();
+
+    /** What a batch did, committed: the counters, then the labelled meters. */
+    void add(Batch.Counts c) {
+        events.add(c.events);
+        duplicateEvents.add(c.duplicateEvents);
+        nodeRuns.add(c.nodeRuns);
+        duplicateNodeRuns.add(c.duplicateNodeRuns);
+        executionsSucceeded.add(c.succeeded);
+        executionsFailed.add(c.failed);
+        deadLettered.add(c.deadLettered);
+        timersSet.add(c.timersSet);
+        if (meters != null) {
+            c.recordTo(meters);
+        }
+    }
+
+    void countHttpCalls(int n) {
+        httpCalls.add(n);
+        if (meters != null) {
+            meters.httpCalls(n);
+        }
+    }
+
+    void countTimersFired(int n) {
+        timersFired.add(n);
+        if (meters != null) {
+            meters.timersFired(n);
+        }
+    }
+
+    void countPartitionsRevoked(int n) {
+        partitionsRevoked.add(n);
+        if (meters != null) {
+            meters.partitionsRevoked(n);
+        }
+    }
 
     /** Partitions this engine's workers gave up in rebalances (revoked or lost). */
     public long partitionsRevoked() {

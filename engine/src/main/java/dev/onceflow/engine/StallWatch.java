@@ -55,6 +55,8 @@ final class StallWatch implements AutoCloseable {
     private final StallCheck check;
     private final ScheduledExecutorService timer;
     private volatile List<String> problems = List.of();
+    /** Executions counted stuck by the last check that reached PostgreSQL; -1 before the first. */
+    private volatile long stuck = -1;
     private Admin admin;
 
     StallWatch(EngineSettings settings, DataSource dataSource, Clock clock) {
@@ -72,6 +74,11 @@ final class StallWatch implements AutoCloseable {
     void start() {
         long every = Math.max(1_000, Math.min(10_000, settings.stallReportMs() / 3));
         timer.scheduleWithFixedDelay(this::checkSafely, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Executions not finished for longer than engine.stuck.execution.report.ms at the last check; -1 before the first. */
+    long stuckCount() {
+        return stuck;
     }
 
     /** What a person should look at now; empty when nothing is stalled or stuck. */
@@ -166,6 +173,7 @@ final class StallWatch implements AutoCloseable {
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 long n = rs.getLong(1);
+                stuck = n;
                 if (n == 0) {
                     return java.util.Optional.empty();
                 }
