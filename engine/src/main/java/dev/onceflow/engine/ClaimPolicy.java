@@ -30,6 +30,7 @@ interface ClaimPolicy {
             List<Long> executions = new java.util.ArrayList<>(steps.size());
             List<String> nodes = new java.util.ArrayList<>(steps.size());
             List<String> paths = new java.util.ArrayList<>(steps.size());
+            List<Integer> attempts = new java.util.ArrayList<>(steps.size());
             Set<String> distinct = new HashSet<>();
             for (Step s : steps) {
                 if (distinct.add(s.key())) {
@@ -37,9 +38,10 @@ interface ClaimPolicy {
                     executions.add(s.task().executionId());
                     nodes.add(s.task().node());
                     paths.add(s.task().path());
+                    attempts.add(s.task().attempt());
                 }
             }
-            return store.claimAll(keys, executions, nodes, paths);
+            return store.claimAll(keys, executions, nodes, paths, attempts);
         }
 
         @Override

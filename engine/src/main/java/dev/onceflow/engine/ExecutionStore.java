@@ -107,8 +107,8 @@ final class ExecutionStore implements AutoCloseable {
                 + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[]) "
                 + "AS u(k, w, v, t, s, p, d) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
-        claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
-                + "SELECT k, e, n, p, 'started' FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[]) AS u(k, e, n, p) "
+        claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt) "
+                + "SELECT k, e, n, p, 'started', a FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::int4[]) AS u(k, e, n, p, a) "
                 + "ON CONFLICT (key) DO NOTHING RETURNING key");
         claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
                 + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
@@ -210,8 +210,8 @@ final class ExecutionStore implements AutoCloseable {
      *
      * @return the keys this call inserted (their nodes must run); the others existed
      */
-    Set<String> claimAll(List<String> keys, List<Long> executionIds, List<String> nodeIds, List<String> paths)
-            throws SQLException {
+    Set<String> claimAll(List<String> keys, List<Long> executionIds, List<String> nodeIds, List<String> paths,
+                         List<Integer> attempts) throws SQLException {
         Set<String> claimed = new HashSet<>();
         if (keys.isEmpty()) {
             return claimed;
@@ -220,6 +220,7 @@ final class ExecutionStore implements AutoCloseable {
         claimKeys.setArray(2, connection.createArrayOf("int8", executionIds.toArray(new Long[0])));
         claimKeys.setArray(3, connection.createArrayOf("text", nodeIds.toArray(new String[0])));
         claimKeys.setArray(4, connection.createArrayOf("text", paths.toArray(new String[0])));
+        claimKeys.setArray(5, connection.createArrayOf("int4", attempts.toArray(new Integer[0])));
         try (ResultSet rs = claimKeys.executeQuery()) {
             while (rs.next()) {
                 claimed.add(rs.getString(1));

@@ -1,0 +1,269 @@
+package dev.onceflow.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.TriggerRecord;
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.dispatcher.Dispatcher;
+import dev.onceflow.engine.Engine;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The admin API and the operator commands against a real dispatcher and engine (broker and
+ * PostgreSQL real): a retry after a fixed failure, a cancel while a node runs, a redrive after a
+ * fix, deploy/disable/rollback, the fleet, health and metrics, and the token.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
+class AdminApiIT {
+
+    @RegisterExtension
+    final Fleet fleet = new Fleet(TestInfra.embedded());
+    private final HttpClient http = HttpClient.newHttpClient();
+    private Dispatcher dispatcher;
+    private Engine engine;
+    private String base;
+
+    @BeforeAll
+    void start() {
+        engine = fleet.startEngine(2);
+        dispatcher = fleet.startDispatcher();
+        dispatcher.awaitRunning(Duration.ofSeconds(60));
+        base = "http://localhost:" + dispatcher.httpPort();
+    }
+
+    private HttpResponse<String> call(String method, String path, String body, String token) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private JsonNode ok(String method, String path, String body) throws Exception {
+        HttpResponse<String> r = call(method, path, body, TestInfra.TOKEN);
+        assertThat(r.statusCode()).as(method + " " + path + ": " + r.body()).isBetween(200, 299);
+        return Json.tree(r.body());
+    }
+
+    /** Runs an operator command as {@code onceflow ...} would, with the token in the environment. */
+    private record Cli(int code, String out, String err) {
+    }
+
+    private Cli cli(String token, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> argv = new ArrayList<>(List.of(args));
+        argv.add("--url");
+        argv.add(base);
+        int code = AdminCli.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                token == null ? Map.of() : Map.of("ONCEFLOW_API_TOKEN", token));
+        return new Cli(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** An event key in a path: its '#' is not a fragment. */
+    private static String enc(String key) {
+        return java.net.URLEncoder.encode(key, StandardCharsets.UTF_8);
+    }
+
+    private String eventKey(Workflow wf, String id) {
+        return wf.id() + "@1700000000000#" + id;
+    }
+
+    @Test
+    void withoutTheTokenEveryEndpointIs401AndHealthAndMetricsAnswer() throws Exception {
+        for (String path : List.of("/api/executions", "/api/dlq", "/api/workflows", "/api/fleet")) {
+            HttpResponse<String> r = call("GET", path, null, null);
+            assertThat(r.statusCode()).as(path).isEqualTo(401);
+            assertThat(Json.tree(r.body()).get("error").asText()).contains("bearer token");
+            assertThat(call("GET", path, null, "wrong").statusCode()).as(path).isEqualTo(401);
+        }
+        assertThat(cli("wrong", "executions", "list").code()).isEqualTo(AdminCli.UNAUTHORIZED);
+        assertThat(cli(null, "fleet").code()).isEqualTo(AdminCli.UNAUTHORIZED);
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> call("GET", "/health/ready", null, null).statusCode() == 200);
+        assertThat(call("GET", "/health/live", null, null).statusCode()).isEqualTo(200);
+        assertThat(call("GET", "/metrics", null, null).body()).contains("onceflow_");
+        String engineBase = "http://localhost:" + engine.httpPort();
+        await().atMost(Duration.ofSeconds(60)).until(() -> http.send(HttpRequest.newBuilder(URI.create(engineBase + "/health/ready")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(engineBase + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body())
+                .contains("onceflow_partitions_revoked_total");
+        assertThat(call("GET", "/api/executions/no-such-key", null, TestInfra.TOKEN).statusCode()).isEqualTo(404);
+        assertThat(cli(TestInfra.TOKEN, "executions", "show", "no-such-key").code()).isEqualTo(AdminCli.NOT_FOUND);
+    }
+
+    @Test
+    void aFailedExecutionIsRetriedFromItsFailedNodeAfterTheFixAndWhatSucceededDoesNotRunAgain() throws Exception {
+        String table = "admin_fix_" + Fleet.uniqueId("t").replace('-', '_');
+        Workflow wf = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "before", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'before')",
+                   "params": ["event.key"], "next": "write"},
+                  {"type": "sql", "id": "write", "sql": "INSERT INTO %s (event_key) VALUES (?)", "params": ["event.key"], "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""".formatted(Fleet.uniqueId("retry"), table));
+        fleet.publish(wf.id(), "r-1", Fleet.data(1));
+        fleet.flush();
+        String key = eventKey(wf, "r-1");
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.finished(wf.id()) == 1);
+        JsonNode failed = ok("GET", "/api/executions/" + enc(key), null);
+        assertThat(failed.get("status").asText()).isEqualTo("failed");
+        assertThat(failed.get("error").asText()).contains("node 'write' failed").contains(table);
+        assertThat(cli(TestInfra.TOKEN, "executions", "list", "--workflow", wf.id(), "--status", "failed").out()).contains(key);
+        // The fix.
+        try (var c = fleet.ds.getConnection(); var s = c.createStatement()) {
+            s.execute("CREATE TABLE " + table + " (event_key text PRIMARY KEY)");
+        }
+
+        Cli retried = cli(TestInfra.TOKEN, "executions", "retry", key);
+        assertThat(retried.code()).as(retried.err()).isEqualTo(AdminCli.OK);
+        assertThat(retried.out()).contains("attempt: 2");
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.succeeded(wf.id()) == 1);
+
+        JsonNode done = ok("GET", "/api/executions/" + enc(key), null);
+        assertThat(done.get("status").asText()).isEqualTo("succeeded");
+        List<String> timeline = new ArrayList<>();
+        done.get("nodes").forEach(n -> timeline.add(n.get("node").asText() + "#" + n.get("attempt").asInt() + ":" + n.get("status").asText()));
+        assertThat(timeline).containsExactlyInAnyOrder("before#1:succeeded", "write#1:failed", "write#2:succeeded", "after#1:succeeded");
+        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE event_key = ? AND node = 'before'", key))
+                .as("the node that succeeded before the failure did not run again").isEqualTo(1);
+        assertThat(fleet.count("SELECT count(*) FROM " + table)).isEqualTo(1);
+        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE event_key = ? AND node = 'after'", key)).isEqualTo(1);
+        HttpResponse<String> again = call("POST", "/api/executions/" + enc(key) + "/retry", null, TestInfra.TOKEN);
+        assertThat(again.statusCode()).as("only a failed execution is retried").isEqualTo(409);
+        assertThat(cli(TestInfra.TOKEN, "executions", "retry", key).code()).isEqualTo(AdminCli.FAILED);
+    }
+
+    @Test
+    void aCancelWhileANodeRunsLetsThatNodeFinishAndNothingAfterItRun() throws Exception {
+        Workflow wf = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "delay", "id": "first", "ms": 200, "next": "slow"},
+                  {"type": "sql", "id": "slow", "sql": "SELECT pg_sleep(3)", "next": "wait"},
+                  {"type": "delay", "id": "wait", "ms": 1000, "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""".formatted(Fleet.uniqueId("cancel")));
+        fleet.publish(wf.id(), "c-1", Fleet.data(1));
+        fleet.flush();
+        String key = eventKey(wf, "c-1");
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(50)).until(() -> fleet.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)' AND state = 'active'") == 1);
+
+        Cli cancelled = cli(TestInfra.TOKEN, "executions", "cancel", key);
+
+        assertThat(cancelled.code()).as(cancelled.err()).isEqualTo(AdminCli.OK);
+        assertThat(cancelled.out()).contains("status: cancelled");
+        // The delay's timer comes due and fires; the node after it must not run.
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.count("SELECT count(*) FROM timers WHERE key = ? AND fired_at IS NOT NULL",
+                key + "/wait") == 1);
+        await().pollDelay(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(3)).until(() -> true);
+        JsonNode e = ok("GET", "/api/executions/" + enc(key), null);
+        assertThat(e.get("status").asText()).isEqualTo("cancelled");
+        List<String> ran = new ArrayList<>();
+        e.get("nodes").forEach(n -> ran.add(n.get("node").asText()));
+        assertThat(ran).as("the running node finished; nothing after the cancel ran").contains("slow").doesNotContain("after");
+        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE event_key = ?", key)).isZero();
+        assertThat(call("POST", "/api/executions/" + enc(key) + "/cancel", null, TestInfra.TOKEN).statusCode()).isEqualTo(409);
+    }
+
+    @Test
+    void aDeadLetterIsRedrivenAfterTheFixAndRunsOnceHoweverOftenItIsRedriven() throws Exception {
+        String id = Fleet.uniqueId("late");
+        String recordId = "d-" + id;
+        fleet.publishRaw(Topics.TRIGGERS, recordId, new TriggerRecord(id, recordId, Instant.ofEpochMilli(1_700_000_000_000L),
+                Fleet.data(1)).toBytes()).get();
+        JsonNode dead = await().atMost(Duration.ofMinutes(1)).until(() -> {
+            for (JsonNode d : ok("GET", "/api/dlq?reason=UNKNOWN_WORKFLOW&limit=1000", null).get("items")) {
+                if (recordId.equals(d.get("key").asText())) {
+                    return d;
+                }
+            }
+            return null;
+        }, java.util.Objects::nonNull);
+        assertThat(dead.get("message").asText()).contains(id);
+        assertThat(cli(TestInfra.TOKEN, "dlq", "list", "--reason", "UNKNOWN_WORKFLOW", "--limit", "1000").out()).contains(recordId);
+
+        // The fix: the workflow is deployed (through the API), then the dead letter is redriven, twice.
+        HttpResponse<String> invalid = call("POST", "/api/workflows", "{\"id\": \"" + id + "\", \"trigger\": {\"type\": \"kafka\"}, "
+                + "\"nodes\": [{\"type\": \"sql\", \"id\": \"x\"}]}", TestInfra.TOKEN);
+        assertThat(invalid.statusCode()).isEqualTo(400);
+        assertThat(Json.tree(invalid.body()).get("error").asText()).contains("'x'").contains("sql");
+        ok("POST", "/api/workflows", "{\"id\": \"" + id + "\", \"trigger\": {\"type\": \"kafka\"}, \"nodes\": " + Fleet.effectNode("effect") + "}");
+        await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5)).until(() -> true); // the catalog refreshes every 500 ms
+        String where = "--partition=" + dead.get("partition").asInt();
+        Cli first = cli(TestInfra.TOKEN, "dlq", "redrive", where, "--offset=" + dead.get("offset").asLong());
+        assertThat(first.code()).as(first.err()).isEqualTo(AdminCli.OK);
+        assertThat(first.out()).contains(Topics.TRIGGERS);
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.succeeded(id) == 1);
+        ok("POST", "/api/dlq/redrive", "{\"partition\": " + dead.get("partition").asInt() + ", \"offset\": " + dead.get("offset").asLong() + "}");
+        fleet.publish(id, recordId, Fleet.data(1)).get(); // and the original record once more, as a publisher retrying would
+        fleet.flush();
+        await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(4)).until(() -> true);
+
+        assertThat(fleet.executions(id)).as("one execution however often it is redriven").isEqualTo(1);
+        assertThat(fleet.effects(id)).isEqualTo(1);
+        assertThat(cli(TestInfra.TOKEN, "dlq", "redrive", "--reason").code()).isEqualTo(AdminCli.USAGE);
+    }
+
+    @Test
+    void workflowsAreDisabledEnabledAndRolledBackAndTheFleetIsShown() throws Exception {
+        String id = Fleet.uniqueId("versions");
+        ok("POST", "/api/workflows", "{\"id\": \"" + id + "\", \"trigger\": {\"type\": \"kafka\"}, \"nodes\": " + Fleet.effectNode("v1") + "}");
+        ok("POST", "/api/workflows", "{\"id\": \"" + id + "\", \"trigger\": {\"type\": \"kafka\"}, \"nodes\": " + Fleet.effectNode("v2") + "}");
+
+        Cli disabled = cli(TestInfra.TOKEN, "workflow", "disable", id);
+        assertThat(disabled.code()).as(disabled.err()).isEqualTo(AdminCli.OK);
+        JsonNode listed = null;
+        for (JsonNode w : ok("GET", "/api/workflows", null).get("items")) {
+            if (w.get("id").asText().equals(id)) {
+                listed = w;
+            }
+        }
+        assertThat(listed).isNotNull();
+        assertThat(listed.get("enabled").asBoolean()).isFalse();
+        assertThat(listed.get("latest").asInt()).isEqualTo(2);
+        assertThat(cli(TestInfra.TOKEN, "workflow", "enable", id).code()).isEqualTo(AdminCli.OK);
+        Cli rolled = cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "1", "-o", "json");
+        assertThat(rolled.code()).as(rolled.err()).isEqualTo(AdminCli.OK);
+        assertThat(Json.tree(rolled.out()).get("version").asInt()).isEqualTo(3);
+        assertThat(fleet.count("SELECT count(*) FROM workflows WHERE id = ? AND version = 3 AND definition->'nodes'->0->>'id' = 'v1'", id))
+                .as("version 3 is version 1's definition").isEqualTo(1);
+        assertThat(cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "9").code()).isEqualTo(AdminCli.NOT_FOUND);
+        assertThat(cli(TestInfra.TOKEN, "workflow", "disable", "no-such-" + id).code()).isEqualTo(AdminCli.NOT_FOUND);
+
+        JsonNode f = ok("GET", "/api/fleet", null);
+        assertThat(f.get("engines").get("group").asText()).isEqualTo(fleet.group);
+        assertThat(f.get("engines").get("members")).isNotEmpty();
+        assertThat(f.get("engines").get("lag").size()).as("a lag per partition of events and tasks").isGreaterThanOrEqualTo(2);
+        assertThat(f.get("capture").get("slot").asText()).as("the capture's slot, and its retained WAL when it exists").isNotEmpty();
+        Cli shown = cli(TestInfra.TOKEN, "fleet");
+        assertThat(shown.code()).as(shown.err()).isEqualTo(AdminCli.OK);
+        assertThat(shown.out()).contains("engines:").contains("totalLag");
+        assertThat(cli(TestInfra.TOKEN, "executions", "list", "-o", "yaml").code()).isEqualTo(AdminCli.USAGE);
+    }
+}
