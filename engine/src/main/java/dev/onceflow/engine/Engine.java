@@ -30,6 +30,8 @@ public final class Engine implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final String name;
     private StallWatch stallWatch;
+    private final RetentionSettings retentionSettings;
+    private Retention retention;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -38,6 +40,7 @@ public final class Engine implements AutoCloseable {
     /** @param unsafe the negative control: no processed-key check, every delivered event runs again. Never in production. */
     public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe) {
         this.settings = EngineSettings.from(config, unsafe);
+        this.retentionSettings = RetentionSettings.from(config);
         this.dataSource = dataSource;
         this.hooks = hooks;
         this.clock = clock;
@@ -79,6 +82,8 @@ public final class Engine implements AutoCloseable {
         }
         stallWatch = new StallWatch(settings, dataSource, clock);
         stallWatch.start();
+        retention = new Retention(retentionSettings, dataSource, metrics);
+        retention.start();
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
     }
 
@@ -116,6 +121,9 @@ public final class Engine implements AutoCloseable {
         }
         if (stallWatch != null) {
             stallWatch.close();
+        }
+        if (retention != null) {
+            retention.close();
         }
         LOG.info("{} stopped", name);
     }
