@@ -132,13 +132,28 @@ public final class OnceflowConfig {
             "Deepest execution a row change may start: a change made by an execution at this depth starts nothing and is "
                     + "dead-lettered (DEPTH_LIMIT), which stops workflows that trigger themselves (ADR 0011).");
 
+    private static final long DAY_MS = 86_400_000L;
+    public static final Key RETENTION_EXECUTIONS_MS = Key.number("retention.executions.ms", Type.LONG, 7 * DAY_MS, 1_000,
+            3_650 * DAY_MS, "How long a finished execution's history (the execution, its processed keys, timers and branch "
+                    + "arrivals) is kept after it finished; then an engine removes it and retires its event key (ADR 0015).");
+    public static final Key RETENTION_KEYS_MS = Key.number("retention.keys.ms", Type.LONG, 30 * DAY_MS, 1_000, 3_650 * DAY_MS,
+            "The dedupe horizon: how long after an execution finished its event key still absorbs duplicate events, kept in "
+                    + "retired_event_keys once the history is gone; a record with that key arriving later starts a new execution. "
+                    + "At least retention.executions.ms; keep it above the retention of every topic that can deliver a record again.");
+    public static final Key RETENTION_BATCH_SIZE = Key.number("retention.batch.size", Type.INT, 200, 1, 10_000,
+            "Finished executions (with their history) removed, or retired event keys expired, per retention transaction; "
+                    + "small keeps each transaction and the locks it holds short.");
+    public static final Key RETENTION_INTERVAL_MS = Key.number("retention.interval.ms", Type.LONG, 60_000, 100, DAY_MS,
+            "How often each engine process removes history and retired keys past their time, batch after batch until none is "
+                    + "left; several engine processes share the work without waiting on each other.");
+
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_REFRESH_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
-            TABLE_MAX_DEPTH);
+            TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");
 
@@ -287,6 +302,12 @@ public final class OnceflowConfig {
             } else if (key.type() == Type.STRING && v.isBlank() && !key.defaultValue().isEmpty()) {
                 problems.add("configuration key '" + key.name() + "' must not be empty");
             }
+        }
+        if (problems.isEmpty() && Long.parseLong(values.get(RETENTION_KEYS_MS.name()).trim())
+                < Long.parseLong(values.get(RETENTION_EXECUTIONS_MS.name()).trim())) {
+            problems.add("configuration key '" + RETENTION_KEYS_MS.name() + "' (" + values.get(RETENTION_KEYS_MS.name()).trim()
+                    + ") must be at least '" + RETENTION_EXECUTIONS_MS.name() + "' (" + values.get(RETENTION_EXECUTIONS_MS.name()).trim()
+                    + "): an event key must absorb duplicates at least as long as its execution's history does (ADR 0015)");
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(String.join("; ", problems));

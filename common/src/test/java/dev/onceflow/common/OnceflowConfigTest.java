@@ -150,4 +150,18 @@ class OnceflowConfigTest {
                 .hasMessageContaining("dispatcher.dedupe.retention.ms");
         assertThatThrownBy(() -> OnceflowConfig.of(Map.of("db.url", " "))).hasMessageContaining("db.url").hasMessageContaining("empty");
     }
+
+    @Test
+    void theDedupeHorizonMayNotBeShorterThanTheHistory() {
+        OnceflowConfig defaults = OnceflowConfig.defaults();
+        assertThat(defaults.getLong(OnceflowConfig.RETENTION_EXECUTIONS_MS)).isEqualTo(7 * 86_400_000L);
+        assertThat(defaults.getLong(OnceflowConfig.RETENTION_KEYS_MS)).isEqualTo(30 * 86_400_000L);
+        assertThatThrownBy(() -> OnceflowConfig.of(Map.of("retention.executions.ms", "10000", "retention.keys.ms", "9999")))
+                .hasMessageContaining("'retention.keys.ms' (9999) must be at least 'retention.executions.ms' (10000)");
+        // a history longer than the default horizon needs a horizon raised with it
+        assertThatThrownBy(() -> OnceflowConfig.load(null, Map.of("ONCEFLOW_RETENTION_EXECUTIONS_MS", String.valueOf(60 * 86_400_000L)),
+                Map.of())).hasMessageContaining("retention.keys.ms");
+        assertThat(OnceflowConfig.of(Map.of("retention.executions.ms", "10000", "retention.keys.ms", "10000"))
+                .getLong(OnceflowConfig.RETENTION_KEYS_MS)).isEqualTo(10_000);
+    }
 }

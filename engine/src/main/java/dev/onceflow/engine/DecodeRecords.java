@@ -22,7 +22,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * execution ({@code INSERT … ON CONFLICT (event_key) DO NOTHING}, many in one statement) and
  * starts at the workflow's start node; a duplicate event of a running execution walks it again
  * from the start (its processed nodes are absorbed, the first one that never ran runs: ADR 0004),
- * and one of a finished execution produces its outcome again. A task record is a step as it is.
+ * one of a finished execution produces its outcome again, and one whose execution retention
+ * removed is absorbed by its retired key with nothing produced (ADR 0015; {@link ExecutionStore}
+ * decides, so both paths below get it). A task record is a step as it is.
  * Undecodable records are dead-lettered; an event of a workflow that is not deployed creates its
  * execution already failed. Not thread-safe: one per worker.
  */

@@ -42,6 +42,8 @@ public final class Engine implements AutoCloseable {
     private volatile List<EngineLoop> started = List.of();
     private final int httpPort;
     private dev.onceflow.common.http.RoleServer http;
+    private final RetentionSettings retentionSettings;
+    private Retention retention;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -63,6 +65,7 @@ public final class Engine implements AutoCloseable {
     public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe,
                   OnceflowMeters meters) {
         this.settings = EngineSettings.from(config, unsafe);
+        this.retentionSettings = RetentionSettings.from(config);
         this.dataSource = dataSource;
         this.hooks = hooks;
         this.clock = clock;
@@ -120,6 +123,8 @@ public final class Engine implements AutoCloseable {
             http = new dev.onceflow.common.http.RoleServer("", httpPort, null, new dev.onceflow.common.http.RoleServer.Role(
                     "engine", this::liveness, this::readiness, this::scrape, null));
         }
+        retention = new Retention(retentionSettings, dataSource, metrics);
+        retention.start();
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
     }
 
@@ -214,6 +219,9 @@ public final class Engine implements AutoCloseable {
         }
         if (stallWatch != null) {
             stallWatch.close();
+        }
+        if (retention != null) {
+            retention.close();
         }
         if (http != null) {
             http.close();

@@ -39,6 +39,24 @@ public final class EngineMetrics {
     final LongAdder httpCalls = new LongAdder();
     final LongAdder longStatements = new LongAdder();
     final LongAdder partitionsRevoked = new LongAdder();
+    final LongAdder executionsRemoved = new LongAdder();
+    final LongAdder eventKeysRetired = new LongAdder();
+    final LongAdder eventKeysExpired = new LongAdder();
+
+    /** Finished executions whose history retention removed (ADR 0015), counted once their transaction committed. */
+    public long executionsRemoved() {
+        return executionsRemoved.sum();
+    }
+
+    /** Event keys of removed executions kept in {@code retired_event_keys}, absorbing duplicates until the horizon. */
+    public long eventKeysRetired() {
+        return eventKeysRetired.sum();
+    }
+
+    /** Retired event keys deleted past the dedupe horizon: a record with such a key is a new event again. */
+    public long eventKeysExpired() {
+        return eventKeysExpired.sum();
+    }
 
     /** What a batch did, committed: the counters, then the labelled meters. */
     void add(Batch.Counts c) {
@@ -167,6 +185,9 @@ public final class EngineMetrics {
             total.httpCalls.add(m.httpCalls());
             total.longStatements.add(m.longStatements());
             total.partitionsRevoked.add(m.partitionsRevoked());
+            total.executionsRemoved.add(m.executionsRemoved());
+            total.eventKeysRetired.add(m.eventKeysRetired());
+            total.eventKeysExpired.add(m.eventKeysExpired());
         }
         return total;
     }

@@ -22,8 +22,9 @@ import java.util.Optional;
  * Executions and processed keys, on one worker's connection, inside the batch transaction the
  * caller opens and commits. The unique {@code executions.event_key} and the primary key of
  * {@code processed_keys} are the single winners of every race: an {@code INSERT … ON CONFLICT DO
- * NOTHING} that inserts nothing means another delivery already won. Not thread-safe: one per
- * worker, owned by its {@link EngineLoop}.
+ * NOTHING} that inserts nothing means another delivery already won. An event key whose execution
+ * retention removed keeps winning through {@code retired_event_keys} until its horizon (ADR 0015).
+ * Not thread-safe: one per worker, owned by its {@link EngineLoop}.
  */
 final class ExecutionStore implements AutoCloseable {
 
@@ -74,6 +75,8 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement markFired;
     private final PreparedStatement markWaitedOut;
     private final PreparedStatement insertExecutions;
+    private final PreparedStatement retiredAmong;
+    private final PreparedStatement undoExecutions;
     private final PreparedStatement claimKeys;
     private final List<Runnable> pendingFinishes = new ArrayList<>();
     private int pendingCompletes;
@@ -85,6 +88,11 @@ final class ExecutionStore implements AutoCloseable {
 
     ExecutionStore(Connection connection) throws SQLException {
         this.connection = connection;
+        // The single-winner arguments of this class (and dropRetired's) rest on READ COMMITTED: a
+        // statement sees what committed before it started, and a unique-index wait ends on the
+        // other transaction's commit. Pinned, so a database default of REPEATABLE READ cannot
+        // silently change them.
+        connection.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
         connection.setAutoCommit(false);
         try (java.sql.Statement st = connection.createStatement(); ResultSet rs = st.executeQuery("SHOW wal_level")) {
             logicalWal = rs.next() && "logical".equals(rs.getString(1));
@@ -107,6 +115,8 @@ final class ExecutionStore implements AutoCloseable {
                 + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[]) "
                 + "AS u(k, w, v, t, s, p, d) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
+        retiredAmong = connection.prepareStatement("SELECT event_key FROM retired_event_keys WHERE event_key = ANY(?)");
+        undoExecutions = connection.prepareStatement("DELETE FROM executions WHERE id = ANY(?)");
         claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt) "
                 + "SELECT k, e, n, p, 'started', a FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::int4[]) AS u(k, e, n, p, a) "
                 + "ON CONFLICT (key) DO NOTHING RETURNING key");
@@ -141,7 +151,7 @@ final class ExecutionStore implements AutoCloseable {
     /**
      * Creates the execution of an event unless one exists for its key.
      *
-     * @return the new execution id, or empty when the key already had an execution (a duplicate event)
+     * @return the new execution id, or empty when the key already had an execution or is retired (a duplicate event)
      */
     Optional<Long> createExecution(EventEnvelope event, String status, String error, long finishedAt) throws SQLException {
         insertExecution.setString(1, event.eventKey());
@@ -155,16 +165,22 @@ final class ExecutionStore implements AutoCloseable {
         insertExecution.setString(9, status);
         insertExecution.setTimestamp(10, new Timestamp(finishedAt));
         insertExecution.setInt(11, event.depth());
+        Optional<Long> id;
         try (ResultSet rs = insertExecution.executeQuery()) {
-            return rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
+            id = rs.next() ? Optional.of(rs.getLong(1)) : Optional.empty();
         }
+        if (id.isPresent() && !dropRetired(Map.of(event.eventKey(), id.get())).isEmpty()) {
+            return Optional.empty();
+        }
+        return id;
     }
 
     /**
      * Creates the running executions of many events in one statement (one round trip) unless one
      * exists for a key. The event keys must be distinct.
      *
-     * @return event key → new execution id, for the keys that had no execution (the others are duplicates)
+     * @return event key → new execution id, for the keys that had no execution and are not retired (the others are
+     *         duplicates)
      */
     Map<String, Long> createExecutions(List<EventEnvelope> events) throws SQLException {
         Map<String, Long> created = new HashMap<>();
@@ -201,7 +217,38 @@ final class ExecutionStore implements AutoCloseable {
                 created.put(rs.getString(1), rs.getLong(2));
             }
         }
+        if (!created.isEmpty()) {
+            dropRetired(created).forEach(created::remove);
+        }
         return created;
+    }
+
+    /**
+     * Undoes, in this transaction, the executions just created whose event key retention retired
+     * (ADR 0015): the key still absorbs duplicates until its horizon. Why a statement of its own:
+     * an insert whose key's execution was being deleted by retention waited on the unique index
+     * for retention's transaction and, after its commit, inserted; the insert's snapshot is older
+     * than that commit and cannot see the key retention retired in it. This statement starts
+     * after the insert returned, so its snapshot is newer than every commit the insert waited
+     * for. One round trip per batch that created executions (a probe of the retired keys, about
+     * 1.3 ms for 500 keys here, ADR 0015), a second only when it found one.
+     *
+     * @param created event key → id of the executions this transaction just created
+     * @return the event keys whose new execution was undone (duplicates)
+     */
+    private List<String> dropRetired(Map<String, Long> created) throws SQLException {
+        retiredAmong.setArray(1, connection.createArrayOf("text", created.keySet().toArray(new String[0])));
+        List<String> retired = new ArrayList<>();
+        try (ResultSet rs = retiredAmong.executeQuery()) {
+            while (rs.next()) {
+                retired.add(rs.getString(1));
+            }
+        }
+        if (!retired.isEmpty()) {
+            undoExecutions.setArray(1, connection.createArrayOf("int8", retired.stream().map(created::get).toArray(Long[]::new)));
+            undoExecutions.executeUpdate();
+        }
+        return retired;
     }
 
     /**

@@ -41,6 +41,31 @@ final class EngineTestDatabase {
         return dataSource;
     }
 
+    /**
+     * A database of its own on the same server, migrated, with a {@code test_effects} table: for
+     * tests that act on every row of a table (retention), which would touch other tests' rows in
+     * the shared database.
+     */
+    static synchronized DataSource newDatabase(String prefix) throws Exception {
+        String name = prefix + "_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        String port;
+        String user;
+        try (Connection c = get().getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE DATABASE " + name);
+            try (java.sql.ResultSet rs = st.executeQuery("SELECT current_setting('port'), current_user")) {
+                rs.next();
+                port = rs.getString(1);
+                user = rs.getString(2);
+            }
+        }
+        DataSource ds = dev.onceflow.common.Database.dataSource("jdbc:postgresql://localhost:" + port + "/" + name, user, "");
+        Migrations.apply(ds);
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE IF NOT EXISTS test_effects (event_key text NOT NULL, node text NOT NULL)");
+        }
+        return ds;
+    }
+
     private static void delete(Path dir) {
         try (Stream<Path> paths = Files.walk(dir)) {
             paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
