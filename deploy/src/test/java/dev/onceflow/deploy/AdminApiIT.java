@@ -189,6 +189,8 @@ class AdminApiIT {
         assertThat(ran).as("the running node finished; nothing after the cancel ran").contains("slow").doesNotContain("after");
         assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE event_key = ?", key)).isZero();
         assertThat(call("POST", "/api/executions/" + enc(key) + "/cancel", null, TestInfra.TOKEN).statusCode()).isEqualTo(409);
+        assertThat(call("GET", "/metrics", null, null).body()).as("the cancel is counted as a finish with status cancelled")
+                .containsPattern("onceflow_executions_finished_total\\{[^}]*status=\"cancelled\"[^}]*workflow=\"" + wf.id() + "\"[^}]*} 1\\.0");
     }
 
     @Test

@@ -55,7 +55,12 @@ final class AdminApi {
     private final DeadLetterApi deadLetters;
     private final FleetApi fleet;
 
-    AdminApi(DataSource db, Producer<byte[], byte[]> producer, DeadLetterApi deadLetters, FleetApi fleet) {
+    private final java.util.function.Consumer<String> cancelled;
+
+    /** @param cancelled told the workflow of each execution cancelled here (a metric) */
+    AdminApi(DataSource db, Producer<byte[], byte[]> producer, DeadLetterApi deadLetters, FleetApi fleet,
+             java.util.function.Consumer<String> cancelled) {
+        this.cancelled = cancelled;
         this.db = db;
         this.workflows = new WorkflowStore(db);
         this.producer = producer;
@@ -179,7 +184,10 @@ final class AdminApi {
             q.setString(1, key);
             try (ResultSet rs = q.executeQuery()) {
                 if (!rs.next()) {
-                    throw new ApiException(404, "no execution with event key '" + key + "'");
+                    throw new ApiException(retired(c, key) ? 410 : 404, retired(c, key)
+                            ? "execution '" + key + "' finished and its history was removed (retention.executions.ms); its key still "
+                                    + "absorbs duplicates until retention.keys.ms"
+                            : "no execution with event key '" + key + "'");
                 }
                 ObjectNode e = JsonNodeFactory.instance.objectNode();
                 e.put("id", rs.getLong(1));
@@ -200,6 +208,15 @@ final class AdminApi {
         }
     }
 
+    private static boolean retired(Connection c, String key) throws SQLException {
+        try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM retired_event_keys WHERE event_key = ?")) {
+            q.setString(1, key);
+            try (ResultSet rs = q.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
     /**
      * {@code POST /api/executions/{key}/cancel}: a running or waiting execution becomes
      * {@code cancelled}. The update waits for the share lock a worker holds on the execution while
@@ -210,9 +227,18 @@ final class AdminApi {
         String key = ctx.pathParam("key");
         try (Connection c = db.getConnection();
              PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), "
-                     + "error = 'cancelled through the admin API' WHERE event_key = ? AND finished_at IS NULL")) {
+                     + "error = 'cancelled through the admin API' WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id")) {
             u.setString(1, key);
-            if (u.executeUpdate() == 0) {
+            String workflow = null;
+            try (ResultSet rs = u.executeQuery()) {
+                if (rs.next()) {
+                    workflow = rs.getString(1);
+                }
+            }
+            if (workflow != null) {
+                cancelled.accept(workflow);
+            }
+            if (workflow == null) {
                 ObjectNode e = execution(c, key); // 404 when unknown
                 throw new ApiException(409, "execution '" + key + "' is already " + e.get("status").asText() + ": only a running or "
                         + "waiting execution can be cancelled");

@@ -194,7 +194,10 @@ public final class Dispatcher implements AutoCloseable {
                     new DeadLetterApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), sourceProducer),
                     new FleetApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
                             config.get(OnceflowConfig.DISPATCHER_APP_ID), dataSource, config.get(OnceflowConfig.TABLE_SLOT),
-                            this::captureStatus));
+                            this::captureStatus),
+                    workflow -> meters().counter(dev.onceflow.common.metrics.MeterNames.EXECUTIONS_FINISHED,
+                            "Executions finished, by workflow and status", dev.onceflow.common.metrics.MeterNames.WORKFLOW, workflow,
+                            dev.onceflow.common.metrics.MeterNames.STATUS, "cancelled").increment());
             try {
                 api = new dev.onceflow.common.http.RoleServer(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, token,
                         new dev.onceflow.common.http.RoleServer.Role("dispatcher", this::liveness, this::readiness, this::scrape,
