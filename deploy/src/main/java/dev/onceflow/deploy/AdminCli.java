@@ -300,8 +300,8 @@ final class AdminCli {
         }
     }
 
-    @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a running or waiting execution.")
-    static final class ExecutionsCancel implements Callable<Integer> {
+    /** A command that posts to {@code /api/executions/{key}/<action>} and prints the answer. */
+    abstract static class ExecutionAction implements Callable<Integer> {
         @Mixin
         Api api;
         @CommandLine.Spec
@@ -311,26 +311,19 @@ final class AdminCli {
 
         @Override
         public Integer call() {
-            print(spec.commandLine().getOut(), api, api.client().post("/api/executions/" + q(key) + "/cancel", null), null, List.of());
+            JsonNode answer = api.client().post("/api/executions/" + q(key) + "/" + spec.name(), null);
+            print(spec.commandLine().getOut(), api, answer, null, List.of());
             return OK;
         }
     }
 
+    @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a running or waiting execution.")
+    static final class ExecutionsCancel extends ExecutionAction {
+    }
+
     @Command(name = "retry", mixinStandardHelpOptions = true,
             description = "Continue a failed execution from its failed node (a new attempt; nodes that succeeded do not run again).")
-    static final class ExecutionsRetry implements Callable<Integer> {
-        @Mixin
-        Api api;
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "EVENT_KEY")
-        String key;
-
-        @Override
-        public Integer call() {
-            print(spec.commandLine().getOut(), api, api.client().post("/api/executions/" + q(key) + "/retry", null), null, List.of());
-            return OK;
-        }
+    static final class ExecutionsRetry extends ExecutionAction {
     }
 
     // ---- dead letters -------------------------------------------------------------------------

@@ -94,6 +94,8 @@ final class DevCommand {
         StoreCatalog catalog = null;
         Dispatcher dispatcher = null;
         Engine engine = null;
+        // One registry for the process: the dispatcher's /metrics shows the engine's meters too.
+        dev.onceflow.common.metrics.OnceflowMeters meters = new dev.onceflow.common.metrics.OnceflowMeters();
         UserTopics userTopics = null;
         Thread[] demoThreads = new Thread[0];
         try {
@@ -112,9 +114,9 @@ final class DevCommand {
             userTopics.createMissing();
             userTopics.start();
             catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
-            dispatcher = new Dispatcher(config, catalog, ds);
+            dispatcher = new Dispatcher(config, catalog, ds, meters);
             dispatcher.start();
-            engine = new Engine(config, ds);
+            engine = new Engine(config, ds, dev.onceflow.engine.EngineHooks.NONE, java.time.Clock.systemUTC(), false, meters);
             engine.start();
             out.println("Kafka " + infra.bootstrapServers() + ", PostgreSQL " + config.get(OnceflowConfig.DB_URL)
                     + ", 1 dispatcher (HTTP API on port " + dispatcher.httpPort() + "), " + workers + " engine workers");
@@ -152,6 +154,7 @@ final class DevCommand {
                 jsonSummary.put("scheduled", scheduled);
                 jsonSummary.put("table", table.toJson());
                 jsonSummary.put("node_tour_ok", tourOk);
+                jsonSummary.put("metrics_absorbed", scrapedAbsorbed(dispatcher.httpPort()));
                 jsonSummary.put("ok", ok);
                 String json = args.get("json", null);
                 if (json != null) {
@@ -182,6 +185,7 @@ final class DevCommand {
                 out.println("Stopping: demo, dispatcher, engine, Kafka broker, PostgreSQL");
             }
             stopAll(demoThreads, userTopics, dispatcher, catalog, engine, infra, err);
+            meters.close();
             if (tempDir) {
                 if (deleteQuietly(dir)) {
                     out.println("Removed " + dir);
@@ -527,5 +531,28 @@ final class DevCommand {
             timer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
             admin.close(java.time.Duration.ofSeconds(5));
         }
+    }
+
+    /**
+     * {@code onceflow_duplicates_absorbed_total} per layer as the dispatcher's {@code /metrics}
+     * serves it (read over HTTP, as a scraper would), for the summary to set beside its own figures.
+     */
+    static Map<String, Long> scrapedAbsorbed(int port) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        try {
+            String text = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://localhost:" + port + dev.onceflow.common.HttpPaths.METRICS)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                    "(?m)^onceflow_duplicates_absorbed_total\\{[^}]*layer=\"([a-z_]+)\"[^}]*} ([0-9.E+]+)$").matcher(text);
+            while (m.find()) {
+                out.put(m.group(1), (long) Double.parseDouble(m.group(2)));
+            }
+        } catch (java.io.IOException e) {
+            out.put("error_" + e.getClass().getSimpleName(), -1L);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return out;
     }
 }

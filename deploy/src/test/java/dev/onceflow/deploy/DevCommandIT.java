@@ -44,6 +44,11 @@ class DevCommandIT {
         // 600 duplicate copies in all; the dispatcher absorbs the retried publishes, the execution key
         // the copies that bypass it. A copy can only be absorbed once, by one layer.
         JsonNode absorbed = s.get("absorbed");
+        JsonNode scraped = s.get("metrics_absorbed");
+        for (String layer : List.of("dispatcher", "execution_key", "processed_key")) {
+            assertThat(scraped.path(layer).asLong(-1)).as("/metrics onceflow_duplicates_absorbed_total{layer=%s} equals the summary's", layer)
+                    .isEqualTo(absorbed.get(layer).asLong());
+        }
         assertThat(absorbed.get("dispatcher").asLong()).isPositive();
         assertThat(absorbed.get("execution_key").asLong()).isPositive();
         assertThat(absorbed.get("dispatcher").asLong() + absorbed.get("execution_key").asLong()).isGreaterThanOrEqualTo(600);

@@ -226,14 +226,7 @@ public final class Dispatcher implements AutoCloseable {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
         KafkaStreams.State s = streamsState();
         d.put("streams", String.valueOf(s));
-        boolean db;
-        try (java.sql.Connection c = dataSource.getConnection()) {
-            db = c.isValid(2);
-        } catch (java.sql.SQLException e) {
-            db = false;
-            d.put("postgresError", e.getMessage());
-        }
-        d.put("postgres", db ? "UP" : "DOWN");
+        boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
         return s == KafkaStreams.State.RUNNING && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
                 : dev.onceflow.common.http.RoleServer.Health.down(d);
     }

@@ -156,14 +156,7 @@ public final class Engine implements AutoCloseable {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
         int partitions = loops.stream().mapToInt(EngineLoop::assignedPartitions).sum();
         d.put("partitions", partitions);
-        boolean db;
-        try (java.sql.Connection c = dataSource.getConnection()) {
-            db = c.isValid(2);
-        } catch (java.sql.SQLException e) {
-            db = false;
-            d.put("postgresError", e.getMessage());
-        }
-        d.put("postgres", db ? "UP" : "DOWN");
+        boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
         d.put("problems", problems());
         return db && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
     }

@@ -35,6 +35,19 @@ public final class RoleServer implements AutoCloseable {
         public static Health down(Map<String, Object> detail) {
             return new Health(false, detail);
         }
+
+        /** Whether PostgreSQL answers within 2 s; notes {@code postgres} (and the error) in {@code detail}. */
+        public static boolean postgresUp(javax.sql.DataSource db, Map<String, Object> detail) {
+            boolean up;
+            try (java.sql.Connection c = db.getConnection()) {
+                up = c.isValid(2);
+            } catch (java.sql.SQLException e) {
+                up = false;
+                detail.put("postgresError", e.getMessage());
+            }
+            detail.put("postgres", up ? "UP" : "DOWN");
+            return up;
+        }
     }
 
     /** What a role plugs into its server. */
