@@ -68,19 +68,49 @@ final class AdminApi {
         this.fleet = fleet;
     }
 
+    /** The endpoints registered by {@link #routes}, as {@code "METHOD /path"} (the OpenAPI file describes each). */
+    private final List<String> endpoints = new ArrayList<>();
+
     void routes(RoutesConfig r) {
-        r.get("/api/executions", this::list);
-        r.get("/api/executions/{key}", this::show);
-        r.post("/api/executions/{key}/cancel", this::cancel);
-        r.post("/api/executions/{key}/retry", this::retry);
-        r.get("/api/workflows", this::workflows);
-        r.post("/api/workflows", this::deploy);
-        r.post("/api/workflows/{id}/enable", ctx -> enable(ctx, true));
-        r.post("/api/workflows/{id}/disable", ctx -> enable(ctx, false));
-        r.post("/api/workflows/{id}/rollback", this::rollback);
-        r.get("/api/dlq", deadLetters::list);
-        r.post("/api/dlq/redrive", deadLetters::redrive);
-        r.get("/api/fleet", fleet::show);
+        add(r, "GET", "/api/executions", this::list);
+        add(r, "GET", "/api/executions/{key}", this::show);
+        add(r, "POST", "/api/executions/{key}/cancel", this::cancel);
+        add(r, "POST", "/api/executions/{key}/retry", this::retry);
+        add(r, "GET", "/api/workflows", this::workflows);
+        add(r, "POST", "/api/workflows", this::deploy);
+        add(r, "POST", "/api/workflows/{id}/enable", ctx -> enable(ctx, true));
+        add(r, "POST", "/api/workflows/{id}/disable", ctx -> enable(ctx, false));
+        add(r, "POST", "/api/workflows/{id}/rollback", this::rollback);
+        add(r, "GET", "/api/dlq", deadLetters::list);
+        add(r, "POST", "/api/dlq/redrive", deadLetters::redrive);
+        add(r, "GET", "/api/fleet", fleet::show);
+        byte[] openApi = openApi();
+        r.get(dev.onceflow.common.HttpPaths.OPENAPI, ctx -> ctx.contentType("application/json").result(openApi));
+    }
+
+    private void add(RoutesConfig r, String method, String path, io.javalin.http.Handler handler) {
+        if (method.equals("GET")) {
+            r.get(path, handler);
+        } else {
+            r.post(path, handler);
+        }
+        endpoints.add(method + " " + path);
+    }
+
+    List<String> endpoints() {
+        return List.copyOf(endpoints);
+    }
+
+    /** The OpenAPI description served at {@link dev.onceflow.common.HttpPaths#OPENAPI} (no token). */
+    static byte[] openApi() {
+        try (var in = AdminApi.class.getResourceAsStream("/openapi.json")) {
+            if (in == null) {
+                throw new IllegalStateException("openapi.json is missing from the dispatcher's jar");
+            }
+            return in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     // ---- executions ---------------------------------------------------------------------------
