@@ -6,11 +6,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import picocli.CommandLine;
 
 /**
  * Command-line arguments of one command: {@code --name value} options, {@code --flag} switches and
- * positional words. Unknown options are an error naming the option, so a typo never silently runs
- * a default. Not thread-safe; one per command invocation.
+ * positional words, parsed by picocli (its programmatic model: the options are the command's,
+ * {@code -h}/{@code --help} is every command's). Unknown options are an error naming the option, so
+ * a typo never silently runs a default. Not thread-safe; one per command invocation.
  */
 final class Args {
 
@@ -20,40 +22,59 @@ final class Args {
     private final List<String> positional = new ArrayList<>();
 
     /**
-     * @param valued the options that take a value (without {@code --})
+     * @param valued the options that take a value (without {@code --}); each may be repeated
      * @param switches the options that take none
+     * @throws HelpRequested when the arguments ask for {@code --help}: its message is the usage
+     * @throws UsageException when they do not parse, naming the option
      */
     static Args parse(String command, List<String> args, Set<String> valued, Set<String> switches) {
+        CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.create().name("onceflow " + command);
+        spec.usageMessage().width(120).description(Onceflow.usageOf(command).split("\n"));
+        for (String name : new java.util.TreeSet<>(valued)) {
+            CommandLine.Model.OptionSpec.Builder o = CommandLine.Model.OptionSpec.builder("--" + name)
+                    .paramLabel(name.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).arity("1");
+            spec.addOption((REPEATABLE.contains(name) ? o.type(List.class).auxiliaryTypes(String.class) : o.type(String.class)).build());
+        }
+        for (String name : new java.util.TreeSet<>(switches)) {
+            spec.addOption(CommandLine.Model.OptionSpec.builder("--" + name).arity("0").type(boolean.class).build());
+        }
+        spec.addOption(CommandLine.Model.OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help and exit.").build());
+        spec.addPositional(CommandLine.Model.PositionalParamSpec.builder().paramLabel("ARG").type(List.class)
+                .auxiliaryTypes(String.class).arity("0..*").build());
+        CommandLine line = new CommandLine(spec).setOverwrittenOptionsAllowed(true);
+        CommandLine.ParseResult result;
+        try {
+            result = line.parseArgs(args.toArray(new String[0]));
+        } catch (CommandLine.ParameterException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (result.isUsageHelpRequested()) {
+            throw new HelpRequested(line.getUsageMessage(CommandLine.Help.Ansi.OFF));
+        }
         Args parsed = new Args();
-        for (int i = 0; i < args.size(); i++) {
-            String a = args.get(i);
-            if (a.startsWith("--") && a.length() > 2) {
-                String name = a.substring(2);
-                String inline = null;
-                int eq = name.indexOf('=');
-                if (eq > 0) {
-                    inline = name.substring(eq + 1);
-                    name = name.substring(0, eq);
-                }
-                if (valued.contains(name)) {
-                    if (inline == null) {
-                        if (i + 1 >= args.size()) {
-                            throw new UsageException(command + ": option --" + name + " needs a value");
-                        }
-                        inline = args.get(++i);
-                    }
-                    parsed.options.put(name, inline);
-                    parsed.repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(inline);
-                } else if (switches.contains(name) && inline == null) {
-                    parsed.flags.add(name);
-                } else {
-                    throw new UsageException(command + ": unknown option --" + name);
-                }
-            } else {
-                parsed.positional.add(a);
+        for (CommandLine.Model.OptionSpec o : result.matchedOptions()) {
+            String name = o.longestName().substring(2);
+            if (valued.contains(name)) {
+                List<String> values = REPEATABLE.contains(name) ? o.getValue() : List.of((String) o.getValue());
+                parsed.repeated.put(name, List.copyOf(values));
+                parsed.options.put(name, values.get(values.size() - 1));
+            } else if (switches.contains(name)) {
+                parsed.flags.add(name);
             }
         }
+        List<String> words = result.matchedPositionals().isEmpty() ? List.of() : result.matchedPositionals().get(0).getValue();
+        parsed.positional.addAll(words == null ? List.of() : words);
         return parsed;
+    }
+
+    /** The options given once per pair or value, any number of times ({@code --set a=1 --set b=2}); the others: the last wins. */
+    private static final Set<String> REPEATABLE = Set.of("set");
+
+    /** {@code --help}: the usage of the command, to print, exit 0. */
+    static final class HelpRequested extends RuntimeException {
+        HelpRequested(String usage) {
+            super(usage);
+        }
     }
 
     String get(String name, String fallback) {

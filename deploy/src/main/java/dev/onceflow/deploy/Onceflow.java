@@ -98,12 +98,16 @@ public final class Onceflow {
                 case "bench":
                     return BenchCommand.run(rest, out, err);
                 case "config":
+                    Args.parse("config", rest, java.util.Set.of(), java.util.Set.of());
                     return ConfigCommand.run(out);
                 default:
                     err.println("onceflow: unknown command '" + command + "'");
                     err.print(USAGE);
                     return 2;
             }
+        } catch (Args.HelpRequested e) {
+            out.print(e.getMessage());
+            return 0;
         } catch (Args.UsageException e) {
             err.println("onceflow " + command + ": " + e.getMessage());
             err.println("run 'onceflow help' for usage");
@@ -115,6 +119,23 @@ public final class Onceflow {
             err.println("onceflow " + command + " failed: " + e.getMessage());
             return 1;
         }
+    }
+
+    /** The lines of {@link #USAGE} that describe {@code command} (its entry and the indented lines under it). */
+    static String usageOf(String command) {
+        StringBuilder b = new StringBuilder();
+        boolean in = false;
+        for (String line : USAGE.split("\n")) {
+            if (line.startsWith("  " + command + " ") || line.equals("  " + command) || line.startsWith("  " + command + "  ")) {
+                in = true;
+            } else if (in && !line.startsWith("      ") && !line.startsWith("        ")) {
+                in = false;
+            }
+            if (in) {
+                b.append(line.strip().isEmpty() ? "" : line.substring(2)).append('\n');
+            }
+        }
+        return b.length() == 0 ? "See 'onceflow help'." : b.toString().stripTrailing();
     }
 
     /**

@@ -37,4 +37,25 @@ class ArgsTest {
                 .hasMessageContaining("--set expects key=value").hasMessageContaining("'a:1,b:2'");
         assertThatThrownBy(() -> sets("--set", "=x")).isInstanceOf(Args.UsageException.class);
     }
+
+    @Test
+    void everyCommandAnswersHelpWithItsOptionsAndUsage() {
+        for (String command : List.of("dev", "engine", "dispatcher", "workflow", "publish", "chaos", "bench", "config")) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            int code = Onceflow.run(List.of(command, "--help"), new java.io.PrintStream(out, true), new java.io.PrintStream(
+                    new java.io.ByteArrayOutputStream(), true));
+            assertThat(code).as(command).isZero();
+            assertThat(out.toString()).as(command).startsWith("Usage: onceflow " + command).contains("--help");
+        }
+    }
+
+    @Test
+    void anUnknownOptionIsAUsageErrorNamingItAndTheLastOfARepeatedOptionWins() {
+        assertThatThrownBy(() -> Args.parse("bench", List.of("--executions", "5", "--nope"), Set.of("executions"), Set.of()))
+                .isInstanceOf(Args.UsageException.class).hasMessageContaining("'--nope'");
+        Args args = Args.parse("chaos", List.of("--seed", "-5", "--seed=7", "--unsafe", "x", "-"), Set.of("seed"), Set.of("unsafe"));
+        assertThat(args.get("seed", null)).isEqualTo("7");
+        assertThat(args.flag("unsafe")).isTrue();
+        assertThat(args.positional()).containsExactly("x", "-");
+    }
 }
