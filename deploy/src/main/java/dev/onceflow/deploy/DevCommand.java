@@ -154,7 +154,9 @@ final class DevCommand {
                 jsonSummary.put("scheduled", scheduled);
                 jsonSummary.put("table", table.toJson());
                 jsonSummary.put("node_tour_ok", tourOk);
-                jsonSummary.put("metrics_absorbed", scrapedAbsorbed(dispatcher.httpPort()));
+                String scraped = scrape(dispatcher.httpPort());
+                jsonSummary.put("metrics_absorbed", absorbed(scraped));
+                jsonSummary.put("metrics_families", families(scraped));
                 jsonSummary.put("ok", ok);
                 String json = args.get("json", null);
                 if (json != null) {
@@ -533,26 +535,33 @@ final class DevCommand {
         }
     }
 
-    /**
-     * {@code onceflow_duplicates_absorbed_total} per layer as the dispatcher's {@code /metrics}
-     * serves it (read over HTTP, as a scraper would), for the summary to set beside its own figures.
-     */
-    static Map<String, Long> scrapedAbsorbed(int port) {
-        Map<String, Long> out = new LinkedHashMap<>();
+    /** The dispatcher's {@code /metrics} text, read over HTTP as a scraper would; empty if it cannot be read. */
+    static String scrape(int port) {
         try {
-            String text = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+            return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                     java.net.URI.create("http://localhost:" + port + dev.onceflow.common.HttpPaths.METRICS)).build(),
                     java.net.http.HttpResponse.BodyHandlers.ofString()).body();
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                    "(?m)^onceflow_duplicates_absorbed_total\\{[^}]*layer=\"([a-z_]+)\"[^}]*} ([0-9.E+]+)$").matcher(text);
-            while (m.find()) {
-                out.put(m.group(1), (long) Double.parseDouble(m.group(2)));
-            }
         } catch (java.io.IOException e) {
-            out.put("error_" + e.getClass().getSimpleName(), -1L);
+            return "";
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return "";
+        }
+    }
+
+    /** {@code onceflow_duplicates_absorbed_total} per layer in a scrape, for the summary to set beside its own figures. */
+    static Map<String, Long> absorbed(String scrape) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "(?m)^onceflow_duplicates_absorbed_total\\{[^}]*layer=\"([a-z_]+)\"[^}]*} ([0-9.E+]+)$").matcher(scrape);
+        while (m.find()) {
+            out.put(m.group(1), (long) Double.parseDouble(m.group(2)));
         }
         return out;
+    }
+
+    /** The Onceflow metric families in a scrape ({@code # TYPE onceflow_...} lines), sorted. */
+    static List<String> families(String scrape) {
+        return scrape.lines().filter(l -> l.startsWith("# TYPE onceflow_")).map(l -> l.split(" ")[2]).sorted().distinct().toList();
     }
 }
