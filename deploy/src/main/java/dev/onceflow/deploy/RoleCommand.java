@@ -60,7 +60,8 @@ final class RoleCommand {
             // Kafka Streams names its threads' clients <client.id>-StreamThread-N-...: readable, and one per process.
             config = config.with(java.util.Map.of("kafka.streams.client.id", name));
         }
-        DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
+        prepare(config, startWait(args, START_TIMEOUT_S));
+        com.zaxxer.hikari.HikariDataSource ds = Database.pooled(config, "onceflow-" + name, 8);
         StoreCatalog catalog = new StoreCatalog(new dev.onceflow.common.WorkflowStore(ds), config);
         Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
         dispatcher.start();
@@ -69,6 +70,7 @@ final class RoleCommand {
         serve(() -> {
             dispatcher.close();
             catalog.close();
+            ds.close();
         }, () -> dispatcher.metrics() + captureLine(dispatcher.captureStatus()));
         return 0;
     }
