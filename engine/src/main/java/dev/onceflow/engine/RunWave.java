@@ -73,16 +73,6 @@ final class RunWave {
             return next;
         }
         Set<String> claimed = policy.claim(store, runnable);
-        // Changes made by this wave's nodes start executions one deeper (ADR 0011).
-        int deepest = -1;
-        for (Step s : runnable) {
-            if (claimed.contains(s.key())) {
-                deepest = Math.max(deepest, s.task().depth());
-            }
-        }
-        if (deepest >= 0) {
-            store.markDepth(deepest + 1);
-        }
         NodeResult[] results = new NodeResult[runnable.size()];
         long[] nanos = new long[runnable.size()];
         List<Map<String, Object>> variables = new ArrayList<>(runnable.size());
@@ -90,25 +80,34 @@ final class RunWave {
             variables.add(NodeContext.variables(s.task()));
         }
         if (!careful) {
-            List<Node> batchable = new ArrayList<>();
-            List<Map<String, Object>> batchVars = new ArrayList<>();
-            List<Integer> index = new ArrayList<>();
+            // One JDBC batch per execution depth: a change made by a node starts executions one
+            // deeper than the node's execution, and the depth mark sent before a batch covers
+            // every change the batch makes (ADR 0011). A wave almost always holds one depth.
+            java.util.SortedMap<Integer, List<Integer>> byDepth = new java.util.TreeMap<>();
             Set<String> seen = new HashSet<>();
             for (int i = 0; i < runnable.size(); i++) {
                 if (claimed.contains(runnable.get(i).key()) && seen.add(runnable.get(i).key())) {
-                    batchable.add(nodes.get(i));
-                    batchVars.add(variables.get(i));
-                    index.add(i);
+                    byDepth.computeIfAbsent(runnable.get(i).task().depth(), d -> new ArrayList<>()).add(i);
                 }
             }
-            long started = System.nanoTime();
-            NodeResult[] ran = runner.runBatched(batchable, batchVars, store.connection());
-            long batched = java.util.Arrays.stream(ran).filter(java.util.Objects::nonNull).count();
-            // One JDBC batch ran them all: each node's time is its share of the batch's.
-            long share = batched == 0 ? 0 : (System.nanoTime() - started) / batched;
-            for (int k = 0; k < index.size(); k++) {
-                results[index.get(k)] = ran[k];
-                nanos[index.get(k)] = share;
+            for (Map.Entry<Integer, List<Integer>> group : byDepth.entrySet()) {
+                List<Integer> index = group.getValue();
+                List<Node> batchable = new ArrayList<>(index.size());
+                List<Map<String, Object>> batchVars = new ArrayList<>(index.size());
+                for (int i : index) {
+                    batchable.add(nodes.get(i));
+                    batchVars.add(variables.get(i));
+                }
+                store.markDepth(group.getKey() + 1);
+                long started = System.nanoTime();
+                NodeResult[] ran = runner.runBatched(batchable, batchVars, store.connection());
+                long batched = java.util.Arrays.stream(ran).filter(java.util.Objects::nonNull).count();
+                // One JDBC batch ran them all: each node's time is its share of the batch's.
+                long share = batched == 0 ? 0 : (System.nanoTime() - started) / batched;
+                for (int k = 0; k < index.size(); k++) {
+                    results[index.get(k)] = ran[k];
+                    nanos[index.get(k)] = share;
+                }
             }
         }
         Set<String> ranNow = new HashSet<>();
@@ -123,6 +122,7 @@ final class RunWave {
             }
             NodeResult result = results[i];
             if (result == null) {
+                store.markDepth(step.task().depth() + 1); // before the savepoint: a rollback to it keeps the mark
                 Savepoint sp = careful ? store.savepoint() : null;
                 long started = System.nanoTime();
                 result = runner.run(nodes.get(i), variables.get(i), store.connection());

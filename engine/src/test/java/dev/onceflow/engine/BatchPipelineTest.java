@@ -263,6 +263,53 @@ class BatchPipelineTest {
     }
 
     @Test
+    void executionsOfDifferentDepthsInOneBatchEachMarkTheirOwnDepth() throws Exception {
+        // A regression: one mark per wave (the deepest) made the shallower execution's change look
+        // deeper than it was, so a chain of row-change workflows skipped a depth.
+        Workflow wf = deployOneNode();
+        String shallow = wf.id() + "@6#shallow", deep = wf.id() + "@6#deep";
+        List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
+        for (var k : List.of(java.util.Map.entry(shallow, 0), java.util.Map.entry(deep, 3))) {
+            EventEnvelope e = new EventEnvelope(k.getKey(), wf.id(), wf.version(), 1_700_000_000_000L,
+                    Json.MAPPER.createObjectNode(), "test", 0, k.getValue());
+            batch.add(new ConsumerRecord<>(Topics.EVENTS, 0, offsets.getAndIncrement(),
+                    k.getKey().getBytes(StandardCharsets.UTF_8), Json.bytes(e)));
+        }
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("SELECT pg_create_logical_replication_slot('bh_depths', 'test_decoding')");
+        }
+        try {
+            runUntilCommitted(handler(3), batch, new ArrayList<>());
+            List<String> decoded = new ArrayList<>();
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT data FROM pg_logical_slot_get_changes('bh_depths', NULL, NULL)")) {
+                while (rs.next()) {
+                    decoded.add(rs.getString(1));
+                }
+            }
+            assertThat(depthBefore(decoded, shallow)).as("decoded: " + decoded).isEqualTo("1");
+            assertThat(depthBefore(decoded, deep)).as("decoded: " + decoded).isEqualTo("4");
+        } finally {
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+                st.execute("SELECT pg_drop_replication_slot('bh_depths')");
+            }
+        }
+    }
+
+    /** The content of the last depth message decoded before the insert of {@code key}'s effect. */
+    private static String depthBefore(List<String> decoded, String key) {
+        String depth = null;
+        for (String line : decoded) {
+            if (line.contains("prefix: onceflow.depth")) {
+                depth = line.substring(line.lastIndexOf("content:") + "content:".length());
+            } else if (line.contains("table public.test_effects: INSERT") && line.contains("'" + key + "'")) {
+                return depth;
+            }
+        }
+        throw new AssertionError("no insert of " + key + " in " + decoded);
+    }
+
+    @Test
     void anEnvelopeWithoutDepthDecodesAsDepthZero() throws Exception {
         byte[] old = ("{\"eventKey\":\"w@1\",\"workflow\":\"w\",\"version\":1,\"time\":1,\"data\":{},"
                 + "\"source\":\"s\",\"publishedAt\":0}").getBytes(StandardCharsets.UTF_8);
