@@ -58,6 +58,8 @@ public final class Dispatcher implements AutoCloseable {
     private State state = State.NEW;
     /** Written under the lock; volatile for a metrics scrape, which reads it without. */
     private volatile KafkaStreams streams;
+    /** The stream threads' consumer session timeout (readiness: a heartbeat older than it means the broker is lost). */
+    private volatile long sessionTimeoutMs = 10_000;
     private SlotWatch slotWatch;
     private Path tempStateDir;
 
@@ -221,13 +223,18 @@ public final class Dispatcher implements AutoCloseable {
                 ? dev.onceflow.common.http.RoleServer.Health.down(d) : dev.onceflow.common.http.RoleServer.Health.up(d);
     }
 
-    /** Ready while Kafka Streams runs (tasks assigned, broker reached) and PostgreSQL answers. */
+    /** Ready while Kafka Streams runs (tasks assigned), its consumers reach the broker and PostgreSQL answers. */
     private dev.onceflow.common.http.RoleServer.Health readiness() {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
         KafkaStreams.State s = streamsState();
         d.put("streams", String.valueOf(s));
+        KafkaStreams k = streams;
+        // Streams stays RUNNING for a while after the broker is gone; its consumers' heartbeats do not.
+        boolean broker = dev.onceflow.common.http.RoleServer.brokerUp(
+                k == null ? Double.NaN : dev.onceflow.common.http.RoleServer.heartbeatAgeSeconds(k.metrics()),
+                sessionTimeoutMs, d);
         boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
-        return s == KafkaStreams.State.RUNNING && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
+        return s == KafkaStreams.State.RUNNING && broker && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
                 : dev.onceflow.common.http.RoleServer.Health.down(d);
     }
 
@@ -257,6 +264,8 @@ public final class Dispatcher implements AutoCloseable {
             TopicChecks.ensureByKeyRetention(admin, byKeyRetention);
             recordLimit = TopicChecks.recordSizeLimit(admin, props, sourceProducerSettings());
         }
+        Object session = props.get(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG));
+        sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
                 metrics), props);
         streams.setUncaughtExceptionHandler(e -> {

@@ -159,6 +159,13 @@ class EngineMetersTest {
     }
 
     @Test
+    void everyReasonTheEngineDeadLettersWithIsShownFromTheStart() {
+        assertThat(meters.scrape()).contains("onceflow_dead_lettered_total{reason=\"MALFORMED_JSON\",role=\"engine\"} 0.0",
+                "onceflow_dead_lettered_total{reason=\"UNKNOWN_NODE\",role=\"engine\"} 0.0",
+                "onceflow_dead_lettered_total{reason=\"PROCESSING_FAILED\",role=\"engine\"} 0.0");
+    }
+
+    @Test
     void deadLettersAreCountedByRoleAndReason() throws Exception {
         ConsumerRecord<byte[], byte[]> garbage = new ConsumerRecord<>(Topics.TASKS, 0, offsets.getAndIncrement(),
                 "k".getBytes(StandardCharsets.UTF_8), "not json".getBytes(StandardCharsets.UTF_8));
@@ -197,7 +204,7 @@ class EngineMetersTest {
         String text = meters.scrape();
         assertThat(text).contains("onceflow_executions_started_total{workflow=\"kept\"} 1.0")
                 .doesNotContain("undone").doesNotContain("onceflow_node_runs_total{")
-                .doesNotContain("onceflow_dead_lettered_total{").contains("onceflow_execution_duration_seconds_count 0");
+                .contains("onceflow_dead_lettered_total{reason=\"PROCESSING_FAILED\",role=\"engine\"} 0.0").contains("onceflow_execution_duration_seconds_count 0");
         assertThat(metrics.events()).isEqualTo(1);
         assertThat(metrics.executionsFailed()).isZero();
     }
