@@ -85,9 +85,9 @@ final class BenchCommand {
         report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),
                 "java", System.getProperty("java.version"), "postgres_fsync", "on", "synchronous_commit", "on"));
         try {
-            DevCommand.runScript(ds, "CREATE TABLE bench_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL)");
+            Scripts.run(ds, "CREATE TABLE bench_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL)");
             WorkflowStore store = new WorkflowStore(ds);
-            byte[] def = DevCommand.resource("bench/bench-w1.json").getBytes(StandardCharsets.UTF_8);
+            byte[] def = Scripts.bundled("bench/bench-w1.json").getBytes(StandardCharsets.UTF_8);
             Workflow base = Workflows.parse("bench-w1.json", def);
             Map<String, Workflow> wfs = new LinkedHashMap<>();
             for (String id : List.of("bench-w1", "bench-w1-half", "bench-w1-engine", "bench-w2", "bench-warmup")) {

@@ -138,14 +138,14 @@ final class ChaosCommand {
     private void setUp() throws Exception {
         out.println("Starting PostgreSQL (durable) and generating " + bigRows + " rows ...");
         ds = fleet.startPostgres();
-        DevCommand.runScript(ds, """
+        Scripts.run(ds, """
                 CREATE TABLE IF NOT EXISTS chaos_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
                     row_id bigint, created_at timestamptz NOT NULL DEFAULT now());
                 CREATE INDEX IF NOT EXISTS chaos_effects_key ON chaos_effects (event_key, node);
                 CREATE TABLE IF NOT EXISTS chaos_big (id bigint PRIMARY KEY, v integer NOT NULL, pad text);
                 """);
-        DevCommand.runScript(ds, ChaosRowWriter.createTable());
-        DevCommand.runScript(ds, "INSERT INTO chaos_big SELECT g, ((g::bigint * 7919) % 100000)::int, md5(g::text) FROM generate_series(1, "
+        Scripts.run(ds, ChaosRowWriter.createTable());
+        Scripts.run(ds, "INSERT INTO chaos_big SELECT g, ((g::bigint * 7919) % 100000)::int, md5(g::text) FROM generate_series(1, "
                 + bigRows + ") g ON CONFLICT DO NOTHING; ANALYZE chaos_big");
 
         out.println(brokers == 1 ? "Starting the Kafka broker as its own process ..."
@@ -157,7 +157,7 @@ final class ChaosCommand {
         // The table workflow goes in before the dispatchers start, so the capture (and its slot) is
         // set up while they boot; the schedule is deployed when the run starts (deploySchedule).
         for (String name : List.of(ORDERS, HEAVY, ROWS)) {
-            Workflow wf = Workflows.parse(name, DevCommand.resource("chaos/" + name + ".json").getBytes(StandardCharsets.UTF_8));
+            Workflow wf = Workflows.parse(name, Scripts.bundled("chaos/" + name + ".json").getBytes(StandardCharsets.UTF_8));
             store.deploy(wf);
         }
         batch = new ChaosBatchCheck();
@@ -172,12 +172,12 @@ final class ChaosCommand {
     private void deploySchedule() throws Exception {
         ticksStart = (startedAt / 1000 + 1) * 1000;
         ticksEnd = (startedAt + durationS * 1000L) / 1000 * 1000;
-        ObjectNode def = (ObjectNode) Json.MAPPER.readTree(DevCommand.resource("chaos/" + TICKS + ".json"));
+        ObjectNode def = (ObjectNode) Json.MAPPER.readTree(Scripts.bundled("chaos/" + TICKS + ".json"));
         ((ObjectNode) def.get("trigger")).put("start", Instant.ofEpochMilli(ticksStart).toString())
                 .put("end", Instant.ofEpochMilli(ticksEnd).toString());
         new WorkflowStore(ds).deploy(Workflows.parse(TICKS, Json.MAPPER.writeValueAsBytes(def)));
         // The seed-shaped job: same window, its http node calling this process's receiver.
-        String batchJson = DevCommand.resource("chaos/" + ChaosBatchCheck.WORKFLOW + ".json").replace("RECEIVER", batch.url());
+        String batchJson = Scripts.bundled("chaos/" + ChaosBatchCheck.WORKFLOW + ".json").replace("RECEIVER", batch.url());
         ObjectNode batchDef = (ObjectNode) Json.MAPPER.readTree(batchJson);
         ((ObjectNode) batchDef.get("trigger")).put("start", Instant.ofEpochMilli(ticksStart).toString())
                 .put("end", Instant.ofEpochMilli(ticksEnd).toString());

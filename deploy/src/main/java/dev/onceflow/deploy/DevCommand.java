@@ -11,7 +11,6 @@ import dev.onceflow.dispatcher.StoreCatalog;
 import dev.onceflow.engine.Engine;
 import dev.onceflow.engine.EngineMetrics;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,7 +19,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -103,7 +101,7 @@ final class DevCommand {
             infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
                     OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "0", OnceflowConfig.DISPATCHER_HTTP_HOST.name(), "127.0.0.1"), false);
             DataSource ds = infra.dataSource();
-            runScript(ds, resource("examples/demo-schema.sql"));
+            Scripts.run(ds, Scripts.bundled("examples/demo-schema.sql"));
             List<Workflow> deployed = WorkflowCommand.deploy(new WorkflowStore(ds), examples());
             deployed.forEach(w -> out.println("Deployed example workflow " + w.id() + " version " + w.version()));
 
@@ -436,25 +434,10 @@ final class DevCommand {
             }
         } else {
             for (String name : BUNDLED_EXAMPLES) {
-                out.add(Workflows.parse(name, resource("examples/" + name).getBytes(StandardCharsets.UTF_8)));
+                out.add(Workflows.parse(name, Scripts.bundled("examples/" + name).getBytes(StandardCharsets.UTF_8)));
             }
         }
         return out;
-    }
-
-    static String resource(String name) throws IOException {
-        try (InputStream in = DevCommand.class.getClassLoader().getResourceAsStream(name)) {
-            if (in == null) {
-                throw new IOException("resource " + name + " is missing from the jar");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
-    static void runScript(DataSource ds, String sql) throws SQLException {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-            s.execute(sql);
-        }
     }
 
     /** Deletes {@code dir} and everything in it; false when something is left. */

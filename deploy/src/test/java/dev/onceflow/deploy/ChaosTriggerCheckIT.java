@@ -97,7 +97,7 @@ class ChaosTriggerCheckIT {
 
     @Test
     void tableCheckCountsARowRunTwiceUnderTwoKeysARowNeverRunAndAnAcknowledgedRowThatIsAbsent() throws Exception {
-        DevCommand.runScript(ds, "INSERT INTO chaos_rows (id, tx, payload) SELECT g, 1, 'x' FROM generate_series(1, 5) g");
+        Scripts.run(ds, "INSERT INTO chaos_rows (id, tx, payload) SELECT g, 1, 'x' FROM generate_series(1, 5) g");
         String row = "{\"row\": {\"id\": %d}}";
         execution(workflow + "@1#a", "succeeded", row.formatted(1));
         effect(workflow + "@1#a", "seen", 1L);
@@ -123,7 +123,7 @@ class ChaosTriggerCheckIT {
 
     @Test
     void tableCheckCountsARowTheWriterSawFailBeforeItsCommitAsUnexpected() throws Exception {
-        DevCommand.runScript(ds, "INSERT INTO chaos_rows (id, tx, payload) SELECT g, 1, 'x' FROM generate_series(1, 3) g");
+        Scripts.run(ds, "INSERT INTO chaos_rows (id, tx, payload) SELECT g, 1, 'x' FROM generate_series(1, 3) g");
         String row = "{\"row\": {\"id\": %d}}";
         for (long id = 1; id <= 3; id++) {
             execution(workflow + "@" + id + "#a", "succeeded", row.formatted(id));

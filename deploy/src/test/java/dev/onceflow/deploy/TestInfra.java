@@ -36,7 +36,7 @@ final class TestInfra {
         Migrations.apply(dataSource());
         LocalInfra.createTopics(config(Map.of()));
         try {
-            DevCommand.runScript(dataSource(), """
+            Scripts.run(dataSource(), """
                     CREATE TABLE IF NOT EXISTS it_effects (
                         id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
                         created_at timestamptz NOT NULL DEFAULT now());
@@ -104,9 +104,9 @@ final class TestInfra {
      */
     DataSource newSchema(String script) throws java.sql.SQLException {
         String schema = Fleet.uniqueId("chk").replace('-', '_');
-        DevCommand.runScript(dataSource(), "CREATE SCHEMA " + schema);
+        Scripts.run(dataSource(), "CREATE SCHEMA " + schema);
         DataSource ds = Database.dataSource(jdbcUrl + "?currentSchema=" + schema + ",public", user, password);
-        DevCommand.runScript(ds, script);
+        Scripts.run(ds, script);
         return ds;
     }
 
