@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.dev;
 
 import dev.onceflow.dispatcher.CaptureStatus;
 import java.sql.Connection;

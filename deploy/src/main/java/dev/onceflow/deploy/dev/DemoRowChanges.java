@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.dev;
 
 import java.math.BigDecimal;
 import java.sql.Connection;

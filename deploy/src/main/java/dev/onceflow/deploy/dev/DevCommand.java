@@ -1,10 +1,15 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.dev;
 
 import dev.onceflow.common.Json;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.deploy.Args;
+import dev.onceflow.deploy.LocalInfra;
+import dev.onceflow.deploy.PublishCommand;
+import dev.onceflow.deploy.Scripts;
+import dev.onceflow.deploy.WorkflowCommand;
 import dev.onceflow.dispatcher.CaptureStatus;
 import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.dispatcher.StoreCatalog;
@@ -39,7 +44,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
  * streams it). Prints progress while it runs and a summary read back from PostgreSQL at the end;
  * exit code 0 only when nothing ran twice and nothing was lost, for each of the three triggers.
  */
-final class DevCommand {
+public final class DevCommand {
 
     static final String DEMO_WORKFLOW = "demo-orders";
     /** The table-triggered example, on {@link DemoRowChanges#TABLE}. */
@@ -60,7 +65,7 @@ final class DevCommand {
     private DevCommand() {
     }
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+    public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse("dev", argv, Set.of("workers", "events", "json", "dir", "seed"),
                 Set.of("no-demo", "exit"));
         int workers = args.intValue("workers", 3, 1, 64);
