@@ -27,7 +27,7 @@ public final class LocalInfra implements AutoCloseable {
         this.config = config;
     }
 
-    static LocalInfra start(Path dir, Map<String, String> settings) {
+    public static LocalInfra start(Path dir, Map<String, String> settings) {
         return start(dir, settings, true);
     }
 

@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.EventEnvelope;
@@ -9,6 +9,10 @@ import dev.onceflow.common.TriggerRecord;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.deploy.Args;
+import dev.onceflow.deploy.LocalInfra;
+import dev.onceflow.deploy.PublishCommand;
+import dev.onceflow.deploy.Scripts;
 import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.dispatcher.StoreCatalog;
 import dev.onceflow.engine.Engine;
@@ -36,7 +40,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * → PostgreSQL, durable) on the embedded infrastructure, next to the limits of the same broker and
  * database measured in the same run, so the figures are read as ratios on a noisy shared machine.
  */
-final class BenchCommand {
+public final class BenchCommand {
 
     private final PrintStream out;
     private final int workers;
@@ -48,7 +52,7 @@ final class BenchCommand {
         this.workers = workers;
     }
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+    public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records"), Set.of());
         int n = args.intValue("executions", 20_000, 100, 10_000_000);
         int stormKeys = args.intValue("storm-keys", 5_000, 10, 1_000_000);
