@@ -66,7 +66,7 @@ public final class LocalInfra implements AutoCloseable {
     }
 
     /** Creates Onceflow's missing topics on the configured broker. */
-    static void createTopics(OnceflowConfig config) {
+    public static void createTopics(OnceflowConfig config) {
         Admin admin = admin(config);
         try {
             Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION),

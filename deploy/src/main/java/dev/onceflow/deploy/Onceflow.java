@@ -3,6 +3,7 @@ package dev.onceflow.deploy;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.deploy.dev.DevCommand;
 import dev.onceflow.deploy.proof.BenchCommand;
+import dev.onceflow.deploy.proof.ChaosCommand;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;

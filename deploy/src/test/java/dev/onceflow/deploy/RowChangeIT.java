@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.deploy.proof.ChildProcess;
 import dev.onceflow.dispatcher.CaptureStatus;
 import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.engine.Engine;

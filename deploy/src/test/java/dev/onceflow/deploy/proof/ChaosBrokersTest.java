@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

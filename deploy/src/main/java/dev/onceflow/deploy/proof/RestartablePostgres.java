@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import dev.onceflow.common.local.LocalPostgres;
 import java.io.IOException;

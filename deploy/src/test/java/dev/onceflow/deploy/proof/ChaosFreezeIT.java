@@ -1,7 +1,9 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.onceflow.deploy.Fleet;
+import dev.onceflow.deploy.TestInfra;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

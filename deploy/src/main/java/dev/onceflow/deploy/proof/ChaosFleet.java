@@ -1,8 +1,10 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import dev.onceflow.common.Migrations;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.local.LocalKafka;
+import dev.onceflow.deploy.LocalInfra;
+import dev.onceflow.deploy.Onceflow;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;

@@ -1,9 +1,10 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.Json;
+import dev.onceflow.deploy.Onceflow;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import java.time.Duration;
 import java.util.ArrayList;

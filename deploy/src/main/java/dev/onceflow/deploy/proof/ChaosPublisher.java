@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.EventEnvelope;

@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.Json;
@@ -7,6 +7,8 @@ import dev.onceflow.common.Topics;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.deploy.Args;
+import dev.onceflow.deploy.Scripts;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +37,7 @@ import javax.sql.DataSource;
  * {@link ChaosPublisher}'s and the table rows {@link ChaosRowWriter}'s. One instance per run, on
  * the calling thread; a JVM shutdown hook stops the processes if the run is cut short.
  */
-final class ChaosCommand {
+public final class ChaosCommand {
 
     static final String ORDERS = "chaos-orders";
     static final String HEAVY = "chaos-heavy";
@@ -83,7 +85,7 @@ final class ChaosCommand {
         this.fleet = new ChaosFleet(dir, logs, unsafe, brokers);
     }
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+    public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "brokers", "big-rows", "row-rate",
                 "json", "dir", "faults"), Set.of("unsafe"));
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));

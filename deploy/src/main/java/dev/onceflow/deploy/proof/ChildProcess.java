@@ -1,4 +1,4 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -14,9 +14,10 @@ import java.util.concurrent.TimeUnit;
  * transactions but runs no code — no heartbeat, no commit — until {@link #thaw()} (SIGCONT), when
  * it carries on as a zombie that may have lost its partitions meanwhile. Output goes to a log file
  * per start. Methods are synchronized: driven by the chaos controller's fault thread, and
- * {@link #stop(int)} may also come from the JVM shutdown hook.
+ * {@link #stop(int)} may also come from the JVM shutdown hook. Public where {@code RowChangeIT}
+ * (dev.onceflow.deploy) kills a capture-leading dispatcher the same way.
  */
-final class ChildProcess {
+public final class ChildProcess {
 
     private final String name;
     private final List<String> command;
@@ -28,7 +29,7 @@ final class ChildProcess {
     /** Started and not since killed or stopped on purpose: if it is not alive, it exited by itself. */
     private boolean wanted;
 
-    ChildProcess(String name, List<String> command, Map<String, String> env, Path logDir) {
+    public ChildProcess(String name, List<String> command, Map<String, String> env, Path logDir) {
         this.name = name;
         this.command = List.copyOf(command);
         this.env = Map.copyOf(env);
@@ -36,7 +37,7 @@ final class ChildProcess {
     }
 
     /** A JVM running {@code mainClass} on this JVM's class path. */
-    static List<String> java(String heap, String mainClass, List<String> args) {
+    public static List<String> java(String heap, String mainClass, List<String> args) {
         return java(heap, List.of(), mainClass, args);
     }
 
@@ -54,7 +55,7 @@ final class ChildProcess {
         return cmd;
     }
 
-    synchronized void start() throws IOException {
+    public synchronized void start() throws IOException {
         if (process != null && process.isAlive()) {
             throw new IllegalStateException(name + " is already running");
         }
@@ -130,7 +131,7 @@ final class ChildProcess {
     }
 
     /** SIGKILL (which a frozen process receives too), then waits until the process is gone. */
-    synchronized void kill9() throws InterruptedException {
+    public synchronized void kill9() throws InterruptedException {
         wanted = false;
         if (process != null) {
             process.destroyForcibly();
@@ -163,7 +164,7 @@ final class ChildProcess {
     }
 
     /** The operating-system process id of the current start, or -1 before the first start. */
-    synchronized long pid() {
+    public synchronized long pid() {
         return process == null ? -1 : process.pid();
     }
 

@@ -1,7 +1,10 @@
-package dev.onceflow.deploy;
+package dev.onceflow.deploy.proof;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.onceflow.deploy.Fleet;
+import dev.onceflow.deploy.Scripts;
+import dev.onceflow.deploy.TestInfra;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.util.List;
