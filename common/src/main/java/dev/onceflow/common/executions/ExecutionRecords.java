@@ -20,7 +20,8 @@ import javax.sql.DataSource;
  * tick). The engine owns these tables: their shape is the one migrations {@code V1__core.sql},
  * {@code V3__execution_depth.sql}, {@code V4__waiting_executions.sql} and {@code V5__retention.sql}
  * give them, and a migration that changes a column read here changes this class with it. The
- * engine writes them through its own store; the proof harness keeps its own SQL on purpose.
+ * engine writes them through its own store ({@code ExecutionStore}), with the same
+ * {@link ExecutionStatus} and {@link NodeStatus}; the proof harness keeps its own SQL on purpose.
  * Thread-safe: each call takes its own connection and ends its own transaction.
  */
 public final class ExecutionRecords {
