@@ -175,7 +175,8 @@ public final class Dispatcher implements AutoCloseable {
         p.putAll(sourceProducerSettings());
         sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
-        schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
+        var executions = new dev.onceflow.common.executions.ExecutionRecords(dataSource);
+        schedules = new ScheduleSource(catalog, executions::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
         schedules.start();
         RowChangeSource.Settings capture = RowChangeSource.Settings.from(config);
         rowChanges = new RowChangeSource(catalog, capture, sourceProducer, recordLimit, java.time.Clock.systemUTC(), metrics);
@@ -236,19 +237,6 @@ public final class Dispatcher implements AutoCloseable {
         boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
         return s == KafkaStreams.State.RUNNING && broker && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
                 : dev.onceflow.common.http.RoleServer.Health.down(d);
-    }
-
-    private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {
-        try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement q = c.prepareStatement("SELECT max(substring(event_key from '@([0-9]+)$')::bigint) "
-                     + "FROM executions WHERE workflow_id = ? AND event_key ~ '@[0-9]+$'")) {
-            q.setString(1, workflowId);
-            try (java.sql.ResultSet rs = q.executeQuery()) {
-                rs.next();
-                long t = rs.getLong(1);
-                return rs.wasNull() ? java.util.Optional.empty() : java.util.Optional.of(java.time.Instant.ofEpochMilli(t));
-            }
-        }
     }
 
     /** Creates missing topics and starts the stream threads; returns without waiting for RUNNING. */

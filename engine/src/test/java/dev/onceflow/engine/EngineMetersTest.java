@@ -7,6 +7,8 @@ import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeStatus;
 import dev.onceflow.common.metrics.OnceflowMeters;
 import dev.onceflow.common.workflow.Node;
 import dev.onceflow.common.workflow.Workflow;
