@@ -57,7 +57,12 @@ class ChaosIT {
 
         JsonNode d = r.get("detail");
         // The schedule fired every second through the faults (from the first tick, once a dispatcher had booted), each tick once.
-        assertThat(d.get("schedule_ticks_expected").asLong()).isGreaterThan(50);
+        // How many ticks that is depends on how long the first boot took on this machine (93 s of 100 once, under load).
+        long window = java.time.Duration.between(java.time.Instant.parse(r.get("schedule_window").get("start").asText()),
+                java.time.Instant.parse(r.get("schedule_window").get("end").asText())).toSeconds();
+        long firstTick = Math.round(d.get("schedule_first_tick_after_start_s").asDouble());
+        assertThat(d.get("schedule_ticks_expected").asLong()).as("one tick a second from the first")
+                .isGreaterThanOrEqualTo(Math.max(1, window - firstTick - 3));
         assertThat(d.get("schedule_ticks_executed_once").asLong()).isEqualTo(d.get("schedule_ticks_expected").asLong());
         assertThat(d.get("schedule_ticks_missing").asLong()).isZero();
         assertThat(d.get("schedule_ticks_missed_while_no_dispatcher_ran").asLong()).as("2 dispatchers: one always ran").isZero();
