@@ -48,8 +48,11 @@ public final class Onceflow {
                                   kill -9 / restart faults, with trigger-record, schedule and table workflows;
                                   checks duplicates, lost, stuck (exit 0 when all 0)
               bench [--executions N] [--workers N] [--storm-keys N] [--limit-records N] [--json FILE]
+                    [--latency-seconds N] [--latency-only]
                                   throughput/latency on the embedded infrastructure next to the bare
-                                  Kafka and PostgreSQL limits of the same run; writes FILE and a chart
+                                  Kafka and PostgreSQL limits of the same run; writes FILE and a chart;
+                                  latency: w1 at 10/s and 100/s for N s each (20), hop by hop, next to
+                                  a bare transactional hop and a bare durable commit
               config              list every configuration key with its default and meaning
 
             operator commands (the dispatcher's admin API; --url, token in $ONCEFLOW_API_TOKEN, -o table|json,

@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
  */
 final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
 
+    private final boolean eagerCommit;
+
     private static final Logger log = LoggerFactory.getLogger(DedupeByKey.class);
 
     /** Store entries examined per expiry run. */
@@ -48,6 +50,11 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     private String expiryCursor;
 
     DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
+        this(retentionMs, limit, metrics, true);
+    }
+
+    DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics, boolean eagerCommit) {
+        this.eagerCommit = eagerCommit;
         this.retentionMs = retentionMs;
         this.limit = limit;
         this.metrics = metrics;
@@ -80,6 +87,12 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
         seen.put(eventKey, now);
         context.forward(record, TriggerTopology.EVENTS_SINK);
         metrics.countAccepted();
+        // Commit as soon as this poll's records are processed, not at the next commit interval
+        // (ADR 0018): idle, an event is committed at once; busy, one transaction still covers all
+        // the records of a poll, so the batches grow with the load.
+        if (eagerCommit) {
+            context.commit();
+        }
     }
 
     private void deadLetter(Record<byte[], byte[]> record, String message) {

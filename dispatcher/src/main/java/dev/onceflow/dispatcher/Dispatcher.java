@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
@@ -57,6 +58,9 @@ public final class Dispatcher implements AutoCloseable {
     private final CountDownLatch runningOrFailed = new CountDownLatch(1);
     private State state = State.NEW;
     /** Written under the lock; volatile for a metrics scrape, which reads it without. */
+    /** The main consumer's fetch.max.wait.ms: the wait of a read_committed fetch once records became stable (ADR 0018). */
+    static final int FETCH_MAX_WAIT_MS = 10;
+
     private volatile KafkaStreams streams;
     /** The stream threads' consumer session timeout (readiness: a heartbeat older than it means the broker is lost). */
     private volatile long sessionTimeoutMs = 10_000;
@@ -255,7 +259,7 @@ public final class Dispatcher implements AutoCloseable {
         Object session = props.get(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG));
         sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
-                metrics), props);
+                metrics, config.getInt(OnceflowConfig.DISPATCHER_COMMIT_EAGER) == 1), props);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -379,8 +383,12 @@ public final class Dispatcher implements AutoCloseable {
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.getInt(OnceflowConfig.DISPATCHER_THREADS));
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir());
-        // Short commits: end-to-end latency under exactly-once is bounded by the commit interval.
+        // The processors request a commit after each poll's records (ADR 0018); the interval is
+        // the upper bound for what they do not see (punctuations, the dedupe store's cleanup).
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        // A read_committed fetch with nothing stable to return sits out fetch.max.wait.ms at the
+        // broker, even after a commit made records stable meanwhile: 500 ms by default (ADR 0018).
+        p.put(StreamsConfig.mainConsumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), FETCH_MAX_WAIT_MS);
         // The dedupe changelog is as durable as the topics Onceflow creates.
         p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.getInt(OnceflowConfig.REPLICATION));
         // A dispatcher killed without leaving the group holds its partitions until the session

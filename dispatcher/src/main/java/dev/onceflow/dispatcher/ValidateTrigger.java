@@ -55,8 +55,14 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     private final RecordSizeLimit limit;
     private final DispatcherMetrics metrics;
     private ProcessorContext<byte[], byte[]> context;
+    private final boolean eagerCommit;
 
     ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics) {
+        this(catalog, limit, metrics, true);
+    }
+
+    ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics, boolean eagerCommit) {
+        this.eagerCommit = eagerCommit;
         this.catalog = catalog;
         this.limit = limit;
         this.metrics = metrics;
@@ -74,6 +80,9 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
             attempt(record, at, "", () -> fromTriggerRecord(record, at)).ifPresent(this::forward);
         } else {
             routeUserRecord(record, at);
+        }
+        if (eagerCommit) {
+            context.commit(); // as soon as this poll's records are processed (ADR 0018)
         }
     }
 

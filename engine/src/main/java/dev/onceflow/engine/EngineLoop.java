@@ -69,6 +69,8 @@ final class EngineLoop implements Runnable {
 
     /** A worker killed without leaving the group holds its partitions until this passes (Kafka's default: 45 s). */
     static final int DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+    /** fetch.max.wait.ms of the workers' consumers (ADR 0018); kafka.consumer.fetch.max.wait.ms overrides it. */
+    static final int FETCH_MAX_WAIT_MS = 10;
     static final int DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
 
 
@@ -643,6 +645,9 @@ final class EngineLoop implements Runnable {
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, String.valueOf(DEFAULT_HEARTBEAT_INTERVAL_MS));
         // Range assignment gives events-N and tasks-N to the same worker: one key, one consumer.
         p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, org.apache.kafka.clients.consumer.RangeAssignor.class.getName());
+        // A read_committed fetch with nothing stable sits out fetch.max.wait.ms at the broker even
+        // after the dispatcher's commit made its events stable: 500 ms by default (ADR 0018).
+        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, String.valueOf(FETCH_MAX_WAIT_MS));
         p.putAll(settings.consumerOverrides());
         return p;
     }

@@ -46,6 +46,8 @@ public final class BenchCommand {
     private final int workers;
     private LocalInfra infra;
     private DataSource ds;
+    private int latencySeconds = 20;
+    private boolean latencyOnly;
 
     private BenchCommand(PrintStream out, int workers) {
         this.out = out;
@@ -53,15 +55,20 @@ public final class BenchCommand {
     }
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records"), Set.of());
+        Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records", "latency-seconds"),
+                Set.of("latency-only"));
         int n = args.intValue("executions", 20_000, 100, 10_000_000);
         int stormKeys = args.intValue("storm-keys", 5_000, 10, 1_000_000);
         int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);
         BenchCommand bench = new BenchCommand(out, args.intValue("workers", 3, 1, 64));
+        bench.latencySeconds = args.intValue("latency-seconds", 20, 5, 3600);
+        bench.latencyOnly = args.flag("latency-only");
         Map<String, Object> report = bench.execute(n, stormKeys, limitRecords);
         out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
         String json = args.get("json", null);
-        if (json != null) {
+        if (json != null && bench.latencyOnly) {
+            Files.write(Path.of(json), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+        } else if (json != null) {
             Path jsonPath = Path.of(json);
             Files.write(jsonPath, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
             Path html = jsonPath.resolveSibling(jsonPath.getFileName().toString().replaceAll("\\.json$", "") + ".html");
@@ -94,7 +101,8 @@ public final class BenchCommand {
             byte[] def = Scripts.bundled("bench/bench-w1.json").getBytes(StandardCharsets.UTF_8);
             Workflow base = Workflows.parse("bench-w1.json", def);
             Map<String, Workflow> wfs = new LinkedHashMap<>();
-            for (String id : List.of("bench-w1", "bench-w1-half", "bench-w1-engine", "bench-w2", "bench-warmup")) {
+            for (String id : List.of("bench-w1", "bench-w1-half", "bench-w1-engine", "bench-w2", "bench-warmup", "bench-lat-10",
+                    "bench-lat-100")) {
                 wfs.put(id, store.deploy(new Workflow(id, null, base.description(), base.trigger(), base.start(), base.nodes())));
             }
             OnceflowConfig config = infra.config();
@@ -108,6 +116,12 @@ public final class BenchCommand {
                     out.println("Warm-up: 2,000 executions");
                     publish(producer, wfs.get("bench-warmup"), 2000, 0, 1, false);
                     awaitFinished("bench-warmup", 2000, engine);
+                    report.put("latency", latency(wfs));
+                    if (latencyOnly) {
+                        engine.close();
+                        dispatcher.close();
+                        return report;
+                    }
                     long cpu0 = cpuMillis();
 
                     out.printf("w1: %,d executions of 3 INSERT nodes, published as fast as possible%n", n);
@@ -175,6 +189,43 @@ public final class BenchCommand {
                 walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /**
+     * The latency workload on the quiet system (issue 13): the floors, then w1 at 10/s and at
+     * 100/s for {@code latencySeconds} each, and whether the low-load goal is met: p50 within 4×
+     * and p99 within 8× of one bare transactional hop plus one durable commit.
+     */
+    private Map<String, Object> latency(Map<String, Workflow> wfs) throws Exception {
+        BenchLatency bench = new BenchLatency(infra.bootstrapServers(), ds, out);
+        out.println("latency floors: a bare Kafka transactional hop to a read_committed consumer; a bare durable PostgreSQL commit");
+        Map<String, Object> floors = bench.floors();
+        out.println("  " + floors);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("floors", floors);
+        for (int rate : List.of(10, 100)) {
+            out.printf("latency: w1 at %d/s for %d s%n", rate, latencySeconds);
+            Map<String, Object> run = bench.run(wfs.get("bench-lat-" + rate), rate, latencySeconds);
+            bench.print(rate + "/s", run);
+            r.put("w1_at_" + rate + "_per_s", run);
+        }
+        long floorP50 = floorOf(floors, "p50");
+        long floorP99 = floorOf(floors, "p99");
+        Map<String, Object> low = castMap(castMap(r.get("w1_at_10_per_s")).get("end_to_end_ms"));
+        Map<String, Object> goal = new LinkedHashMap<>();
+        goal.put("floor_p50_ms", floorP50);
+        goal.put("floor_p99_ms", floorP99);
+        goal.put("low_load_p50_over_floor", round(((Number) low.get("p50")).doubleValue() / Math.max(1, floorP50), 2));
+        goal.put("low_load_p99_over_floor", round(((Number) low.get("p99")).doubleValue() / Math.max(1, floorP99), 2));
+        goal.put("met", ((Number) low.get("p50")).longValue() <= 4 * floorP50 && ((Number) low.get("p99")).longValue() <= 8 * floorP99);
+        r.put("low_load_goal", goal);
+        out.println("  low-load goal (p50 ≤ 4× and p99 ≤ 8× one transactional hop + one durable commit): " + goal);
+        return r;
+    }
+
+    private static long floorOf(Map<String, Object> floors, String q) {
+        return ((Number) castMap(floors.get("kafka_transactional_hop_ms")).get(q)).longValue()
+                + ((Number) castMap(floors.get("postgres_durable_commit_ms")).get(q)).longValue();
     }
 
     private Map<String, Object> workload(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, Engine engine)
