@@ -63,6 +63,12 @@ function showError(e) {
   flash(e.message, 'error');
 }
 
+function stopPolling() {
+  generation++;
+  timers.forEach(clearInterval);
+  timers = [];
+}
+
 /** Runs `fn` now and every `ms` while the page that asked is shown. */
 function every(ms, fn) {
   const g = generation;
@@ -111,6 +117,8 @@ onAuth((state, message) => {
     tokenState.textContent = 'token set';
     tokenState.className = 'token-state ok';
   } else if (state === 'refused') {
+    stopPolling();
+    main.innerHTML = '';
     auth.hidden = false;
     auth.className = 'auth refused';
     authMessage.textContent = 'Token refused (401): ' + (message || 'the server did not accept it') + '. Enter the api.token of this dispatcher.';
@@ -258,12 +266,16 @@ async function executionPage(key) {
     document.getElementById('btn-retry').disabled = e.status !== 'failed';
     document.getElementById('trigger').innerHTML = json(e.trigger);
     document.getElementById('vars').innerHTML = json(e.vars);
-    const runs = e.nodes || [];
+    const g = await graphOf(e.workflow, e.version);
+    const order = new Map(g.graph.nodes.map((n, i) => [n.id, i]));
+    // Nodes run inline in one transaction share its start time: then the graph's order, then the attempt.
+    const runs = (e.nodes || []).slice().sort((a, b) => new Date(a.startedAt) - new Date(b.startedAt)
+      || (order.get(a.node) ?? 0) - (order.get(b.node) ?? 0) || a.attempt - b.attempt);
     const t0 = runs.length ? Math.min(...runs.map(r => new Date(r.startedAt))) : 0;
     const t1 = runs.length ? Math.max(...runs.map(r => new Date(r.finishedAt || r.startedAt))) : 0;
     const span = Math.max(1, t1 - t0);
     document.querySelector('#timeline tbody').innerHTML = runs.map(r => {
-      const left = ((new Date(r.startedAt) - t0) / span) * 100;
+      const left = Math.min(99, ((new Date(r.startedAt) - t0) / span) * 100);
       const width = Math.max(0.8, ((new Date(r.finishedAt || r.startedAt) - new Date(r.startedAt)) / span) * 100);
       const detail = r.error ? `<span class="error-text">${esc(r.error)}</span>`
         : r.output == null ? '' : `<code>${esc(JSON.stringify(r.output)).slice(0, 400)}</code>`;
@@ -276,7 +288,6 @@ async function executionPage(key) {
     const statuses = nodeStatuses(runs);
     const signature = JSON.stringify(statuses);
     if (signature !== drawn) {
-      const g = await graphOf(e.workflow, e.version);
       drawGraph(document.getElementById('graph'), g.graph, statuses);
       drawn = signature;
     }
@@ -337,8 +348,9 @@ async function workflowsPage(id, version) {
               href="#/workflows/${encodeURIComponent(w.id)}/${v}">v${v}</a>`).join(' ')}</td>
         <td class="actions">
           <button type="button" data-act="${w.enabled ? 'disable' : 'enable'}">${w.enabled ? 'Disable' : 'Enable'}</button>
-          <select data-rollback>${w.versions.filter(v => v !== w.latest).map(v => `<option>${v}</option>`).join('')}</select>
-          <button type="button" data-act="rollback" ${w.versions.length < 2 ? 'disabled' : ''}>Roll back</button>
+          ${w.versions.length < 2 ? '' : `<label class="muted">to v<select data-rollback>${w.versions.filter(v => v !== w.latest)
+            .map(v => `<option>${v}</option>`).join('')}</select></label>
+          <button type="button" data-act="rollback">Roll back</button>`}
         </td>
       </tr>`).join('') || '<tr><td colspan="5" class="muted">no workflow deployed</td></tr>';
   };
@@ -462,15 +474,23 @@ function groupTable(g, withLag) {
 async function fleetPage() {
   main.innerHTML = `
     <h1>Fleet and figures</h1>
-    <div class="two">
-      <section class="card"><h2>Engines</h2><div id="engines"></div></section>
-      <section class="card"><h2>Dispatchers</h2><div id="dispatchers"></div><h2>Row-change capture</h2><div id="capture"></div></section>
+    <div class="two top">
+      <div><section class="card"><h2>Engines</h2><div id="engines"></div></section>
+        <section class="card"><h2>Row-change capture</h2><div id="capture"></div></section></div>
+      <section class="card"><h2>Dispatchers</h2><div id="dispatchers"></div></section>
     </div>
-    <section class="card"><h2>Last hour <span class="muted" id="figures-note"></span></h2>
-      <div id="chart-rate" class="chart"></div>
-      <div id="chart-latency" class="chart"></div>
-      <div id="chart-dups" class="chart"></div>
+    <section class="card"><h2>Figures over the last <select id="f-minutes"><option value="15">15 min</option>
+        <option value="30">30 min</option><option value="60" selected>hour</option></select>
+        <span class="muted" id="figures-note"></span></h2>
+      <div class="charts">
+        <div id="chart-rate" class="chart"></div>
+        <div id="chart-latency" class="chart"></div>
+        <div id="chart-dups" class="chart"></div>
+      </div>
     </section>`;
+  const minutes = document.getElementById('f-minutes');
+  minutes.value = hashQuery().get('minutes') || '60';
+  minutes.addEventListener('change', () => { location.hash = '#/fleet?minutes=' + minutes.value; });
   every(5000, async () => {
     const f = await get('/api/fleet');
     document.getElementById('engines').innerHTML = groupTable(f.engines, true);
@@ -481,25 +501,26 @@ async function fleetPage() {
       <tr><th>Slot</th><td>${esc(c.slot)}</td></tr>
       <tr><th>Slot active</th><td>${c.slotActive == null ? '<span class="muted">no slot</span>' : c.slotActive ? 'yes' : '<b class="error-text">no: its WAL piles up</b>'}</td></tr>
       <tr><th>Slot lag</th><td id="slot-lag">${c.slotRetainedWalBytes == null ? '–' : (c.slotRetainedWalBytes / 1024).toFixed(1) + ' KiB retained WAL'}</td></tr>
-      <tr><th>This replica</th><td><code>${esc(JSON.stringify(r))}</code></td></tr>
+      <tr><th>This replica</th><td>${esc(r.state || 'no capture')}${r.streaming ? ' · streaming' : ''}
+        · tables: ${esc((r.tables || []).join(', ') || 'none')} · ${r.changes ?? 0} changes, ${r.events ?? 0} events published${r.problem ? ` · <span class="error-text">${esc(r.problem)}</span>` : ''}</td></tr>
     </tbody></table>`;
   });
   every(10000, async () => {
-    const fig = await get('/api/figures?minutes=60');
+    const fig = await get('/api/figures?minutes=' + minutes.value);
     const b = fig.buckets;
     const xs = b.map(x => x.t);
     const per = v => v / fig.stepSeconds;
-    lineChart(document.getElementById('chart-rate'), 'Executions finished per second', '/s', xs, [
+    lineChart(document.getElementById('chart-rate'), 'Executions finished /s', '/s', xs, [
       { label: 'succeeded', values: b.map(x => per(x.succeeded)) },
       { label: 'failed', values: b.map(x => per(x.failed)) },
       { label: 'cancelled', values: b.map(x => per(x.cancelled)), colour: '#8795a8' },
     ]);
-    lineChart(document.getElementById('chart-latency'), 'End-to-end latency (published → finished)', 'ms', xs, [
+    lineChart(document.getElementById('chart-latency'), 'Latency, published → finished', 'ms', xs, [
       { label: 'p50', values: b.map(x => x.latencyMs ? x.latencyMs.p50 : null), colour: '#3b7dd8' },
       { label: 'p95', values: b.map(x => x.latencyMs ? x.latencyMs.p95 : null), colour: '#e0a100' },
       { label: 'p99', values: b.map(x => x.latencyMs ? x.latencyMs.p99 : null), colour: '#d64545' },
     ]);
-    lineChart(document.getElementById('chart-dups'), 'Duplicates absorbed per second, by layer', '/s', xs, [
+    lineChart(document.getElementById('chart-dups'), 'Duplicates absorbed /s, by layer', '/s', xs, [
       { label: 'dispatcher', values: b.map(x => x.duplicates ? per(x.duplicates.dispatcher) : null), colour: '#3b7dd8' },
       { label: 'execution_key', values: b.map(x => x.duplicates ? per(x.duplicates.execution_key) : null), colour: '#8a63d2' },
       { label: 'processed_key', values: b.map(x => x.duplicates ? per(x.duplicates.processed_key) : null), colour: '#2e9d57' },
@@ -520,14 +541,13 @@ const ROUTES = [
   [/^#\/workflows\/([^/]+)\/(\d+)$/, m => workflowsPage(decodeURIComponent(m[1]), Number(m[2])), 'workflows'],
   [/^#\/workflows$/, () => workflowsPage(null, null), 'workflows'],
   [/^#\/dlq(\?.*)?$/, () => dlqPage(), 'dlq'],
-  [/^#\/fleet$/, () => fleetPage(), 'fleet'],
+  [/^#\/fleet(\?.*)?$/, () => fleetPage(), 'fleet'],
 ];
 
 async function route() {
-  generation++;
-  timers.forEach(clearInterval);
-  timers = [];
-  const hash = location.hash || '#/executions';
+  stopPolling();
+  flashEl.hidden = true;
+  const hash = takeTokenFromFragment() || '#/executions'; // also a "#token=..." typed into the address bar later
   const found = ROUTES.map(([re, page, nav]) => [re.exec(hash), page, nav]).find(([m]) => m);
   if (!found) {
     location.hash = '#/executions';
@@ -548,7 +568,6 @@ async function route() {
   }
 }
 
-takeTokenFromFragment();
 setToken(token());
 window.addEventListener('hashchange', route);
 route();

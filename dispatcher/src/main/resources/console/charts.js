@@ -8,7 +8,7 @@ const COLOURS = ['#2e9d57', '#d64545', '#8a63d2', '#3b7dd8', '#e0a100'];
  */
 export function lineChart(el, title, unit, xs, series) {
   const data = [xs, ...series.map(s => s.values)];
-  const width = Math.max(320, el.clientWidth - 8);
+  const width = Math.max(280, el.clientWidth - 4);
   if (el._plot && el._plot.series.length === series.length + 1 && el._plotWidth === width) {
     el._plot.setData(data);
     return el._plot;
@@ -19,7 +19,7 @@ export function lineChart(el, title, unit, xs, series) {
   const opts = {
     title,
     width,
-    height: 210,
+    height: 200,
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
     axes: [
