@@ -132,18 +132,12 @@ public final class AbsorbedDuplicatesReport implements AutoCloseable {
         return sums;
     }
 
-    /** Stops the timer after one last write (a process that stops cleanly reports its final counts). */
+    /**
+     * Stops the timer. No last write: a role closing while PostgreSQL is away would wait on it,
+     * and the figures may lose the last {@link #EVERY} of a process's counts (ADR 0017).
+     */
     @Override
     public void close() {
         timer.shutdownNow();
-        try {
-            if (timer.awaitTermination(5, TimeUnit.SECONDS)) {
-                write();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (SQLException | RuntimeException e) {
-            LOG.debug("Last write of absorbed-duplicate counts failed: {}", e.getMessage());
-        }
     }
 }
