@@ -269,6 +269,24 @@ class ConsoleIT {
 
     @Test
     @Order(5)
+    void theRowsOfAGoneProcessAreFoldedAndItsDuplicatesStillCountOnce() throws Exception {
+        String gone = Fleet.uniqueId("gone-engine");
+        long before = dev.onceflow.common.metrics.AbsorbedDuplicatesReport.sums(fleet.ds).get("processed_key");
+        try (var c = fleet.ds.getConnection(); var s = c.prepareStatement("INSERT INTO absorbed_duplicates (process, layer, absorbed, "
+                + "updated_at) VALUES (?, 'processed_key', 7, now() - interval '2 hours')")) {
+            s.setString(1, gone);
+            s.executeUpdate();
+        }
+
+        long after = dev.onceflow.common.metrics.AbsorbedDuplicatesReport.sums(fleet.ds).get("processed_key");
+
+        assertThat(after - before).as("counted once, folded or not").isEqualTo(7);
+        assertThat(fleet.count("SELECT count(*) FROM absorbed_duplicates WHERE process = ?", gone)).as("folded into 'retired'").isZero();
+        assertThat(dev.onceflow.common.metrics.AbsorbedDuplicatesReport.sums(fleet.ds).get("processed_key")).isEqualTo(after);
+    }
+
+    @Test
+    @Order(6)
     void workflowsAndTheFleetWithItsFiguresAreShown() throws Exception {
         String id = Fleet.uniqueId("console-wf");
         fleet.deployThreeNode(id);
