@@ -14,7 +14,7 @@ import picocli.CommandLine;
  * {@code -h}/{@code --help} is every command's). Unknown options are an error naming the option, so
  * a typo never silently runs a default. Not thread-safe; one per command invocation.
  */
-final class Args {
+public final class Args {
 
     private final Map<String, String> options = new HashMap<>();
     private final Map<String, List<String>> repeated = new HashMap<>();
@@ -27,7 +27,7 @@ final class Args {
      * @throws HelpRequested when the arguments ask for {@code --help}: its message is the usage
      * @throws UsageException when they do not parse, naming the option
      */
-    static Args parse(String command, List<String> args, Set<String> valued, Set<String> switches) {
+    public static Args parse(String command, List<String> args, Set<String> valued, Set<String> switches) {
         CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.create().name("onceflow " + command);
         spec.usageMessage().width(120).description(Onceflow.usageOf(command).split("\n"));
         for (String name : new java.util.TreeSet<>(valued)) {
@@ -77,7 +77,7 @@ final class Args {
         }
     }
 
-    String get(String name, String fallback) {
+    public String get(String name, String fallback) {
         return options.getOrDefault(name, fallback);
     }
 
@@ -126,7 +126,7 @@ final class Args {
         return v;
     }
 
-    int intValue(String name, int fallback, int min, int max) {
+    public int intValue(String name, int fallback, int min, int max) {
         String v = options.get(name);
         if (v == null) {
             return fallback;
@@ -142,7 +142,7 @@ final class Args {
         }
     }
 
-    boolean flag(String name) {
+    public boolean flag(String name) {
         return flags.contains(name);
     }
 

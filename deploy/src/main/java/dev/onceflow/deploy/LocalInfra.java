@@ -15,7 +15,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
  * The embedded default: a real Kafka broker and a real PostgreSQL, started in this JVM, migrated,
  * with Onceflow's topics created. Owned by whoever started it, who must {@link #close()} it.
  */
-final class LocalInfra implements AutoCloseable {
+public final class LocalInfra implements AutoCloseable {
 
     private final LocalKafka kafka;
     private final LocalPostgres postgres;
@@ -27,7 +27,7 @@ final class LocalInfra implements AutoCloseable {
         this.config = config;
     }
 
-    static LocalInfra start(Path dir, Map<String, String> settings) {
+    public static LocalInfra start(Path dir, Map<String, String> settings) {
         return start(dir, settings, true);
     }
 
@@ -35,7 +35,7 @@ final class LocalInfra implements AutoCloseable {
      * @param stopAtExit false when the caller stops everything in order at exit itself (PostgreSQL last), as
      *                   {@code onceflow dev} does; otherwise PostgreSQL's own shutdown hook stops it at exit
      */
-    static LocalInfra start(Path dir, Map<String, String> settings, boolean stopAtExit) {
+    public static LocalInfra start(Path dir, Map<String, String> settings, boolean stopAtExit) {
         LocalPostgres postgres = LocalPostgres.start(dir.resolve("postgres"), 0, stopAtExit);
         LocalKafka kafka;
         try {
@@ -66,7 +66,7 @@ final class LocalInfra implements AutoCloseable {
     }
 
     /** Creates Onceflow's missing topics on the configured broker. */
-    static void createTopics(OnceflowConfig config) {
+    public static void createTopics(OnceflowConfig config) {
         Admin admin = admin(config);
         try {
             Topics.ensure(admin, config.getInt(OnceflowConfig.PARTITIONS), (short) config.getInt(OnceflowConfig.REPLICATION),
@@ -81,7 +81,7 @@ final class LocalInfra implements AutoCloseable {
      * An admin client for the configured broker, with {@code kafka.admin.*} settings (security, for one). A
      * slow reconnect backoff: an unreachable node costs a few warnings, not one every 50 ms.
      */
-    static Admin admin(OnceflowConfig config) {
+    public static Admin admin(OnceflowConfig config) {
         Map<String, Object> props = new java.util.HashMap<>();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "1000");
@@ -95,7 +95,7 @@ final class LocalInfra implements AutoCloseable {
      * The user topics that enabled {@code kafka} workflows read (not {@value Topics#TRIGGERS}), sorted: the
      * topics {@code onceflow dev} creates so that such a workflow works without Kafka tools.
      */
-    static java.util.SortedSet<String> userTopics(java.util.Collection<dev.onceflow.common.WorkflowStore.Stored> workflows) {
+    public static java.util.SortedSet<String> userTopics(java.util.Collection<dev.onceflow.common.WorkflowStore.Stored> workflows) {
         java.util.SortedSet<String> topics = new java.util.TreeSet<>();
         for (dev.onceflow.common.WorkflowStore.Stored s : workflows) {
             if (s.enabled() && s.workflow().trigger() instanceof dev.onceflow.common.workflow.Trigger.Kafka k && k.userTopic()) {
@@ -109,7 +109,7 @@ final class LocalInfra implements AutoCloseable {
      * Creates those of {@code topics} that do not exist, with Onceflow's partition count; returns the ones it
      * created. Another creator winning the race is fine.
      */
-    static java.util.List<String> createMissing(Admin admin, java.util.Collection<String> topics, OnceflowConfig config)
+    public static java.util.List<String> createMissing(Admin admin, java.util.Collection<String> topics, OnceflowConfig config)
             throws InterruptedException {
         try {
             java.util.Set<String> existing = admin.listTopics().names().get(30, java.util.concurrent.TimeUnit.SECONDS);
@@ -135,15 +135,15 @@ final class LocalInfra implements AutoCloseable {
         }
     }
 
-    OnceflowConfig config() {
+    public OnceflowConfig config() {
         return config;
     }
 
-    DataSource dataSource() {
+    public DataSource dataSource() {
         return dev.onceflow.common.Database.dataSource(config);
     }
 
-    String bootstrapServers() {
+    public String bootstrapServers() {
         return kafka.bootstrapServers();
     }
 

@@ -1,6 +1,9 @@
 package dev.onceflow.deploy;
 
 import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.deploy.dev.DevCommand;
+import dev.onceflow.deploy.proof.BenchCommand;
+import dev.onceflow.deploy.proof.ChaosCommand;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -70,7 +73,7 @@ public final class Onceflow {
         System.exit(code);
     }
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) {
+    public static int run(List<String> argv, PrintStream out, PrintStream err) {
         if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help") || argv.get(0).equals("-h")) {
             out.print(USAGE);
             return argv.isEmpty() ? 2 : 0;

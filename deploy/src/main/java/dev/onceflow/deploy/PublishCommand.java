@@ -37,7 +37,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * </ul>
  * The data comes from the command line, {@code --file F}, or standard input ({@code -} or {@code --stdin}).
  */
-final class PublishCommand {
+public final class PublishCommand {
 
     private static final Set<String> VALUED = Set.of("config", "set", "workflow", "id", "time", "topic", "file");
 
@@ -188,7 +188,7 @@ final class PublishCommand {
         return object;
     }
 
-    static KafkaProducer<byte[], byte[]> producer(OnceflowConfig config) {
+    public static KafkaProducer<byte[], byte[]> producer(OnceflowConfig config) {
         Map<String, Object> props = new java.util.HashMap<>();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.get(OnceflowConfig.KAFKA_BOOTSTRAP));
         props.put(ProducerConfig.ACKS_CONFIG, "all");

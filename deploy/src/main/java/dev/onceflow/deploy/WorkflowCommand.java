@@ -19,7 +19,7 @@ import javax.sql.DataSource;
  * is each stored as a new version, so a typo in one file deploys nothing. {@code workflow list}
  * prints the latest versions. Both need PostgreSQL only, not Kafka.
  */
-final class WorkflowCommand {
+public final class WorkflowCommand {
 
     /** How long deploy and list wait for PostgreSQL by default ({@code --start-timeout S}); a person is waiting. */
     static final int START_TIMEOUT_S = 30;
@@ -88,7 +88,7 @@ final class WorkflowCommand {
         return ok ? parsed : null;
     }
 
-    static List<Workflow> deploy(WorkflowStore store, List<Workflow> workflows) throws java.sql.SQLException {
+    public static List<Workflow> deploy(WorkflowStore store, List<Workflow> workflows) throws java.sql.SQLException {
         List<Workflow> stored = new ArrayList<>();
         for (Workflow wf : workflows) {
             stored.add(store.deploy(wf));

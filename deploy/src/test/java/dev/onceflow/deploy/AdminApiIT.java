@@ -104,11 +104,14 @@ class AdminApiIT {
         assertThat(cli(null, "fleet").code()).isEqualTo(AdminCli.UNAUTHORIZED);
 
         await().atMost(Duration.ofSeconds(60)).until(() -> call("GET", "/health/ready", null, null).statusCode() == 200);
+        assertThat(Json.tree(call("GET", "/health/ready", null, null).body()).path("broker").asText()).isEqualTo("UP");
         assertThat(call("GET", "/health/live", null, null).statusCode()).isEqualTo(200);
         assertThat(call("GET", "/metrics", null, null).body()).contains("onceflow_");
         String engineBase = "http://localhost:" + engine.httpPort();
         await().atMost(Duration.ofSeconds(60)).until(() -> http.send(HttpRequest.newBuilder(URI.create(engineBase + "/health/ready")).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+        assertThat(Json.tree(http.send(HttpRequest.newBuilder(URI.create(engineBase + "/health/ready")).build(),
+                HttpResponse.BodyHandlers.ofString()).body()).path("broker").asText()).isEqualTo("UP");
         assertThat(http.send(HttpRequest.newBuilder(URI.create(engineBase + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body())
                 .contains("onceflow_partitions_revoked_total");
         assertThat(call("GET", "/api/executions/no-such-key", null, TestInfra.TOKEN).statusCode()).isEqualTo(404);

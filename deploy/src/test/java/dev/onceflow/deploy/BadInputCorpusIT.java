@@ -705,7 +705,7 @@ class BadInputCorpusIT {
 
     @BeforeAll
     void publishEveryRecordCaseAndAwaitTheOutcomes() throws Exception {
-        DevCommand.runScript(fleet.ds, """
+        Scripts.run(fleet.ds, """
                 CREATE TABLE IF NOT EXISTS corpus_texts (id bigserial PRIMARY KEY, event_key text NOT NULL,
                     case_name text NOT NULL, text text NOT NULL);
                 CREATE TABLE IF NOT EXISTS corpus_checked (id bigserial PRIMARY KEY, n integer NOT NULL,

@@ -45,7 +45,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * methods. Owned by the test that registers it; not thread-safe: start and stop processes from the
  * test's thread (a test may publish from one thread of its own).
  */
-final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterAllCallback, AutoCloseable {
+public final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterAllCallback, AutoCloseable {
 
     final TestInfra infra;
     final DataSource ds;
@@ -172,7 +172,7 @@ final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterAllCallb
                 + "')\", \"params\": [\"event.key\"]}]";
     }
 
-    static String uniqueId(String prefix) {
+    public static String uniqueId(String prefix) {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.deploy.proof.ChildProcess;
 import dev.onceflow.dispatcher.CaptureStatus;
 import dev.onceflow.dispatcher.Dispatcher;
 import dev.onceflow.engine.Engine;
@@ -51,7 +52,7 @@ class RowChangeIT {
     @Test
     void insertsUpdatesOfWatchedColumnsAndDeletesFireAsAsked() throws Exception {
         String table = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, status text, note text)");
+        Scripts.run(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, status text, note text)");
         Workflow onInsert = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert", "delete"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("rows"), table, Fleet.effectNode("seen")));
@@ -64,10 +65,10 @@ class RowChangeIT {
         fleet.startEngine(2);
         Dispatcher d = fleet.startDispatcher();
         await().atMost(Duration.ofSeconds(60)).until(() -> d.captureStatus().capturing("public." + table));
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " VALUES (1, 'new', 'a'), (2, 'new', 'b')");
-        DevCommand.runScript(fleet.ds, "UPDATE " + table + " SET note = 'changed' WHERE id = 1");   // unwatched column
-        DevCommand.runScript(fleet.ds, "UPDATE " + table + " SET status = 'paid' WHERE id = 2");    // watched column
-        DevCommand.runScript(fleet.ds, "DELETE FROM " + table + " WHERE id = 1");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " VALUES (1, 'new', 'a'), (2, 'new', 'b')");
+        Scripts.run(fleet.ds, "UPDATE " + table + " SET note = 'changed' WHERE id = 1");   // unwatched column
+        Scripts.run(fleet.ds, "UPDATE " + table + " SET status = 'paid' WHERE id = 2");    // watched column
+        Scripts.run(fleet.ds, "DELETE FROM " + table + " WHERE id = 1");
         // Held for 3 s: a change that fired twice, or an unwatched update that fired, would show up by then.
         await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60))
                 .until(() -> fleet.executions(onInsert.id()) == 3 && fleet.executions(onStatus.id()) == 1);
@@ -98,27 +99,27 @@ class RowChangeIT {
         assertThat(d.captureStatus().problem()).contains("table public." + table + " does not exist").contains("'" + wf.id() + "'");
         assertThat(d.isRunning()).as("the dispatcher keeps running").isTrue();
 
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY)");
+        Scripts.run(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY)");
         await().atMost(Duration.ofSeconds(60)).until(() -> d.captureStatus().problem() == null
                 && d.captureStatus().capturing("public." + table));
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " VALUES (1)");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " VALUES (1)");
         await().atMost(Duration.ofSeconds(60)).until(() -> fleet.executions(wf.id()) == 1);
     }
 
     @Test
     void aWatchedTableWithoutPrimaryKeyKeepsAcceptingUpdatesAndDeletes() throws Exception {
         String table = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint, note text)");
+        Scripts.run(fleet.ds, "CREATE TABLE " + table + " (id bigint, note text)");
         Workflow wf = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert", "delete"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("no-pk"), table, Fleet.effectNode("seen")));
         fleet.startEngine(1);
         Dispatcher d = fleet.startDispatcher();
         await().atMost(Duration.ofSeconds(60)).until(() -> d.captureStatus().capturing("public." + table));
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b')");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b')");
         // Without a replica identity, PostgreSQL rejects these on a published table.
-        DevCommand.runScript(fleet.ds, "UPDATE " + table + " SET note = 'c' WHERE id = 1");
-        DevCommand.runScript(fleet.ds, "DELETE FROM " + table + " WHERE id = 2");
+        Scripts.run(fleet.ds, "UPDATE " + table + " SET note = 'c' WHERE id = 1");
+        Scripts.run(fleet.ds, "DELETE FROM " + table + " WHERE id = 2");
         await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(60)).until(() -> fleet.executions(wf.id()) == 3);
         assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ? AND event_key LIKE ?", wf.id(),
                 "%:public." + table + ":")).as("no primary key: the position alone tells changes apart").isEqualTo(3);
@@ -132,7 +133,7 @@ class RowChangeIT {
                 .setOverrideWorkingDirectory(dir.resolve("work").toFile())
                 .setServerConfig("wal_level", "replica").start()) {
             String table = newTable();
-            DevCommand.runScript(plain.getPostgresDatabase(), "CREATE TABLE " + table + " (id bigint PRIMARY KEY)");
+            Scripts.run(plain.getPostgresDatabase(), "CREATE TABLE " + table + " (id bigint PRIMARY KEY)");
             fleet.deployUntilClosed("""
                     {"id": "%s", "trigger": {"type": "table", "table": "%s"}, "nodes": %s}"""
                     .formatted(Fleet.uniqueId("no-wal"), table, Fleet.effectNode("seen")));
@@ -164,7 +165,7 @@ class RowChangeIT {
     @Test
     void tenThousandRowsRunOnceEachThroughACaptureLeaderKill() throws Exception {
         String table = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, batch int NOT NULL)");
+        Scripts.run(fleet.ds, "CREATE TABLE " + table + " (id bigint PRIMARY KEY, batch int NOT NULL)");
         Workflow wf = fleet.deployUntilClosed("""
                 {"id": "%s", "trigger": {"type": "table", "table": "%s", "operations": ["insert"]}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("ten-k"), table, Fleet.effectNode("row")));
@@ -177,7 +178,7 @@ class RowChangeIT {
         ChildProcess leader = childDispatcher("capture-leader", Map.of(OnceflowConfig.TABLE_OFFSET_FLUSH_MS.name(), "600000"));
         await().atMost(Duration.ofSeconds(90)).until(() -> leaderPid() == leader.pid()
                 && fleet.count("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'onceflow' AND active") == 1);
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " (id, batch) VALUES (0, -1)");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " (id, batch) VALUES (0, -1)");
         await().atMost(Duration.ofSeconds(60)).until(() -> fleet.executions(wf.id()) == 1);
         Dispatcher standby = fleet.startDispatcher();
         await().atMost(Duration.ofSeconds(60)).until(standby::isRunning);

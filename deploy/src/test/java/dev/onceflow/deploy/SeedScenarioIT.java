@@ -26,7 +26,7 @@ class SeedScenarioIT {
 
     @Test
     void heavyScheduledWorkflowFiredByThreeReplicasUnderLoadRunsOncePerTick() throws Exception {
-        DevCommand.runScript(fleet.ds, """
+        Scripts.run(fleet.ds, """
                 CREATE TABLE IF NOT EXISTS seed_big (id bigint PRIMARY KEY, v integer NOT NULL);
                 INSERT INTO seed_big SELECT g, ((g::bigint * 7919) % 100000)::int FROM generate_series(1, 1000000) g
                     ON CONFLICT DO NOTHING;

@@ -17,7 +17,7 @@ import javax.sql.DataSource;
  * once per test JVM (embedded), or supplied by Testcontainers. Tests isolate themselves by
  * workflow id, not by restarting infrastructure.
  */
-final class TestInfra {
+public final class TestInfra {
 
     private static TestInfra embedded;
 
@@ -36,7 +36,7 @@ final class TestInfra {
         Migrations.apply(dataSource());
         LocalInfra.createTopics(config(Map.of()));
         try {
-            DevCommand.runScript(dataSource(), """
+            Scripts.run(dataSource(), """
                     CREATE TABLE IF NOT EXISTS it_effects (
                         id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
                         created_at timestamptz NOT NULL DEFAULT now());
@@ -48,7 +48,7 @@ final class TestInfra {
     }
 
     /** The embedded broker and PostgreSQL of this JVM, started on first use. */
-    static synchronized TestInfra embedded() {
+    public static synchronized TestInfra embedded() {
         if (embedded == null) {
             try {
                 Path dir = Files.createTempDirectory("onceflow-it-");
@@ -102,15 +102,15 @@ final class TestInfra {
      * A new schema of its own with {@code script} run in it: a data source whose unqualified names
      * resolve in that schema first, then in {@code public}.
      */
-    DataSource newSchema(String script) throws java.sql.SQLException {
+    public DataSource newSchema(String script) throws java.sql.SQLException {
         String schema = Fleet.uniqueId("chk").replace('-', '_');
-        DevCommand.runScript(dataSource(), "CREATE SCHEMA " + schema);
+        Scripts.run(dataSource(), "CREATE SCHEMA " + schema);
         DataSource ds = Database.dataSource(jdbcUrl + "?currentSchema=" + schema + ",public", user, password);
-        DevCommand.runScript(ds, script);
+        Scripts.run(ds, script);
         return ds;
     }
 
-    String bootstrap() {
+    public String bootstrap() {
         return bootstrap;
     }
 }

@@ -57,7 +57,7 @@ class WorkflowCycleIT {
 
     /** A table, a workflow that inserts into the table it watches, an engine, and a capture at {@code maxDepth}. */
     private Workflow selfInserting(String table, int maxDepth) throws Exception {
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, origin text)");
+        Scripts.run(fleet.ds, "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, origin text)");
         Workflow wf = insertsInto(table, table);
         fleet.startEngine(2);
         startCapturing(maxDepth, table);
@@ -76,7 +76,7 @@ class WorkflowCycleIT {
         String table = newTable();
         Workflow wf = selfInserting(table, 3);
 
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed-1'), ('seed-2')");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed-1'), ('seed-2')");
 
         // Each seed row: executions at depths 0, 1, 2, 3; the change made at depth 3 would start depth 4.
         await().atMost(Duration.ofSeconds(90)).until(() -> depthLimited(wf).size() == 2);
@@ -92,14 +92,14 @@ class WorkflowCycleIT {
     void aCycleThroughTwoWorkflowsStopsAtTheMaximumDepth() throws Exception {
         String a = newTable();
         String b = newTable();
-        DevCommand.runScript(fleet.ds, "CREATE TABLE " + a + " (id bigserial PRIMARY KEY, origin text); "
+        Scripts.run(fleet.ds, "CREATE TABLE " + a + " (id bigserial PRIMARY KEY, origin text); "
                 + "CREATE TABLE " + b + " (id bigserial PRIMARY KEY, origin text)");
         Workflow aToB = insertsInto(a, b);
         Workflow bToA = insertsInto(b, a);
         fleet.startEngine(2);
         startCapturing(3, a, b);
 
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + a + " (origin) VALUES ('seed')");
+        Scripts.run(fleet.ds, "INSERT INTO " + a + " (origin) VALUES ('seed')");
 
         // a (depth 0) -> b (1) -> a (2) -> b (3) -> the change in a at depth 4 starts nothing
         await().atMost(Duration.ofSeconds(90)).until(() -> depthLimited(aToB).size() == 1);
@@ -115,7 +115,7 @@ class WorkflowCycleIT {
         String table = newTable();
         Workflow wf = selfInserting(table, 1_000);
 
-        DevCommand.runScript(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed')");
+        Scripts.run(fleet.ds, "INSERT INTO " + table + " (origin) VALUES ('seed')");
 
         await().atMost(Duration.ofSeconds(120)).until(() -> fleet.executions(wf.id()) >= 20);
         new WorkflowStore(fleet.ds).setEnabled(wf.id(), false);

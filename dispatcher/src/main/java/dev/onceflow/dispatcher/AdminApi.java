@@ -9,6 +9,12 @@ import dev.onceflow.common.Json;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.executions.Execution;
+import dev.onceflow.common.executions.ExecutionRecords;
+import dev.onceflow.common.executions.ExecutionRow;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeRun;
+import dev.onceflow.common.executions.Page;
 import dev.onceflow.common.http.ApiException;
 import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.workflow.DefinitionException;
@@ -22,14 +28,16 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -38,10 +46,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The admin API's executions and workflows endpoints (JSON, bearer token; served by the
- * dispatcher's {@link RoleServer}). Reads and writes the engine's tables through short JDBC
- * transactions; a retry continues an execution by producing a task record on
- * {@value Topics#TASKS}, which the engine runs under a new processed key (a new attempt), so
- * nodes that succeeded do not run again. Thread-safe.
+ * dispatcher's {@link RoleServer}). Reads and writes the engine's tables through
+ * {@link ExecutionRecords}, which holds their SQL; this class keeps to parameters, JSON and status
+ * codes (the workflows list still reads the {@code workflows} table here). A retry continues an
+ * execution by producing a task record on {@value Topics#TASKS}, which the engine runs under a new
+ * processed key (a new attempt), so nodes that succeeded do not run again. Thread-safe.
  */
 final class AdminApi {
 
@@ -50,6 +59,7 @@ final class AdminApi {
     static final int MAX_LIMIT = 1000;
 
     private final DataSource db;
+    private final ExecutionRecords records;
     private final WorkflowStore workflows;
     private final Producer<byte[], byte[]> producer;
     private final DeadLetterApi deadLetters;
@@ -62,6 +72,7 @@ final class AdminApi {
              java.util.function.Consumer<String> cancelled) {
         this.cancelled = cancelled;
         this.db = db;
+        this.records = new ExecutionRecords(db);
         this.workflows = new WorkflowStore(db);
         this.producer = producer;
         this.deadLetters = deadLetters;
@@ -119,9 +130,11 @@ final class AdminApi {
     private void list(Context ctx) throws SQLException {
         int limit = intParam(ctx, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
         Long cursor = ctx.queryParam("cursor") == null ? null : (long) intParam(ctx, "cursor", 0, 1, Integer.MAX_VALUE);
-        String status = ctx.queryParam("status");
-        if (status != null && !List.of("running", "succeeded", "failed", "cancelled").contains(status)) {
-            throw new ApiException(400, "status must be one of running, succeeded, failed, cancelled; got '" + status + "'");
+        ExecutionStatus status = null;
+        if (ctx.queryParam("status") != null) {
+            status = ExecutionStatus.parse(ctx.queryParam("status")).orElseThrow(() -> new ApiException(400, "status must be one of "
+                    + Arrays.stream(ExecutionStatus.values()).map(ExecutionStatus::db).collect(Collectors.joining(", "))
+                    + "; got '" + ctx.queryParam("status") + "'"));
         }
         Instant since = null;
         if (ctx.queryParam("since") != null) {
@@ -131,193 +144,134 @@ final class AdminApi {
                 throw new ApiException(400, "since must be an ISO instant such as 2026-11-27T10:00:00Z; got '" + ctx.queryParam("since") + "'");
             }
         }
-        StringBuilder sql = new StringBuilder("SELECT id, event_key, workflow_id, workflow_version, status, created_at, finished_at, error "
-                + "FROM executions WHERE true");
-        List<Object> args = new ArrayList<>();
-        if (ctx.queryParam("workflow") != null) {
-            sql.append(" AND workflow_id = ?");
-            args.add(ctx.queryParam("workflow"));
-        }
-        if (status != null) {
-            sql.append(" AND status = ?");
-            args.add(status);
-        }
-        if (since != null) {
-            sql.append(" AND created_at >= ?");
-            args.add(Timestamp.from(since));
-        }
-        if (cursor != null) {
-            sql.append(" AND id < ?");
-            args.add(cursor);
-        }
-        sql.append(" ORDER BY id DESC LIMIT ?");
-        args.add(limit + 1);
-        List<Map<String, Object>> items = new ArrayList<>();
-        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(sql.toString())) {
-            for (int i = 0; i < args.size(); i++) {
-                q.setObject(i + 1, args.get(i));
-            }
-            try (ResultSet rs = q.executeQuery()) {
-                while (rs.next()) {
-                    Map<String, Object> m = new LinkedHashMap<>();
-                    m.put("id", rs.getLong(1));
-                    m.put("eventKey", rs.getString(2));
-                    m.put("workflow", rs.getString(3));
-                    m.put("version", rs.getInt(4));
-                    m.put("status", rs.getString(5));
-                    m.put("createdAt", instant(rs.getTimestamp(6)));
-                    m.put("finishedAt", instant(rs.getTimestamp(7)));
-                    m.put("error", rs.getString(8));
-                    items.add(m);
-                }
-            }
+        Page page = records.list(new ExecutionRecords.Filter(ctx.queryParam("workflow"), status, since), cursor, limit);
+        List<ObjectNode> items = new ArrayList<>();
+        for (ExecutionRow row : page.items()) {
+            items.add(withoutNulls(json(row, null)));
         }
         Map<String, Object> body = new LinkedHashMap<>();
-        boolean more = items.size() > limit;
-        List<Map<String, Object>> page = more ? items.subList(0, limit) : items;
-        body.put("items", page);
-        body.put("nextCursor", more ? page.get(page.size() - 1).get("id") : null);
+        body.put("items", items);
+        body.put("nextCursor", page.nextCursor());
         RoleServer.json(ctx, 200, body);
     }
 
     /** {@code GET /api/executions/{key}}: the execution and its node timeline. */
     private void show(Context ctx) throws SQLException {
         String key = ctx.pathParam("key");
-        try (Connection c = db.getConnection()) {
-            ObjectNode execution = execution(c, key);
-            ArrayNode nodes = execution.putArray("nodes");
-            try (PreparedStatement q = c.prepareStatement("SELECT key, node_id, path, attempt, status, started_at, finished_at, output, error "
-                    + "FROM processed_keys WHERE execution_id = ? ORDER BY started_at, key")) {
-                q.setLong(1, execution.get("id").asLong());
-                try (ResultSet rs = q.executeQuery()) {
-                    while (rs.next()) {
-                        ObjectNode n = nodes.addObject();
-                        n.put("processedKey", rs.getString(1));
-                        n.put("node", rs.getString(2));
-                        n.put("path", rs.getString(3));
-                        n.put("attempt", rs.getInt(4));
-                        n.put("status", rs.getString(5));
-                        n.put("startedAt", instant(rs.getTimestamp(6)));
-                        n.put("finishedAt", instant(rs.getTimestamp(7)));
-                        n.set("output", rs.getString(8) == null ? null : Json.tree(rs.getString(8)));
-                        n.put("error", rs.getString(9));
-                    }
-                }
-            }
-            RoleServer.json(ctx, 200, execution);
+        Execution e = find(key);
+        ObjectNode execution = json(e.row(), e);
+        ArrayNode nodes = execution.putArray("nodes");
+        for (NodeRun run : records.nodeRuns(e.id())) {
+            ObjectNode n = nodes.addObject();
+            n.put("processedKey", run.processedKey());
+            n.put("node", run.nodeId());
+            n.put("path", run.path());
+            n.put("attempt", run.attempt());
+            n.put("status", run.status().db());
+            n.put("startedAt", instant(run.startedAt()));
+            n.put("finishedAt", instant(run.finishedAt()));
+            n.set("output", run.output());
+            n.put("error", run.error());
         }
+        RoleServer.json(ctx, 200, execution);
     }
 
-    private static ObjectNode execution(Connection c, String key) throws SQLException {
-        try (PreparedStatement q = c.prepareStatement("SELECT id, event_key, workflow_id, workflow_version, status, trigger, vars, "
-                + "created_at, finished_at, error, depth, published_at FROM executions WHERE event_key = ?")) {
-            q.setString(1, key);
-            try (ResultSet rs = q.executeQuery()) {
-                if (!rs.next()) {
-                    throw new ApiException(retired(c, key) ? 410 : 404, retired(c, key)
-                            ? "execution '" + key + "' finished and its history was removed (retention.executions.ms); its key still "
-                                    + "absorbs duplicates until retention.keys.ms"
-                            : "no execution with event key '" + key + "'");
-                }
-                ObjectNode e = JsonNodeFactory.instance.objectNode();
-                e.put("id", rs.getLong(1));
-                e.put("eventKey", rs.getString(2));
-                e.put("workflow", rs.getString(3));
-                e.put("version", rs.getInt(4));
-                e.put("status", rs.getString(5));
-                e.set("trigger", Json.tree(rs.getString(6)));
-                e.set("vars", Json.tree(rs.getString(7)));
-                e.put("createdAt", instant(rs.getTimestamp(8)));
-                e.put("finishedAt", instant(rs.getTimestamp(9)));
-                e.put("error", rs.getString(10));
-                e.put("depth", rs.getInt(11));
-                Timestamp published = rs.getTimestamp(12);
-                e.put("publishedAtMs", published == null ? 0 : published.getTime());
-                return e;
-            }
+    /**
+     * An execution as the API shows it: as listed, or with {@code full} (its trigger, variables,
+     * depth and publish time) as {@code show} answers.
+     */
+    private static ObjectNode json(ExecutionRow row, Execution full) {
+        ObjectNode e = JsonNodeFactory.instance.objectNode();
+        e.put("id", row.id());
+        e.put("eventKey", row.eventKey());
+        e.put("workflow", row.workflowId());
+        e.put("version", row.workflowVersion());
+        e.put("status", row.status().db());
+        if (full != null) {
+            e.set("trigger", full.trigger());
+            e.set("vars", full.vars());
         }
+        e.put("createdAt", instant(row.createdAt()));
+        e.put("finishedAt", instant(row.finishedAt()));
+        e.put("error", row.error());
+        if (full != null) {
+            e.put("depth", full.depth());
+            e.put("publishedAtMs", full.publishedAt() == null ? 0 : full.publishedAt().toEpochMilli());
+        }
+        return e;
     }
 
-    private static boolean retired(Connection c, String key) throws SQLException {
-        try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM retired_event_keys WHERE event_key = ?")) {
-            q.setString(1, key);
-            try (ResultSet rs = q.executeQuery()) {
-                return rs.next();
+    /**
+     * The list leaves out the fields that are null (a running execution's finishedAt and error),
+     * as it always has: its items were maps, which {@link Json#MAPPER}'s NON_NULL inclusion drops;
+     * {@code show} writes them as null (a tree keeps its nulls).
+     */
+    private static ObjectNode withoutNulls(ObjectNode n) {
+        List<String> nulls = new ArrayList<>();
+        n.fieldNames().forEachRemaining(f -> {
+            if (n.get(f).isNull()) {
+                nulls.add(f);
             }
+        });
+        n.remove(nulls);
+        return n;
+    }
+
+    /** The execution of {@code key}, else 410 when retention removed it (its key still absorbs duplicates) or 404. */
+    private Execution find(String key) throws SQLException {
+        Optional<Execution> e = records.find(key);
+        if (e.isEmpty()) {
+            throw notFound(key);
         }
+        return e.get();
+    }
+
+    private ApiException notFound(String key) throws SQLException {
+        return records.retired(key)
+                ? new ApiException(410, "execution '" + key + "' finished and its history was removed (retention.executions.ms); its key "
+                        + "still absorbs duplicates until retention.keys.ms")
+                : new ApiException(404, "no execution with event key '" + key + "'");
     }
 
     /**
      * {@code POST /api/executions/{key}/cancel}: a running or waiting execution becomes
-     * {@code cancelled}. The update waits for the share lock a worker holds on the execution while
-     * a node of it runs, so a node running at that moment finishes, and nothing after it runs (the
-     * engine reads the status before every wave, timers and tasks included).
+     * {@code cancelled}; a node running at that moment finishes, and nothing after it runs
+     * ({@link ExecutionRecords#cancel} says why).
      */
     private void cancel(Context ctx) throws SQLException {
         String key = ctx.pathParam("key");
-        try (Connection c = db.getConnection();
-             PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), "
-                     + "error = 'cancelled through the admin API' WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id")) {
-            u.setString(1, key);
-            String workflow = null;
-            try (ResultSet rs = u.executeQuery()) {
-                if (rs.next()) {
-                    workflow = rs.getString(1);
-                }
-            }
-            if (workflow != null) {
-                cancelled.accept(workflow);
-            }
-            if (workflow == null) {
-                ObjectNode e = execution(c, key); // 404 when unknown
-                throw new ApiException(409, "execution '" + key + "' is already " + e.get("status").asText() + ": only a running or "
-                        + "waiting execution can be cancelled");
-            }
-            LOG.info("Execution {} cancelled through the admin API", key);
-            RoleServer.json(ctx, 200, Map.of("eventKey", key, "status", "cancelled"));
+        String workflow = records.cancel(key, "cancelled through the admin API").orElse(null);
+        if (workflow == null) {
+            Execution e = find(key);
+            throw new ApiException(409, "execution '" + key + "' is already " + e.status().db() + ": only a running or "
+                    + "waiting execution can be cancelled");
         }
+        cancelled.accept(workflow);
+        LOG.info("Execution {} cancelled through the admin API", key);
+        RoleServer.json(ctx, 200, Map.of("eventKey", key, "status", "cancelled"));
     }
 
     /**
      * {@code POST /api/executions/{key}/retry}: a failed execution continues from its failed node,
      * as a new attempt (a new processed key), with the outputs and variables of the nodes that
-     * succeeded before it; those do not run again. The execution is set running first, then the
-     * task is produced; if Kafka does not take it, the execution is set back to failed and the
-     * call answers 503 (try again).
+     * succeeded before it; those do not run again. The execution is set running first (under its
+     * row lock: {@link ExecutionRecords#startRetry}), then the task is produced; if Kafka does not
+     * take it, the execution is set back to failed and the call answers 503 (try again).
      */
     private void retry(Context ctx) throws Exception {
         String key = ctx.pathParam("key");
-        TaskEnvelope task;
-        try (Connection c = db.getConnection()) {
-            c.setAutoCommit(false);
-            ObjectNode e = execution(c, key);
-            try (PreparedStatement lock = c.prepareStatement("SELECT status FROM executions WHERE id = ? FOR UPDATE")) {
-                lock.setLong(1, e.get("id").asLong());
-                try (ResultSet rs = lock.executeQuery()) {
-                    rs.next();
-                    if (!"failed".equals(rs.getString(1))) {
-                        throw new ApiException(409, "execution '" + key + "' is " + rs.getString(1) + ": only a failed execution can be retried");
-                    }
-                }
-            }
-            task = retryTask(c, e);
-            try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'running', finished_at = NULL, error = NULL "
-                    + "WHERE id = ?")) {
-                u.setLong(1, e.get("id").asLong());
-                u.executeUpdate();
-            }
-            c.commit();
+        ExecutionRecords.RetryStart<TaskEnvelope> start = records.startRetry(key, this::retryTask);
+        if (start instanceof ExecutionRecords.Unknown) {
+            throw notFound(key);
         }
+        if (start instanceof ExecutionRecords.NotFailed<TaskEnvelope> notFailed) {
+            throw new ApiException(409, "execution '" + key + "' is " + notFailed.status().db() + ": only a failed execution can be retried");
+        }
+        TaskEnvelope task = ((ExecutionRecords.Started<TaskEnvelope>) start).plan();
         try {
             producer.send(new ProducerRecord<>(Topics.TASKS, key.getBytes(StandardCharsets.UTF_8), Json.bytes(task))).get(30, TimeUnit.SECONDS);
         } catch (Exception failed) {
-            try (Connection c = db.getConnection();
-                 PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
-                         + "error = ? WHERE event_key = ? AND status = 'running'")) {
-                u.setString(1, "retry not started: Kafka did not take its task (" + failed.getMessage() + ")");
-                u.setString(2, key);
-                u.executeUpdate();
-            }
+            records.retryNotStarted(key, "retry not started: Kafka did not take its task (" + failed.getMessage() + ")");
             throw new ApiException(503, "Kafka did not take the retry's task: " + failed.getMessage() + "; the execution is failed again");
         }
         LOG.info("Execution {} retried from node '{}' (attempt {}) through the admin API", key, task.node(), task.attempt());
@@ -326,67 +280,34 @@ final class AdminApi {
     }
 
     /** The task that runs the failed node again, on the main path, as its next attempt. */
-    private TaskEnvelope retryTask(Connection c, ObjectNode e) throws SQLException {
-        long id = e.get("id").asLong();
-        String failedNode = null;
-        String failedPath = null;
-        int attempt = 0;
-        try (PreparedStatement q = c.prepareStatement("SELECT node_id, path, attempt FROM processed_keys WHERE execution_id = ? "
-                + "AND status = 'failed' ORDER BY finished_at DESC NULLS LAST, attempt DESC LIMIT 1")) {
-            q.setLong(1, id);
-            try (ResultSet rs = q.executeQuery()) {
-                if (rs.next()) {
-                    failedNode = rs.getString(1);
-                    failedPath = rs.getString(2);
-                    attempt = rs.getInt(3);
-                }
-            }
-        }
-        if (failedNode == null) {
-            throw new ApiException(409, "execution '" + e.get("eventKey").asText() + "' failed before any node ran (" + e.get("error").asText("")
-                    + "): there is no node to continue from; fix the cause and publish the event again under a new key");
-        }
-        if (!failedPath.isEmpty()) {
-            throw new ApiException(409, "node '" + failedNode + "' failed inside a parallel branch or loop iteration (" + failedPath
+    private TaskEnvelope retryTask(Execution e, Optional<ExecutionRecords.FailedNode> failedNode) throws SQLException {
+        ExecutionRecords.FailedNode failed = failedNode.orElseThrow(() -> new ApiException(409, "execution '" + e.eventKey()
+                + "' failed before any node ran (" + (e.row().error() == null ? "" : e.row().error()) + "): there is no node to "
+                + "continue from; fix the cause and publish the event again under a new key"));
+        if (!failed.path().isEmpty()) {
+            throw new ApiException(409, "node '" + failed.nodeId() + "' failed inside a parallel branch or loop iteration (" + failed.path()
                     + "); retrying from inside a branch is not supported yet");
         }
-        try (PreparedStatement q = c.prepareStatement("SELECT max(attempt) FROM processed_keys WHERE execution_id = ? AND node_id = ? AND path = ''")) {
-            q.setLong(1, id);
-            q.setString(2, failedNode);
-            try (ResultSet rs = q.executeQuery()) {
-                rs.next();
-                attempt = Math.max(attempt, rs.getInt(1));
-            }
-        }
-        Workflow wf = workflows.load(e.get("workflow").asText(), e.get("version").asInt())
-                .orElseThrow(() -> new ApiException(409, "version " + e.get("version").asInt() + " of workflow '"
-                        + e.get("workflow").asText() + "' is no longer stored"));
+        ExecutionRow row = e.row();
+        Workflow wf = workflows.load(row.workflowId(), row.workflowVersion())
+                .orElseThrow(() -> new ApiException(409, "version " + row.workflowVersion() + " of workflow '"
+                        + row.workflowId() + "' is no longer stored"));
         Map<String, JsonNode> outputs = new HashMap<>();
         ObjectNode vars = JsonNodeFactory.instance.objectNode();
-        try (PreparedStatement q = c.prepareStatement("SELECT node_id, output FROM processed_keys WHERE execution_id = ? AND path = '' "
-                + "AND status IN ('succeeded', 'waiting') ORDER BY finished_at NULLS LAST")) {
-            q.setLong(1, id);
-            try (ResultSet rs = q.executeQuery()) {
-                while (rs.next()) {
-                    JsonNode output = rs.getString(2) == null ? null : Json.tree(rs.getString(2));
-                    if (output != null) {
-                        outputs.put(rs.getString(1), output);
-                        if (wf.node(rs.getString(1)).orElse(null) instanceof Node.Calculation && output.isObject()) {
-                            vars.setAll((ObjectNode) output);
-                        }
-                    }
-                }
+        for (ExecutionRecords.Output o : failed.outputs()) {
+            outputs.put(o.nodeId(), o.output());
+            if (wf.node(o.nodeId()).orElse(null) instanceof Node.Calculation && o.output().isObject()) {
+                vars.setAll((ObjectNode) o.output());
             }
         }
-        String eventKey = e.get("eventKey").asText();
         long eventTime;
         try {
-            eventTime = EventKey.parse(eventKey).timestamp();
+            eventTime = EventKey.parse(e.eventKey()).timestamp();
         } catch (RuntimeException notAKey) {
             eventTime = 0;
         }
-        return new TaskEnvelope(eventKey, id, wf.id(), wf.version(), failedNode, "", eventTime, (ObjectNode) e.get("trigger"), outputs,
-                e.get("publishedAtMs").asLong(), e.get("depth").asInt(), vars, attempt + 1);
+        return new TaskEnvelope(e.eventKey(), e.id(), wf.id(), wf.version(), failed.nodeId(), "", eventTime, (ObjectNode) e.trigger(),
+                outputs, e.publishedAt() == null ? 0 : e.publishedAt().toEpochMilli(), e.depth(), vars, failed.attempt() + 1);
     }
 
     // ---- workflows ------------------------------------------------------------------------------
@@ -470,7 +391,7 @@ final class AdminApi {
         }
     }
 
-    static String instant(Timestamp t) {
-        return t == null ? null : t.toInstant().toString();
+    static String instant(Instant t) {
+        return t == null ? null : t.toString();
     }
 }

@@ -58,6 +58,8 @@ public final class Dispatcher implements AutoCloseable {
     private State state = State.NEW;
     /** Written under the lock; volatile for a metrics scrape, which reads it without. */
     private volatile KafkaStreams streams;
+    /** The stream threads' consumer session timeout (readiness: a heartbeat older than it means the broker is lost). */
+    private volatile long sessionTimeoutMs = 10_000;
     private SlotWatch slotWatch;
     private Path tempStateDir;
 
@@ -177,7 +179,8 @@ public final class Dispatcher implements AutoCloseable {
         p.putAll(sourceProducerSettings());
         sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
-        schedules = new ScheduleSource(catalog, this::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
+        var executions = new dev.onceflow.common.executions.ExecutionRecords(dataSource);
+        schedules = new ScheduleSource(catalog, executions::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
         schedules.start();
         RowChangeSource.Settings capture = RowChangeSource.Settings.from(config);
         rowChanges = new RowChangeSource(catalog, capture, sourceProducer, recordLimit, java.time.Clock.systemUTC(), metrics);
@@ -233,27 +236,19 @@ public final class Dispatcher implements AutoCloseable {
                 ? dev.onceflow.common.http.RoleServer.Health.down(d) : dev.onceflow.common.http.RoleServer.Health.up(d);
     }
 
-    /** Ready while Kafka Streams runs (tasks assigned, broker reached) and PostgreSQL answers. */
+    /** Ready while Kafka Streams runs (tasks assigned), its consumers reach the broker and PostgreSQL answers. */
     private dev.onceflow.common.http.RoleServer.Health readiness() {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
         KafkaStreams.State s = streamsState();
         d.put("streams", String.valueOf(s));
+        KafkaStreams k = streams;
+        // Streams stays RUNNING for a while after the broker is gone; its consumers' heartbeats do not.
+        boolean broker = dev.onceflow.common.http.RoleServer.brokerUp(
+                k == null ? Double.NaN : dev.onceflow.common.http.RoleServer.heartbeatAgeSeconds(k.metrics()),
+                sessionTimeoutMs, d);
         boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
-        return s == KafkaStreams.State.RUNNING && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
+        return s == KafkaStreams.State.RUNNING && broker && db ? dev.onceflow.common.http.RoleServer.Health.up(d)
                 : dev.onceflow.common.http.RoleServer.Health.down(d);
-    }
-
-    private java.util.Optional<java.time.Instant> lastTick(String workflowId) throws java.sql.SQLException {
-        try (java.sql.Connection c = dataSource.getConnection();
-             java.sql.PreparedStatement q = c.prepareStatement("SELECT max(substring(event_key from '@([0-9]+)$')::bigint) "
-                     + "FROM executions WHERE workflow_id = ? AND event_key ~ '@[0-9]+$'")) {
-            q.setString(1, workflowId);
-            try (java.sql.ResultSet rs = q.executeQuery()) {
-                rs.next();
-                long t = rs.getLong(1);
-                return rs.wasNull() ? java.util.Optional.empty() : java.util.Optional.of(java.time.Instant.ofEpochMilli(t));
-            }
-        }
     }
 
     /** Creates missing topics and starts the stream threads; returns without waiting for RUNNING. */
@@ -269,6 +264,8 @@ public final class Dispatcher implements AutoCloseable {
             TopicChecks.ensureByKeyRetention(admin, byKeyRetention);
             recordLimit = TopicChecks.recordSizeLimit(admin, props, sourceProducerSettings());
         }
+        Object session = props.get(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG));
+        sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
                 metrics), props);
         streams.setUncaughtExceptionHandler(e -> {

@@ -37,6 +37,27 @@ public final class DispatcherMetrics {
         this.meters = meters;
         this.absorbed = meters == null ? null : meters.counter(MeterNames.DUPLICATES_ABSORBED,
                 "Duplicates absorbed, by the layer that absorbed them", MeterNames.LAYER, MeterNames.LAYER_DISPATCHER);
+        // Every reason this role can give, present from the start at 0 (Prometheus advice for
+        // known label values): an alert on a rate, or a dashboard panel, works before the first one.
+        for (String reason : DLQ_REASONS) {
+            countDlqMeter(reason, 0);
+        }
+    }
+
+    /** The error classes the dispatcher dead-letters with (its {@code error-class} headers). */
+    static final java.util.List<String> DLQ_REASONS = dlqReasons();
+
+    private static java.util.List<String> dlqReasons() {
+        java.util.List<String> reasons = new java.util.ArrayList<>();
+        for (dev.onceflow.common.InvalidInputException.Reason r : dev.onceflow.common.InvalidInputException.Reason.values()) {
+            if (r != dev.onceflow.common.InvalidInputException.Reason.UNKNOWN_NODE
+                    && r != dev.onceflow.common.InvalidInputException.Reason.PROCESSING_FAILED) { // the engine's
+                reasons.add(r.name());
+            }
+        }
+        reasons.addAll(java.util.List.of(ValidateTrigger.WRONG_TRIGGER_TYPE, ValidateTrigger.RECORD_TOO_LARGE,
+                DedupeByKey.MISSING_KEY, TableRouting.CONDITION_FAILED, TableRouting.DEPTH_LIMIT, RowChangeSource.MALFORMED_CHANGE));
+        return java.util.List.copyOf(reasons);
     }
 
     /** Events written to {@code onceflow.events}. */
@@ -79,7 +100,11 @@ public final class DispatcherMetrics {
     /** A record sent to {@code onceflow.dlq}; {@code reason} is its error-class header. */
     void countDlq(String reason) {
         dlq.increment();
-        count(MeterNames.DEAD_LETTERED, "Records sent to onceflow.dlq, by role and reason", 1,
+        countDlqMeter(reason, 1);
+    }
+
+    private void countDlqMeter(String reason, long n) {
+        count(MeterNames.DEAD_LETTERED, "Records sent to onceflow.dlq, by role and reason", n,
                 MeterNames.ROLE, MeterNames.ROLE_DISPATCHER, MeterNames.REASON, reason);
     }
 

@@ -118,6 +118,9 @@ final class RowChangeSource implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong changes = new AtomicLong();
     private final AtomicLong events = new AtomicLong();
+    /** DLQ error class: a change event Debezium handed over that cannot be read. */
+    static final String MALFORMED_CHANGE = "MalformedChange";
+
     private final AtomicLong depthLimited = new AtomicLong();
     /**
      * The last depth mark of each recent transaction (ADR 0011): marks and changes arrive in WAL
@@ -488,8 +491,8 @@ final class RowChangeSource implements AutoCloseable {
                 }
                 change = RowChange.parse(r.key(), r.value());
             } catch (IllegalArgumentException e) {
-                out.add(dlq(r.key(), r.value(), "MalformedChange", e.getMessage(), r.destination(), 0));
-                deadLettered.add("MalformedChange");
+                out.add(dlq(r.key(), r.value(), MALFORMED_CHANGE, e.getMessage(), r.destination(), 0));
+                deadLettered.add(MALFORMED_CHANGE);
                 continue;
             }
             if (change == null) {

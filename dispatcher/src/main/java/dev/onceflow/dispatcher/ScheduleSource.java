@@ -170,6 +170,8 @@ final class ScheduleSource implements AutoCloseable {
         }
         SchedulePlan fresh = new SchedulePlan(new ScheduleRules(schedule), started, last);
         plans.put(entry.id(), fresh);
+        metrics.countTicksFired(entry.id(), 0); // both counters present from the first plan, at 0
+        metrics.countTicksMissed(entry.id(), 0);
         versions.put(entry.id(), entry.version());
         LOG.info("Scheduling {} v{} ({}), next tick {}", entry.id(), entry.version(),
                 schedule.cron() != null ? "cron '" + schedule.cron() + "' in " + schedule.zone() : "every " + schedule.intervalMs() + " ms",

@@ -11,6 +11,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import org.apache.kafka.clients.producer.MockProducer;
@@ -43,6 +44,15 @@ class DispatcherMetersTest {
     @Test
     void theDispatcherLayerOfDuplicatesIsShownFromTheStart() {
         assertThat(meters.scrape()).contains("onceflow_duplicates_absorbed_total{layer=\"dispatcher\"} 0.0");
+    }
+
+    @Test
+    void everyReasonTheDispatcherDeadLettersWithIsShownFromTheStart() {
+        String scrape = meters.scrape();
+        for (String reason : List.of("MALFORMED_JSON", "UNKNOWN_WORKFLOW", "DISABLED_WORKFLOW", "WRONG_TRIGGER_TYPE",
+                "RECORD_TOO_LARGE", "MISSING_KEY", "DEPTH_LIMIT", "ConditionFailed", "MalformedChange")) {
+            assertThat(scrape).contains("onceflow_dead_lettered_total{reason=\"" + reason + "\",role=\"dispatcher\"} 0.0");
+        }
     }
 
     @Test
@@ -83,7 +93,7 @@ class DispatcherMetersTest {
                 metrics);
 
         source.tick(start);
-        assertThat(meters.scrape()).as("not acknowledged yet").doesNotContain("onceflow_schedule_ticks_fired_total{")
+        assertThat(meters.scrape()).as("not acknowledged yet").contains("onceflow_schedule_ticks_fired_total{workflow=\"beat\"} 0.0")
                 .contains("onceflow_schedule_ticks_missed_total{workflow=\"beat\"} 4.0");
         producer.completeNext();
         source.tick(start.plusSeconds(3600)); // on time: fired, not missed

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeStatus;
 import dev.onceflow.common.workflow.Node;
 import java.sql.SQLException;
 import java.time.Clock;

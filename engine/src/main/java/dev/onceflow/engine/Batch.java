@@ -6,6 +6,8 @@ import dev.onceflow.common.Json;
 import dev.onceflow.common.Outcome;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeStatus;
 import java.nio.charset.StandardCharsets;
 import dev.onceflow.common.metrics.MeterNames;
 import dev.onceflow.common.workflow.Node;

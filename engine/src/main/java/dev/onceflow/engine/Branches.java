@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.executions.ExecutionStatus;
 import dev.onceflow.common.workflow.Node;
 import java.sql.SQLException;
 import java.util.ArrayList;

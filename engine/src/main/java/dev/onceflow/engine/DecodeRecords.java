@@ -5,6 +5,7 @@ import dev.onceflow.common.InvalidInputException.Reason;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.executions.ExecutionStatus;
 import dev.onceflow.common.workflow.Workflow;
 import java.io.IOException;
 import java.sql.SQLException;

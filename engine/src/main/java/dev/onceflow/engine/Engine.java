@@ -156,14 +156,21 @@ public final class Engine implements AutoCloseable {
         return alive == threads.size() ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
     }
 
-    /** Ready when PostgreSQL answers and the workers own partitions (the broker reached, the group joined). */
+    /**
+     * Ready when PostgreSQL answers, the workers own partitions (the group joined) and every worker
+     * that owns some still reaches its group coordinator (a heartbeat within the session timeout).
+     */
     private dev.onceflow.common.http.RoleServer.Health readiness() {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
         int partitions = loops.stream().mapToInt(EngineLoop::assignedPartitions).sum();
         d.put("partitions", partitions);
+        double heartbeat = loops.stream().filter(l -> l.assignedPartitions() > 0).mapToDouble(EngineLoop::heartbeatAgeSeconds)
+                .filter(a -> !Double.isNaN(a)).max().orElse(Double.NaN);
+        boolean broker = dev.onceflow.common.http.RoleServer.brokerUp(heartbeat, EngineLoop.DEFAULT_SESSION_TIMEOUT_MS, d);
         boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
         d.put("problems", problems());
-        return db && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d) : dev.onceflow.common.http.RoleServer.Health.down(d);
+        return db && broker && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d)
+                : dev.onceflow.common.http.RoleServer.Health.down(d);
     }
 
     public EngineMetrics metrics() {

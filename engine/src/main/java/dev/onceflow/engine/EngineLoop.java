@@ -194,6 +194,7 @@ final class EngineLoop implements Runnable {
         }
         if (consumer == null) {
             consumer = new KafkaConsumer<>(consumerProps(), new ByteArrayDeserializer(), new ByteArrayDeserializer());
+            consumerMetrics = Map.copyOf(consumer.metrics());
             consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS), new org.apache.kafka.clients.consumer.ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
@@ -464,17 +465,25 @@ final class EngineLoop implements Runnable {
         }
     }
 
+    /** Partitions this worker owns now (for readiness); written by the worker thread. */
+    private volatile int assigned;
+    /** The consumer's metrics (KafkaConsumer.metrics() is not for other threads; a metric's value is). */
+    private volatile Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> consumerMetrics = Map.of();
+
+    int assignedPartitions() {
+        return assigned;
+    }
+
+    /** Seconds since this worker's consumer last heartbeat to its group coordinator; NaN without a consumer. */
+    double heartbeatAgeSeconds() {
+        return dev.onceflow.common.http.RoleServer.heartbeatAgeSeconds(consumerMetrics);
+    }
+
     /**
      * While the worker waits on something long (http calls, a long statement): its partitions
      * paused, one poll, so the group sees a live member within max.poll.interval.ms. Records of a
      * partition assigned meanwhile (not yet paused) are put back by seeking to them.
      */
-    /** Partitions this worker owns now (for readiness); written by the worker thread. */
-    private volatile int assigned;
-
-    int assignedPartitions() {
-        return assigned;
-    }
 
     private void keepMembership() {
         consumer.pause(consumer.assignment());

@@ -35,6 +35,12 @@ final class EngineMeters {
     private final Map<String, Timer> nodeDurations = new ConcurrentHashMap<>();
     private final Timer executionDuration;
 
+    /** The reasons an engine dead-letters records with (the dispatcher checks the others before). */
+    static final List<dev.onceflow.common.InvalidInputException.Reason> DLQ_REASONS = List.of(
+            dev.onceflow.common.InvalidInputException.Reason.MALFORMED_JSON,
+            dev.onceflow.common.InvalidInputException.Reason.UNKNOWN_NODE,
+            dev.onceflow.common.InvalidInputException.Reason.PROCESSING_FAILED);
+
     EngineMeters(OnceflowMeters meters) {
         this.meters = meters;
         this.executionDuration = meters.histogram(MeterNames.EXECUTION_DURATION,
@@ -42,6 +48,9 @@ final class EngineMeters {
         // Present from the start (at 0), so a rate over them is defined before the first duplicate.
         for (String layer : List.of(MeterNames.LAYER_EXECUTION_KEY, MeterNames.LAYER_PROCESSED_KEY)) {
             duplicates(layer, 0);
+        }
+        for (dev.onceflow.common.InvalidInputException.Reason reason : DLQ_REASONS) {
+            deadLettered(reason.name(), 0);
         }
         httpCalls(0);
         timersFired(0);

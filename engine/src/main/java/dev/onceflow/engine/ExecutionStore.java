@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeStatus;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -1,6 +1,7 @@
 package dev.onceflow.engine;
 
 import dev.onceflow.common.InvalidInputException.Reason;
+import dev.onceflow.common.executions.ExecutionStatus;
 import dev.onceflow.common.workflow.Node;
 import java.sql.SQLException;
 import java.sql.Savepoint;

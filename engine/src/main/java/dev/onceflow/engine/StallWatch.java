@@ -73,7 +73,8 @@ final class StallWatch implements AutoCloseable {
 
     void start() {
         long every = Math.max(1_000, Math.min(10_000, settings.stallReportMs() / 3));
-        timer.scheduleWithFixedDelay(this::checkSafely, every, every, TimeUnit.MILLISECONDS);
+        // The first check at once: onceflow_executions_stuck is known (0 or more) from the start.
+        timer.scheduleWithFixedDelay(this::checkSafely, 0, every, TimeUnit.MILLISECONDS);
     }
 
     /** Executions not finished for longer than engine.stuck.execution.report.ms at the last check; -1 before the first. */

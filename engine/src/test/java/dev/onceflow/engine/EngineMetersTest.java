@@ -7,6 +7,8 @@ import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.NodeStatus;
 import dev.onceflow.common.metrics.OnceflowMeters;
 import dev.onceflow.common.workflow.Node;
 import dev.onceflow.common.workflow.Workflow;
@@ -159,6 +161,13 @@ class EngineMetersTest {
     }
 
     @Test
+    void everyReasonTheEngineDeadLettersWithIsShownFromTheStart() {
+        assertThat(meters.scrape()).contains("onceflow_dead_lettered_total{reason=\"MALFORMED_JSON\",role=\"engine\"} 0.0",
+                "onceflow_dead_lettered_total{reason=\"UNKNOWN_NODE\",role=\"engine\"} 0.0",
+                "onceflow_dead_lettered_total{reason=\"PROCESSING_FAILED\",role=\"engine\"} 0.0");
+    }
+
+    @Test
     void deadLettersAreCountedByRoleAndReason() throws Exception {
         ConsumerRecord<byte[], byte[]> garbage = new ConsumerRecord<>(Topics.TASKS, 0, offsets.getAndIncrement(),
                 "k".getBytes(StandardCharsets.UTF_8), "not json".getBytes(StandardCharsets.UTF_8));
@@ -197,7 +206,7 @@ class EngineMetersTest {
         String text = meters.scrape();
         assertThat(text).contains("onceflow_executions_started_total{workflow=\"kept\"} 1.0")
                 .doesNotContain("undone").doesNotContain("onceflow_node_runs_total{")
-                .doesNotContain("onceflow_dead_lettered_total{").contains("onceflow_execution_duration_seconds_count 0");
+                .contains("onceflow_dead_lettered_total{reason=\"PROCESSING_FAILED\",role=\"engine\"} 0.0").contains("onceflow_execution_duration_seconds_count 0");
         assertThat(metrics.events()).isEqualTo(1);
         assertThat(metrics.executionsFailed()).isZero();
     }

@@ -51,6 +51,32 @@ public final class RoleServer implements AutoCloseable {
     }
 
     /**
+     * Seconds since the oldest last heartbeat among these metrics ({@code last-heartbeat-seconds-ago}
+     * of Kafka consumers in a group), NaN when there is none: a member whose heartbeats stop
+     * reaching the group coordinator has lost the broker, while its assignment still looks fine.
+     */
+    public static double heartbeatAgeSeconds(Map<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> metrics) {
+        double oldest = Double.NaN;
+        for (var e : metrics.entrySet()) {
+            if ("last-heartbeat-seconds-ago".equals(e.getKey().name()) && e.getValue().metricValue() instanceof Number n
+                    && (Double.isNaN(oldest) || n.doubleValue() > oldest)) {
+                oldest = n.doubleValue();
+            }
+        }
+        return oldest;
+    }
+
+    /** Notes {@code broker} in {@code detail}: UP while the oldest heartbeat is younger than the session timeout. */
+    public static boolean brokerUp(double heartbeatAgeSeconds, long sessionTimeoutMs, Map<String, Object> detail) {
+        boolean up = !Double.isNaN(heartbeatAgeSeconds) && heartbeatAgeSeconds * 1000 < sessionTimeoutMs;
+        detail.put("broker", up ? "UP" : "DOWN");
+        if (!Double.isNaN(heartbeatAgeSeconds)) {
+            detail.put("lastHeartbeatSecondsAgo", Math.round(heartbeatAgeSeconds));
+        }
+        return up;
+    }
+
+    /**
      * What a role plugs into its server.
      *
      * @param console a classpath folder served as static files at {@link HttpPaths#CONSOLE}, with the

@@ -1,0 +1,323 @@
+package dev.onceflow.common.executions;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.onceflow.common.Json;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/**
+ * The reads and operator commands over the engine's execution tables ({@code executions},
+ * {@code processed_keys}, {@code retired_event_keys}) for the roles that are not the engine: the
+ * dispatcher's admin API (list, show, cancel, retry; ADR 0016) and its schedule source (the last
+ * tick). The engine owns these tables: their shape is the one migrations {@code V1__core.sql},
+ * {@code V3__execution_depth.sql}, {@code V4__waiting_executions.sql} and {@code V5__retention.sql}
+ * give them, and a migration that changes a column read here changes this class with it. The
+ * engine writes them through its own store ({@code ExecutionStore}), with the same
+ * {@link ExecutionStatus} and {@link NodeStatus}; the proof harness keeps its own SQL on purpose.
+ * Thread-safe: each call takes its own connection and ends its own transaction.
+ */
+public final class ExecutionRecords {
+
+    /** What {@link #list} returns; each condition is left out when null. */
+    public record Filter(String workflowId, ExecutionStatus status, Instant since) {
+
+        public static final Filter ALL = new Filter(null, null, null);
+    }
+
+    /**
+     * The node a failed execution continues from, read under the execution's row lock.
+     *
+     * @param path    the loop iteration or branch it failed in, empty on the main path
+     * @param attempt the highest attempt of that node so far (on the main path, or of that failed run)
+     * @param outputs the outputs of the main path's nodes that succeeded or wait, oldest first
+     */
+    public record FailedNode(String nodeId, String path, int attempt, List<Output> outputs) {
+
+        public FailedNode {
+            outputs = List.copyOf(outputs);
+        }
+    }
+
+    /** One node's output, as a retried task carries it. */
+    public record Output(String nodeId, JsonNode output) {
+    }
+
+    /** Builds what a retry continues with, or refuses by throwing (then nothing is written). */
+    @FunctionalInterface
+    public interface RetryPlan<T> {
+
+        /**
+         * @param execution the failed execution, locked
+         * @param failed    empty when it failed before any node ran
+         */
+        T plan(Execution execution, Optional<FailedNode> failed) throws SQLException;
+    }
+
+    /** How {@link #startRetry} ended. */
+    public sealed interface RetryStart<T> {
+    }
+
+    /** No execution has the event key (retention may have removed it: {@link #retired}). */
+    public record Unknown<T>() implements RetryStart<T> {
+    }
+
+    /** The execution is not failed; nothing was written. */
+    public record NotFailed<T>(ExecutionStatus status) implements RetryStart<T> {
+    }
+
+    /** The execution is running again (committed) and {@code plan} is what its plan returned. */
+    public record Started<T>(Execution execution, T plan) implements RetryStart<T> {
+    }
+
+    private static final String ROW_COLUMNS = "id, event_key, workflow_id, workflow_version, status, created_at, finished_at, error";
+    private static final String EXECUTION_COLUMNS = ROW_COLUMNS + ", trigger, vars, depth, published_at";
+
+    private final DataSource dataSource;
+
+    public ExecutionRecords(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /**
+     * Executions newest first (by id), at most {@code limit}, those with an id below {@code cursor}
+     * when it is not null: the cursor is the last id of the previous page.
+     */
+    public Page list(Filter filter, Long cursor, int limit) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT " + ROW_COLUMNS + " FROM executions WHERE true");
+        List<Object> args = new ArrayList<>();
+        if (filter.workflowId() != null) {
+            sql.append(" AND workflow_id = ?");
+            args.add(filter.workflowId());
+        }
+        if (filter.status() != null) {
+            sql.append(" AND status = ?");
+            args.add(filter.status().db());
+        }
+        if (filter.since() != null) {
+            sql.append(" AND created_at >= ?");
+            args.add(Timestamp.from(filter.since()));
+        }
+        if (cursor != null) {
+            sql.append(" AND id < ?");
+            args.add(cursor);
+        }
+        // One row more than the page tells whether another page follows.
+        sql.append(" ORDER BY id DESC LIMIT ?");
+        args.add(limit + 1);
+        List<ExecutionRow> rows = new ArrayList<>();
+        try (Connection c = dataSource.getConnection(); PreparedStatement q = c.prepareStatement(sql.toString())) {
+            for (int i = 0; i < args.size(); i++) {
+                q.setObject(i + 1, args.get(i));
+            }
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(row(rs));
+                }
+            }
+        }
+        boolean more = rows.size() > limit;
+        List<ExecutionRow> page = more ? rows.subList(0, limit) : rows;
+        return new Page(page, more ? page.get(page.size() - 1).id() : null);
+    }
+
+    /** The execution of an event key, if it (still) exists. */
+    public Optional<Execution> find(String eventKey) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT " + EXECUTION_COLUMNS + " FROM executions WHERE event_key = ?")) {
+            q.setString(1, eventKey);
+            try (ResultSet rs = q.executeQuery()) {
+                return rs.next() ? Optional.of(execution(rs)) : Optional.empty();
+            }
+        }
+    }
+
+    /**
+     * Whether retention removed the execution of this event key (ADR 0015): its key still absorbs
+     * duplicates until {@code retention.keys.ms}.
+     */
+    public boolean retired(String eventKey) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT 1 FROM retired_event_keys WHERE event_key = ?")) {
+            q.setString(1, eventKey);
+            try (ResultSet rs = q.executeQuery()) {
+                return rs.next();
+            }
+        }
+    }
+
+    /** The node runs of an execution, in the order they started (the processed key breaks ties). */
+    public List<NodeRun> nodeRuns(long executionId) throws SQLException {
+        List<NodeRun> runs = new ArrayList<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT key, node_id, path, attempt, status, started_at, finished_at, output, error "
+                     + "FROM processed_keys WHERE execution_id = ? ORDER BY started_at, key")) {
+            q.setLong(1, executionId);
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    runs.add(new NodeRun(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), NodeStatus.of(rs.getString(5)),
+                            instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), json(rs.getString(8)), rs.getString(9)));
+                }
+            }
+        }
+        return runs;
+    }
+
+    /**
+     * The latest schedule tick that started an execution of a workflow: the largest event-key
+     * timestamp among its executions whose key ends in {@code @<epoch ms>} (a tick's key has no
+     * {@code #} discriminator), if any.
+     */
+    public Optional<Instant> lastTick(String workflowId) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT max(substring(event_key from '@([0-9]+)$')::bigint) "
+                     + "FROM executions WHERE workflow_id = ? AND event_key ~ '@[0-9]+$'")) {
+            q.setString(1, workflowId);
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                long t = rs.getLong(1);
+                return rs.wasNull() ? Optional.empty() : Optional.of(Instant.ofEpochMilli(t));
+            }
+        }
+    }
+
+    /**
+     * Cancels the running or waiting execution of an event key: it becomes {@code cancelled},
+     * finished now, with {@code error}. Returns its workflow id, or empty when no unfinished
+     * execution has the key (unknown, or finished already: {@link #find} tells which).
+     *
+     * <p>The update waits for the share lock a worker holds on the execution while a node of it
+     * runs ({@code lockStates}), so a node running at that moment finishes, and nothing after it
+     * runs (the engine reads the status before every wave, timers and tasks included): the cancel
+     * takes effect at the next batch boundary, never in the middle of a node (ADR 0016).
+     */
+    public Optional<String> cancel(String eventKey, String error) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), error = ? "
+                     + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id")) {
+            u.setString(1, error);
+            u.setString(2, eventKey);
+            try (ResultSet rs = u.executeQuery()) {
+                return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+            }
+        }
+    }
+
+    /**
+     * Sets a failed execution running again, in one transaction that holds its row lock
+     * ({@code SELECT … FOR UPDATE}) from the status check to the commit: of two concurrent retries
+     * the second sees {@code running} and is refused (ADR 0016). Under that lock {@code plan} gets
+     * the execution and the node to continue from; when it returns, the execution is set
+     * {@code running} (finished_at and error cleared) and committed. The caller then produces the
+     * task, outside any transaction, and calls {@link #retryNotStarted} if Kafka does not take it.
+     * When {@code plan} throws, nothing is written.
+     */
+    public <T> RetryStart<T> startRetry(String eventKey, RetryPlan<T> plan) throws SQLException {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Execution e;
+                try (PreparedStatement lock = c.prepareStatement("SELECT " + EXECUTION_COLUMNS
+                        + " FROM executions WHERE event_key = ? FOR UPDATE")) {
+                    lock.setString(1, eventKey);
+                    try (ResultSet rs = lock.executeQuery()) {
+                        if (!rs.next()) {
+                            c.rollback();
+                            return new Unknown<>();
+                        }
+                        e = execution(rs);
+                    }
+                }
+                if (e.status() != ExecutionStatus.FAILED) {
+                    c.rollback();
+                    return new NotFailed<>(e.status());
+                }
+                T planned = plan.plan(e, failedNode(c, e.id()));
+                try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'running', finished_at = NULL, error = NULL "
+                        + "WHERE id = ?")) {
+                    u.setLong(1, e.id());
+                    u.executeUpdate();
+                }
+                c.commit();
+                return new Started<>(e, planned);
+            } catch (SQLException | RuntimeException failed) {
+                c.rollback();
+                throw failed;
+            }
+        }
+    }
+
+    /**
+     * Sets an execution whose retry was started but whose task Kafka did not take failed again,
+     * with {@code error}; only while it is still {@code running} (a worker that did get the task
+     * and finished it keeps its outcome).
+     */
+    public void retryNotStarted(String eventKey, String error) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
+                     + "error = ? WHERE event_key = ? AND status = 'running'")) {
+            u.setString(1, error);
+            u.setString(2, eventKey);
+            u.executeUpdate();
+        }
+    }
+
+    /**
+     * The node a failed execution continues from, in one statement: the failed run that finished
+     * last (the higher attempt on a tie), the highest attempt of that node on the main path (the
+     * retry runs as the next one, under a processed key no earlier delivery holds: ADR 0013), and
+     * the outputs of the main path's nodes that succeeded or wait, in the order they finished.
+     */
+    private static Optional<FailedNode> failedNode(Connection c, long executionId) throws SQLException {
+        try (PreparedStatement q = c.prepareStatement("WITH failed AS (SELECT node_id, path, attempt FROM processed_keys "
+                + "WHERE execution_id = ? AND status = 'failed' ORDER BY finished_at DESC NULLS LAST, attempt DESC LIMIT 1) "
+                + "SELECT f.node_id, f.path, greatest(f.attempt, (SELECT max(p.attempt) FROM processed_keys p "
+                + "WHERE p.execution_id = ? AND p.node_id = f.node_id AND p.path = '')), "
+                + "(SELECT jsonb_agg(jsonb_build_array(p.node_id, p.output) ORDER BY p.finished_at NULLS LAST) FROM processed_keys p "
+                + "WHERE p.execution_id = ? AND p.path = '' AND p.status IN ('succeeded', 'waiting') AND p.output IS NOT NULL) "
+                + "FROM failed f")) {
+            q.setLong(1, executionId);
+            q.setLong(2, executionId);
+            q.setLong(3, executionId);
+            try (ResultSet rs = q.executeQuery()) {
+                if (!rs.next()) {
+                    return Optional.empty();
+                }
+                List<Output> outputs = new ArrayList<>();
+                JsonNode pairs = json(rs.getString(4));
+                if (pairs != null) {
+                    for (JsonNode pair : pairs) {
+                        outputs.add(new Output(pair.get(0).asText(), pair.get(1)));
+                    }
+                }
+                return Optional.of(new FailedNode(rs.getString(1), rs.getString(2), rs.getInt(3), outputs));
+            }
+        }
+    }
+
+    /** The mapper of {@link #ROW_COLUMNS}, columns 1 to 8. */
+    private static ExecutionRow row(ResultSet rs) throws SQLException {
+        return new ExecutionRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), ExecutionStatus.of(rs.getString(5)),
+                instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), rs.getString(8));
+    }
+
+    /** The mapper of {@link #EXECUTION_COLUMNS}: {@link #row}, then columns 9 to 12. */
+    private static Execution execution(ResultSet rs) throws SQLException {
+        return new Execution(row(rs), json(rs.getString(9)), json(rs.getString(10)), rs.getInt(11), instant(rs.getTimestamp(12)));
+    }
+
+    private static Instant instant(Timestamp t) {
+        return t == null ? null : t.toInstant();
+    }
+
+    private static JsonNode json(String text) {
+        return text == null ? null : Json.tree(text);
+    }
+}

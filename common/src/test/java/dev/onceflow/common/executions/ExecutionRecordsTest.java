@@ -1,0 +1,225 @@
+package dev.onceflow.common.executions;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.onceflow.common.Migrations;
+import dev.onceflow.common.local.LocalPostgres;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ExecutionRecords} on an embedded, migrated PostgreSQL. Each test uses workflow ids and
+ * event keys of its own, so the tests share one database.
+ */
+class ExecutionRecordsTest {
+
+    private static Path dir;
+    private static LocalPostgres postgres;
+    private static DataSource db;
+    private static ExecutionRecords records;
+
+    @BeforeAll
+    static void start() throws IOException {
+        dir = Files.createTempDirectory("onceflow-common-test");
+        postgres = LocalPostgres.start(dir);
+        db = postgres.dataSource();
+        Migrations.apply(db);
+        records = new ExecutionRecords(db);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (postgres != null) {
+            postgres.close();
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException e) {
+            // best effort
+        }
+    }
+
+    @Test
+    void listPagesNewestFirstAndTheCursorContinuesWhereThePageEnded() throws Exception {
+        String wf = workflow();
+        List<Long> ids = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            ids.add(execution(wf + "@" + (1000 + i), wf, "succeeded"));
+        }
+        ExecutionRecords.Filter filter = new ExecutionRecords.Filter(wf, null, null);
+
+        Page first = records.list(filter, null, 2);
+        Page second = records.list(filter, first.nextCursor(), 2);
+        Page last = records.list(filter, second.nextCursor(), 2);
+
+        assertThat(first.items()).extracting(ExecutionRow::id).containsExactly(ids.get(4), ids.get(3));
+        assertThat(first.nextCursor()).isEqualTo(ids.get(3));
+        assertThat(second.items()).extracting(ExecutionRow::id).containsExactly(ids.get(2), ids.get(1));
+        assertThat(last.items()).extracting(ExecutionRow::id).containsExactly(ids.get(0));
+        assertThat(last.nextCursor()).as("the last page has no cursor").isNull();
+        assertThat(records.list(filter, null, 5).nextCursor()).as("a page that holds every row is the last").isNull();
+        ExecutionRow row = last.items().get(0);
+        assertThat(row.eventKey()).isEqualTo(wf + "@1000");
+        assertThat(row.workflowId()).isEqualTo(wf);
+        assertThat(row.workflowVersion()).isEqualTo(1);
+        assertThat(row.status()).isEqualTo(ExecutionStatus.SUCCEEDED);
+        assertThat(row.createdAt()).isNotNull();
+        assertThat(row.finishedAt()).isNotNull();
+    }
+
+    @Test
+    void listFiltersByStatusAndSince() throws Exception {
+        String wf = workflow();
+        long failed = execution(wf + "@1", wf, "failed");
+        execution(wf + "@2", wf, "succeeded");
+        long running = execution(wf + "@3", wf, "running");
+        long failedToo = execution(wf + "@4", wf, "failed");
+
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.FAILED, null), null, 10).items())
+                .extracting(ExecutionRow::id).containsExactly(failedToo, failed);
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.RUNNING, null), null, 10).items())
+                .extracting(ExecutionRow::id).containsExactly(running);
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.CANCELLED, null), null, 10).items()).isEmpty();
+        assertThat(records.list(new ExecutionRecords.Filter(wf, null, Instant.now().plusSeconds(3600)), null, 10).items())
+                .as("none created after an hour from now").isEmpty();
+        assertThat(records.list(new ExecutionRecords.Filter(wf, null, Instant.EPOCH), null, 10).items()).hasSize(4);
+    }
+
+    @Test
+    void cancelOfAFinishedExecutionIsRefusedAndChangesNothing() throws Exception {
+        String wf = workflow();
+        String done = wf + "@1";
+        execution(done, wf, "succeeded");
+        String running = wf + "@2";
+        execution(running, wf, "running");
+
+        assertThat(records.cancel(done, "cancelled in a test")).as("a finished execution is not cancelled").isEmpty();
+        Execution stillDone = records.find(done).orElseThrow();
+        assertThat(stillDone.status()).isEqualTo(ExecutionStatus.SUCCEEDED);
+        assertThat(stillDone.row().error()).isNull();
+
+        assertThat(records.cancel(running, "cancelled in a test")).as("negative control: a running one is").contains(wf);
+        Execution cancelled = records.find(running).orElseThrow();
+        assertThat(cancelled.status()).isEqualTo(ExecutionStatus.CANCELLED);
+        assertThat(cancelled.row().finishedAt()).isNotNull();
+        assertThat(cancelled.row().error()).isEqualTo("cancelled in a test");
+        assertThat(records.cancel(running, "again")).as("cancelled is finished too").isEmpty();
+        assertThat(records.cancel(wf + "@no-such", "x")).isEmpty();
+    }
+
+    @Test
+    void aRetryContinuesFromTheLastFailedNodeAfterItsHighestAttemptWithTheOutputsInFinishOrder() throws Exception {
+        String wf = workflow();
+        String key = wf + "@1";
+        long id = execution(key, wf, "failed");
+        nodeRun(id, key + "/a", "a", "", "succeeded", 1, "{\"x\": 1}", "2026-01-01T00:00:01Z");
+        nodeRun(id, key + "/b", "b", "", "waiting", 1, "{\"x\": 2}", "2026-01-01T00:00:02Z");
+        nodeRun(id, key + "/n", "n", "", "succeeded", 1, null, "2026-01-01T00:00:02Z");
+        nodeRun(id, key + "/c#1", "c", "", "failed", 1, null, "2026-01-01T00:00:03Z");
+        nodeRun(id, key + "/c#2", "c", "", "failed", 2, null, "2026-01-01T00:00:04Z");
+        nodeRun(id, key + "/l/0", "l", "0", "succeeded", 1, "{\"x\": 3}", "2026-01-01T00:00:01Z");
+
+        List<Optional<ExecutionRecords.FailedNode>> seen = new ArrayList<>();
+        ExecutionRecords.RetryStart<String> start = records.startRetry(key, (e, failed) -> {
+            seen.add(failed);
+            return "task of " + e.eventKey();
+        });
+
+        assertThat(start).isInstanceOf(ExecutionRecords.Started.class);
+        assertThat(((ExecutionRecords.Started<String>) start).plan()).isEqualTo("task of " + key);
+        ExecutionRecords.FailedNode failed = seen.get(0).orElseThrow();
+        assertThat(failed.nodeId()).isEqualTo("c");
+        assertThat(failed.path()).isEmpty();
+        assertThat(failed.attempt()).isEqualTo(2);
+        assertThat(failed.outputs()).as("main path, succeeded or waiting, with an output, oldest first")
+                .extracting(ExecutionRecords.Output::nodeId).containsExactly("a", "b");
+        assertThat(failed.outputs().get(1).output().get("x").asInt()).isEqualTo(2);
+        Execution running = records.find(key).orElseThrow();
+        assertThat(running.status()).isEqualTo(ExecutionStatus.RUNNING);
+        assertThat(running.row().finishedAt()).isNull();
+        assertThat(running.row().error()).isNull();
+
+        assertThat(records.startRetry(key, (e, f) -> "never")).as("a second retry sees running")
+                .isEqualTo(new ExecutionRecords.NotFailed<String>(ExecutionStatus.RUNNING));
+        records.retryNotStarted(key, "Kafka did not take it");
+        assertThat(records.find(key).orElseThrow().status()).isEqualTo(ExecutionStatus.FAILED);
+        assertThat(records.startRetry(wf + "@no-such", (e, f) -> "never")).isEqualTo(new ExecutionRecords.Unknown<String>());
+    }
+
+    @Test
+    void aRetryWhosePlanRefusesWritesNothing() throws Exception {
+        String wf = workflow();
+        String key = wf + "@1";
+        execution(key, wf, "failed");
+
+        assertThatThrownBy(() -> records.startRetry(key, (e, failed) -> {
+            assertThat(failed).as("no node ran").isEmpty();
+            throw new IllegalStateException("refused");
+        })).hasMessage("refused");
+        assertThat(records.find(key).orElseThrow().status()).isEqualTo(ExecutionStatus.FAILED);
+    }
+
+    @Test
+    void theLastTickIsTheLargestTimestampOfAKeyWithoutDiscriminator() throws Exception {
+        String wf = workflow();
+        assertThat(records.lastTick(wf)).isEmpty();
+        execution(wf + "@1736442000000", wf, "succeeded");
+        execution(wf + "@1736445600000", wf, "running");
+        execution(wf + "@1736449200000#evt-1", wf, "succeeded");
+
+        assertThat(records.lastTick(wf)).contains(Instant.ofEpochMilli(1736445600000L));
+    }
+
+    private static String workflow() {
+        return "wf-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    private static long execution(String eventKey, String workflow, String status) throws Exception {
+        try (Connection c = db.getConnection();
+             PreparedStatement ins = c.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, status, trigger, "
+                     + "finished_at) VALUES (?, ?, 1, ?, '{}'::jsonb, CASE WHEN ? = 'running' THEN NULL ELSE now() END) RETURNING id")) {
+            ins.setString(1, eventKey);
+            ins.setString(2, workflow);
+            ins.setString(3, status);
+            ins.setString(4, status);
+            try (ResultSet rs = ins.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static void nodeRun(long executionId, String key, String node, String path, String status, int attempt, String output,
+                                String finishedAt) throws Exception {
+        try (Connection c = db.getConnection();
+             PreparedStatement ins = c.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt, "
+                     + "output, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::timestamptz)")) {
+            ins.setString(1, key);
+            ins.setLong(2, executionId);
+            ins.setString(3, node);
+            ins.setString(4, path);
+            ins.setString(5, status);
+            ins.setInt(6, attempt);
+            ins.setString(7, output);
+            ins.setString(8, finishedAt);
+            ins.executeUpdate();
+        }
+    }
+}

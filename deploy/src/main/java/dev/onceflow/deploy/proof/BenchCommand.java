@@ -1,0 +1,406 @@
+package dev.onceflow.deploy.proof;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.TriggerRecord;
+import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.common.workflow.Workflows;
+import dev.onceflow.deploy.Args;
+import dev.onceflow.deploy.LocalInfra;
+import dev.onceflow.deploy.PublishCommand;
+import dev.onceflow.deploy.Scripts;
+import dev.onceflow.dispatcher.Dispatcher;
+import dev.onceflow.dispatcher.StoreCatalog;
+import dev.onceflow.engine.Engine;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/**
+ * {@code onceflow bench}: throughput and latency of the whole path (publish → dispatcher → engine
+ * → PostgreSQL, durable) on the embedded infrastructure, next to the limits of the same broker and
+ * database measured in the same run, so the figures are read as ratios on a noisy shared machine.
+ */
+public final class BenchCommand {
+
+    private final PrintStream out;
+    private final int workers;
+    private LocalInfra infra;
+    private DataSource ds;
+
+    private BenchCommand(PrintStream out, int workers) {
+        this.out = out;
+        this.workers = workers;
+    }
+
+    public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records"), Set.of());
+        int n = args.intValue("executions", 20_000, 100, 10_000_000);
+        int stormKeys = args.intValue("storm-keys", 5_000, 10, 1_000_000);
+        int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);
+        BenchCommand bench = new BenchCommand(out, args.intValue("workers", 3, 1, 64));
+        Map<String, Object> report = bench.execute(n, stormKeys, limitRecords);
+        out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        String json = args.get("json", null);
+        if (json != null) {
+            Path jsonPath = Path.of(json);
+            Files.write(jsonPath, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
+            Path html = jsonPath.resolveSibling(jsonPath.getFileName().toString().replaceAll("\\.json$", "") + ".html");
+            Map<String, Object> w1 = castMap(report.get("w1"));
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> full = (List<Map<String, Object>>) w1.get("timeline");
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> half = (List<Map<String, Object>>) castMap(w1.get("at_half_load")).get("timeline");
+            Map<String, List<Map<String, Object>>> sections = new LinkedHashMap<>();
+            sections.put("w1 at full load: " + n + " executions published at once (" + w1.get("executions_per_s") + " executions/s)", full);
+            sections.put("w1 at half load: " + castMap(w1.get("at_half_load")).get("target_per_s") + " executions/s offered", half);
+            Files.writeString(html, BenchChart.html(sections, "onceflow bench"));
+            out.println("Figures written to " + json + ", chart to " + html);
+        }
+        return 0;
+    }
+
+    private Map<String, Object> execute(int n, int stormKeys, int limitRecords) throws Exception {
+        Path dir = Files.createTempDirectory("onceflow-bench-");
+        out.println("Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ...");
+        infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"));
+        ds = infra.dataSource();
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),
+                "java", System.getProperty("java.version"), "postgres_fsync", "on", "synchronous_commit", "on"));
+        try {
+            Scripts.run(ds, "CREATE TABLE bench_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL)");
+            WorkflowStore store = new WorkflowStore(ds);
+            byte[] def = Scripts.bundled("bench/bench-w1.json").getBytes(StandardCharsets.UTF_8);
+            Workflow base = Workflows.parse("bench-w1.json", def);
+            Map<String, Workflow> wfs = new LinkedHashMap<>();
+            for (String id : List.of("bench-w1", "bench-w1-half", "bench-w1-engine", "bench-w2", "bench-warmup")) {
+                wfs.put(id, store.deploy(new Workflow(id, null, base.description(), base.trigger(), base.start(), base.nodes())));
+            }
+            OnceflowConfig config = infra.config();
+            try (StoreCatalog catalog = new StoreCatalog(store, config)) {
+                Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
+                dispatcher.start();
+                Engine engine = new Engine(config, ds);
+                engine.start();
+                try (KafkaProducer<byte[], byte[]> producer = PublishCommand.producer(config.with(Map.of(
+                        "kafka.producer.linger.ms", "5", "kafka.producer.batch.size", "131072")))) {
+                    out.println("Warm-up: 2,000 executions");
+                    publish(producer, wfs.get("bench-warmup"), 2000, 0, 1, false);
+                    awaitFinished("bench-warmup", 2000, engine);
+                    long cpu0 = cpuMillis();
+
+                    out.printf("w1: %,d executions of 3 INSERT nodes, published as fast as possible%n", n);
+                    Map<String, Object> w1 = workload(producer, wfs.get("bench-w1"), n, 0, engine);
+                    double rate = ((Number) w1.get("executions_per_s")).doubleValue();
+                    int halfN = Math.max(100, n / 4);
+                    out.printf("w1 at half load: %,d executions at %.0f/s%n", halfN, rate / 2);
+                    Map<String, Object> half = workload(producer, wfs.get("bench-w1-half"), halfN, rate / 2, engine);
+                    Map<String, Object> halfReport = new LinkedHashMap<>();
+                    halfReport.put("target_per_s", Math.round(rate / 2));
+                    halfReport.put("executions", half.get("executions"));
+                    halfReport.put("executions_per_s", half.get("executions_per_s"));
+                    halfReport.put("latency_ms", half.get("latency_ms"));
+                    halfReport.put("timeline", half.get("timeline"));
+                    w1.put("at_half_load", halfReport);
+                    report.put("w1", w1);
+
+                    out.printf("w1, engine only: %,d executions published straight to %s (no dispatcher)%n", n, Topics.EVENTS);
+                    Map<String, Object> engineOnly = workload(producer, wfs.get("bench-w1-engine"), n, 0, engine, true);
+                    engineOnly.remove("timeline");
+                    report.put("w1_engine_only", engineOnly);
+
+                    out.printf("w2: duplicate storm, %,d keys × 4 copies%n", stormKeys);
+                    report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys, engine));
+
+                    int waitsN = Math.max(100, n / 10);
+                    out.printf("w3: %,d executions of sql → delay 1 s → http (local receiver) → sql, published as fast as possible%n",
+                            waitsN);
+                    report.put("w3_waits", waits(producer, store, waitsN, engine));
+                    report.put("engine_cpu_s_in_workloads", (cpuMillis() - cpu0) / 1000.0);
+                }
+                engine.close();
+                dispatcher.close();
+            }
+            out.println("limits: bare Kafka transactional consume-produce and bare batched PostgreSQL inserts");
+            Map<String, Object> limits = new LinkedHashMap<>();
+            limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers));
+            limits.put("postgres_batched_insert_rows_per_s", BenchLimits.postgres(ds, limitRecords, 100));
+            report.put("limits", limits);
+            Map<String, Object> w1 = castMap(report.get("w1"));
+            double execs = ((Number) w1.get("executions_per_s")).doubleValue();
+            Map<String, Object> ratios = new LinkedHashMap<>();
+            // Each execution moves 2 records through the engine's transactions (the event consumed,
+            // the outcome produced; its nodes run inline in the event's batch) and writes 11 rows
+            // (execution insert and finish, 3 × claim, effect and outcome update), most of them in
+            // multi-row statements or JDBC batches shared with the rest of its poll batch.
+            double engineOnly = ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue();
+            double kafkaLimit = ((Number) limits.get("kafka_txn_consume_produce_records_per_s")).doubleValue();
+            double pgLimit = ((Number) limits.get("postgres_batched_insert_rows_per_s")).doubleValue();
+            ratios.put("w1_engine_records_per_s_over_kafka_limit", round(execs * 2 / kafkaLimit, 3));
+            ratios.put("w1_statements_per_s_over_postgres_insert_limit", round(execs * 11 / pgLimit, 3));
+            ratios.put("engine_only_records_per_s_over_kafka_limit", round(engineOnly * 2 / kafkaLimit, 3));
+            ratios.put("engine_only_statements_per_s_over_postgres_insert_limit", round(engineOnly * 11 / pgLimit, 3));
+            ratios.put("w1_over_engine_only", round(execs / engineOnly, 3));
+            report.put("ratios", ratios);
+            report.put("peak_rss_mb", peakRssMb());
+            report.put("cpu_s", cpuMillis() / 1000.0);
+            report.put("target_met", execs >= 1000);
+            report.put("target_met_engine_only",
+                    ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue() >= 1000);
+            return report;
+        } finally {
+            infra.close();
+            try (var walk = Files.walk(dir)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private Map<String, Object> workload(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, Engine engine)
+            throws Exception {
+        return workload(producer, wf, n, ratePerS, engine, false);
+    }
+
+    private Map<String, Object> workload(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, Engine engine,
+                                         boolean direct) throws Exception {
+        Thread publisher = new Thread(() -> publish(producer, wf, n, ratePerS, 1, direct), "bench-publisher");
+        publisher.start();
+        awaitFinished(wf.id(), n, engine);
+        publisher.join();
+        return figures(wf.id(), n);
+    }
+
+    /** Publishes n trigger records (copies each), paced at ratePerS when it is positive. */
+    private void publish(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, int copies, boolean direct) {
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            if (ratePerS > 0) {
+                long due = start + (long) (i * 1e9 / ratePerS);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    try {
+                        TimeUnit.NANOSECONDS.sleep(wait);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+            String id = "b" + i;
+            ObjectNode data = Json.MAPPER.createObjectNode().put("n", i);
+            if (direct) {
+                // Straight onto the events topic, as the dispatcher would write it: the engine alone.
+                long time = 1_000_000 + i;
+                String key = wf.id() + "@" + time + "#" + id;
+                byte[] event = Json.bytes(new EventEnvelope(key, wf.id(), wf.version(), time, data, "bench", System.currentTimeMillis()));
+                producer.send(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), event));
+                continue;
+            }
+            byte[] value = new TriggerRecord(wf.id(), id, Instant.ofEpochMilli(1_000_000 + i), data).toBytes();
+            for (int c = 0; c < copies; c++) {
+                producer.send(new ProducerRecord<>(Topics.TRIGGERS, id.getBytes(StandardCharsets.UTF_8), value));
+            }
+        }
+        producer.flush();
+    }
+
+    /**
+     * Executions that wait: a durable timer and an http call each, against a local receiver that
+     * counts calls per Idempotency-Key. Reports throughput and latency (which includes the 1 s
+     * delay) and checks that every key was called once.
+     */
+    private Map<String, Object> waits(KafkaProducer<byte[], byte[]> producer, WorkflowStore store, int n, Engine engine)
+            throws Exception {
+        dev.onceflow.common.local.LocalReceiver receiver = dev.onceflow.common.local.LocalReceiver.start();
+        try {
+            Workflow wf = store.deploy(Workflows.parse("bench-w3.json", """
+                    {"id": "bench-w3", "trigger": {"type": "kafka"}, "nodes": [
+                      {"type": "sql", "id": "before", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'before')",
+                       "params": ["event.key"], "next": "wait"},
+                      {"type": "delay", "id": "wait", "ms": 1000, "next": "notify"},
+                      {"type": "http", "id": "notify", "method": "POST", "url": "%s/notify",
+                       "body": {"key": "${event.key}"}, "next": "after"},
+                      {"type": "sql", "id": "after", "sql": "INSERT INTO bench_effects (event_key, node) VALUES (?, 'after')",
+                       "params": ["event.key"]}
+                    ]}""".formatted(receiver.url()).getBytes(StandardCharsets.UTF_8)));
+            long timers0 = engine.metrics().timersFired();
+            long calls0 = engine.metrics().httpCalls();
+            Map<String, Object> r = workload(producer, wf, n, 0, engine);
+            r.remove("timeline");
+            r.remove("nodes_per_s"); // four nodes here, and the delay dominates
+            r.put("timers_fired", engine.metrics().timersFired() - timers0);
+            r.put("http_calls", engine.metrics().httpCalls() - calls0);
+            r.put("keys_called", receiver.callsByKey().size());
+            r.put("keys_called_more_than_once", receiver.keysCalledMoreThanOnce());
+            r.put("calls_without_key", receiver.callsWithoutKey());
+            return r;
+        } finally {
+            receiver.close();
+        }
+    }
+
+    private Map<String, Object> storm(KafkaProducer<byte[], byte[]> producer, Workflow wf, int keys, Engine engine) throws Exception {
+        // Two copies through the dispatcher (a publisher and its retry), two straight onto the
+        // events topic (replicas without dedupe state): every layer has duplicates to absorb.
+        for (int i = 0; i < keys; i++) {
+            String id = "s" + i;
+            long time = 2_000_000 + i;
+            ObjectNode data = Json.MAPPER.createObjectNode().put("n", i);
+            byte[] trigger = new TriggerRecord(wf.id(), id, Instant.ofEpochMilli(time), data).toBytes();
+            String key = wf.id() + "@" + time + "#" + id;
+            byte[] event = Json.bytes(new EventEnvelope(key, wf.id(), wf.version(), time, data, "bench-storm", System.currentTimeMillis()));
+            producer.send(new ProducerRecord<>(Topics.TRIGGERS, id.getBytes(StandardCharsets.UTF_8), trigger));
+            producer.send(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), event));
+            producer.send(new ProducerRecord<>(Topics.TRIGGERS, id.getBytes(StandardCharsets.UTF_8), trigger));
+            producer.send(new ProducerRecord<>(Topics.EVENTS, key.getBytes(StandardCharsets.UTF_8), event));
+        }
+        producer.flush();
+        awaitFinished(wf.id(), keys, engine);
+        Thread.sleep(3000); // let late copies arrive, so that any duplicate effect would be counted
+        Map<String, Object> f = figures(wf.id(), keys);
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("keys", keys);
+        r.put("copies_published", keys * 4);
+        r.put("executions", f.get("executions"));
+        r.put("effects", count("SELECT count(*) FROM bench_effects WHERE event_key LIKE ? || '@%'", wf.id()));
+        r.put("duplicate_effects", count("SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM bench_effects "
+                + "WHERE event_key LIKE ? || '@%' GROUP BY event_key, node HAVING count(*) > 1) d", wf.id()));
+        r.put("executions_per_s", f.get("executions_per_s"));
+        return r;
+    }
+
+    /** Waits until n executions of the workflow finished, printing a progress line each second. */
+    private void awaitFinished(String workflow, int n, Engine engine) throws Exception {
+        long start = System.currentTimeMillis();
+        long last = 0;
+        long lastChange = start;
+        long prevNodes = engine.metrics().nodeRuns();
+        while (true) {
+            Thread.sleep(1000);
+            long finished = count("SELECT count(*) FROM executions WHERE workflow_id = ? AND finished_at IS NOT NULL", workflow);
+            long nodes = engine.metrics().nodeRuns();
+            out.printf("  [%3ds] %s: %,d/%,d finished, %,d executions/s, engine %,d nodes/s, %d MB RSS%n",
+                    (System.currentTimeMillis() - start) / 1000, workflow, finished, n, finished - last, nodes - prevNodes, currentRssMb());
+            prevNodes = nodes;
+            if (finished >= n) {
+                return;
+            }
+            if (finished != last) {
+                last = finished;
+                lastChange = System.currentTimeMillis();
+            } else if (System.currentTimeMillis() - lastChange > 120_000) {
+                throw new IllegalStateException(workflow + ": no progress for 2 minutes at " + finished + "/" + n);
+            }
+        }
+    }
+
+    /** Sustained rate (first publish to last finish) and latency percentiles, from PostgreSQL. */
+    private Map<String, Object> figures(String workflow, int n) throws SQLException {
+        Map<String, Object> r = new LinkedHashMap<>();
+        try (Connection c = ds.getConnection();
+             PreparedStatement q = c.prepareStatement("""
+                     SELECT count(*),
+                            extract(epoch FROM max(finished_at) - min(published_at)),
+                            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - published_at)),
+                            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - published_at)),
+                            percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - published_at))
+                       FROM executions WHERE workflow_id = ?""")) {
+            q.setString(1, workflow);
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                long count = rs.getLong(1);
+                double secs = rs.getDouble(2);
+                r.put("executions", count);
+                r.put("seconds", round(secs, 2));
+                r.put("executions_per_s", round(count / secs, 1));
+                r.put("nodes_per_s", round(count * 3 / secs, 1));
+                r.put("latency_ms", Map.of("p50", round(rs.getDouble(3) * 1000, 1), "p95", round(rs.getDouble(4) * 1000, 1),
+                        "p99", round(rs.getDouble(5) * 1000, 1)));
+            }
+        }
+        List<Map<String, Object>> timeline = new ArrayList<>();
+        try (Connection c = ds.getConnection();
+             PreparedStatement q = c.prepareStatement("""
+                     SELECT extract(epoch FROM s - min(s) OVER ())::int, n, p50, p99 FROM (
+                       SELECT date_trunc('second', finished_at) AS s, count(*) AS n,
+                              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - published_at)) * 1000 AS p50,
+                              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - published_at)) * 1000 AS p99
+                         FROM executions WHERE workflow_id = ? GROUP BY 1) g ORDER BY 1""")) {
+            q.setString(1, workflow);
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    timeline.add(Map.of("t_s", rs.getInt(1), "executions", rs.getLong(2), "latency_p50_ms", round(rs.getDouble(3), 1),
+                            "latency_p99_ms", round(rs.getDouble(4), 1)));
+                }
+            }
+        }
+        r.put("timeline", timeline);
+        return r;
+    }
+
+    private long count(String sql, String arg) throws SQLException {
+        try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement(sql)) {
+            q.setString(1, arg);
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> castMap(Object o) {
+        return (Map<String, Object>) o;
+    }
+
+    static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
+    }
+
+    static long cpuMillis() {
+        return ProcessHandle.current().info().totalCpuDuration().map(java.time.Duration::toMillis).orElse(-1L);
+    }
+
+    static long peakRssMb() {
+        return statusMb("VmHWM:");
+    }
+
+    static long currentRssMb() {
+        return statusMb("VmRSS:");
+    }
+
+    private static long statusMb(String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(field)) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (Exception e) {
+            // not Linux
+        }
+        return -1;
+    }
+}
