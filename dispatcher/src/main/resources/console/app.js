@@ -182,6 +182,9 @@ async function executionsPage() {
   } catch (e) {
     showError(e);
   }
+  if (q.get('workflow') && ![...wf.options].some(o => o.value === q.get('workflow'))) {
+    wf.insertAdjacentHTML('beforeend', `<option>${esc(q.get('workflow'))}</option>`); // a link to a workflow not deployed (any more)
+  }
   wf.value = q.get('workflow') || '';
   st.value = q.get('status') || '';
   since.value = q.get('since') || '';
