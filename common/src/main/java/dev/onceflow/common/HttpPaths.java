@@ -18,6 +18,9 @@ public final class HttpPaths {
     /** The OpenAPI description of the admin API (no token). */
     public static final String OPENAPI = "/api/openapi.json";
 
+    /** The web console's static files (no token: they hold no data; the page calls {@link #API} with one). */
+    public static final String CONSOLE = "/console";
+
     private HttpPaths() {
     }
 }

@@ -155,6 +155,10 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private dev.onceflow.common.http.RoleServer api;
+    /** The web console's files on the classpath, served at {@code /console/} by the HTTP API's server. */
+    static final String CONSOLE = "/console";
+    private FiguresApi figures;
+    private dev.onceflow.common.metrics.AbsorbedDuplicatesReport duplicatesReport;
     private RowChangeSource rowChanges;
 
     /** This replica's row-change capture, or null without a database. */
@@ -188,6 +192,10 @@ public final class Dispatcher implements AutoCloseable {
         slotWatch = new SlotWatch(dev.onceflow.common.Database.dataSource(capture.url(), capture.user(), capture.password()),
                 capture.slot(), meters);
         slotWatch.start();
+        // The dispatcher layer's count for the console's figures (ADR 0017), beside the engines'.
+        duplicatesReport = new dev.onceflow.common.metrics.AbsorbedDuplicatesReport(dataSource, "dispatcher-" + System.getenv().getOrDefault("HOSTNAME", "") + "-"
+                + ProcessHandle.current().pid(), () -> java.util.Map.of(dev.onceflow.common.metrics.MeterNames.LAYER_DISPATCHER,
+                metrics.deduplicated())).start();
         int port = config.getInt(OnceflowConfig.DISPATCHER_HTTP_PORT);
         if (port >= 0) {
             String token = config.get(OnceflowConfig.API_TOKEN);
@@ -205,13 +213,17 @@ public final class Dispatcher implements AutoCloseable {
                     workflow -> meters().counter(dev.onceflow.common.metrics.MeterNames.EXECUTIONS_FINISHED,
                             "Executions finished, by workflow and status", dev.onceflow.common.metrics.MeterNames.WORKFLOW, workflow,
                             dev.onceflow.common.metrics.MeterNames.STATUS, "cancelled").increment());
+            WorkflowGraphApi graphs = new WorkflowGraphApi(dataSource);
+            figures = new FiguresApi(dataSource, java.time.Clock.systemUTC()).start();
             try {
                 api = new dev.onceflow.common.http.RoleServer(config.get(OnceflowConfig.DISPATCHER_HTTP_HOST), port, token,
                         new dev.onceflow.common.http.RoleServer.Role("dispatcher", this::liveness, this::readiness, this::scrape,
                                 routes -> {
                                     ingress.routes(routes);
                                     admin.routes(routes);
-                                }));
+                                    graphs.routes(routes);
+                                    figures.routes(routes);
+                                }, CONSOLE));
             } catch (RuntimeException e) {
                 throw new IllegalStateException("cannot start the HTTP API on " + config.get(OnceflowConfig.DISPATCHER_HTTP_HOST)
                         + ":" + port + " (" + e.getMessage() + "); set dispatcher.http.host to an address of this host (empty: "
@@ -334,6 +346,12 @@ public final class Dispatcher implements AutoCloseable {
         state = State.CLOSED;
         if (api != null) {
             api.close();
+        }
+        if (figures != null) {
+            figures.close();
+        }
+        if (duplicatesReport != null) {
+            duplicatesReport.close();
         }
         if (rowChanges != null) {
             rowChanges.close();

@@ -29,6 +29,8 @@ class AdminApiTest {
                 () -> RoleServer.Health.up(Map.of()), () -> "", routes -> {
                     ingress.routes(routes);
                     admin.routes(routes);
+                    new WorkflowGraphApi(null).routes(routes);
+                    new FiguresApi(null, Clock.systemUTC()).routes(routes);
                 }))) {
             HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + server.port() + "/api/openapi.json")).build(), HttpResponse.BodyHandlers.ofString());
@@ -42,6 +44,8 @@ class AdminApiTest {
             }
             List<String> registered = new ArrayList<>(admin.endpoints());
             registered.add("POST " + ApiIngress.TRIGGER_PATH);
+            registered.addAll(WorkflowGraphApi.endpoints());
+            registered.addAll(FiguresApi.endpoints());
             assertThat(described).containsExactlyInAnyOrderElementsOf(registered);
             assertThat(doc.get("openapi").asText()).startsWith("3.");
         }

@@ -44,6 +44,7 @@ public final class Engine implements AutoCloseable {
     private dev.onceflow.common.http.RoleServer http;
     private final RetentionSettings retentionSettings;
     private Retention retention;
+    private dev.onceflow.common.metrics.AbsorbedDuplicatesReport duplicatesReport;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -125,6 +126,10 @@ public final class Engine implements AutoCloseable {
         }
         retention = new Retention(retentionSettings, dataSource, metrics);
         retention.start();
+        // For the console's figures (ADR 0017): on a timer of its own, off the workers' path.
+        duplicatesReport = new dev.onceflow.common.metrics.AbsorbedDuplicatesReport(dataSource, name, () -> Map.of(
+                MeterNames.LAYER_EXECUTION_KEY, metrics.duplicateEvents(), MeterNames.LAYER_PROCESSED_KEY, metrics.duplicateNodeRuns()))
+                .start();
         LOG.info("{} started with {} workers in group {}", name, settings.workers(), settings.groupId());
     }
 
@@ -222,6 +227,9 @@ public final class Engine implements AutoCloseable {
         }
         if (retention != null) {
             retention.close();
+        }
+        if (duplicatesReport != null) {
+            duplicatesReport.close();
         }
         if (http != null) {
             http.close();

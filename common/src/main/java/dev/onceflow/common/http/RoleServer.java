@@ -76,10 +76,33 @@ public final class RoleServer implements AutoCloseable {
         return up;
     }
 
-    /** What a role plugs into its server. */
+    /**
+     * What a role plugs into its server.
+     *
+     * @param console a classpath folder served as static files at {@link HttpPaths#CONSOLE}, with the
+     *                WebJars on the classpath at {@code /webjars/}, both without a token (the files hold
+     *                no data: the page calls {@link HttpPaths#API} with the token); null: no console
+     */
     public record Role(String name, Supplier<Health> live, Supplier<Health> ready, Supplier<String> metrics,
-                       Consumer<RoutesConfig> api) {
+                       Consumer<RoutesConfig> api, String console) {
+
+        /** A role without a console. */
+        public Role(String name, Supplier<Health> live, Supplier<Health> ready, Supplier<String> metrics, Consumer<RoutesConfig> api) {
+            this(name, live, ready, metrics, api, null);
+        }
     }
+
+    /**
+     * Headers of the console's files: no script but the server's own (the token in the page's
+     * session cannot be sent elsewhere by an injected script), no referrer (the URL's fragment never
+     * leaves the browser anyway), and revalidation so a new jar's files are picked up.
+     */
+    static final Map<String, String> CONSOLE_HEADERS = Map.of(
+            "Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                    + "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "Referrer-Policy", "no-referrer",
+            "X-Content-Type-Options", "nosniff",
+            "Cache-Control", "no-cache");
 
     private final Javalin app;
     private final byte[] token;
@@ -108,6 +131,20 @@ public final class RoleServer implements AutoCloseable {
             config.http.maxRequestSize = 16L << 20;
             // Long headers get a JSON answer from the handler that names the header, not Jetty's bare 431.
             config.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(64 * 1024));
+            if (role.console() != null) {
+                config.staticFiles.add(files -> {
+                    files.hostedPath = HttpPaths.CONSOLE;
+                    files.directory = role.console();
+                    files.location = io.javalin.http.staticfiles.Location.CLASSPATH;
+                    files.headers = CONSOLE_HEADERS;
+                });
+                config.staticFiles.add(files -> {
+                    files.hostedPath = "/webjars";
+                    files.directory = "META-INF/resources/webjars";
+                    files.location = io.javalin.http.staticfiles.Location.CLASSPATH;
+                    files.headers = Map.of("Cache-Control", "max-age=86400", "X-Content-Type-Options", "nosniff");
+                });
+            }
             RoutesConfig routes = config.routes;
             routes.get(HttpPaths.HEALTH_LIVE, ctx -> health(ctx, role.live().get()));
             routes.get(HttpPaths.HEALTH_READY, ctx -> health(ctx, role.ready().get()));
@@ -131,7 +168,8 @@ public final class RoleServer implements AutoCloseable {
         });
         app.start();
         LOG.info("{} HTTP server listening on port {} ({}, {}, {}{})", role.name(), app.port(), HttpPaths.HEALTH_LIVE,
-                HttpPaths.HEALTH_READY, HttpPaths.METRICS, role.api() == null ? "" : ", " + HttpPaths.API + "/… with a bearer token");
+                HttpPaths.HEALTH_READY, HttpPaths.METRICS, (role.api() == null ? "" : ", " + HttpPaths.API + "/… with a bearer token")
+                + (role.console() == null ? "" : ", " + HttpPaths.CONSOLE + "/"));
     }
 
     public int port() {

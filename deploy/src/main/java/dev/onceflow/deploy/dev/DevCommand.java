@@ -123,6 +123,7 @@ public final class DevCommand {
             engine.start();
             out.println("Kafka " + infra.bootstrapServers() + ", PostgreSQL " + config.get(OnceflowConfig.DB_URL)
                     + ", 1 dispatcher (HTTP API on port " + dispatcher.httpPort() + "), " + workers + " engine workers");
+            out.println("Console http://localhost:" + dispatcher.httpPort() + "/console/#token=" + config.get(OnceflowConfig.API_TOKEN));
             out.println("Admin API http://localhost:" + dispatcher.httpPort() + "/api (token " + config.get(OnceflowConfig.API_TOKEN)
                     + "; e.g. ONCEFLOW_API_TOKEN=" + config.get(OnceflowConfig.API_TOKEN) + " java -jar deploy/target/onceflow.jar executions list"
                     + " --url http://localhost:" + dispatcher.httpPort() + "); engine health and metrics on http://localhost:"
