@@ -31,7 +31,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class LongStatementIT {
 
     private static final int MAX_POLL_INTERVAL_MS = 10_000;
-    private static final int SLEEP_S = 60;
+    private static final int SLEEP_S = 30; // 3 × max.poll.interval.ms, past the transaction (10 s) and idle-in-transaction (15 s) timeouts
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  */
 final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
 
-    private final boolean eagerCommit;
+    private final EagerCommits eagerCommits;
 
     private static final Logger log = LoggerFactory.getLogger(DedupeByKey.class);
 
@@ -50,11 +50,11 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     private String expiryCursor;
 
     DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
-        this(retentionMs, limit, metrics, true);
+        this(retentionMs, limit, metrics, new EagerCommits(0));
     }
 
-    DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics, boolean eagerCommit) {
-        this.eagerCommit = eagerCommit;
+    DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits) {
+        this.eagerCommits = eagerCommits;
         this.retentionMs = retentionMs;
         this.limit = limit;
         this.metrics = metrics;
@@ -87,10 +87,8 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
         seen.put(eventKey, now);
         context.forward(record, TriggerTopology.EVENTS_SINK);
         metrics.countAccepted();
-        // Commit as soon as this poll's records are processed, not at the next commit interval
-        // (ADR 0018): idle, an event is committed at once; busy, one transaction still covers all
-        // the records of a poll, so the batches grow with the load.
-        if (eagerCommit) {
+        // Commit at once rather than at the next commit interval, when quiet (ADR 0018).
+        if (eagerCommits.request(now)) {
             context.commit();
         }
     }

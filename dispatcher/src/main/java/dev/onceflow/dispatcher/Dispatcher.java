@@ -271,7 +271,7 @@ public final class Dispatcher implements AutoCloseable {
         Object session = props.get(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG));
         sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
-                metrics, config.getInt(OnceflowConfig.DISPATCHER_COMMIT_EAGER) == 1), props);
+                metrics, config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_GAP_MS)), props);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -401,8 +401,8 @@ public final class Dispatcher implements AutoCloseable {
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.getInt(OnceflowConfig.DISPATCHER_THREADS));
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir());
-        // The processors request a commit after each poll's records (ADR 0018); the interval is
-        // the upper bound for what they do not see (punctuations, the dedupe store's cleanup).
+        // Quiet, the processors request a commit at once (at most every dispatcher.commit.eager.gap.ms,
+        // ADR 0018); busy, this interval gathers the records of many polls into one transaction.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
         // A read_committed fetch with nothing stable to return sits out fetch.max.wait.ms at the
         // broker, even after a commit made records stable meanwhile: 500 ms by default (ADR 0018).

@@ -79,12 +79,14 @@ public final class TriggerTopology {
      * @param metrics           counters updated by the topology's processors
      */
     static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
-        return build(catalog, dedupeRetentionMs, limit, metrics, true);
+        return build(catalog, dedupeRetentionMs, limit, metrics, 0);
     }
 
-    /** @param eagerCommit request a commit after each poll's records ({@code dispatcher.commit.eager}, ADR 0018) */
+    /** @param eagerCommitGapMs least time between two commits a processor requests ({@code dispatcher.commit.eager.gap.ms}, ADR 0018); 0: none */
     static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
-                          boolean eagerCommit) {
+                          long eagerCommitGapMs) {
+        EagerCommits validateCommits = new EagerCommits(eagerCommitGapMs);
+        EagerCommits dedupeCommits = new EagerCommits(eagerCommitGapMs);
         if (dedupeRetentionMs <= 0) {
             throw new IllegalArgumentException("dedupe retention must be positive, got " + dedupeRetentionMs + " ms");
         }
@@ -99,13 +101,13 @@ public final class TriggerTopology {
         // topics that an enabled `kafka` workflow names are routed, the rest skipped. A pattern, so
         // topics of newly deployed workflows are picked up at the next metadata refresh, no restart.
         topology.addSource(USER_SOURCE, bytesIn, bytesIn, USER_TOPICS);
-        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics, eagerCommit), TRIGGERS_SOURCE, USER_SOURCE);
+        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics, validateCommits), TRIGGERS_SOURCE, USER_SOURCE);
         // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
         topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
         topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);
 
         topology.addSource(BY_KEY_SOURCE, bytesIn, bytesIn, Topics.BY_KEY);
-        topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, limit, metrics, eagerCommit), BY_KEY_SOURCE);
+        topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, limit, metrics, dedupeCommits), BY_KEY_SOURCE);
         topology.addStateStore(dedupeStore, DEDUPE);
         topology.addSink(EVENTS_SINK, Topics.EVENTS, bytesOut, bytesOut, DEDUPE);
         topology.addSink(DEDUPE_DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, DEDUPE);

@@ -55,14 +55,14 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     private final RecordSizeLimit limit;
     private final DispatcherMetrics metrics;
     private ProcessorContext<byte[], byte[]> context;
-    private final boolean eagerCommit;
+    private final EagerCommits eagerCommits;
 
     ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics) {
-        this(catalog, limit, metrics, true);
+        this(catalog, limit, metrics, new EagerCommits(0));
     }
 
-    ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics, boolean eagerCommit) {
-        this.eagerCommit = eagerCommit;
+    ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits) {
+        this.eagerCommits = eagerCommits;
         this.catalog = catalog;
         this.limit = limit;
         this.metrics = metrics;
@@ -81,8 +81,8 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
         } else {
             routeUserRecord(record, at);
         }
-        if (eagerCommit) {
-            context.commit(); // as soon as this poll's records are processed (ADR 0018)
+        if (eagerCommits.request(context.currentSystemTimeMs())) {
+            context.commit(); // at once rather than at the next commit interval, when quiet (ADR 0018)
         }
     }
 
