@@ -1,15 +1,11 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.executions.ExecutionRecords;
 import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.metrics.AbsorbedDuplicatesReport;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import java.sql.Array;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -55,21 +51,20 @@ final class FiguresApi implements AutoCloseable {
     }
 
     /** One bucket of finished executions; latencies in ms, null when none finished with a publication time. */
-    record Executions(long succeeded, long failed, long cancelled, Double p50, Double p95, Double p99, Double max) {
-        static final Executions NONE = new Executions(0, 0, 0, null, null, null, null);
-    }
 
     private final DataSource db;
+    private final ExecutionRecords records;
     private final Clock clock;
     private final ScheduledExecutorService sampler;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>();
     /** Settled buckets by start (epoch s); a bucket in [coveredFrom, coveredUntil) that is absent had no executions. */
-    private final TreeMap<Long, Executions> settled = new TreeMap<>();
+    private final TreeMap<Long, ExecutionRecords.FinishedBucket> settled = new TreeMap<>();
     private long coveredFrom;
     private long coveredUntil;
 
     FiguresApi(DataSource db, Clock clock) {
         this.db = db;
+        this.records = new ExecutionRecords(db);
         this.clock = clock;
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "onceflow-figures-sampler");
@@ -111,7 +106,7 @@ final class FiguresApi implements AutoCloseable {
         long now = clock.instant().getEpochSecond();
         long to = bucketOf(now) + STEP_SECONDS;
         long from = to - minutes * 60L;
-        Map<Long, Executions> executions = executions(from, to, now);
+        Map<Long, ExecutionRecords.FinishedBucket> executions = executions(from, to, now);
         List<Map<String, Object>> buckets = new ArrayList<>();
         List<Sample> ring;
         synchronized (this) {
@@ -120,7 +115,7 @@ final class FiguresApi implements AutoCloseable {
         for (long t = from; t < to; t += STEP_SECONDS) {
             Map<String, Object> b = new LinkedHashMap<>();
             b.put("t", t);
-            Executions e = executions.getOrDefault(t, Executions.NONE);
+            ExecutionRecords.FinishedBucket e = executions.getOrDefault(t, ExecutionRecords.FinishedBucket.NONE);
             b.put("succeeded", e.succeeded());
             b.put("failed", e.failed());
             b.put("cancelled", e.cancelled());
@@ -173,15 +168,15 @@ final class FiguresApi implements AutoCloseable {
     }
 
     /** The buckets of [from, to) with executions: the settled ones kept, the rest read now. */
-    private synchronized Map<Long, Executions> executions(long from, long to, long now) throws SQLException {
+    private synchronized Map<Long, ExecutionRecords.FinishedBucket> executions(long from, long to, long now) throws SQLException {
         long readFrom = coveredUntil > coveredFrom && from >= coveredFrom ? Math.max(from, coveredUntil) : from;
-        Map<Long, Executions> read = read(readFrom, to);
+        Map<Long, ExecutionRecords.FinishedBucket> read = read(readFrom, to);
         if (readFrom == from) { // nothing kept was used: start over
             settled.clear();
             coveredFrom = from;
         }
         long settledBefore = bucketOf(now - SETTLE.toSeconds());
-        for (Map.Entry<Long, Executions> e : read.entrySet()) {
+        for (Map.Entry<Long, ExecutionRecords.FinishedBucket> e : read.entrySet()) {
             if (e.getKey() < settledBefore) {
                 settled.put(e.getKey(), e.getValue());
             }
@@ -190,50 +185,16 @@ final class FiguresApi implements AutoCloseable {
         long oldest = to - MAX_MINUTES * 60L;
         settled.headMap(oldest).clear();
         coveredFrom = Math.max(coveredFrom, oldest);
-        Map<Long, Executions> all = new TreeMap<>(settled.subMap(from, to));
-        for (Iterator<Map.Entry<Long, Executions>> i = read.entrySet().iterator(); i.hasNext(); ) {
-            Map.Entry<Long, Executions> e = i.next();
+        Map<Long, ExecutionRecords.FinishedBucket> all = new TreeMap<>(settled.subMap(from, to));
+        for (Iterator<Map.Entry<Long, ExecutionRecords.FinishedBucket>> i = read.entrySet().iterator(); i.hasNext(); ) {
+            Map.Entry<Long, ExecutionRecords.FinishedBucket> e = i.next();
             all.put(e.getKey(), e.getValue());
         }
         return all;
     }
 
-    private Map<Long, Executions> read(long from, long to) throws SQLException {
-        Map<Long, Executions> out = new TreeMap<>();
-        if (from >= to) {
-            return out;
-        }
-        String latency = "extract(epoch FROM finished_at - published_at) * 1000";
-        String timed = " FILTER (WHERE status IN ('succeeded', 'failed') AND published_at IS NOT NULL)";
-        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
-                "SELECT floor(extract(epoch FROM finished_at) / " + STEP_SECONDS + ")::bigint * " + STEP_SECONDS + ", "
-                        + "count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), "
-                        + "count(*) FILTER (WHERE status = 'cancelled'), "
-                        + "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY " + latency + ")" + timed + ", "
-                        + "max(" + latency + ")" + timed + " "
-                        + "FROM executions WHERE finished_at >= ? AND finished_at < ? GROUP BY 1")) {
-            q.setTimestamp(1, Timestamp.from(Instant.ofEpochSecond(from)));
-            q.setTimestamp(2, Timestamp.from(Instant.ofEpochSecond(to)));
-            q.setQueryTimeout(30);
-            try (ResultSet rs = q.executeQuery()) {
-                while (rs.next()) {
-                    Array pct = rs.getArray(5);
-                    Double[] p = pct == null ? null : toDoubles((Object[]) pct.getArray());
-                    double max = rs.getDouble(6);
-                    out.put(rs.getLong(1), new Executions(rs.getLong(2), rs.getLong(3), rs.getLong(4),
-                            p == null ? null : p[0], p == null ? null : p[1], p == null ? null : p[2], rs.wasNull() ? null : max));
-                }
-            }
-        }
-        return out;
-    }
-
-    private static Double[] toDoubles(Object[] values) {
-        Double[] d = new Double[values.length];
-        for (int i = 0; i < values.length; i++) {
-            d[i] = values[i] == null ? null : Math.round(((Number) values[i]).doubleValue() * 10) / 10.0;
-        }
-        return d;
+    private Map<Long, ExecutionRecords.FinishedBucket> read(long from, long to) throws SQLException {
+        return records.finishedPerBucket(from, to, STEP_SECONDS);
     }
 
     @Override

@@ -320,4 +320,52 @@ public final class ExecutionRecords {
     private static JsonNode json(String text) {
         return text == null ? null : Json.tree(text);
     }
+
+    /** Executions finished in one time bucket, by status, and latency (ms, trigger publication → finish) of those that ran to an end. */
+    public record FinishedBucket(long succeeded, long failed, long cancelled, Double p50, Double p95, Double p99, Double max) {
+        public static final FinishedBucket NONE = new FinishedBucket(0, 0, 0, null, null, null, null);
+    }
+
+    /**
+     * Executions finished in [{@code fromSecond}, {@code toSecond}), per bucket of {@code stepSeconds}
+     * keyed by its start (epoch seconds): counts by status, and p50/p95/p99/max of
+     * {@code finished_at - published_at} over the succeeded and failed (uses {@code executions_finished}, V5).
+     */
+    public java.util.SortedMap<Long, FinishedBucket> finishedPerBucket(long fromSecond, long toSecond, int stepSeconds) throws SQLException {
+        java.util.SortedMap<Long, FinishedBucket> out = new java.util.TreeMap<>();
+        if (fromSecond >= toSecond) {
+            return out;
+        }
+        String latency = "extract(epoch FROM finished_at - published_at) * 1000";
+        String timed = " FILTER (WHERE status IN ('succeeded', 'failed') AND published_at IS NOT NULL)";
+        try (Connection c = dataSource.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT floor(extract(epoch FROM finished_at) / " + stepSeconds + ")::bigint * " + stepSeconds + ", "
+                        + "count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'), "
+                        + "count(*) FILTER (WHERE status = 'cancelled'), "
+                        + "percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY " + latency + ")" + timed + ", "
+                        + "max(" + latency + ")" + timed + " "
+                        + "FROM executions WHERE finished_at >= ? AND finished_at < ? GROUP BY 1")) {
+            q.setTimestamp(1, Timestamp.from(Instant.ofEpochSecond(fromSecond)));
+            q.setTimestamp(2, Timestamp.from(Instant.ofEpochSecond(toSecond)));
+            q.setQueryTimeout(30);
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    java.sql.Array pct = rs.getArray(5);
+                    Double[] p = pct == null ? null : roundedTenths((Object[]) pct.getArray());
+                    double max = rs.getDouble(6);
+                    out.put(rs.getLong(1), new FinishedBucket(rs.getLong(2), rs.getLong(3), rs.getLong(4),
+                            p == null ? null : p[0], p == null ? null : p[1], p == null ? null : p[2], rs.wasNull() ? null : max));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static Double[] roundedTenths(Object[] values) {
+        Double[] d = new Double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            d[i] = values[i] == null ? null : Math.round(((Number) values[i]).doubleValue() * 10) / 10.0;
+        }
+        return d;
+    }
 }
