@@ -31,7 +31,11 @@ import org.slf4j.LoggerFactory;
  * back and replay: the careful path is the same pipeline run one record at a time, each under a
  * savepoint, so a node's failing statement becomes that node's failure and a poison record (see
  * {@link Failures}) is rolled back alone and, once it used up its attempts, dead-lettered while the
- * rest of the batch commits. Not thread-safe: one per worker.
+ * rest of the batch commits. The careful path stops taking records once the transaction holds
+ * {@link #SAVEPOINT_BUDGET} savepoints: the caller commits the records applied so far
+ * ({@link #appliedRecords()}) and replays the rest in a new transaction, so no transaction of the
+ * engine overflows the cache, however large the batch (a careful batch of 500 records once held
+ * every session of the database on {@code SubtransSLRU} for minutes). Not thread-safe: one per worker.
  */
 final class BatchPipeline {
 
@@ -57,6 +61,14 @@ final class BatchPipeline {
     /** Node depths run inline in a batch before the rest go through the tasks topic. */
     static final int INLINE_LIMIT = 64;
 
+    /**
+     * Savepoints a careful transaction takes before it stops at a record boundary: below
+     * PostgreSQL's 64 cached subtransactions per session ({@code PGPROC_MAX_CACHED_SUBXIDS}),
+     * past which every session's snapshots look transactions up in {@code pg_subtrans}. One
+     * record's own savepoints (one, plus one per node that runs SQL) come on top.
+     */
+    static final int SAVEPOINT_BUDGET = 40;
+
     private final ExecutionStore store;
     private final ClaimPolicy policy;
     private final PoisonAttempts poison;
@@ -64,6 +76,7 @@ final class BatchPipeline {
     private final RunWave wave;
     private final ApplyOutcome apply;
     private List<Batch.PendingCall> calls = List.of();
+    private int applied;
 
     BatchPipeline(ExecutionStore store, WorkflowCache workflows, NodeRunner runner, Clock clock, ClaimPolicy policy,
                   PoisonAttempts poison) {
@@ -84,15 +97,29 @@ final class BatchPipeline {
             throws SQLException, ReplayCarefully, RetryBatch {
         Batch batch = new Batch(counts);
         calls = List.of();
-        // The unsafe negative control takes the record-by-record path: a naive worker runs every
-        // copy it is handed, and the fast path folds copies of one event within a batch.
+        applied = 0;
         if (!careful && policy.records()) {
             advance(decode.all(records, batch), batch, false);
             store.flushFinishes();
             calls = batch.calls;
+            applied = records.size();
+            return batch.out;
+        }
+        if (!careful) {
+            // The unsafe negative control: a naive worker runs every copy it is handed, and the
+            // fast path folds copies of one event within a batch; so record by record, without savepoints.
+            for (ConsumerRecord<byte[], byte[]> record : records) {
+                advance(decode.one(record, batch), batch, false);
+                store.flushQueued();
+            }
+            calls = batch.calls;
+            applied = records.size();
             return batch.out;
         }
         for (ConsumerRecord<byte[], byte[]> record : records) {
+            if (applied > 0 && store.savepointsTaken() >= SAVEPOINT_BUDGET) {
+                break; // the caller commits these and replays the rest in a new transaction
+            }
             // Queued statements of earlier records go now, so the savepoint covers this record only.
             store.flushQueued();
             Savepoint sp = store.savepoint();
@@ -118,9 +145,19 @@ final class BatchPipeline {
                 }
                 deadLetterPoison(record, failure, batch);
             }
+            applied++;
         }
         calls = batch.calls;
         return batch.out;
+    }
+
+    /**
+     * How many records, from the first, the last {@link #apply} applied: all of them, except on
+     * the careful path when the {@link #SAVEPOINT_BUDGET} was reached; the caller commits these
+     * and applies the rest in another transaction.
+     */
+    int appliedRecords() {
+        return applied;
     }
 
     /** The {@code http} calls the last applied batch claimed: to be made once it committed. */

@@ -348,15 +348,29 @@ final class EngineLoop implements Runnable {
             boolean databaseCommitted = false;
             try {
                 List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
+                int applied = handler.appliedRecords();
+                List<ConsumerRecord<byte[], byte[]>> done = applied == records.size() ? records : records.subList(0, applied);
                 store.commit();
                 databaseCommitted = true;
-                hooks.afterDatabaseCommit(name, records.size());
-                commitKafka(out, offsets(records));
+                hooks.afterDatabaseCommit(name, done.size());
+                commitKafka(out, offsets(done));
                 counts.addTo(metrics);
                 metrics.batches.increment();
                 consecutiveFailures = 0;
-                committedCalls = handler.takeCalls(); // made by pollLoop, outside this batch's ladder
-                return;
+                // Made by pollLoop, outside this batch's ladder (with those of earlier parts of a careful batch).
+                List<Batch.PendingCall> calls = handler.takeCalls();
+                if (!calls.isEmpty()) {
+                    List<Batch.PendingCall> all = new java.util.ArrayList<>(committedCalls);
+                    all.addAll(calls);
+                    committedCalls = all;
+                }
+                if (applied == records.size()) {
+                    return;
+                }
+                // A careful replay stopped at its savepoint budget: the rest, record by record, in a new transaction.
+                LOG.debug("Engine worker {}: committed {} records of a careful replay; {} to go", name, applied,
+                        records.size() - applied);
+                records = new java.util.ArrayList<>(records.subList(applied, records.size()));
             } catch (BatchPipeline.ReplayCarefully e) {
                 // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
                 store.rollbackQuietly();

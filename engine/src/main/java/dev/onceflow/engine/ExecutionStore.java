@@ -510,6 +510,11 @@ final class ExecutionStore implements AutoCloseable {
         markedDepth = -1;
     }
 
+    /** Savepoints taken in the open transaction (each that wrote is a subtransaction of it). */
+    int savepointsTaken() {
+        return savepoints;
+    }
+
     Savepoint savepoint() throws SQLException {
         return connection.setSavepoint("s" + (savepoints++ & 0xffff));
     }

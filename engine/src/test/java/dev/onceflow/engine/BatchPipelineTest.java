@@ -50,6 +50,8 @@ class BatchPipelineTest {
     private Connection connection;
     private ExecutionStore store;
     private final AtomicLong offsets = new AtomicLong();
+    /** Savepoints each transaction of {@link #runUntilCommitted} held when it committed. */
+    private final List<Integer> savepointsAtCommit = new ArrayList<>();
     private final Clock clock = Clock.fixed(Instant.parse("2026-11-27T10:00:00.123Z"), ZoneOffset.UTC);
 
     @BeforeAll
@@ -93,13 +95,22 @@ class BatchPipelineTest {
     /** EngineLoop's ladder for one batch, without Kafka: fast path, careful replay, bounded retries. */
     private List<ProducerRecord<byte[], byte[]>> runUntilCommitted(BatchPipeline handler, List<ConsumerRecord<byte[], byte[]>> batch,
                                                                     List<String> failures) throws Exception {
+        List<ProducerRecord<byte[], byte[]>> committed = new ArrayList<>();
+        List<ConsumerRecord<byte[], byte[]>> rest = batch;
         for (int round = 0; round < 20; round++) {
             boolean careful = false;
             while (true) {
                 try {
-                    List<ProducerRecord<byte[], byte[]>> out = handler.apply(batch, careful, new Batch.Counts());
+                    List<ProducerRecord<byte[], byte[]>> out = handler.apply(rest, careful, new Batch.Counts());
+                    int applied = handler.appliedRecords();
+                    assertThat(applied).as("at least one record per transaction").isPositive();
+                    savepointsAtCommit.add(store.savepointsTaken());
                     store.commit();
-                    return out;
+                    committed.addAll(out);
+                    if (applied == rest.size()) {
+                        return committed;
+                    }
+                    rest = rest.subList(applied, rest.size()); // careful replay past its savepoint budget: the rest
                 } catch (BatchPipeline.ReplayCarefully e) {
                     store.rollbackQuietly();
                     careful = true;
@@ -163,6 +174,37 @@ class BatchPipelineTest {
         assertThat(effects(good2)).isEqualTo(1);
         assertThat(effects(poison)).isZero();
         assertThat(out.stream().filter(r -> r.topic().equals(Topics.OUTCOMES)).count()).as("an outcome for each").isEqualTo(3);
+    }
+
+    @Test
+    void aCarefulReplayOfALargeBatchCommitsInPartsThatStayUnderPostgresSubtransactionCache() throws Exception {
+        // Every 50th event divides by zero: its SQL fails, which aborts the fast path's transaction.
+        String id = "bh-" + UUID.randomUUID().toString().substring(0, 8);
+        Workflow wf = new WorkflowStore(ds).deploy(Workflows.parse(id + ".json", ("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "effect", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'e' || (10 / ?::int))",
+                   "params": ["event.key", "trigger.n"]}
+                ]}""").formatted(id).getBytes(StandardCharsets.UTF_8)));
+        List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            batch.add(event(wf, wf.id() + "@5#" + i, Json.MAPPER.createObjectNode().put("n", i % 50 == 7 ? 0 : 1)));
+        }
+
+        runUntilCommitted(handler(3), batch, new ArrayList<>());
+
+        assertThat(savepointsAtCommit).as("the careful replay of 500 records commits in parts").hasSizeGreaterThan(5);
+        assertThat(savepointsAtCommit).as("no transaction overflowed PostgreSQL's 64 cached subtransactions")
+                .allMatch(n -> n < 64);
+        for (int i = 0; i < 500; i++) {
+            String key = wf.id() + "@5#" + i;
+            if (i % 50 == 7) {
+                assertThat(status(key)).startsWith("failed:").contains("division by zero");
+                assertThat(effects(key)).isZero();
+            } else {
+                assertThat(status(key)).isEqualTo("succeeded:");
+                assertThat(effects(key)).as(key).isEqualTo(1);
+            }
+        }
     }
 
     @Test
