@@ -97,6 +97,9 @@ public final class OnceflowConfig {
             "The dispatcher commits a record's transaction at once, not at the next 100 ms commit interval, when its "
                     + "processor asked for no commit in this many ms (low latency when quiet, bounded extra transactions when "
                     + "busy); 0: at the interval only (ADR 0018).");
+    public static final Key DISPATCHER_COMMIT_EAGER_MAX_RATE = Key.number("dispatcher.commit.eager.max.rate", Type.LONG, 500, 1,
+            100_000_000, "Above this many records a second (per processor and dispatcher process, over the last eager gap), the "
+                    + "dispatcher asks for no early commit and leaves commits to the 100 ms interval: big batches when busy (ADR 0018).");
     public static final Key DISPATCHER_REFRESH_MS = Key.number("dispatcher.catalog.refresh.ms", Type.LONG, 5_000, 100,
             3_600_000, "How often the dispatcher reloads enabled workflows from PostgreSQL.");
     public static final Key DISPATCHER_THREADS = Key.number("dispatcher.threads", Type.INT, 1, 1, 64,
@@ -155,7 +158,7 @@ public final class OnceflowConfig {
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
+            DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);
 

@@ -27,6 +27,7 @@ final class RoleCommand {
 
     private static final Logger LOG = LoggerFactory.getLogger(RoleCommand.class);
     private static final Set<String> VALUED = Set.of("config", "set", "start-timeout");
+    private static final Set<String> ENGINE_VALUED = Set.of("config", "set", "start-timeout", "halt-between-commits");
     /** How long a role waits at start for PostgreSQL and Kafka, by default ({@code --start-timeout S}). */
     static final int START_TIMEOUT_S = 300;
     /** Per bootstrap address, how long a start-up probe waits for a TCP connection. */
@@ -36,11 +37,15 @@ final class RoleCommand {
     }
 
     static int engine(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
-        Args args = Args.parse("engine", argv, VALUED, Set.of("unsafe"));
+        // --unsafe (the negative control) and --halt-between-commits FILE (a chaos fault) are the proof's, not documented for users.
+        Args args = Args.parse("engine", argv, ENGINE_VALUED, Set.of("unsafe"));
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
+        String halt = args.get("halt-between-commits", null);
+        EngineHooks hooks = halt == null ? EngineHooks.NONE
+                : new dev.onceflow.deploy.proof.HaltBetweenCommits(java.nio.file.Path.of(halt));
         // The engine names itself engine-<host>-<pid>-<n> (Engine.processName): unique in the group.
-        Engine engine = new Engine(config, ds, EngineHooks.NONE, Clock.systemUTC(), args.flag("unsafe"));
+        Engine engine = new Engine(config, ds, hooks, Clock.systemUTC(), args.flag("unsafe"));
         engine.start();
         out.println("onceflow engine " + engine.name() + " running: " + config.getInt(OnceflowConfig.ENGINE_WORKERS)
                 + " workers, group " + config.get(OnceflowConfig.ENGINE_GROUP) + ", Kafka "

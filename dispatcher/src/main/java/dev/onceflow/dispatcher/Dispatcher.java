@@ -271,7 +271,8 @@ public final class Dispatcher implements AutoCloseable {
         Object session = props.get(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG));
         sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
-                metrics, config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_GAP_MS)), props);
+                metrics, config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_GAP_MS),
+                config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_MAX_RATE)), props);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;

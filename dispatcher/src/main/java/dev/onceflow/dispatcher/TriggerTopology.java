@@ -82,11 +82,19 @@ public final class TriggerTopology {
         return build(catalog, dedupeRetentionMs, limit, metrics, 0);
     }
 
-    /** @param eagerCommitGapMs least time between two commits a processor requests ({@code dispatcher.commit.eager.gap.ms}, ADR 0018); 0: none */
     static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
                           long eagerCommitGapMs) {
-        EagerCommits validateCommits = new EagerCommits(eagerCommitGapMs);
-        EagerCommits dedupeCommits = new EagerCommits(eagerCommitGapMs);
+        return build(catalog, dedupeRetentionMs, limit, metrics, eagerCommitGapMs, Long.MAX_VALUE);
+    }
+
+    /**
+     * @param eagerCommitGapMs least time between two commits a processor requests ({@code dispatcher.commit.eager.gap.ms}, ADR 0018); 0: none
+     * @param eagerCommitMaxRate above this many records a second, a processor requests none ({@code dispatcher.commit.eager.max.rate})
+     */
+    static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
+                          long eagerCommitGapMs, long eagerCommitMaxRate) {
+        EagerCommits validateCommits = new EagerCommits(eagerCommitGapMs, eagerCommitMaxRate);
+        EagerCommits dedupeCommits = new EagerCommits(eagerCommitGapMs, eagerCommitMaxRate);
         if (dedupeRetentionMs <= 0) {
             throw new IllegalArgumentException("dedupe retention must be positive, got " + dedupeRetentionMs + " ms");
         }

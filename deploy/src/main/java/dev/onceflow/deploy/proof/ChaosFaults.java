@@ -140,6 +140,8 @@ final class ChaosFaults {
                 return freezeDispatcher(f);
             case "kill-engine":
                 return killEngine();
+            case ChaosSchedule.CRASH_BETWEEN_COMMITS:
+                return crashBetweenCommits(f);
             case "kill-dispatcher":
                 return killAndRestartDispatcher(f);
             case "kill-capture-leader":
@@ -162,6 +164,38 @@ final class ChaosFaults {
         List<ChildProcess> engineProcs = fleet.engines();
         ChildProcess e = engineProcs.get(random.nextInt(engineProcs.size()));
         e.kill9();
+        Thread.sleep(500 + random.nextInt(2500));
+        e.start();
+        return e.name();
+    }
+
+    /**
+     * An engine that dies between its two commits: its next batch is committed to PostgreSQL and
+     * the process halts before the batch's Kafka transaction ({@link HaltBetweenCommits}), so the
+     * batch's records are certainly delivered again. Waits up to 30 s for a batch (the schedule ticks every second, so one comes); then restarts
+     * the engine after 0.5–3 s, as a kill does. Notes whether it halted (no batch in 30 s: it did not, and is killed instead).
+     */
+    private String crashBetweenCommits(Map<String, Object> f) throws Exception {
+        List<ChildProcess> up = fleet.engines().stream().filter(ChildProcess::alive).toList();
+        if (up.isEmpty()) {
+            f.put("halted_between_commits", false);
+            return "none (no engine running)";
+        }
+        ChildProcess e = up.get(random.nextInt(up.size()));
+        java.nio.file.Path trigger = fleet.haltTrigger(e.name());
+        java.nio.file.Files.writeString(trigger, "halt");
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (e.alive() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        boolean halted = !e.alive();
+        java.nio.file.Files.deleteIfExists(trigger);
+        f.put("halted_between_commits", halted);
+        if (halted) {
+            f.put("exit_code", e.exitCode());
+        } else {
+            e.kill9(); // no batch came in 30 s: an ordinary kill instead
+        }
         Thread.sleep(500 + random.nextInt(2500));
         e.start();
         return e.name();

@@ -167,7 +167,15 @@ final class ChaosFleet {
         if (unsafe && role.equals("engine")) {
             args.add("--unsafe");
         }
+        if (role.equals("engine")) {
+            args.addAll(List.of("--halt-between-commits", haltTrigger(name).toString()));
+        }
         return new ChildProcess(name, ChildProcess.java("384m", Onceflow.class.getName(), args), env, logs);
+    }
+
+    /** The file that, once it exists, halts engine {@code name} between its next batch's two commits ({@link HaltBetweenCommits}). */
+    Path haltTrigger(String name) {
+        return dir.resolve(name + ".halt-between-commits");
     }
 
     /** Waits up to 90 s until the broker answers; with several, until every one is registered in the cluster. */

@@ -12,8 +12,8 @@ import java.util.TreeMap;
  * faults, in which order, at which offsets from the start. Pure logic (no clock, no processes), so
  * the soak's schedule can be checked without running it.
  *
- * <p>Each kind's count grows with the duration (see {@link #counts(int)}): 11 faults of 7 kinds at
- * 60 s, 13 of 9 kinds at 100 or 120 s, 55 at 600 s. The faults are shuffled, except that {@code remove-engine} always
+ * <p>Each kind's count grows with the duration (see {@link #counts(int)}): 12 faults of 8 kinds at
+ * 60 s, 14 of 10 kinds at 100 or 120 s, 61 at 600 s. The faults are shuffled, except that {@code remove-engine} always
  * follows its {@code add-engine} (there is one extra engine to add and remove). The schedule
  * fills 10–90 % of the run: each fault gets its expected cost ({@link #costMs(String)}, what it
  * takes to carry out, such as a 15–20 s freeze) and the rest of that span is spread as seeded
@@ -25,6 +25,7 @@ import java.util.TreeMap;
 final class ChaosSchedule {
 
     static final String KILL_ENGINE = "kill-engine";
+    static final String CRASH_BETWEEN_COMMITS = "crash-between-commits";
     static final String KILL_DISPATCHER = "kill-dispatcher";
     static final String KILL_CAPTURE_LEADER = "kill-capture-leader";
     static final String KILL_BROKER = "kill-broker";
@@ -44,13 +45,14 @@ final class ChaosSchedule {
     /**
      * How many faults of each kind a run of {@code durationS} seconds gets: at least one of each
      * (four engine kills and two dispatcher kills; no freeze below 90 s), and more as the run grows — an engine kill per
-     * 40 s, a dispatcher kill per 60 s, a capture-leader kill, a broker kill and a PostgreSQL
+     * 40 s, an engine halted between its two commits per 100 s, a dispatcher kill per 60 s, a capture-leader kill, a broker kill and a PostgreSQL
      * restart per 120 s, an engine added and removed and an engine frozen per 150 s, a dispatcher
      * frozen per 200 s.
      */
     static Map<String, Integer> counts(int durationS) {
         Map<String, Integer> n = new TreeMap<>();
         n.put(KILL_ENGINE, Math.max(4, durationS / 40));
+        n.put(CRASH_BETWEEN_COMMITS, Math.max(1, durationS / 100));
         n.put(KILL_DISPATCHER, Math.max(2, durationS / 60));
         n.put(KILL_CAPTURE_LEADER, Math.max(1, durationS / 120));
         n.put(KILL_BROKER, Math.max(1, durationS / 120));
@@ -73,6 +75,7 @@ final class ChaosSchedule {
     static long costMs(String kind) {
         return switch (kind) {
             case KILL_ENGINE -> 2_500;
+            case CRASH_BETWEEN_COMMITS -> 3_000;
             case KILL_DISPATCHER -> 3_500;
             case KILL_CAPTURE_LEADER -> 4_000;
             case KILL_BROKER -> 8_000;
@@ -131,7 +134,7 @@ final class ChaosSchedule {
     }
 
     /** Every fault kind, as {@code --faults} names them. */
-    static final List<String> KINDS = List.of(KILL_ENGINE, KILL_DISPATCHER, KILL_CAPTURE_LEADER, KILL_BROKER, RESTART_POSTGRES,
+    static final List<String> KINDS = List.of(KILL_ENGINE, CRASH_BETWEEN_COMMITS, KILL_DISPATCHER, KILL_CAPTURE_LEADER, KILL_BROKER, RESTART_POSTGRES,
             ADD_ENGINE, REMOVE_ENGINE, FREEZE_ENGINE, FREEZE_DISPATCHER);
 
     /** The schedule of a run of {@code durationS} seconds, drawn from {@code random}; offsets ascending. */

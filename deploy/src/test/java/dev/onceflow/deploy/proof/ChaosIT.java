@@ -19,10 +19,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The short chaos profile: broker, PostgreSQL, 2 dispatchers and 3 engines as separate processes,
  * trigger records, a schedule firing every second and a table trigger on rows written meanwhile,
- * 13 faults of 9 kinds (engine and dispatcher kill -9, a kill -9 of the capture leader, a broker
- * kill -9, a PostgreSQL immediate restart, an engine added and removed, an engine and a dispatcher
- * frozen past their session timeout and thawed: live zombies). Then the negative control: the same
- * with unsafe engines must report duplicates, so the checker is proven able to fail.
+ * 14 faults of 10 kinds (engine and dispatcher kill -9, an engine halted between its two commits,
+ * a kill -9 of the capture leader, a broker kill -9, a PostgreSQL immediate restart, an engine
+ * added and removed, an engine and a dispatcher frozen past their session timeout and thawed: live
+ * zombies). Then the negative control: a short run of unsafe engines, with an engine halted
+ * between its commits, must report duplicates, so the checker is proven able to fail.
  */
 class ChaosIT {
 
@@ -30,8 +31,10 @@ class ChaosIT {
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void chaosRunHasNoDuplicatesNoLossesNothingStuck(@TempDir Path tmp) throws Exception {
         JsonNode r = chaos(tmp, "--duration", "100", "--seed", "11");
-        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(13);
-        assertThat(r.get("faults_by_kind").size()).isEqualTo(9);
+        assertThat(r.get("faults").size()).isGreaterThanOrEqualTo(14);
+        assertThat(r.get("faults_by_kind").size()).isEqualTo(10);
+        assertThat(fault(r, "crash-between-commits").get("halted_between_commits").asBoolean())
+                .as("an engine died between its PostgreSQL and its Kafka commit: %s", fault(r, "crash-between-commits")).isTrue();
         assertThat(r.toString()).contains("kill-broker").contains("restart-postgres").contains("kill-engine")
                 .contains("kill-dispatcher");
         JsonNode engineFreeze = fault(r, "freeze-engine");
@@ -80,8 +83,12 @@ class ChaosIT {
     @Test
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
     void negativeControlUnsafeEnginesReportDuplicates(@TempDir Path tmp) throws Exception {
-        JsonNode r = chaos(tmp, "--duration", "60", "--seed", "11", "--unsafe", "--big-rows", "100000");
+        // The halt between the commits makes the redelivery certain; the other faults are the kinds that move partitions.
+        JsonNode r = chaos(tmp, "--duration", "40", "--seed", "11", "--unsafe",
+                "--big-rows", "1000", "--faults", "crash-between-commits@8,kill-capture-leader@14,kill-engine@24");
         assertThat(r.get("unsafe").asBoolean()).isTrue();
+        assertThat(fault(r, "crash-between-commits").get("halted_between_commits").asBoolean())
+                .as("the unsafe engine died between its commits: %s", r.get("faults")).isTrue();
         assertThat(r.get("duplicates").asLong()).as("the checker must see the unsafe engines' duplicates").isPositive();
         JsonNode unexpectedKeys = r.get("detail").path("executions_with_unexpected_processed_keys");
         assertThat(unexpectedKeys.isMissingNode() || unexpectedKeys.isNull())

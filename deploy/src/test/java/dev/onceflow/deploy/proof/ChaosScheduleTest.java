@@ -21,8 +21,9 @@ class ChaosScheduleTest {
             List<ChaosSchedule.Planned> plan = ChaosSchedule.plan(600, new Random(seed));
             Map<String, Long> kinds = byKind(plan);
             assertThat(plan).as("seed %d: %s", seed, kinds).hasSizeGreaterThanOrEqualTo(50);
-            assertThat(kinds.keySet()).containsExactlyInAnyOrder("kill-engine", "kill-dispatcher", "kill-capture-leader",
+            assertThat(kinds.keySet()).containsExactlyInAnyOrder("kill-engine", "crash-between-commits", "kill-dispatcher", "kill-capture-leader",
                     "kill-broker", "restart-postgres", "add-engine", "remove-engine", "freeze-engine", "freeze-dispatcher");
+            assertThat(kinds.get("crash-between-commits")).isEqualTo(6);
             assertThat(kinds.get("freeze-engine")).isGreaterThanOrEqualTo(3);
             assertThat(kinds.get("freeze-dispatcher")).isGreaterThanOrEqualTo(2);
             assertThat(kinds.get("kill-broker")).isGreaterThanOrEqualTo(3);
@@ -35,8 +36,8 @@ class ChaosScheduleTest {
         for (int duration : new int[] {100, 120}) {
             List<ChaosSchedule.Planned> plan = ChaosSchedule.plan(duration, new Random(11));
             Map<String, Long> kinds = byKind(plan);
-            assertThat(plan).hasSize(13);
-            assertThat(kinds).containsEntry("freeze-engine", 1L).containsEntry("freeze-dispatcher", 1L)
+            assertThat(plan).hasSize(14);
+            assertThat(kinds).containsEntry("crash-between-commits", 1L).containsEntry("freeze-engine", 1L).containsEntry("freeze-dispatcher", 1L)
                     .containsEntry("kill-engine", 4L).containsEntry("kill-dispatcher", 2L).containsEntry("kill-capture-leader", 1L)
                     .containsEntry("kill-broker", 1L).containsEntry("restart-postgres", 1L)
                     .containsEntry("add-engine", 1L).containsEntry("remove-engine", 1L);
@@ -44,9 +45,10 @@ class ChaosScheduleTest {
     }
 
     @Test
-    void theSixtySecondNegativeControlKeepsItsElevenKillsAndRestartsWithoutFreezes() {
+    void theSixtySecondRunKeepsItsTwelveKillsAndRestartsWithoutFreezes() {
         Map<String, Long> kinds = byKind(ChaosSchedule.plan(60, new Random(11)));
-        assertThat(kinds.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(11);
+        assertThat(kinds.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(12);
+        assertThat(kinds).containsEntry("crash-between-commits", 1L);
         assertThat(kinds).doesNotContainKeys("freeze-engine", "freeze-dispatcher");
     }
 
