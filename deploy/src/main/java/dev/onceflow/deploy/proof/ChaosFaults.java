@@ -170,31 +170,39 @@ final class ChaosFaults {
     }
 
     /**
-     * An engine that dies between its two commits: its next batch is committed to PostgreSQL and
-     * the process halts before the batch's Kafka transaction ({@link HaltBetweenCommits}), so the
-     * batch's records are certainly delivered again. Waits up to 30 s for a batch (the schedule ticks every second, so one comes); then restarts
-     * the engine after 0.5–3 s, as a kill does. Notes whether it halted (no batch in 30 s: it did not, and is killed instead).
+     * An engine that dies between its two commits: the next batch any engine commits to PostgreSQL
+     * halts its process before the batch's Kafka transaction ({@link HaltBetweenCommits}: one
+     * trigger file, taken by the first worker to commit), so the batch's records are certainly
+     * delivered again. Waits up to 90 s for a batch (a fleet still booting has none yet; then the
+     * schedule ticks every second); restarts the halted engine after 0.5–3 s, as a kill does. Notes
+     * whether one halted; if none did, an ordinary kill of a random engine is made instead.
      */
     private String crashBetweenCommits(Map<String, Object> f) throws Exception {
-        List<ChildProcess> up = fleet.engines().stream().filter(ChildProcess::alive).toList();
+        List<ChildProcess> up = new ArrayList<>(fleet.engines().stream().filter(ChildProcess::alive).toList());
+        if (fleet.extraEngine().alive()) {
+            up.add(fleet.extraEngine());
+        }
         if (up.isEmpty()) {
             f.put("halted_between_commits", false);
             return "none (no engine running)";
         }
-        ChildProcess e = up.get(random.nextInt(up.size()));
-        java.nio.file.Path trigger = fleet.haltTrigger(e.name());
+        java.nio.file.Path trigger = fleet.haltTrigger();
         java.nio.file.Files.writeString(trigger, "halt");
-        long deadline = System.currentTimeMillis() + 30_000;
-        while (e.alive() && System.currentTimeMillis() < deadline) {
+        long deadline = System.currentTimeMillis() + 90_000;
+        ChildProcess halted = null;
+        while (halted == null && System.currentTimeMillis() < deadline) {
             Thread.sleep(20);
+            halted = up.stream().filter(p -> !p.alive()).findFirst().orElse(null);
         }
-        boolean halted = !e.alive();
         java.nio.file.Files.deleteIfExists(trigger);
-        f.put("halted_between_commits", halted);
-        if (halted) {
-            f.put("exit_code", e.exitCode());
+        f.put("halted_between_commits", halted != null && Integer.valueOf(HaltBetweenCommits.EXIT_STATUS).equals(halted.exitCode()));
+        ChildProcess e = halted;
+        if (halted != null) {
+            f.put("exit_code", halted.exitCode());
+            f.put("waited_for_a_batch_ms", System.currentTimeMillis() - (deadline - 90_000));
         } else {
-            e.kill9(); // no batch came in 30 s: an ordinary kill instead
+            e = up.get(random.nextInt(up.size()));
+            e.kill9(); // no batch came in 90 s: an ordinary kill instead
         }
         Thread.sleep(500 + random.nextInt(2500));
         e.start();

@@ -168,14 +168,14 @@ final class ChaosFleet {
             args.add("--unsafe");
         }
         if (role.equals("engine")) {
-            args.addAll(List.of("--halt-between-commits", haltTrigger(name).toString()));
+            args.addAll(List.of("--halt-between-commits", haltTrigger().toString()));
         }
         return new ChildProcess(name, ChildProcess.java("384m", Onceflow.class.getName(), args), env, logs);
     }
 
-    /** The file that, once it exists, halts engine {@code name} between its next batch's two commits ({@link HaltBetweenCommits}). */
-    Path haltTrigger(String name) {
-        return dir.resolve(name + ".halt-between-commits");
+    /** The file that, once it exists, halts the next engine to commit a batch between its two commits ({@link HaltBetweenCommits}). */
+    Path haltTrigger() {
+        return dir.resolve("halt-between-commits");
     }
 
     /** Waits up to 90 s until the broker answers; with several, until every one is registered in the cluster. */

@@ -85,7 +85,7 @@ class ChaosIT {
     void negativeControlUnsafeEnginesReportDuplicates(@TempDir Path tmp) throws Exception {
         // The halt between the commits makes the redelivery certain; the other faults are the kinds that move partitions.
         JsonNode r = chaos(tmp, "--duration", "40", "--seed", "11", "--unsafe",
-                "--big-rows", "1000", "--faults", "crash-between-commits@8,kill-capture-leader@14,kill-engine@24");
+                "--big-rows", "1000", "--faults", "crash-between-commits@12,kill-capture-leader@16,kill-engine@24");
         assertThat(r.get("unsafe").asBoolean()).isTrue();
         assertThat(fault(r, "crash-between-commits").get("halted_between_commits").asBoolean())
                 .as("the unsafe engine died between its commits: %s", r.get("faults")).isTrue();
