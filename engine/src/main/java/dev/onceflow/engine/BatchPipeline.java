@@ -152,9 +152,10 @@ final class BatchPipeline {
     }
 
     /**
-     * How many records, from the first, the last {@link #apply} applied: all of them, except on
-     * the careful path when the {@link #SAVEPOINT_BUDGET} was reached; the caller commits these
-     * and applies the rest in another transaction.
+     * How many records (or call results), from the first, the last {@link #apply} (or
+     * {@link #record}) applied: all of them, except on the careful path when the
+     * {@link #SAVEPOINT_BUDGET} was reached; the caller commits these and applies the rest in
+     * another transaction.
      */
     int appliedRecords() {
         return applied;
@@ -185,11 +186,16 @@ final class BatchPipeline {
             throws SQLException, ReplayCarefully {
         Batch batch = new Batch(counts);
         calls = List.of();
+        applied = 0;
         java.util.Set<Long> ids = new java.util.HashSet<>();
         results.forEach(r -> ids.add(r.call().step().task().executionId()));
         batch.states(store.lockStates(ids));
         List<Step> next = new java.util.ArrayList<>();
         for (CallResult r : results) {
+            if (careful && applied > 0 && store.savepointsTaken() >= SAVEPOINT_BUDGET) {
+                break; // the caller commits these and records the rest in a new transaction
+            }
+            applied++;
             Step step = r.call().step();
             // Under the negative control nothing is claimed, so there is no claim to check: every answer advances.
             Optional<ExecutionStore.StoredRun> run = policy.records() ? store.storedRun(step.key()) : Optional.empty();
@@ -203,6 +209,11 @@ final class BatchPipeline {
             batch.counts.nodeRuns++;
             batch.counts.ran(r.call().node(), r.nanos());
             next.addAll(apply.apply(step, r.call().node(), result, batch));
+            if (careful) {
+                // One call's follow-ups at a time, so the savepoint budget is checked between calls.
+                advance(next, batch, true);
+                next = new java.util.ArrayList<>();
+            }
         }
         advance(next, batch, careful);
         store.flushFinishes();

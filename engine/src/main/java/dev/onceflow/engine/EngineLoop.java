@@ -447,19 +447,27 @@ final class EngineLoop implements Runnable {
     private void callAndRecord(List<Batch.PendingCall> calls) throws InterruptedException, SQLException {
         while (!calls.isEmpty()) {
             List<BatchPipeline.CallResult> results = callAll(calls);
+            // Calls claimed by the outcomes recorded so far (committed): made next, whatever happens to the rest.
+            List<Batch.PendingCall> following = new java.util.ArrayList<>();
             boolean careful = false;
             while (true) {
                 Batch.Counts counts = new Batch.Counts();
                 try {
                     hooks.afterHttpCalls(name, results.stream().map(r -> r.call().step().key()).toList());
                     List<ProducerRecord<byte[], byte[]>> out = handler.record(results, careful, counts);
+                    int applied = handler.appliedRecords();
+                    List<BatchPipeline.CallResult> done = results.subList(0, applied);
                     store.commit();
                     commitKafka(out, Map.of());
-                    store.markLeasesFired(results.stream().map(r -> r.call().step().key()).toList());
+                    store.markLeasesFired(done.stream().map(r -> r.call().step().key()).toList());
                     store.commit();
                     counts.addTo(metrics);
-                    calls = handler.takeCalls();
-                    break;
+                    following.addAll(handler.takeCalls());
+                    if (applied == results.size()) {
+                        break;
+                    }
+                    // A careful replay stopped at its savepoint budget: the rest in a new transaction.
+                    results = new java.util.ArrayList<>(results.subList(applied, results.size()));
                 } catch (BatchPipeline.ReplayCarefully e) {
                     store.rollbackQuietly();
                     careful = true;
@@ -475,9 +483,10 @@ final class EngineLoop implements Runnable {
                     }
                     LOG.warn("Engine worker {}: recording the outcomes of {} http calls failed ({}, {}); their lease timers "
                             + "deliver them again", name, results.size(), recovery, Failures.describe(e));
-                    return;
+                    break;
                 }
             }
+            calls = following;
         }
     }
 

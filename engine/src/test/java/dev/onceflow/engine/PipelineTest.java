@@ -113,8 +113,13 @@ class PipelineTest {
             return out;
         } catch (BatchPipeline.ReplayCarefully e) {
             s.rollbackQuietly();
-            List<ProducerRecord<byte[], byte[]>> out = p.apply(records, true, counts);
-            s.commit();
+            List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+            List<ConsumerRecord<byte[], byte[]>> rest = records;
+            while (!rest.isEmpty()) { // in parts, each within the savepoint budget
+                out.addAll(p.apply(rest, true, counts));
+                s.commit();
+                rest = rest.subList(p.appliedRecords(), rest.size());
+            }
             return out;
         }
     }
@@ -537,14 +542,62 @@ class PipelineTest {
             for (Batch.PendingCall c : calls) {
                 results.add(new BatchPipeline.CallResult(c, HttpCall.send(client, c.request(), c.idempotencyKey(), c.node().id()).join()));
             }
-            List<ProducerRecord<byte[], byte[]>> out = p.record(results, false, new Batch.Counts());
-            s.commit();
-            s.markLeasesFired(results.stream().map(r -> r.call().step().key()).toList());
-            s.commit();
-            outcomes.addAll(outcomes(out));
-            calls = p.takeCalls();
+            List<Batch.PendingCall> following = new ArrayList<>();
+            boolean careful = false;
+            while (!results.isEmpty()) {
+                try {
+                    List<ProducerRecord<byte[], byte[]>> out = p.record(results, careful, new Batch.Counts());
+                    List<BatchPipeline.CallResult> done = results.subList(0, p.appliedRecords());
+                    recordSavepoints.add(s.savepointsTaken());
+                    s.commit();
+                    s.markLeasesFired(done.stream().map(r -> r.call().step().key()).toList());
+                    s.commit();
+                    outcomes.addAll(outcomes(out));
+                    following.addAll(p.takeCalls());
+                    results = results.subList(done.size(), results.size());
+                } catch (BatchPipeline.ReplayCarefully e) {
+                    s.rollbackQuietly();
+                    careful = true;
+                }
+            }
+            calls = following;
         }
         return outcomes;
+    }
+
+    /** Savepoints each transaction of {@link #callAndRecord} held when it committed. */
+    private final List<Integer> recordSavepoints = new ArrayList<>();
+
+    @Test
+    void outcomesOfManyCallsRecordedCarefullyCommitInPartsUnderPostgresSubtransactionCache() throws Exception {
+        try (LocalReceiver receiver = receiver()) {
+            // The node after the call divides by the order number: order 0 fails its SQL, which
+            // aborts the transaction and sends the recording down the careful path.
+            Workflow wf = deploy("""
+                    [{"type": "http", "id": "call", "method": "POST", "url": "%s/orders/${trigger.n}", "body": {"order": "${trigger.n}"},
+                      "timeoutMs": 5000, "next": "save"},
+                     {"type": "sql", "id": "save", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'answer ' || (10 / ?::int))",
+                      "params": ["event.key", "trigger.n"]}]""".formatted(receiver.url()));
+            List<ConsumerRecord<byte[], byte[]>> events = new ArrayList<>();
+            for (int i = 0; i < 120; i++) {
+                events.add(event(wf, wf.id() + "@calls#" + i, Json.MAPPER.createObjectNode().put("n", i == 77 ? 0 : i + 1)));
+            }
+            commit(events, new Batch.Counts());
+            List<Batch.PendingCall> calls = pipeline.takeCalls();
+            assertThat(calls).hasSize(120);
+
+            List<Outcome> outcomes = callAndRecord(pipeline, store, calls);
+
+            assertThat(recordSavepoints).as("recorded in parts").hasSizeGreaterThan(2);
+            assertThat(recordSavepoints).as("no transaction overflowed PostgreSQL's 64 cached subtransactions").allMatch(n -> n < 64);
+            assertThat(outcomes).hasSize(120);
+            for (int i = 0; i < 120; i++) {
+                String key = wf.id() + "@calls#" + i;
+                assertThat(executionStatus(key)).as(key).isEqualTo(i == 77 ? "failed" : "succeeded");
+                assertThat(effects(key)).as(key).isEqualTo(i == 77 ? 0 : 1);
+            }
+            assertThat(receiver.callsByKey().values()).as("every call made once").hasSize(120).allMatch(n -> n == 1);
+        }
     }
 
     @Test
