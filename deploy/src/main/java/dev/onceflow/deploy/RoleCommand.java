@@ -27,7 +27,8 @@ final class RoleCommand {
 
     private static final Logger LOG = LoggerFactory.getLogger(RoleCommand.class);
     private static final Set<String> VALUED = Set.of("config", "set", "start-timeout");
-    private static final Set<String> ENGINE_VALUED = Set.of("config", "set", "start-timeout", "halt-between-commits");
+    private static final Set<String> ENGINE_VALUED = java.util.stream.Stream.concat(VALUED.stream(),
+            java.util.stream.Stream.of("halt-between-commits")).collect(java.util.stream.Collectors.toUnmodifiableSet());
     /** How long a role waits at start for PostgreSQL and Kafka, by default ({@code --start-timeout S}). */
     static final int START_TIMEOUT_S = 300;
     /** Per bootstrap address, how long a start-up probe waits for a TCP connection. */

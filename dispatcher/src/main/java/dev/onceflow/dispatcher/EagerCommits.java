@@ -46,7 +46,7 @@ final class EagerCommits {
             return false;
         }
         seen.addAndGet(-n);
-        // n records (this one included) in nowMs - prev ms; after a pause the span is long and the rate low.
-        return n * 1000 <= maxRatePerS * (nowMs - prev) || maxRatePerS == Long.MAX_VALUE;
+        // n records (this one included) in nowMs - prev ms (at least minGapMs); after a pause the span is long and the rate low.
+        return n * 1000 / (nowMs - prev) <= maxRatePerS;
     }
 }

@@ -79,12 +79,7 @@ public final class TriggerTopology {
      * @param metrics           counters updated by the topology's processors
      */
     static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics) {
-        return build(catalog, dedupeRetentionMs, limit, metrics, 0);
-    }
-
-    static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
-                          long eagerCommitGapMs) {
-        return build(catalog, dedupeRetentionMs, limit, metrics, eagerCommitGapMs, Long.MAX_VALUE);
+        return build(catalog, dedupeRetentionMs, limit, metrics, 0, Long.MAX_VALUE);
     }
 
     /**
