@@ -12,6 +12,7 @@ import org.apache.commons.jexl3.JexlEngine;
 import org.apache.commons.jexl3.JexlException;
 import org.apache.commons.jexl3.JexlExpression;
 import org.apache.commons.jexl3.JexlFeatures;
+import org.apache.commons.jexl3.JexlInfo;
 import org.apache.commons.jexl3.MapContext;
 import org.apache.commons.jexl3.introspection.JexlPermissions;
 
@@ -94,21 +95,26 @@ public final class Expressions {
     private Expressions() {
     }
 
-    /** Parses an expression; throws {@link IllegalArgumentException} with the reason when it does not parse. */
+    /**
+     * Parses an expression; throws {@link IllegalArgumentException} with the reason when it does not
+     * parse, worded by {@link ExpressionProblems}: {@code cannot parse expression 'vars.total >' at
+     * column 12: unexpected end after '>'}.
+     */
     public static JexlExpression compile(String expression) {
         if (expression == null || expression.isBlank()) {
             throw new IllegalArgumentException("expression is empty");
         }
         if (hasTemplate(expression)) {
-            throw new IllegalArgumentException("expression '" + expression + "' does not parse: template strings (`...`)"
+            throw new IllegalArgumentException("cannot parse expression '" + abbreviate(expression) + "': template strings (`...`)"
                     + " are not supported; join strings with +");
         }
         try {
-            return JEXL.createExpression(expression);
+            // Our own JexlInfo: without it JEXL names the Java caller (Expressions.compile:107) as the source.
+            return JEXL.createExpression(new JexlInfo("", 1, 1), expression);
         } catch (JexlException e) {
-            throw new IllegalArgumentException("expression '" + expression + "' does not parse: " + reason(e), e);
+            throw new IllegalArgumentException(ExpressionProblems.parse(expression, e), e);
         } catch (StackOverflowError e) {
-            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' does not parse: nested too deeply");
+            throw new IllegalArgumentException("cannot parse expression '" + abbreviate(expression) + "': nested too deeply");
         }
     }
 
@@ -118,7 +124,7 @@ public final class Expressions {
         try {
             return compiled.evaluate(new MapContext(new java.util.HashMap<>(variables)));
         } catch (JexlException e) {
-            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: " + reason(e), e);
+            throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: " + reason(expression, variables, e), e);
         } catch (LimitExceeded e) {
             throw new IllegalArgumentException("expression '" + abbreviate(expression) + "' failed: " + e.getMessage(), e);
         } catch (StackOverflowError e) {
@@ -132,8 +138,8 @@ public final class Expressions {
         if (value instanceof Boolean b) {
             return b;
         }
-        throw new IllegalArgumentException("condition '" + expression + "' must yield true or false, got "
-                + (value == null ? "null" : value.getClass().getSimpleName() + " " + value));
+        throw new IllegalArgumentException("condition '" + abbreviate(expression) + "' must yield true or false, got "
+                + ExpressionProblems.value(value));
     }
 
     /**
@@ -338,17 +344,16 @@ public final class Expressions {
         return false;
     }
 
-    private static String abbreviate(String expression) {
+    static String abbreviate(String expression) {
         return expression.length() <= 200 ? expression : expression.substring(0, 200) + "…";
     }
 
-    private static String reason(JexlException e) {
+    private static String reason(String expression, Map<String, Object> variables, JexlException e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof LimitExceeded limit) {
                 return limit.getMessage();
             }
         }
-        String message = e.getMessage();
-        return message == null ? e.getClass().getSimpleName() : message;
+        return ExpressionProblems.evaluation(expression, variables, e);
     }
 }

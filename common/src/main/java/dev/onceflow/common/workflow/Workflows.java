@@ -2,10 +2,10 @@ package dev.onceflow.common.workflow;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.Json;
 import java.io.IOException;
 import java.util.List;
-import java.util.stream.Collectors;
 
 /** Parses and validates workflow definitions. Stateless. */
 public final class Workflows {
@@ -23,11 +23,9 @@ public final class Workflows {
         try {
             wf = Json.MAPPER.readValue(json, Workflow.class);
         } catch (JsonMappingException e) {
-            throw new DefinitionException(source, List.of(describe(e)));
+            throw new DefinitionException(source, mappingProblems(json, e));
         } catch (JsonProcessingException e) {
-            throw new DefinitionException(source, List.of("malformed JSON: " + e.getOriginalMessage()
-                    + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
-                    + ", column " + e.getLocation().getColumnNr())));
+            throw new DefinitionException(source, List.of(malformed(e)));
         } catch (IOException e) {
             throw new DefinitionException(source, List.of("cannot read: " + e.getMessage()));
         }
@@ -41,10 +39,28 @@ public final class Workflows {
         return wf;
     }
 
-    private static String describe(JsonMappingException e) {
-        String path = e.getPath().stream()
-                .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                .collect(Collectors.joining(".")).replace(".[", "[");
-        return (path.isEmpty() ? "" : "field '" + path + "': ") + e.getOriginalMessage();
+    /**
+     * A definition that did not bind: read again as a JSON tree so that each problem can name the
+     * node by its id and the field by its path ({@link MappingProblems}). Jackson reports an input
+     * cut short while binding as a mapping failure too; the tree read then tells it as malformed JSON.
+     */
+    private static List<String> mappingProblems(byte[] json, JsonMappingException e) {
+        JsonNode tree;
+        try {
+            tree = Json.MAPPER.readTree(json);
+        } catch (JsonProcessingException malformed) {
+            return List.of(malformed(malformed));
+        } catch (IOException unreadable) {
+            return List.of("cannot read: " + unreadable.getMessage());
+        }
+        if (tree == null || tree.isMissingNode()) {
+            return List.of("empty definition");
+        }
+        return MappingProblems.of(tree, e);
+    }
+
+    private static String malformed(JsonProcessingException e) {
+        return "malformed JSON" + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()
+                + ", column " + e.getLocation().getColumnNr()) + ": " + MappingProblems.cleanMessage(e.getOriginalMessage());
     }
 }

@@ -83,7 +83,7 @@ class ExpressionsTest {
                 "for (var i : [1]) {}", "var x = 1", "new('java.lang.StringBuilder')", "trigger.x = 5", "trigger.x += 5", "trigger.x++",
                 "#pragma jexl.safe true\n1", "`${trigger.x}${trigger.x}`", "1; 2"}) {
             assertThatThrownBy(() -> Expressions.compile(e)).as(e).isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("does not parse");
+                    .hasMessageContaining("cannot parse expression");
         }
         Map<String, Object> trigger = new HashMap<>(Map.of("x", 1));
         assertThatThrownBy(() -> eval("trigger.x = 5", trigger)).isInstanceOf(IllegalArgumentException.class);
@@ -103,6 +103,64 @@ class ExpressionsTest {
         assertThat(eval("trigger.s =~ 'b'", Map.of("s", "abc"))).as("=~ matches the whole value").isEqualTo(false);
         assertThat(eval("trigger.s !~ 'x.*'", Map.of("s", "abc"))).isEqualTo(true);
         assertThat(eval("trigger.s =~ ['abc', 'd']", Map.of("s", "abc"))).isEqualTo(true);
+    }
+
+    private static String parseError(String expression) {
+        try {
+            Expressions.compile(expression);
+        } catch (IllegalArgumentException e) {
+            assertThat(e.getMessage()).as(expression).doesNotContain("@1:").doesNotContain("Expressions.").doesNotContain("jexl")
+                    .startsWith("cannot parse expression '");
+            return e.getMessage();
+        }
+        throw new AssertionError("parsed: " + expression);
+    }
+
+    @Test
+    void aParseErrorNamesTheTextTheColumnAndWhatIsWrongThere() {
+        assertThat(parseError("vars.total >")).isEqualTo("cannot parse expression 'vars.total >' at column 12: unexpected end after '>'");
+        assertThat(parseError("vars.total > > 1")).endsWith("at column 14: unexpected '>' after '>'");
+        assertThat(parseError("trigger.a.b c")).endsWith("at column 13: unexpected 'c'");
+        assertThat(parseError("(trigger.a + 1")).endsWith("at column 1: '(' is not closed");
+        assertThat(parseError("trigger.a + 1)")).endsWith("at column 14: ')' has no matching '('");
+        assertThat(parseError("trigger.a == 'b")).endsWith("at column 14: the string starting here is not closed (')");
+        assertThat(parseError("trigger.a &&\n  || b")).endsWith("at line 2, column 3: unexpected '||' after '&&'");
+        assertThat(parseError("while (true) {}")).contains("at column 1: 'while' is not allowed");
+        assertThat(parseError("trigger.x = 5")).contains("assignments are not allowed");
+        assertThat(parseError("new('java.lang.StringBuilder')")).contains("'new' is not allowed");
+        assertThat(parseError("(x -> x)(true)")).contains("functions (x -> …) are not allowed");
+        assertThat(parseError("1; 2")).contains("at column 2: unexpected ';'");
+    }
+
+    private static String evaluationError(String expression, Map<String, Object> variables) {
+        try {
+            Expressions.evaluate(expression, variables);
+        } catch (IllegalArgumentException e) {
+            assertThat(e.getMessage()).as(expression).startsWith("expression '" + expression + "' failed: ");
+            String reason = e.getMessage().substring(("expression '" + expression + "' failed: ").length());
+            assertThat(reason).as(expression).doesNotContain("@1:").doesNotContain("Expressions.").doesNotContain("jexl")
+                    .doesNotContain("java.").doesNotContain("Integer").doesNotContain("Exception");
+            return reason;
+        }
+        throw new AssertionError("evaluated: " + expression);
+    }
+
+    @Test
+    void anEvaluationErrorSaysWhatWasMissingOrWrongInTheAuthorsWords() {
+        Map<String, Object> vars = Map.of("trigger", Map.of("n", 1, "s", "abc", "l", List.of(1, 2)), "vars", Map.of("a", 1),
+                "event", Map.of("key", "k"));
+        assertThat(evaluationError("nosuchname > 1", vars)).isEqualTo("undefined variable 'nosuchname' (known: event, trigger, vars)");
+        assertThat(evaluationError("java.lang.System.exit(1)", vars)).startsWith("undefined variable 'java'");
+        assertThat(evaluationError("vars.total > 1", vars)).isEqualTo("'vars.total' is null or not set, and operator '>' needs a value");
+        assertThat(evaluationError("vars.a + trigger.zz", vars)).isEqualTo("'trigger.zz' is null or not set, and operator '+' needs a value");
+        assertThat(evaluationError("trigger.m.x", vars)).isEqualTo("'trigger.m' is null or not set, so nothing can be read from it");
+        assertThat(evaluationError("trigger.s.getClass()", vars)).startsWith("'getClass' is not an allowed method or function at column 11")
+                .contains("allowed methods: abs, charAt");
+        assertThat(evaluationError("trigger.n / 0", vars)).startsWith("division by zero");
+        assertThat(evaluationError("trigger.s > 100", vars)).isEqualTo("operator '>' cannot compare 'abc' with '100'");
+        assertThat(evaluationError("trigger.l[5]", vars)).startsWith("index 5 is out of range");
+        assertThatThrownBy(() -> Expressions.test("trigger.n", vars)).hasMessage("condition 'trigger.n' must yield true or false,"
+                + " got the number 1");
     }
 
     @Test

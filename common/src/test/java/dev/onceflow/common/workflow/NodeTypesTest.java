@@ -60,7 +60,7 @@ class NodeTypesTest {
         assertThat(msg).contains("node 'calc' field 'set': '9lives' is not a valid variable name")
                 .contains("node 'calc' field 'set': 'with space' is not a valid variable name")
                 .contains("node 'calc' field 'set': '" + "x".repeat(64) + "' is not a valid variable name")
-                .contains("node 'calc' field 'set.ok': expression 'trigger.n >' does not parse")
+                .contains("node 'calc' field 'set.ok': cannot parse expression 'trigger.n >'")
                 .contains("node 'calc' field 'set.empty': expression is empty");
         assertThat(problems("""
                 {"type": "calculation", "id": "calc", "set": {"a": "1"}, "next": "nowhere"}"""))
@@ -98,7 +98,7 @@ class NodeTypesTest {
                 .contains("node 'wait' field 'ms': must be between 0 and 31622400000, got 31622400001");
         assertThat(problems("""
                 {"type": "delay", "id": "wait", "until": "trigger.at +", "next": "done"}"""))
-                .contains("node 'wait' field 'until': expression 'trigger.at +' does not parse");
+                .contains("node 'wait' field 'until': cannot parse expression 'trigger.at +'");
     }
 
     // http ----------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class NodeTypesTest {
         assertThat(msg).contains("node 'call' field 'method': must be one of GET, POST, PUT, PATCH, DELETE, HEAD, got 'TRACE'")
                 .contains("node 'call' field 'url': template part '${trigger.id' is not closed")
                 .contains("node 'call' field 'headers': 'Bad Name' is not a valid HTTP header name")
-                .contains("node 'call' field 'headers.X-A': template part '${trigger.a >}': expression 'trigger.a >' does not parse")
+                .contains("node 'call' field 'headers.X-A': template part '${trigger.a >}': cannot parse expression 'trigger.a >'")
                 .contains("node 'call' field 'headers.x-b': declared twice")
                 .contains("node 'call' field 'headers.X-C': missing value")
                 .contains("node 'call' field 'body': must be a string (an expression) or a JSON object or array")
@@ -174,7 +174,7 @@ class NodeTypesTest {
                 {"type": "http", "id": "call"}""")).contains("node 'call' field 'url': missing");
         assertThat(problems("""
                 {"type": "http", "id": "call", "url": "https://x.test", "body": "trigger.x >"}"""))
-                .contains("node 'call' field 'body': expression 'trigger.x >' does not parse");
+                .contains("node 'call' field 'body': cannot parse expression 'trigger.x >'");
         assertThat(problems("""
                 {"type": "http", "id": "call", "url": "https://x.test", "body": {"a": [{"b": "${}"}]}}"""))
                 .contains("node 'call' field 'body.a[0].b': template part '${}' is empty");
@@ -263,7 +263,7 @@ class NodeTypesTest {
     void aLoopRefusesBadFields() {
         String msg = problems("""
                 {"type": "loop", "id": "each", "items": "trigger.lines[", "maxItems": 100001, "next": "done"}""");
-        assertThat(msg).contains("node 'each' field 'items': expression 'trigger.lines[' does not parse")
+        assertThat(msg).contains("node 'each' field 'items': cannot parse expression 'trigger.lines['")
                 .contains("node 'each' field 'do': missing")
                 .contains("node 'each' field 'maxItems': must be between 1 and 100000, got 100001");
         assertThat(problems("""
@@ -291,7 +291,7 @@ class NodeTypesTest {
                 {"type": "end", "id": "bye", "message": "plain text: no parts"}""", "bye", Node.End.class).failed()).isFalse();
         assertThat(problems("""
                 {"type": "end", "id": "bye", "status": "failed", "message": "order ${trigger.id >} refused"}"""))
-                .contains("node 'bye' field 'message': template part '${trigger.id >}': expression 'trigger.id >' does not parse");
+                .contains("node 'bye' field 'message': template part '${trigger.id >}': cannot parse expression 'trigger.id >'");
     }
 
     // retry ---------------------------------------------------------------------------------------

@@ -61,6 +61,6 @@ class TableTriggerTest {
     @Test
     void aConditionThatDoesNotParseIsRejectedAtDeploy() {
         assertThat(problems("{\"type\": \"table\", \"table\": \"orders\", \"condition\": \"row.amount >\"}"))
-                .contains("trigger field 'condition'").contains("does not parse");
+                .contains("trigger field 'condition'").contains("cannot parse expression");
     }
 }

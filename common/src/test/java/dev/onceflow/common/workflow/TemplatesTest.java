@@ -65,13 +65,13 @@ class TemplatesTest {
     @Test
     void checkNamesTheBadPart() {
         assertThatThrownBy(() -> Templates.check("id=${trigger.id} n=${trigger.n >}")).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("template part '${trigger.n >}': expression 'trigger.n >' does not parse");
+                .hasMessageStartingWith("template part '${trigger.n >}': cannot parse expression 'trigger.n >'");
         assertThatThrownBy(() -> Templates.check("id=${trigger.id")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("template part '${trigger.id' is not closed with '}' (write $${ for a literal ${)");
         assertThatThrownBy(() -> Templates.check("a ${ } b")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("template part '${ }' is empty");
         assertThatThrownBy(() -> Templates.check("${while (true) {}}")).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("template part '${while (true) {}}'").hasMessageContaining("does not parse");
+                .hasMessageContaining("template part '${while (true) {}}'").hasMessageContaining("cannot parse expression");
         assertThatThrownBy(() -> Templates.check("${`${x}`}")).hasMessageContaining("template strings");
         assertThatThrownBy(() -> Templates.check(null)).hasMessage("template is missing");
         Templates.check("plain");

@@ -67,10 +67,11 @@ class WorkflowsTest {
     }
 
     @Test
-    void rejectsExpressionsThatDoNotParse() {
+    void rejectsExpressionsThatDoNotParseNamingTheNodeFieldTextAndColumn() {
         assertThat(problems("""
-                {"id": "w", "nodes": [{"type": "condition", "id": "c", "if": "trigger.x >", "then": null}]}"""))
-                .contains("node 'c'").contains("field 'if'");
+                {"id": "w", "nodes": [{"type": "condition", "id": "check", "if": "vars.total >", "then": null}]}"""))
+                .contains("node 'check' field 'if': cannot parse expression 'vars.total >' at column 12: unexpected end after '>'")
+                .doesNotContain("Expressions.compile").doesNotContain("@1:");
     }
 
     @Test
@@ -80,6 +81,98 @@ class WorkflowsTest {
         assertThat(problems("""
                 {"id": "bad id", "nodes": [{"type": "end", "id": "a"}]}""")).contains("field 'id'");
         assertThat(problems("{not json")).contains("orders.json");
+    }
+
+    @Test
+    void anUnknownNodeTypeNamesTheNodeTheKnownTypesAndTheNearestOne() {
+        String msg = problems("""
+                {"id": "w", "nodes": [{"type": "conditon", "id": "check", "if": "true"}]}""");
+        assertThat(msg).contains("orders.json").contains("node 'check': unknown node type 'conditon' (known types: sql, condition,"
+                + " calculation, delay, http, parallel, loop, end); did you mean 'condition'?");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "teleport", "id": "a"}]}""")).contains("unknown node type 'teleport'")
+                .as("nothing is close to it").doesNotContain("did you mean");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "SQL", "id": "a", "sql": "SELECT 1"}]}""")).contains("did you mean 'sql'?");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"id": "a"}, {"type": 5}]}""")).contains("node 'a': missing field 'type' (one of sql, condition,")
+                .contains("nodes[1] field 'type': expected a string");
+    }
+
+    @Test
+    void anUnknownTriggerTypeNamesTheKnownTypes() {
+        assertThat(problems("""
+                {"id": "w", "trigger": {"type": "shedule"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("trigger: unknown trigger type 'shedule' (known types: kafka, schedule, api, table); did you mean 'schedule'?");
+        assertThat(problems("""
+                {"id": "w", "trigger": "kafka", "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'trigger': expected an object (a trigger), got the string \"kafka\"");
+    }
+
+    @Test
+    void unknownFieldsAreNamedWithTheFieldsThatExist() {
+        assertThat(problems("""
+                {"id": "w", "nodse": [], "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("unknown field 'nodse' (known fields: id, version, description, trigger, start, nodes); did you mean 'nodes'?");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "condition", "id": "check", "if": "true", "thn": "a"}, {"type": "end", "id": "a"}]}"""))
+                .contains("node 'check': unknown field 'thn' of a condition node (known fields: type, id, if, then, else, retry);"
+                        + " did you mean 'then'?");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "http", "id": "call", "url": "http://x.test", "retry": {"atempts": 2}}]}"""))
+                .contains("node 'call': unknown field 'retry.atempts' (known fields of 'retry': attempts, backoffMs, maxBackoffMs,"
+                        + " jitter, on); did you mean 'retry.attempts'?");
+        assertThat(problems("""
+                {"id": "w", "trigger": {"type": "api", "path": "/x"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("trigger: unknown field 'path' of an api trigger (it takes no fields but 'type')");
+    }
+
+    @Test
+    void aFieldOfTheWrongJsonTypeIsNamedInJsonWords() {
+        String msg = problems("""
+                {"id": "w", "version": "one", "nodes": [
+                  {"type": "delay", "id": "wait", "ms": "soon", "next": "fan"},
+                  {"type": "parallel", "id": "fan", "branches": "a"},
+                  {"type": "http", "id": "call", "url": "http://x.test", "headers": {"X-A": {"b": 1}}, "retry": {"jitter": "lots"}}
+                ]}""");
+        assertThat(msg).contains("field 'version': expected a whole number, got the string \"one\"")
+                .contains("node 'wait' field 'ms': expected a whole number, got the string \"soon\"")
+                .contains("node 'fan' field 'branches': expected an array, got the string \"a\"")
+                .contains("node 'call' field 'headers.X-A': expected a string, got an object")
+                .contains("node 'call' field 'retry.jitter': expected a number, got the string \"lots\"");
+        assertThat(problems("""
+                {"id": "w", "trigger": {"type": "schedule", "intervalMs": 1000, "start": "tomorrow"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("trigger field 'start': expected an ISO-8601 instant");
+        assertThat(problems("""
+                {"id": "w", "nodes": {"type": "end", "id": "a"}}""")).contains("field 'nodes': expected an array, got an object");
+        assertThat(problems("""
+                {"id": "w", "nodes": [null, 7]}""")).contains("nodes[0]: expected an object (a node), got null")
+                .contains("nodes[1]: expected an object (a node), got the number 7");
+        assertThat(problems("""
+                {"id": "w", "nodes": [{"type": "delay", "id": "wait", "ms": 1e30}]}"""))
+                .contains("node 'wait' field 'ms': the number 1.0E30 is out of range");
+        assertThat(problems("[1, 2]")).contains("a workflow definition must be a JSON object, got an array");
+    }
+
+    @Test
+    void everyMappingProblemIsReportedAtOnceWithoutJavaNames() {
+        String msg = problems("""
+                {"id": "w", "colour": "red", "trigger": {"type": "cron"}, "nodes": [
+                  {"type": "conditon", "id": "check", "if": "true"},
+                  {"type": "end", "id": "done", "status": "failed", "mesage": "x", "retri": {}}
+                ]}""");
+        assertThat(msg).contains("unknown field 'colour'").contains("trigger: unknown trigger type 'cron'")
+                .contains("node 'check': unknown node type 'conditon'").contains("node 'done': unknown field 'mesage'")
+                .contains("node 'done': unknown field 'retri'");
+        assertThat(msg).doesNotContain("dev.onceflow").doesNotContain("java.").doesNotContain("Jackson").doesNotContain("POJO")
+                .doesNotContain("Node$").doesNotContain("`");
+    }
+
+    @Test
+    void malformedJsonNamesTheLineAndColumnWithoutTheParsersSource() {
+        assertThat(problems("{\"id\": \"w\", \"nodes\": [")).contains("malformed JSON at line 1, column").contains("end-of-input")
+                .doesNotContain("Source:");
+        assertThat(problems("{\"id\": \"w\"\n \"nodes\": []}")).contains("malformed JSON at line 2");
     }
 
     @Test
