@@ -164,8 +164,8 @@ final class HttpCall {
 
     private static NodeResult failure(Throwable e, String target, Request r) {
         if (e instanceof HttpTimeoutException || e instanceof java.util.concurrent.TimeoutException) {
-            return new NodeResult.Failed(target + " timed out after " + r.timeoutMs() + " ms", false, "timeout");
+            return new NodeResult.Failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), false, "timeout");
         }
-        return new NodeResult.Failed(target + " failed: " + e, false, "connection");
+        return new NodeResult.Failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), false, "connection");
     }
 }
