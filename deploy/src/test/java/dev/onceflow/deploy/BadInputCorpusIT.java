@@ -366,16 +366,17 @@ class BadInputCorpusIT {
                 "node 'check' failed", "23514", "violates check constraint \"corpus_n_positive\""));
         r.add(failsWith("statement-timeout", slowWf, Json.MAPPER.createObjectNode(), "node 'slow' failed", "timed out after 500 ms"));
         r.add(failsWith("sql-syntax-error", syntaxWf, Json.MAPPER.createObjectNode(), "node 'typo' failed", "42601", "syntax error at or near \"SELEC\""));
-        r.add(failsWith("undefined-expression-name", undefinedWf, Json.MAPPER.createObjectNode(), "node 'undefined' failed", "variable 'nosuchname' is undefined"));
+        r.add(failsWith("undefined-expression-name", undefinedWf, Json.MAPPER.createObjectNode(), "node 'undefined' failed",
+                "expression 'nosuchname + 1' failed: undefined variable 'nosuchname' (known: "));
         r.add(failsWith("class-access-getClass", classWf, Json.MAPPER.createObjectNode(), "node 'klass' failed",
-                "unsolvable function/method 'getClass'"));
+                "'getClass' is not an allowed method or function"));
         // Nothing exits: the name is not resolvable (and the sentinel checked by every row ran after it).
         r.add(failsWith("class-access-system-exit", exitWf, Json.MAPPER.createObjectNode(), "node 'exit' failed",
-                "variable 'java.lang.System' is undefined"));
+                "undefined variable 'java' (known: "));
         r.add(failsWith("huge-string-by-plus", hugeWf, Json.MAPPER.createObjectNode().put("s", "x".repeat(100_000)),
                 "node 'huge' failed", "a string built by + would hold 4100000 characters, more than the limit of 4000000"));
         r.add(failsWith("huge-string-by-repeat", repeatWf, Json.MAPPER.createObjectNode(), "node 'repeat' failed",
-                "unsolvable function/method 'repeat(Integer)'"));
+                "'repeat' is not an allowed method or function"));
         r.add(new RecordCase("thousand-nodes", trigger(thousandWf, "bad-1000", null, Json.MAPPER.createObjectNode())
                 .getBytes(StandardCharsets.UTF_8), thousandWf + "@0#bad-1000", false, c -> {
             assertThat(status(c.eventKey)).isEqualTo("succeeded");
@@ -459,13 +460,23 @@ class BadInputCorpusIT {
         return List.of(
                 definition("malformed JSON (a missing comma)", "{\"id\": \"w\"\n \"nodes\": []}", "malformed JSON",
                         "Unexpected character", "line 2"),
-                definition("malformed JSON (cut short)", "{\"id\": \"w\", \"nodes\": [", "field 'nodes'", "Unexpected end-of-input",
-                        "line: 1, column: 22"),
-                definition("not an object", "[1, 2]", "Array"),
+                definition("malformed JSON (cut short)", "{\"id\": \"w\", \"nodes\": [", "malformed JSON at line 1",
+                        "Unexpected end-of-input", "line 1, column 22"),
+                definition("not an object", "[1, 2]", "a workflow definition must be a JSON object, got an array"),
                 definition("unknown node type", "{\"id\": \"w\", \"nodes\": [{\"type\": \"teleport\", \"id\": \"call\"}]}",
-                        "'teleport'"),
+                        "node 'call': unknown node type 'teleport' (known types: sql, condition, calculation, delay, http,"
+                                + " parallel, loop, end)"),
+                definition("node type typo", "{\"id\": \"w\", \"nodes\": [{\"type\": \"conditon\", \"id\": \"check\", \"if\": \"true\"}]}",
+                        "node 'check': unknown node type 'conditon'", "did you mean 'condition'?"),
+                definition("unknown field", "{\"id\": \"w\", \"nodes\": [{\"type\": \"end\", \"id\": \"done\", \"mesage\": \"bye\"}]}",
+                        "node 'done': unknown field 'mesage' of an end node", "did you mean 'message'?"),
+                definition("field of the wrong JSON type", "{\"id\": \"w\", \"nodes\": [{\"type\": \"delay\", \"id\": \"wait\","
+                        + " \"ms\": \"soon\"}]}", "node 'wait' field 'ms': expected a whole number, got the string \"soon\""),
+                definition("expression cut short", "{\"id\": \"w\", \"nodes\": [{\"type\": \"condition\", \"id\": \"check\","
+                        + " \"if\": \"vars.total >\"}]}",
+                        "node 'check' field 'if': cannot parse expression 'vars.total >' at column 12: unexpected end after '>'"),
                 definition("unknown trigger type", "{\"id\": \"w\", \"trigger\": {\"type\": \"webhook\"}, \"nodes\": " + END + "}",
-                        "'webhook'"),
+                        "trigger: unknown trigger type 'webhook' (known types: kafka, schedule, api, table)"),
                 definition("missing start node", "{\"id\": \"w\", \"start\": \"nope\", \"nodes\": " + END + "}",
                         "field 'start': no node 'nope'"),
                 definition("next to a missing node", "{\"id\": \"w\", \"nodes\": [{\"type\": \"sql\", \"id\": \"a\", \"sql\": \"SELECT 1\","
@@ -487,9 +498,11 @@ class BadInputCorpusIT {
                         + " \"sql\": \"INSERT INTO it_effects (event_key, node) VALUES ('k', 'n'); DELETE FROM it_effects\"}]}",
                         "node 'a'", "field 'sql'", "holds 2 statements"),
                 definition("loop in an expression", "{\"id\": \"w\", \"nodes\": [{\"type\": \"condition\", \"id\": \"c\","
-                        + " \"if\": \"while (true) { 1 }\"}]}", "node 'c' field 'if'", "does not parse"),
+                        + " \"if\": \"while (true) { 1 }\"}]}", "node 'c' field 'if'",
+                        "cannot parse expression 'while (true) { 1 }' at column 1: 'while' is not allowed"),
                 definition("lambda in an expression", "{\"id\": \"w\", \"nodes\": [{\"type\": \"condition\", \"id\": \"c\","
-                        + " \"if\": \"(x -> x)(true)\"}]}", "node 'c' field 'if'", "does not parse"),
+                        + " \"if\": \"(x -> x)(true)\"}]}", "node 'c' field 'if'", "cannot parse expression '(x -> x)(true)'",
+                        "functions (x -> …) are not allowed"),
                 definition("deeply nested expression", "{\"id\": \"w\", \"nodes\": [{\"type\": \"condition\", \"id\": \"c\","
                         + " \"if\": \"" + "(".repeat(20_000) + "true" + ")".repeat(20_000) + "\"}]}", "node 'c' field 'if'",
                         "nested too deeply"),

@@ -40,7 +40,7 @@ final class MappingProblems {
     private static final int MAX_PER_PART = 32;
 
     private static final Pattern OUT_OF_RANGE = Pattern.compile("Numeric value \\((.*?)\\) out of range");
-    private static final Pattern SOURCE = Pattern.compile("\\s*\\(?\\[Source: [^\\]]*?line: (\\d+), column: (\\d+)\\]\\)?");
+    private static final Pattern SOURCE = Pattern.compile("\\[Source: .*?; line: (\\d+), column: (\\d+)\\]", Pattern.DOTALL);
 
     private MappingProblems() {
     }
@@ -373,7 +373,7 @@ final class MappingProblems {
             return "cannot be read";
         }
         Matcher source = SOURCE.matcher(message);
-        String text = source.replaceAll(m -> " (line " + m.group(1) + ", column " + m.group(2) + ")");
+        String text = source.replaceAll(m -> "line " + m.group(1) + ", column " + m.group(2));
         text = text.replaceAll("`?(?:[a-z]+\\.)+([A-Z][A-Za-z]*)(?:\\$([A-Z][A-Za-z]*))?`?", "$1$2")
                 .replaceAll("\\s*\\(for POJO property '[^']*'\\)", "")
                 .replaceAll("\\s*\\(class [^)]*\\)", "");
