@@ -150,15 +150,41 @@ signOut.addEventListener('click', () => {
 // ---- executions ---------------------------------------------------------------------------------
 
 const SINCE = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+// The one status vocabulary of the API, for executions and node runs alike (ShownStatus).
+const STATUSES = ['running', 'waiting', 'succeeded', 'failed', 'cancelled'];
+const UNFINISHED = new Set(['running', 'waiting']);
+
+/**
+ * The first thing the page shows: per workflow, its executions counted by status, each count a
+ * link to the list filtered so; a workflow whose schedule fires every few seconds is one row here,
+ * however many executions it has. Disabled workflows are shown muted.
+ */
+function countsTable(workflows, selected) {
+  const rows = workflows.filter(w => w.executions).map(w => {
+    const cells = STATUSES.map(s => {
+      const n = w.executions[s] || 0;
+      const href = `#/executions?workflow=${encodeURIComponent(w.id)}&status=${s}`;
+      return `<td class="num" data-status="${s}">${n ? `<a href="${href}">${n}</a>` : '<span class="muted">0</span>'}</td>`;
+    }).join('');
+    return `<tr data-workflow="${esc(w.id)}" class="${w.id === selected ? 'selected' : ''}${w.enabled ? '' : ' disabled'}">
+      <td><a href="#/executions?workflow=${encodeURIComponent(w.id)}">${esc(w.id)}</a>${w.enabled ? '' : ' <span class="muted">disabled</span>'}
+        <span class="muted">${esc(w.trigger)}</span></td>${cells}</tr>`;
+  }).join('');
+  return rows || '<tr><td colspan="6" class="muted">no workflow deployed</td></tr>';
+}
 
 async function executionsPage() {
   const q = hashQuery();
   main.innerHTML = `
     <h1>Executions</h1>
+    <table class="grid counts" id="workflow-counts">
+      <thead><tr><th>Workflow</th>${STATUSES.map(s => `<th class="num">${badge(s)}</th>`).join('')}</tr></thead>
+      <tbody></tbody>
+    </table>
     <form id="exec-filters" class="filters">
       <label>Workflow <select id="f-workflow"><option value="">all</option></select></label>
       <label>Status <select id="f-status">
-        <option value="">all</option><option>running</option><option>succeeded</option><option>failed</option><option>cancelled</option>
+        <option value="">all</option>${STATUSES.map(s => `<option>${s}</option>`).join('')}
       </select></label>
       <label>Created <select id="f-since">
         <option value="">any time</option><option value="15m">last 15 min</option><option value="1h">last hour</option>
@@ -174,11 +200,13 @@ async function executionsPage() {
   const wf = document.getElementById('f-workflow');
   const st = document.getElementById('f-status');
   const since = document.getElementById('f-since');
+  const counts = document.querySelector('#workflow-counts tbody');
   try {
     const workflows = await get('/api/workflows');
     for (const w of workflows.items) {
       wf.insertAdjacentHTML('beforeend', `<option>${esc(w.id)}</option>`);
     }
+    counts.innerHTML = countsTable(workflows.items, q.get('workflow'));
   } catch (e) {
     showError(e);
   }
@@ -198,6 +226,15 @@ async function executionsPage() {
   };
   [wf, st, since].forEach(s => s.addEventListener('change', changed));
   const body = document.querySelector('#executions tbody');
+  // The counts scan the executions table: refreshed less often than the list.
+  let first = true;
+  every(10000, async () => {
+    if (first) {
+      first = false; // just read above
+      return;
+    }
+    counts.innerHTML = countsTable((await get('/api/workflows')).items, wf.value);
+  });
   every(2000, async () => {
     const p = new URLSearchParams({ limit: '100' });
     if (wf.value) p.set('workflow', wf.value);
@@ -265,15 +302,13 @@ async function executionPage(key) {
     const err = document.getElementById('exec-error');
     err.hidden = !e.error;
     err.textContent = e.error || '';
-    document.getElementById('btn-cancel').disabled = e.status !== 'running';
+    document.getElementById('btn-cancel').disabled = !UNFINISHED.has(e.status);
     document.getElementById('btn-retry').disabled = e.status !== 'failed';
     document.getElementById('trigger').innerHTML = json(e.trigger);
     document.getElementById('vars').innerHTML = json(e.vars);
     const g = await graphOf(e.workflow, e.version);
-    const order = new Map(g.graph.nodes.map((n, i) => [n.id, i]));
-    // Nodes run inline in one transaction share its start time: then the graph's order, then the attempt.
-    const runs = (e.nodes || []).slice().sort((a, b) => new Date(a.startedAt) - new Date(b.startedAt)
-      || (order.get(a.node) ?? 0) - (order.get(b.node) ?? 0) || a.attempt - b.attempt);
+    // In the order they ran, as the API gives them (and the CLI prints them).
+    const runs = e.nodes || [];
     const t0 = runs.length ? Math.min(...runs.map(r => new Date(r.startedAt))) : 0;
     const t1 = runs.length ? Math.max(...runs.map(r => new Date(r.finishedAt || r.startedAt))) : 0;
     const span = Math.max(1, t1 - t0);
@@ -320,7 +355,7 @@ async function executionPage(key) {
     }
   });
   every(2000, async () => {
-    if (!current || current.status === 'running' || !drawn) {
+    if (!current || UNFINISHED.has(current.status) || !drawn) {
       await load();
     }
   });

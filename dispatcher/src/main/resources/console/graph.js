@@ -6,12 +6,13 @@ export const STATUS_COLOURS = {
   ran: '#2e9d57',
   failed: '#d64545',
   waiting: '#e0a100',
+  cancelled: '#8795a8',
   'not reached': '#b8c0cc',
   none: '#5b7fbf',
 };
 
 /**
- * Draws `graph` into `el`. `statuses` maps node id to 'ran', 'failed', 'waiting' or 'not reached'
+ * Draws `graph` into `el`. `statuses` maps node id to 'ran', 'failed', 'waiting', 'cancelled' or 'not reached'
  * (absent: the plain workflow view). The container's data-statuses attribute tells the same for
  * tests and screen readers, which cannot read a canvas.
  */
@@ -87,8 +88,9 @@ export function drawGraph(el, graph, statuses) {
 
 /**
  * Each node's status in one execution, from its node runs: the latest attempt of each (node,
- * path) counts; a node failed if any of its latest runs failed, waiting if any waits or runs
- * (a delay's timer, an http call's lease), ran otherwise; a node with no run was not reached.
+ * path) counts; a node failed if any of its latest runs failed, cancelled if any was cut short by
+ * the execution's cancel, waiting if any waits or runs (a delay's timer, an http call's lease),
+ * ran otherwise; a node with no run was not reached.
  */
 export function nodeStatuses(runs) {
   const latest = new Map();
@@ -99,10 +101,10 @@ export function nodeStatuses(runs) {
       latest.set(k, r);
     }
   }
-  const rank = { ran: 0, waiting: 1, failed: 2 };
+  const rank = { ran: 0, waiting: 1, cancelled: 2, failed: 3 };
   const out = {};
   for (const r of latest.values()) {
-    const s = r.status === 'succeeded' ? 'ran' : r.status === 'failed' ? 'failed' : 'waiting';
+    const s = r.status === 'succeeded' ? 'ran' : r.status === 'failed' ? 'failed' : r.status === 'cancelled' ? 'cancelled' : 'waiting';
     if (out[r.node] === undefined || rank[s] > rank[out[r.node]]) {
       out[r.node] = s;
     }
@@ -112,6 +114,6 @@ export function nodeStatuses(runs) {
 
 /** A legend of the colours, as HTML. */
 export function legend(withStatuses) {
-  const keys = withStatuses ? ['ran', 'failed', 'waiting', 'not reached'] : [];
+  const keys = withStatuses ? ['ran', 'failed', 'waiting', 'cancelled', 'not reached'] : [];
   return keys.map(k => `<span class="legend"><i style="background:${STATUS_COLOURS[k]}"></i>${k}</span>`).join('');
 }

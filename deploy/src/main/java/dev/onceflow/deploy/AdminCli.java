@@ -1,7 +1,6 @@
 package dev.onceflow.deploy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.Json;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -243,7 +242,8 @@ final class AdminCli {
         CommandLine.Model.CommandSpec spec;
         @Option(names = "--workflow", description = "Only this workflow.")
         String workflow;
-        @Option(names = "--status", description = "running, succeeded, failed or cancelled.")
+        @Option(names = "--status", description = "Only executions with this status: running, waiting (on a timer: a delay, "
+                + "or the backoff before a retry), succeeded, failed or cancelled; the words the list shows.")
         String status;
         @Option(names = "--since", description = "Created at or after this ISO instant.")
         String since;
@@ -265,14 +265,23 @@ final class AdminCli {
                     path.append('&').append(k).append('=').append(q(v));
                 }
             });
+            if (status != null && dev.onceflow.common.executions.ShownStatus.parse(status).isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--status must be "
+                        + dev.onceflow.common.executions.ShownStatus.words() + ", not '" + status + "'");
+            }
             JsonNode body = api.client().get(path.toString());
-            print(spec.commandLine().getOut(), api, body, "items", List.of("eventKey", "workflow", "version", "status", "createdAt",
-                    "finishedAt", "error"));
+            PrintWriter out = spec.commandLine().getOut();
+            if (api.output.equals("json")) {
+                out.println(Json.text(body));
+            } else {
+                ExecutionView.printList(body, out);
+            }
             return OK;
         }
     }
 
-    @Command(name = "show", mixinStandardHelpOptions = true, description = "One execution with its node timeline.")
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "One execution with its node runs in the order they ran, each with its output (cut) or error.")
     static final class ExecutionsShow implements Callable<Integer> {
         @Mixin
         Api api;
@@ -287,15 +296,9 @@ final class AdminCli {
             PrintWriter out = spec.commandLine().getOut();
             if (api.output.equals("json")) {
                 out.println(Json.text(body));
-                return OK;
+            } else {
+                ExecutionView.printExecution(body, out);
             }
-            ObjectNode head = body.deepCopy();
-            head.remove("nodes");
-            print(out, api, head, null, List.of());
-            out.println("nodes:");
-            ObjectNode wrapper = Json.MAPPER.createObjectNode();
-            wrapper.set("items", body.get("nodes"));
-            print(out, api, wrapper, "items", List.of("node", "path", "attempt", "status", "startedAt", "finishedAt", "error"));
             return OK;
         }
     }

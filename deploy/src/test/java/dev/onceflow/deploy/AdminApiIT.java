@@ -9,6 +9,7 @@ import dev.onceflow.common.Topics;
 import dev.onceflow.common.TriggerRecord;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.dispatcher.Dispatcher;
+import dev.onceflow.dispatcher.RecordLag;
 import dev.onceflow.engine.Engine;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -23,6 +24,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -32,7 +42,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The admin API and the operator commands against a real dispatcher and engine (broker and
  * PostgreSQL real): a retry after a fixed failure, a cancel while a node runs, a redrive after a
- * fix, deploy/disable/rollback, the fleet, health and metrics, and the token.
+ * fix, deploy/disable/rollback, the fleet and its lag in records, health and metrics, the token, and
+ * executions as an operator reads them (waiting filterable, run order, whole keys, cancelled nodes, counts).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
@@ -194,6 +205,141 @@ class AdminApiIT {
         assertThat(call("POST", "/api/executions/" + enc(key) + "/cancel", null, TestInfra.TOKEN).statusCode()).isEqualTo(409);
         assertThat(call("GET", "/metrics", null, null).body()).as("the cancel is counted as a finish with status cancelled")
                 .containsPattern("onceflow_executions_finished_total\\{[^}]*status=\"cancelled\"[^}]*workflow=\"" + wf.id() + "\"[^}]*} 1\\.0");
+    }
+
+    @Test
+    void executionsReadAsAnOperatorReadsThemWaitingFilterableRunOrderFullKeysAndCancelledNodes() throws Exception {
+        // Run order: the three nodes run inline in one transaction (the same times); alphabetical would be check, done, even, record.
+        Workflow three = fleet.deployThreeNode(Fleet.uniqueId("order"));
+        String longId = "order-" + "x".repeat(70);
+        fleet.publish(three.id(), longId, Fleet.data(2));
+        Workflow waits = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "first", "sql": "SELECT 1 AS one", "next": "wait"},
+                  {"type": "delay", "id": "wait", "ms": 600000, "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""".formatted(Fleet.uniqueId("waits")));
+        fleet.publish(waits.id(), "w-1", Fleet.data(1));
+        fleet.flush();
+        String threeKey = eventKey(three, longId);
+        String waitKey = eventKey(waits, "w-1");
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.succeeded(three.id()) == 1
+                && fleet.count("SELECT count(*) FROM timers WHERE key = ? AND fired_at IS NULL", waitKey + "/wait") == 1);
+
+        List<String> ran = new ArrayList<>();
+        ok("GET", "/api/executions/" + enc(threeKey), null).get("nodes").forEach(n -> ran.add(n.get("node").asText()));
+        assertThat(ran).as("in the order they ran").containsExactly("record", "check", "even", "done");
+        Cli listed = cli(TestInfra.TOKEN, "executions", "list", "--workflow", three.id());
+        assertThat(listed.out()).as("the whole key, pasteable into show").contains(threeKey);
+        assertThat(cli(TestInfra.TOKEN, "executions", "show", threeKey).out()).containsPattern("record +1 +succeeded[^\\n]*\\n.*check")
+                .contains("{\"rowCount\":1}").doesNotContain("…");
+
+        assertThat(ok("GET", "/api/executions?workflow=" + waits.id() + "&status=waiting", null).get("items"))
+                .extracting(i -> i.get("eventKey").asText()).containsExactly(waitKey);
+        assertThat(ok("GET", "/api/executions?workflow=" + waits.id() + "&status=running", null).get("items")).isEmpty();
+        assertThat(call("GET", "/api/executions?status=started", null, TestInfra.TOKEN).body()).contains("running, waiting, succeeded");
+        Cli waiting = cli(TestInfra.TOKEN, "executions", "list", "--status", "waiting", "--workflow", waits.id());
+        assertThat(waiting.code()).as(waiting.err()).isEqualTo(AdminCli.OK);
+        assertThat(waiting.out()).contains("waiting").contains(waitKey);
+        assertThat(cli(TestInfra.TOKEN, "executions", "list", "--status", "paused").code()).isEqualTo(AdminCli.USAGE);
+        assertThat(counts(waits.id()).get("waiting").asInt()).isEqualTo(1);
+
+        assertThat(cli(TestInfra.TOKEN, "executions", "cancel", waitKey).code()).isEqualTo(AdminCli.OK);
+
+        JsonNode cancelled = ok("GET", "/api/executions/" + enc(waitKey), null);
+        assertThat(cancelled.get("status").asText()).isEqualTo("cancelled");
+        List<String> nodes = new ArrayList<>();
+        cancelled.get("nodes").forEach(n -> nodes.add(n.get("node").asText() + ":" + n.get("status").asText()));
+        assertThat(nodes).containsExactly("first:succeeded", "wait:cancelled");
+        assertThat(cli(TestInfra.TOKEN, "executions", "show", waitKey).out()).containsPattern("wait +1 +cancelled");
+        assertThat(fleet.count("SELECT count(*) FROM processed_keys WHERE key = ? AND status = 'waiting'", waitKey + "/wait"))
+                .as("the engine's row keeps what the engine wrote").isEqualTo(1);
+        JsonNode after = counts(waits.id());
+        assertThat(after.get("waiting").asInt()).isZero();
+        assertThat(after.get("cancelled").asInt()).isEqualTo(1);
+        assertThat(counts(three.id()).get("succeeded").asInt()).isEqualTo(1);
+    }
+
+    /** The executions of a workflow by status, as {@code GET /api/workflows} counts them. */
+    private JsonNode counts(String workflow) throws Exception {
+        for (JsonNode w : ok("GET", "/api/workflows", null).get("items")) {
+            if (w.get("id").asText().equals(workflow)) {
+                return w.get("executions");
+            }
+        }
+        throw new AssertionError("no workflow " + workflow);
+    }
+
+    @Test
+    void lagCountsRecordsNotTransactionMarkers() throws Exception {
+        // "onceflow." keeps it out of the dispatcher's user-topic pattern (TriggerTopology.USER_TOPICS).
+        String topic = Fleet.uniqueId("onceflow.it-lag-probe");
+        String group = Fleet.uniqueId("lag-group");
+        TopicPartition p0 = new TopicPartition(topic, 0);
+        TopicPartition p1 = new TopicPartition(topic, 1);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.infra.bootstrap()));
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.infra.bootstrap(),
+                     ProducerConfig.TRANSACTIONAL_ID_CONFIG, topic), new ByteArraySerializer(), new ByteArraySerializer())) {
+            admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get();
+            producer.initTransactions();
+            long last0 = transaction(producer, p0, 3);
+            last0 = transaction(producer, p0, 2);
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, 0, null, new byte[1])).get();
+            producer.abortTransaction(); // aborted: never read, never lag
+            long last1 = transaction(producer, p1, 1);
+            // What the engine commits: the offset after the last record it read, below its transaction's marker.
+            admin.alterConsumerGroupOffsets(group, Map.of(p0, new OffsetAndMetadata(last0 + 1), p1, new OffsetAndMetadata(last1 + 1))).all().get();
+            var committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
+            long offsetsBehind = admin.listOffsets(Map.of(p0, org.apache.kafka.clients.admin.OffsetSpec.latest())).all().get().get(p0).offset()
+                    - committed.get(p0).offset();
+            assertThat(offsetsBehind).as("negative control: the offsets' difference counts the markers").isPositive();
+
+            RecordLag.Lag idle = RecordLag.of(fleet.infra.bootstrap(), List.of(p0, p1), committed, Duration.ofSeconds(5));
+
+            assertThat(idle.records()).containsEntry(p0.toString(), 0L).containsEntry(p1.toString(), 0L);
+            assertThat(idle.exact()).isTrue();
+
+            transaction(producer, p0, 2);
+            transaction(producer, p0, 2);
+            RecordLag.Lag behind = RecordLag.of(fleet.infra.bootstrap(), List.of(p0, p1), committed, Duration.ofSeconds(5));
+
+            assertThat(behind.records()).as("four records in two transactions wait").containsEntry(p0.toString(), 4L)
+                    .containsEntry(p1.toString(), 0L);
+            assertThat(behind.total()).isEqualTo(4);
+            assertThat(RecordLag.of(fleet.infra.bootstrap(), List.of(p1), Map.of(), Duration.ofSeconds(5)).records())
+                    .as("never committed: from the log start").containsEntry(p1.toString(), 1L);
+        }
+
+        // The engines' group, after transactional events and tasks are all consumed: 0 on every partition, in the API and in /metrics.
+        Workflow wf = fleet.deployThreeNode(Fleet.uniqueId("idle-lag"));
+        for (int i = 0; i < 4; i++) {
+            fleet.publish(wf.id(), "l-" + i, Fleet.data(i));
+        }
+        fleet.flush();
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.succeeded(wf.id()) == 4);
+        JsonNode engines = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .until(() -> ok("GET", "/api/fleet", null).get("engines"), e -> e.get("totalLag").asLong() == 0);
+        assertThat(engines.get("lagExact").asBoolean()).isTrue();
+        engines.get("lag").fields().forEachRemaining(e -> assertThat(e.getValue().asLong()).as(e.getKey()).isZero());
+        assertThat(engines.get("lag").size()).isGreaterThanOrEqualTo(2);
+        String metrics = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + engine.httpPort() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        List<String> lagLines = metrics.lines().filter(l -> l.startsWith("onceflow_consumer_lag_records{")).toList();
+        assertThat(lagLines).isNotEmpty().allMatch(l -> l.endsWith(" 0.0"), "/metrics agrees: 0");
+        assertThat(cli(TestInfra.TOKEN, "fleet").out()).contains("totalLag: 0");
+    }
+
+    /** {@code n} records to {@code tp} in one committed transaction; the offset of the last. */
+    private static long transaction(KafkaProducer<byte[], byte[]> producer, TopicPartition tp, int n) throws Exception {
+        producer.beginTransaction();
+        long last = -1;
+        for (int i = 0; i < n; i++) {
+            last = producer.send(new ProducerRecord<>(tp.topic(), tp.partition(), null, new byte[1])).get().offset();
+        }
+        producer.commitTransaction();
+        return last;
     }
 
     @Test

@@ -178,6 +178,11 @@ class ConsoleIT {
         String failedKey = eventKey(failing, "f-1");
         By failedRow = By.cssSelector("#executions tr[data-key='" + failedKey + "'][data-status=failed]");
         wait.until(ExpectedConditions.presenceOfElementLocated(failedRow));
+        // The first page's counts by status per workflow (refreshed every 10 s).
+        wait.until(ExpectedConditions.textToBe(By.cssSelector("#workflow-counts tr[data-workflow='" + ok.id() + "'] td[data-status=succeeded]"), "3"));
+        wait.until(ExpectedConditions.textToBe(By.cssSelector("#workflow-counts tr[data-workflow='" + failing.id() + "'] td[data-status=failed]"), "1"));
+        assertThat(browser.findElement(By.cssSelector("#workflow-counts tr[data-workflow='" + ok.id() + "'] td[data-status=failed]")).getText())
+                .isEqualTo("0");
         screenshot("executions");
 
         browser.findElement(failedRow).findElement(By.cssSelector("a.exec-link")).click();
@@ -223,8 +228,10 @@ class ConsoleIT {
         String key = eventKey(wf, "w-1");
         await().atMost(Duration.ofMinutes(1)).until(() -> fleet.count("SELECT count(*) FROM timers WHERE key = ?", key + "/wait") == 1);
 
+        go("#/executions?workflow=" + wf.id() + "&status=waiting");
+        wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#executions tr[data-key='" + key + "'][data-status=waiting]")));
         go("#/executions/" + enc(key));
-        wait.until(ExpectedConditions.textToBe(By.cssSelector("#exec-status .status"), "running"));
+        wait.until(ExpectedConditions.textToBe(By.cssSelector("#exec-status .status"), "waiting"));
         visible("#timeline tr[data-node=wait][data-status=waiting]");
         wait.until(ExpectedConditions.attributeContains(By.id("graph"), "data-statuses", "\"wait\":\"waiting\""));
         screenshot("execution-waiting");
@@ -233,6 +240,8 @@ class ConsoleIT {
 
         wait.until(ExpectedConditions.textToBe(By.cssSelector("#exec-status .status"), "cancelled"));
         assertThat(visible("#exec-error").getText()).contains("cancelled through the admin API");
+        visible("#timeline tr[data-node=wait][data-status=cancelled]");
+        wait.until(ExpectedConditions.attributeContains(By.id("graph"), "data-statuses", "\"wait\":\"cancelled\""));
         assertThat(browser.findElement(By.id("btn-cancel")).isEnabled()).isFalse();
         assertThat(fleet.count("SELECT count(*) FROM executions WHERE event_key = ? AND status = 'cancelled'", key)).isEqualTo(1);
     }

@@ -12,7 +12,7 @@ import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.executions.Execution;
 import dev.onceflow.common.executions.ExecutionRecords;
 import dev.onceflow.common.executions.ExecutionRow;
-import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.ShownStatus;
 import dev.onceflow.common.executions.NodeRun;
 import dev.onceflow.common.executions.Page;
 import dev.onceflow.common.http.ApiException;
@@ -30,14 +30,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -126,15 +124,18 @@ final class AdminApi {
 
     // ---- executions ---------------------------------------------------------------------------
 
-    /** {@code GET /api/executions?workflow=&status=&since=&limit=&cursor=}: newest first; the cursor is the last id seen. */
+    /**
+     * {@code GET /api/executions?workflow=&status=&since=&limit=&cursor=}: newest first; the cursor
+     * is the last id seen. {@code status} is one of the shown statuses ({@link ShownStatus}), the
+     * ones every item carries: {@code waiting} finds the executions waiting on a timer.
+     */
     private void list(Context ctx) throws SQLException {
         int limit = intParam(ctx, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
         Long cursor = ctx.queryParam("cursor") == null ? null : (long) intParam(ctx, "cursor", 0, 1, Integer.MAX_VALUE);
-        ExecutionStatus status = null;
+        ShownStatus status = null;
         if (ctx.queryParam("status") != null) {
-            status = ExecutionStatus.parse(ctx.queryParam("status")).orElseThrow(() -> new ApiException(400, "status must be one of "
-                    + Arrays.stream(ExecutionStatus.values()).map(ExecutionStatus::db).collect(Collectors.joining(", "))
-                    + "; got '" + ctx.queryParam("status") + "'"));
+            status = ShownStatus.parse(ctx.queryParam("status")).orElseThrow(() -> new ApiException(400, "status must be "
+                    + ShownStatus.words() + "; got '" + ctx.queryParam("status") + "'"));
         }
         Instant since = null;
         if (ctx.queryParam("since") != null) {
@@ -155,7 +156,10 @@ final class AdminApi {
         RoleServer.json(ctx, 200, body);
     }
 
-    /** {@code GET /api/executions/{key}}: the execution and its node timeline. */
+    /**
+     * {@code GET /api/executions/{key}}: the execution and its node runs in the order they ran
+     * ({@link ExecutionRecords#nodeRuns}), each with its status as shown.
+     */
     private void show(Context ctx) throws SQLException {
         String key = ctx.pathParam("key");
         Execution e = find(key);
@@ -167,7 +171,7 @@ final class AdminApi {
             n.put("node", run.nodeId());
             n.put("path", run.path());
             n.put("attempt", run.attempt());
-            n.put("status", run.status().db());
+            n.put("status", run.shown().word());
             n.put("startedAt", instant(run.startedAt()));
             n.put("finishedAt", instant(run.finishedAt()));
             n.set("output", run.output());
@@ -186,7 +190,7 @@ final class AdminApi {
         e.put("eventKey", row.eventKey());
         e.put("workflow", row.workflowId());
         e.put("version", row.workflowVersion());
-        e.put("status", row.status().db());
+        e.put("status", row.shown().word());
         if (full != null) {
             e.set("trigger", full.trigger());
             e.set("vars", full.vars());
@@ -312,7 +316,10 @@ final class AdminApi {
 
     // ---- workflows ------------------------------------------------------------------------------
 
-    /** {@code GET /api/workflows}: every workflow with its versions, the latest first, and whether it is enabled. */
+    /**
+     * {@code GET /api/workflows}: every workflow with its versions, the latest first, whether it is
+     * enabled, and its executions counted by shown status ({@link ExecutionRecords#countsByWorkflow}).
+     */
     private void workflows(Context ctx) throws SQLException {
         Map<String, Map<String, Object>> byId = new LinkedHashMap<>();
         try (Connection c = db.getConnection();
@@ -336,6 +343,12 @@ final class AdminApi {
                     versions.add(rs.getInt(2));
                 }
             }
+        }
+        Map<String, Map<ShownStatus, Long>> counts = records.countsByWorkflow();
+        for (Map<String, Object> w : byId.values()) {
+            Map<String, Long> executions = new LinkedHashMap<>();
+            counts.getOrDefault((String) w.get("id"), ExecutionRecords.zeros()).forEach((s, n) -> executions.put(s.word(), n));
+            w.put("executions", executions);
         }
         RoleServer.json(ctx, 200, Map.of("items", new ArrayList<>(byId.values())));
     }

@@ -7,7 +7,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +17,6 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
@@ -26,7 +24,9 @@ import org.apache.kafka.common.TopicPartition;
  * {@code GET /api/fleet}: the engines (members of the engine group, their partitions and each
  * partition's consumer lag), the dispatcher replicas (members of the Streams application's
  * group), and the row-change capture: this replica's view of it, and the replication slot's
- * retained WAL in bytes. Asks the broker and PostgreSQL on every call (bounded: 10 s per answer).
+ * retained WAL in bytes. The lag counts records waiting, not offsets ({@link RecordLag}): 0 when
+ * nothing waits. Asks the broker and PostgreSQL on every call (bounded: 10 s per answer, 3 s of
+ * reading to count the lag).
  */
 final class FleetApi {
 
@@ -50,8 +50,8 @@ final class FleetApi {
         Map<String, Object> body = new LinkedHashMap<>();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10000))) {
-            body.put("engines", group(admin, engineGroup, List.of(Topics.EVENTS, Topics.TASKS)));
-            body.put("dispatchers", group(admin, dispatcherGroup, null));
+            body.put("engines", group(admin, bootstrap, engineGroup, List.of(Topics.EVENTS, Topics.TASKS)));
+            body.put("dispatchers", group(admin, bootstrap, dispatcherGroup, null));
         }
         Map<String, Object> cap = new LinkedHashMap<>();
         CaptureStatus s = capture.get();
@@ -75,7 +75,10 @@ final class FleetApi {
         RoleServer.json(ctx, 200, body);
     }
 
-    private static Map<String, Object> group(Admin admin, String group, List<String> lagTopics) throws Exception {
+    /** How long one call reads records to count the lag ({@link RecordLag}); beyond it, the rest is estimated from offsets. */
+    static final java.time.Duration LAG_BUDGET = java.time.Duration.ofSeconds(3);
+
+    private static Map<String, Object> group(Admin admin, String bootstrap, String group, List<String> lagTopics) throws Exception {
         ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(10, TimeUnit.SECONDS).get(group);
         Map<String, Object> g = new LinkedHashMap<>();
         g.put("group", group);
@@ -93,21 +96,15 @@ final class FleetApi {
         if (lagTopics != null) {
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()
                     .get(10, TimeUnit.SECONDS);
-            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            List<TopicPartition> partitions = new ArrayList<>();
             for (var e : admin.describeTopics(lagTopics).allTopicNames().get(10, TimeUnit.SECONDS).entrySet()) {
-                e.getValue().partitions().forEach(p -> latest.put(new TopicPartition(e.getKey(), p.partition()), OffsetSpec.latest()));
+                e.getValue().partitions().forEach(p -> partitions.add(new TopicPartition(e.getKey(), p.partition())));
             }
-            var ends = admin.listOffsets(latest).all().get(10, TimeUnit.SECONDS);
-            Map<String, Long> lag = new java.util.TreeMap<>();
-            long total = 0;
-            for (var e : ends.entrySet()) {
-                OffsetAndMetadata c = committed.get(e.getKey());
-                long l = Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
-                lag.put(e.getKey().toString(), l);
-                total += l;
-            }
-            g.put("lag", lag);
-            g.put("totalLag", total);
+            // Records, not offsets: a transaction's commit marker takes an offset too (RecordLag says why).
+            RecordLag.Lag lag = RecordLag.of(bootstrap, partitions, committed, LAG_BUDGET);
+            g.put("lag", lag.records());
+            g.put("totalLag", lag.total());
+            g.put("lagExact", lag.exact());
         }
         return g;
     }

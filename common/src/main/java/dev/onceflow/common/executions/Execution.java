@@ -24,4 +24,9 @@ public record Execution(ExecutionRow row, JsonNode trigger, JsonNode vars, int d
     public ExecutionStatus status() {
         return row.status();
     }
+
+    /** The status an operator reads ({@link ShownStatus}). */
+    public ShownStatus shown() {
+        return row.shown();
+    }
 }

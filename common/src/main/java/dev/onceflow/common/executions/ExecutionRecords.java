@@ -26,8 +26,12 @@ import javax.sql.DataSource;
  */
 public final class ExecutionRecords {
 
-    /** What {@link #list} returns; each condition is left out when null. */
-    public record Filter(String workflowId, ExecutionStatus status, Instant since) {
+    /**
+     * What {@link #list} returns; each condition is left out when null. {@code status} is the
+     * status as shown ({@link ShownStatus}): {@code waiting} and {@code running} split the
+     * executions stored {@code running} by whether they wait on a timer.
+     */
+    public record Filter(String workflowId, ShownStatus status, Instant since) {
 
         public static final Filter ALL = new Filter(null, null, null);
     }
@@ -77,7 +81,16 @@ public final class ExecutionRecords {
     public record Started<T>(Execution execution, T plan) implements RetryStart<T> {
     }
 
-    private static final String ROW_COLUMNS = "id, event_key, workflow_id, workflow_version, status, created_at, finished_at, error";
+    /**
+     * An execution that waits on a timer: a delay node's, or the backoff before a node's next
+     * attempt (not a call's lease: that call is in flight). Uses {@code timers_execution}.
+     */
+    private static final String WAITS_ON_TIMER = "EXISTS (SELECT 1 FROM timers t WHERE t.execution_id = executions.id "
+            + "AND t.fired_at IS NULL AND t.kind IN ('delay', 'retry'))";
+    /** The status as shown ({@link ShownStatus}), in SQL; the timers are read only for running executions. */
+    private static final String SHOWN_STATUS = "CASE WHEN status = 'running' AND " + WAITS_ON_TIMER + " THEN 'waiting' ELSE status END";
+    private static final String ROW_COLUMNS = "id, event_key, workflow_id, workflow_version, status, created_at, finished_at, error, "
+            + "status = 'running' AND " + WAITS_ON_TIMER;
     private static final String EXECUTION_COLUMNS = ROW_COLUMNS + ", trigger, vars, depth, published_at";
 
     private final DataSource dataSource;
@@ -98,8 +111,8 @@ public final class ExecutionRecords {
             args.add(filter.workflowId());
         }
         if (filter.status() != null) {
-            sql.append(" AND status = ?");
-            args.add(filter.status().db());
+            sql.append(" AND ").append(SHOWN_STATUS).append(" = ?");
+            args.add(filter.status().word());
         }
         if (filter.since() != null) {
             sql.append(" AND created_at >= ?");
@@ -153,21 +166,65 @@ public final class ExecutionRecords {
         }
     }
 
-    /** The node runs of an execution, in the order they started (the processed key breaks ties). */
+    /**
+     * The node runs of an execution in the order they ran ({@link RunOrder}: start, finish, then
+     * the follow-ups each chose), each with its status as shown, derived with the execution's
+     * status read in the same statement (a cancelled execution's started or waiting runs show
+     * {@code cancelled}; the stored rows stay as the engine wrote them).
+     */
     public List<NodeRun> nodeRuns(long executionId) throws SQLException {
         List<NodeRun> runs = new ArrayList<>();
         try (Connection c = dataSource.getConnection();
-             PreparedStatement q = c.prepareStatement("SELECT key, node_id, path, attempt, status, started_at, finished_at, output, error "
-                     + "FROM processed_keys WHERE execution_id = ? ORDER BY started_at, key")) {
+             PreparedStatement q = c.prepareStatement("SELECT p.key, p.node_id, p.path, p.attempt, p.status, p.started_at, p.finished_at, "
+                     + "p.output, p.error, p.next, e.status FROM processed_keys p JOIN executions e ON e.id = p.execution_id "
+                     + "WHERE p.execution_id = ?")) {
             q.setLong(1, executionId);
             try (ResultSet rs = q.executeQuery()) {
                 while (rs.next()) {
-                    runs.add(new NodeRun(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), NodeStatus.of(rs.getString(5)),
-                            instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), json(rs.getString(8)), rs.getString(9)));
+                    NodeStatus stored = NodeStatus.of(rs.getString(5));
+                    runs.add(new NodeRun(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), stored,
+                            ShownStatus.ofNode(stored, ExecutionStatus.of(rs.getString(11))), instant(rs.getTimestamp(6)),
+                            instant(rs.getTimestamp(7)), json(rs.getString(8)), rs.getString(9), strings(json(rs.getString(10)))));
                 }
             }
         }
-        return runs;
+        return RunOrder.sort(runs);
+    }
+
+    /**
+     * Executions per workflow by status as shown, in one statement (a scan of {@code executions};
+     * the timers are read only for running ones). Every status is present, zero when none.
+     */
+    public java.util.SortedMap<String, java.util.Map<ShownStatus, Long>> countsByWorkflow() throws SQLException {
+        java.util.SortedMap<String, java.util.Map<ShownStatus, Long>> counts = new java.util.TreeMap<>();
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement q = c.prepareStatement("SELECT workflow_id, " + SHOWN_STATUS + ", count(*) FROM executions GROUP BY 1, 2")) {
+            q.setQueryTimeout(30);
+            try (ResultSet rs = q.executeQuery()) {
+                while (rs.next()) {
+                    counts.computeIfAbsent(rs.getString(1), w -> zeros())
+                            .put(ShownStatus.parse(rs.getString(2)).orElseThrow(), rs.getLong(3));
+                }
+            }
+        }
+        return counts;
+    }
+
+    /** Every status with count zero, in the vocabulary's order. */
+    public static java.util.Map<ShownStatus, Long> zeros() {
+        java.util.Map<ShownStatus, Long> m = new java.util.EnumMap<>(ShownStatus.class);
+        for (ShownStatus s : ShownStatus.values()) {
+            m.put(s, 0L);
+        }
+        return m;
+    }
+
+    private static List<String> strings(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        if (array != null && array.isArray()) {
+            array.forEach(n -> out.add(n.asText()));
+        }
+        return out;
     }
 
     /**
@@ -302,15 +359,15 @@ public final class ExecutionRecords {
         }
     }
 
-    /** The mapper of {@link #ROW_COLUMNS}, columns 1 to 8. */
+    /** The mapper of {@link #ROW_COLUMNS}, columns 1 to 9. */
     private static ExecutionRow row(ResultSet rs) throws SQLException {
         return new ExecutionRow(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), ExecutionStatus.of(rs.getString(5)),
-                instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), rs.getString(8));
+                rs.getBoolean(9), instant(rs.getTimestamp(6)), instant(rs.getTimestamp(7)), rs.getString(8));
     }
 
-    /** The mapper of {@link #EXECUTION_COLUMNS}: {@link #row}, then columns 9 to 12. */
+    /** The mapper of {@link #EXECUTION_COLUMNS}: {@link #row}, then columns 10 to 13. */
     private static Execution execution(ResultSet rs) throws SQLException {
-        return new Execution(row(rs), json(rs.getString(9)), json(rs.getString(10)), rs.getInt(11), instant(rs.getTimestamp(12)));
+        return new Execution(row(rs), json(rs.getString(10)), json(rs.getString(11)), rs.getInt(12), instant(rs.getTimestamp(13)));
     }
 
     private static Instant instant(Timestamp t) {

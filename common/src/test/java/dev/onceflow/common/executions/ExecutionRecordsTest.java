@@ -92,11 +92,11 @@ class ExecutionRecordsTest {
         long running = execution(wf + "@3", wf, "running");
         long failedToo = execution(wf + "@4", wf, "failed");
 
-        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.FAILED, null), null, 10).items())
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ShownStatus.FAILED, null), null, 10).items())
                 .extracting(ExecutionRow::id).containsExactly(failedToo, failed);
-        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.RUNNING, null), null, 10).items())
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ShownStatus.RUNNING, null), null, 10).items())
                 .extracting(ExecutionRow::id).containsExactly(running);
-        assertThat(records.list(new ExecutionRecords.Filter(wf, ExecutionStatus.CANCELLED, null), null, 10).items()).isEmpty();
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ShownStatus.CANCELLED, null), null, 10).items()).isEmpty();
         assertThat(records.list(new ExecutionRecords.Filter(wf, null, Instant.now().plusSeconds(3600)), null, 10).items())
                 .as("none created after an hour from now").isEmpty();
         assertThat(records.list(new ExecutionRecords.Filter(wf, null, Instant.EPOCH), null, 10).items()).hasSize(4);
@@ -187,6 +187,77 @@ class ExecutionRecordsTest {
         assertThat(records.lastTick(wf)).contains(Instant.ofEpochMilli(1736445600000L));
     }
 
+    @Test
+    void anExecutionWaitingOnADelayOrARetryIsListedAndFilteredAsWaitingAndOnlyThere() throws Exception {
+        String wf = workflow();
+        long delayed = execution(wf + "@1", wf, "running");
+        timer(delayed, wf + "@1/wait", "delay", false);
+        long backingOff = execution(wf + "@2", wf, "running");
+        timer(backingOff, wf + "@2/call", "retry", false);
+        long calling = execution(wf + "@3", wf, "running");
+        timer(calling, wf + "@3/call", "lease", false);
+        long woke = execution(wf + "@4", wf, "running");
+        timer(woke, wf + "@4/wait", "delay", true);
+        long done = execution(wf + "@5", wf, "succeeded");
+        timer(done, wf + "@5/wait", "delay", true);
+
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ShownStatus.WAITING, null), null, 10).items())
+                .extracting(ExecutionRow::id).containsExactly(backingOff, delayed);
+        assertThat(records.list(new ExecutionRecords.Filter(wf, ShownStatus.RUNNING, null), null, 10).items())
+                .as("a call in flight (its lease) and a fired timer are running, not waiting")
+                .extracting(ExecutionRow::id).containsExactly(woke, calling);
+        assertThat(records.list(new ExecutionRecords.Filter(wf, null, null), null, 10).items())
+                .extracting(r -> r.shown().word()).containsExactly("succeeded", "running", "running", "waiting", "waiting");
+        assertThat(records.find(wf + "@1").orElseThrow().shown()).isEqualTo(ShownStatus.WAITING);
+        assertThat(records.find(wf + "@1").orElseThrow().status()).as("the stored status is untouched").isEqualTo(ExecutionStatus.RUNNING);
+    }
+
+    @Test
+    void nodeRunsComeInTheOrderTheyRanAndThoseOfACancelledExecutionThatWaitedShowCancelled() throws Exception {
+        String wf = workflow();
+        String key = wf + "@1";
+        long id = execution(key, wf, "running");
+        // Three nodes run inline in one transaction: the same start and finish; only `next` tells their order.
+        String t = "2026-01-01T00:00:01Z";
+        nodeRun(id, key + "/zeta", "zeta", "", "succeeded", 1, "{\"n\": 1}", t, t, "[\"mid\"]");
+        nodeRun(id, key + "/mid", "mid", "", "succeeded", 1, null, t, t, "[\"alpha\"]");
+        nodeRun(id, key + "/alpha", "alpha", "", "waiting", 1, null, t, null, "[\"after\"]");
+        nodeRun(id, key + "/call", "call", "", "started", 1, null, "2026-01-01T00:00:00.500Z", null, null);
+
+        assertThat(records.nodeRuns(id)).extracting(NodeRun::nodeId).containsExactly("call", "zeta", "mid", "alpha");
+        assertThat(records.nodeRuns(id)).extracting(NodeRun::shown)
+                .containsExactly(ShownStatus.RUNNING, ShownStatus.SUCCEEDED, ShownStatus.SUCCEEDED, ShownStatus.WAITING);
+        assertThat(records.nodeRuns(id).get(1).next()).containsExactly("mid");
+
+        records.cancel(key, "cancelled in a test");
+
+        assertThat(records.nodeRuns(id)).extracting(NodeRun::shown)
+                .containsExactly(ShownStatus.CANCELLED, ShownStatus.SUCCEEDED, ShownStatus.SUCCEEDED, ShownStatus.CANCELLED);
+        assertThat(records.nodeRuns(id)).as("the engine's rows keep what it wrote").extracting(NodeRun::status)
+                .containsExactly(NodeStatus.STARTED, NodeStatus.SUCCEEDED, NodeStatus.SUCCEEDED, NodeStatus.WAITING);
+        assertThat(stored(key + "/alpha")).isEqualTo("waiting");
+    }
+
+    @Test
+    void countsByWorkflowSplitRunningFromWaitingAndCountEveryStatus() throws Exception {
+        String wf = workflow();
+        String other = workflow();
+        execution(wf + "@1", wf, "succeeded");
+        execution(wf + "@2", wf, "succeeded");
+        execution(wf + "@3", wf, "failed");
+        execution(wf + "@4", wf, "running");
+        timer(execution(wf + "@5", wf, "running"), wf + "@5/wait", "delay", false);
+        execution(other + "@1", other, "cancelled");
+
+        var counts = records.countsByWorkflow();
+
+        assertThat(counts.get(wf)).containsExactly(java.util.Map.entry(ShownStatus.RUNNING, 1L), java.util.Map.entry(ShownStatus.WAITING, 1L),
+                java.util.Map.entry(ShownStatus.SUCCEEDED, 2L), java.util.Map.entry(ShownStatus.FAILED, 1L),
+                java.util.Map.entry(ShownStatus.CANCELLED, 0L));
+        assertThat(counts.get(other).get(ShownStatus.CANCELLED)).isEqualTo(1L);
+        assertThat(counts.get(other).get(ShownStatus.SUCCEEDED)).isZero();
+    }
+
     private static String workflow() {
         return "wf-" + UUID.randomUUID().toString().substring(0, 8);
     }
@@ -208,9 +279,19 @@ class ExecutionRecordsTest {
 
     private static void nodeRun(long executionId, String key, String node, String path, String status, int attempt, String output,
                                 String finishedAt) throws Exception {
+        nodeRun(executionId, key, node, "", status, attempt, output, "2026-01-01T00:00:00Z", finishedAt, null);
+        try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement("UPDATE processed_keys SET path = ? WHERE key = ?")) {
+            u.setString(1, path);
+            u.setString(2, key);
+            u.executeUpdate();
+        }
+    }
+
+    private static void nodeRun(long executionId, String key, String node, String path, String status, int attempt, String output,
+                                String startedAt, String finishedAt, String next) throws Exception {
         try (Connection c = db.getConnection();
              PreparedStatement ins = c.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt, "
-                     + "output, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::timestamptz)")) {
+                     + "output, started_at, finished_at, next) VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?::timestamptz, ?::timestamptz, ?::jsonb)")) {
             ins.setString(1, key);
             ins.setLong(2, executionId);
             ins.setString(3, node);
@@ -218,8 +299,32 @@ class ExecutionRecordsTest {
             ins.setString(5, status);
             ins.setInt(6, attempt);
             ins.setString(7, output);
-            ins.setString(8, finishedAt);
+            ins.setString(8, startedAt);
+            ins.setString(9, finishedAt);
+            ins.setString(10, next);
             ins.executeUpdate();
+        }
+    }
+
+    private static void timer(long executionId, String key, String kind, boolean fired) throws Exception {
+        try (Connection c = db.getConnection();
+             PreparedStatement ins = c.prepareStatement("INSERT INTO timers (key, execution_id, task_partition, kind, due_at, fired_at, tasks) "
+                     + "VALUES (?, ?, 0, ?, now() + interval '1 hour', CASE WHEN ? THEN now() END, '[]'::jsonb)")) {
+            ins.setString(1, key);
+            ins.setLong(2, executionId);
+            ins.setString(3, kind);
+            ins.setBoolean(4, fired);
+            ins.executeUpdate();
+        }
+    }
+
+    private static String stored(String processedKey) throws Exception {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement("SELECT status FROM processed_keys WHERE key = ?")) {
+            q.setString(1, processedKey);
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
         }
     }
 }

@@ -53,6 +53,8 @@ public final class DevCommand {
     static final List<String> BUNDLED_EXAMPLES = List.of("demo-heartbeat.json", "demo-order-status.json", "demo-orders.json",
             "demo-refunds.json", "demo-signups.json", "nodes-calculation.json", "nodes-delay.json", "nodes-http.json",
             "nodes-loop.json", "nodes-parallel.json");
+    /** The scheduled example: it fires every 5 s while the demo runs, so that the verdict covers ticks too. */
+    static final String HEARTBEAT_WORKFLOW = "demo-heartbeat";
     /** Pause between the demo's row-change transactions, so they land while the events are published. */
     private static final long ROW_CHANGE_PAUSE_MS = 50;
     /** How long the demo waits for the capture: leader election, setup and Debezium's start take a few seconds. */
@@ -169,6 +171,7 @@ public final class DevCommand {
                 }
                 code = ok ? 0 : 1;
             }
+            stopHeartbeat(ds, out);
             if (!exit && stopRequested.getCount() > 0) {
                 out.println("Serving; publish with: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
                         + infra.bootstrapServers() + " --workflow " + DEMO_WORKFLOW + " '{\"amount\": 150}'");
@@ -207,6 +210,19 @@ public final class DevCommand {
                     // the JVM is already shutting down: the hook is running and has seen 'stopped'
                 }
             }
+        }
+    }
+
+    /**
+     * Disables the heartbeat once the demo has counted its ticks (at once with {@code --no-demo})
+     * through the admin API's own path ({@link WorkflowStore#setEnabled}, which
+     * {@code POST /api/workflows/{id}/disable} calls): left on, it adds an execution every 5 s to the
+     * console's first page and to {@code executions list}, burying the user's own.
+     */
+    private static void stopHeartbeat(DataSource ds, PrintStream out) throws java.sql.SQLException {
+        if (new WorkflowStore(ds).setEnabled(HEARTBEAT_WORKFLOW, false)) {
+            out.println("Disabled the " + HEARTBEAT_WORKFLOW + " schedule (every 5 s) so that it does not flood the console and "
+                    + "executions list; enable it again with: onceflow workflow enable " + HEARTBEAT_WORKFLOW);
         }
     }
 

@@ -34,6 +34,8 @@ class DevCommandIT {
         String printed = out.toString(StandardCharsets.UTF_8);
         assertThat(code).as(printed + err.toString(StandardCharsets.UTF_8)).isZero();
         assertThat(printed).contains("published").contains("Summary");
+        assertThat(printed).as("the heartbeat stops after the demo, not to flood the console")
+                .contains("Disabled the demo-heartbeat schedule");
 
         JsonNode s = Json.MAPPER.readTree(Files.readAllBytes(json));
         assertThat(s.get("events_published").asLong()).isEqualTo(900);
