@@ -68,6 +68,10 @@ final class AdminCli {
                 line.getErr().println("onceflow " + line.getCommandName() + ": " + a.getMessage());
                 return a.code;
             }
+            if (e instanceof CliTarget.BadTarget b) {
+                line.getErr().println("onceflow " + line.getCommandName() + ": " + b.getMessage());
+                return USAGE;
+            }
             if (e instanceof CommandLine.ParameterException p) {
                 line.getErr().println("onceflow " + line.getCommandName() + ": " + p.getMessage());
                 return USAGE;
@@ -84,12 +88,16 @@ final class AdminCli {
     static final class Root {
     }
 
-    /** The options every command that calls the API takes. */
+    /** The options every command that calls the API takes (where they come from: {@link CliTarget}). */
     static final class Api {
-        @Option(names = "--url", description = "The dispatcher's HTTP API (default: $ONCEFLOW_URL, else http://localhost:8080).")
+        @Option(names = "--url", description = "The dispatcher's HTTP API, e.g. http://localhost:8080 (default: $ONCEFLOW_URL, "
+                + "else url= in the CLI file that onceflow dev writes, else http://localhost:8080).")
         String url;
 
-        @Option(names = "--token-env", defaultValue = "ONCEFLOW_API_TOKEN",
+        @Option(names = "--token", description = "The API's bearer token (default: $ONCEFLOW_API_TOKEN, else token= in the CLI file).")
+        String token;
+
+        @Option(names = "--token-env", defaultValue = CliTarget.TOKEN_ENV, paramLabel = "NAME",
                 description = "Environment variable holding the bearer token (default: ${DEFAULT-VALUE}).")
         String tokenEnv;
 
@@ -98,14 +106,14 @@ final class AdminCli {
 
         Client client() {
             if (!output.equals("table") && !output.equals("json")) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "--output must be table or json, not '" + output + "'");
+                throw new CliTarget.BadTarget("--output must be table or json, not '" + output + "'");
             }
-            String base = url != null ? url : Client.env.getOrDefault("ONCEFLOW_URL", "http://localhost:8080");
-            String token = Client.env.get(tokenEnv);
-            if (token == null || token.isBlank()) {
-                throw new ApiError(UNAUTHORIZED, "no token: set " + tokenEnv + " to the dispatcher's api.token");
+            CliTarget target = CliTarget.resolve(url, token, tokenEnv, Client.env);
+            if (target.token() == null) {
+                throw new ApiError(UNAUTHORIZED, "no token: give --token, set " + tokenEnv + " to the dispatcher's api.token, or run"
+                        + " onceflow dev, which writes " + CliTarget.file(Client.env));
             }
-            return new Client(base.replaceAll("/+$", ""), token);
+            return new Client(target.url(), target.token());
         }
     }
 
@@ -121,7 +129,9 @@ final class AdminCli {
 
     static final class Client {
         static Map<String, String> env = System.getenv();
-        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        /** A person is waiting: an address where nothing answers fails in seconds, not after the OS's minute. */
+        static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
         final String base;
         final String token;
 
@@ -144,10 +154,14 @@ final class AdminCli {
             try {
                 r = HTTP.send(b.header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).build(),
                         HttpResponse.BodyHandlers.ofString());
+            } catch (java.net.http.HttpConnectTimeoutException e) {
+                throw new ApiError(UNAVAILABLE, "cannot reach the Onceflow API at " + base + " (no answer within "
+                        + CONNECT_TIMEOUT.toSeconds() + " s); is a dispatcher running there? (--url, $ONCEFLOW_URL)");
             } catch (ConnectException e) {
-                throw new ApiError(UNAVAILABLE, "cannot reach " + base + " (" + e + "); is a dispatcher running there? (--url)");
+                throw new ApiError(UNAVAILABLE, "cannot reach the Onceflow API at " + base + " (connection refused)"
+                        + "; is a dispatcher running there? (--url, $ONCEFLOW_URL)");
             } catch (java.io.IOException e) {
-                throw new ApiError(UNAVAILABLE, "the request to " + base + " failed: " + e);
+                throw new ApiError(UNAVAILABLE, "the request to the Onceflow API at " + base + " failed: " + e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new ApiError(UNAVAILABLE, "interrupted");

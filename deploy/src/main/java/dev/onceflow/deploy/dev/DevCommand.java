@@ -101,6 +101,7 @@ public final class DevCommand {
         dev.onceflow.common.metrics.OnceflowMeters meters = new dev.onceflow.common.metrics.OnceflowMeters();
         UserTopics userTopics = null;
         Thread[] demoThreads = new Thread[0];
+        CliFile cliFile = null;
         try {
             out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
             infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
@@ -128,6 +129,10 @@ public final class DevCommand {
                     + "; e.g. ONCEFLOW_API_TOKEN=" + config.get(OnceflowConfig.API_TOKEN) + " java -jar deploy/target/onceflow.jar executions list"
                     + " --url http://localhost:" + dispatcher.httpPort() + "); engine health and metrics on http://localhost:"
                     + engine.httpPort() + "/metrics");
+            if (!exit) {
+                // So that 'onceflow workflow deploy', 'publish', 'executions' in another terminal reach this dev with no flags.
+                cliFile = CliFile.write("http://localhost:" + dispatcher.httpPort(), config.get(OnceflowConfig.API_TOKEN), out, err);
+            }
 
             int code = 0;
             if (demo) {
@@ -170,14 +175,16 @@ public final class DevCommand {
                 code = ok ? 0 : 1;
             }
             if (!exit && stopRequested.getCount() > 0) {
-                out.println("Serving; publish with: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
-                        + infra.bootstrapServers() + " --workflow " + DEMO_WORKFLOW + " '{\"amount\": 150}'");
-                out.println("or to the user topic of demo-signups: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
-                        + infra.bootstrapServers() + " --topic demo.signups '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
+                String cli = cliFile != null ? "onceflow" : "onceflow --url http://localhost:" + dispatcher.httpPort()
+                        + " --token " + config.get(OnceflowConfig.API_TOKEN);
+                out.println("Serving; deploy your own workflow with: " + cli + " workflow deploy FILE");
+                out.println("publish with: " + cli + " publish --workflow " + DEMO_WORKFLOW + " --data '{\"amount\": 150}' --wait");
+                out.println("or to the user topic of demo-signups: " + cli + " publish --topic demo.signups"
+                        + " --data '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
                 out.println("Change rows of " + DemoRowChanges.TABLE + " (table trigger " + TABLE_WORKFLOW + ") with any PostgreSQL client at "
                         + config.get(OnceflowConfig.DB_URL) + ", user " + config.get(OnceflowConfig.DB_USER)
                         + "; call the api example with: curl -X POST -H 'Authorization: Bearer " + config.get(OnceflowConfig.API_TOKEN)
-                        + "' -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
+                        + "' -H 'Content-Type: application/json' -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
                         + "http://localhost:" + dispatcher.httpPort() + "/api/workflows/demo-refunds/trigger");
                 out.println("Press Ctrl-C to stop.");
                 stopRequested.await();
@@ -189,6 +196,9 @@ public final class DevCommand {
         } finally {
             if (stopRequested.getCount() == 0) {
                 out.println("Stopping: demo, dispatcher, engine, Kafka broker, PostgreSQL");
+            }
+            if (cliFile != null) {
+                cliFile.remove();
             }
             stopAll(demoThreads, userTopics, dispatcher, catalog, engine, infra, err);
             meters.close();
