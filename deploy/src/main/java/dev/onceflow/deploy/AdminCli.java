@@ -47,7 +47,7 @@ final class AdminCli {
     /** The command families this class serves. */
     static final List<String> COMMANDS = List.of("executions", "dlq", "fleet");
     /** The {@code workflow} sub-commands this class serves (the others are {@link WorkflowCommand}'s). */
-    static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions");
+    static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions", "deploy", "list");
 
     private AdminCli() {
     }
@@ -59,7 +59,8 @@ final class AdminCli {
                 .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
         cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
         cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
-                .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions()));
+                .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions())
+                .addSubcommand(new WorkflowDeploy.Deploy()).addSubcommand(new WorkflowDeploy.ListWorkflows()));
         cl.addSubcommand(new Fleet());
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
@@ -399,7 +400,7 @@ final class AdminCli {
     // ---- workflows ----------------------------------------------------------------------------
 
     @Command(name = "workflow", mixinStandardHelpOptions = true,
-            description = "Enable, disable or roll back a deployed workflow through the API (deploy and list: 'onceflow workflow deploy|list').")
+            description = "Deploy, list, enable, disable or roll back workflows through the API.")
     static final class WorkflowAdmin {
     }
 
@@ -434,7 +435,8 @@ final class AdminCli {
         CommandLine.Model.CommandSpec spec;
         @Parameters(paramLabel = "WORKFLOW_ID")
         String id;
-        @Option(names = "--version", required = true, description = "The version whose definition to deploy again.")
+        // Not --version: that is picocli's own (print the version), which made 'rollback --help' fail.
+        @Option(names = "--to", required = true, paramLabel = "N", description = "The version whose definition to deploy again.")
         int version;
 
         @Override

@@ -84,7 +84,7 @@ public final class Onceflow {
         String command = argv.get(0);
         List<String> rest = argv.subList(1, argv.size());
         if (AdminCli.COMMANDS.contains(command)
-                || command.equals("workflow") && !rest.isEmpty() && AdminCli.WORKFLOW_COMMANDS.contains(rest.get(0))) {
+                || command.equals("workflow")) {
             return AdminCli.run(argv, out, err, System.getenv());
         }
         try {
@@ -95,8 +95,6 @@ public final class Onceflow {
                     return RoleCommand.engine(rest, out, err);
                 case "dispatcher":
                     return RoleCommand.dispatcher(rest, out, err);
-                case "workflow":
-                    return WorkflowCommand.run(rest, out, err);
                 case "publish":
                     return PublishCommand.run(rest, out, err);
                 case "chaos":

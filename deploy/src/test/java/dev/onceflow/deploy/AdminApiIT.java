@@ -253,12 +253,12 @@ class AdminApiIT {
         assertThat(listed.get("enabled").asBoolean()).isFalse();
         assertThat(listed.get("latest").asInt()).isEqualTo(2);
         assertThat(cli(TestInfra.TOKEN, "workflow", "enable", id).code()).isEqualTo(AdminCli.OK);
-        Cli rolled = cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "1", "-o", "json");
+        Cli rolled = cli(TestInfra.TOKEN, "workflow", "rollback", id, "--to", "1", "-o", "json");
         assertThat(rolled.code()).as(rolled.err()).isEqualTo(AdminCli.OK);
         assertThat(Json.tree(rolled.out()).get("version").asInt()).isEqualTo(3);
         assertThat(fleet.count("SELECT count(*) FROM workflows WHERE id = ? AND version = 3 AND definition->'nodes'->0->>'id' = 'v1'", id))
                 .as("version 3 is version 1's definition").isEqualTo(1);
-        assertThat(cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "9").code()).isEqualTo(AdminCli.NOT_FOUND);
+        assertThat(cli(TestInfra.TOKEN, "workflow", "rollback", id, "--to", "9").code()).isEqualTo(AdminCli.NOT_FOUND);
         assertThat(cli(TestInfra.TOKEN, "workflow", "disable", "no-such-" + id).code()).isEqualTo(AdminCli.NOT_FOUND);
 
         JsonNode f = ok("GET", "/api/fleet", null);
