@@ -45,7 +45,7 @@ final class AdminCli {
     static final int UNAVAILABLE = 5;
 
     /** The command families this class serves. */
-    static final List<String> COMMANDS = List.of("executions", "dlq", "fleet");
+    static final List<String> COMMANDS = List.of("executions", "dlq", "fleet", "publish");
     /** The {@code workflow} sub-commands this class serves (the others are {@link WorkflowCommand}'s). */
     static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions", "deploy", "list");
 
@@ -62,12 +62,17 @@ final class AdminCli {
                 .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions())
                 .addSubcommand(new WorkflowDeploy.Deploy()).addSubcommand(new WorkflowDeploy.ListWorkflows()));
         cl.addSubcommand(new Fleet());
+        cl.addSubcommand(new PublishCommand());
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             if (e instanceof ApiError a) {
                 line.getErr().println("onceflow " + line.getCommandName() + ": " + a.getMessage());
                 return a.code;
+            }
+            if (e instanceof CliTarget.BadTarget || e instanceof Args.UsageException) {
+                line.getErr().println("onceflow " + line.getCommandName() + ": " + e.getMessage());
+                return USAGE;
             }
             if (e instanceof CliTarget.BadTarget b) {
                 line.getErr().println("onceflow " + line.getCommandName() + ": " + b.getMessage());

@@ -95,8 +95,6 @@ public final class Onceflow {
                     return RoleCommand.engine(rest, out, err);
                 case "dispatcher":
                     return RoleCommand.dispatcher(rest, out, err);
-                case "publish":
-                    return PublishCommand.run(rest, out, err);
                 case "chaos":
                     return ChaosCommand.run(rest, out, err);
                 case "bench":
