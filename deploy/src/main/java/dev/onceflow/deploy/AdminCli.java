@@ -28,9 +28,9 @@ import picocli.CommandLine.Parameters;
 /**
  * The operator's commands, speaking to a dispatcher's admin API (picocli):
  * {@code onceflow executions list|show|cancel|retry}, {@code onceflow dlq list|redrive},
- * {@code onceflow workflow enable|disable|rollback|versions}, {@code onceflow fleet}. The token
- * comes from an environment variable ({@code ONCEFLOW_API_TOKEN} unless {@code --token-env} names
- * another), never from the command line. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
+ * {@code onceflow workflow deploy|list|versions|enable|disable|rollback} ({@link WorkflowDeploy}),
+ * {@code onceflow publish} ({@link PublishCommand}), {@code onceflow fleet}. URL and token: see
+ * {@link CliTarget}. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
  * {@value #FAILED} the API refused the request (400, 409), {@value #NOT_FOUND} not found,
  * {@value #UNAUTHORIZED} a missing or wrong token, {@value #UNAVAILABLE} the API could not be
  * reached or failed (5xx).
@@ -44,45 +44,28 @@ final class AdminCli {
     static final int UNAUTHORIZED = 4;
     static final int UNAVAILABLE = 5;
 
-    /** The command families this class serves. */
-    static final List<String> COMMANDS = List.of("executions", "dlq", "fleet", "publish");
-    /** The {@code workflow} sub-commands this class serves (the others are {@link WorkflowCommand}'s). */
-    static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions", "deploy", "list");
-
     private AdminCli() {
     }
 
-    /** Runs {@code argv} (the command family first); returns the exit code. */
+    /** Runs {@code argv} (the command family first) in the whole {@code onceflow} tree; returns the exit code. */
     static int run(List<String> argv, PrintStream out, PrintStream err, Map<String, String> env) {
-        CommandLine cl = new CommandLine(new Root());
-        cl.addSubcommand(new CommandLine(new Executions()).addSubcommand(new ExecutionsList()).addSubcommand(new ExecutionsShow())
-                .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
-        cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
-        cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
-                .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions())
-                .addSubcommand(new WorkflowDeploy.Deploy()).addSubcommand(new WorkflowDeploy.ListWorkflows()));
-        cl.addSubcommand(new Fleet());
-        cl.addSubcommand(new PublishCommand());
+        CommandLine cl = Onceflow.tree();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             if (e instanceof ApiError a) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + a.getMessage());
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + a.getMessage());
                 return a.code;
             }
             if (e instanceof CliTarget.BadTarget || e instanceof Args.UsageException) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + e.getMessage());
-                return USAGE;
-            }
-            if (e instanceof CliTarget.BadTarget b) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + b.getMessage());
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + e.getMessage());
                 return USAGE;
             }
             if (e instanceof CommandLine.ParameterException p) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + p.getMessage());
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + p.getMessage());
                 return USAGE;
             }
-            line.getErr().println("onceflow " + line.getCommandName() + " failed: " + e);
+            line.getErr().println(line.getCommandSpec().qualifiedName() + " failed: " + e);
             return FAILED;
         });
         cl.setExitCodeExceptionMapper(e -> USAGE);
@@ -90,24 +73,33 @@ final class AdminCli {
         return cl.execute(argv.toArray(new String[0]));
     }
 
-    @Command(name = "onceflow", mixinStandardHelpOptions = true, description = "Onceflow's operator commands.")
-    static final class Root {
+    /** Adds the commands that speak to the admin API to the {@code onceflow} tree. */
+    static void addCommands(CommandLine cl) {
+        cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand(new WorkflowDeploy.Deploy())
+                .addSubcommand(new WorkflowDeploy.ListWorkflows()).addSubcommand(new WorkflowVersions())
+                .addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
+                .addSubcommand(new WorkflowRollback()));
+        cl.addSubcommand(new PublishCommand());
+        cl.addSubcommand(new CommandLine(new Executions()).addSubcommand(new ExecutionsList()).addSubcommand(new ExecutionsShow())
+                .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
+        cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
+        cl.addSubcommand(new Fleet());
     }
 
     /** The options every command that calls the API takes (where they come from: {@link CliTarget}). */
     static final class Api {
-        @Option(names = "--url", description = "The dispatcher's HTTP API, e.g. http://localhost:8080 (default: $ONCEFLOW_URL, "
+        @Option(names = "--url", paramLabel = "URL", description = "The dispatcher's HTTP API, e.g. http://localhost:8080 (default: $ONCEFLOW_URL, "
                 + "else url= in the CLI file that onceflow dev writes, else http://localhost:8080).")
         String url;
 
-        @Option(names = "--token", description = "The API's bearer token (default: $ONCEFLOW_API_TOKEN, else token= in the CLI file).")
+        @Option(names = "--token", paramLabel = "TOKEN", description = "The API's bearer token (default: $ONCEFLOW_API_TOKEN, else token= in the CLI file).")
         String token;
 
         @Option(names = "--token-env", defaultValue = CliTarget.TOKEN_ENV, paramLabel = "NAME",
                 description = "Environment variable holding the bearer token (default: ${DEFAULT-VALUE}).")
         String tokenEnv;
 
-        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+        @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
         String output;
 
         Client client() {
@@ -416,7 +408,7 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "WORKFLOW_ID")
+        @Parameters(paramLabel = "WORKFLOW_ID", description = "The workflow's id.")
         String id;
 
         WorkflowEnable(boolean enable) {
@@ -438,7 +430,7 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "WORKFLOW_ID")
+        @Parameters(paramLabel = "WORKFLOW_ID", description = "The workflow's id.")
         String id;
         // Not --version: that is picocli's own (print the version), which made 'rollback --help' fail.
         @Option(names = "--to", required = true, paramLabel = "N", description = "The version whose definition to deploy again.")

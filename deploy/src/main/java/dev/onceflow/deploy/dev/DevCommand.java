@@ -29,7 +29,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
@@ -65,9 +64,21 @@ public final class DevCommand {
     private DevCommand() {
     }
 
+    public static final Args.Spec SPEC = new Args.Spec("dev",
+            "Start everything on this machine: Kafka, PostgreSQL, a dispatcher, engines, examples and a demo.\n"
+                    + "An embedded Kafka broker and PostgreSQL, a dispatcher, engine workers, the example workflows and a demo\n"
+                    + "workload with every event published 3 times; then serves until Ctrl-C, and writes the CLI file so that the\n"
+                    + "operator commands in another terminal reach it.", List.of(
+            Args.Opt.value("workers", "N", "Engine worker threads (default 3)."),
+            Args.Opt.value("events", "N", "Distinct demo events, each published 3 times (default 2000)."),
+            Args.Opt.flag("no-demo", "Publish nothing; serve until Ctrl-C."),
+            Args.Opt.flag("exit", "Stop when the demo is done instead of serving until Ctrl-C."),
+            Args.Opt.value("json", "FILE", "Write the demo's summary as JSON to FILE."),
+            Args.Opt.value("dir", "DIR", "Data directory (default: a new temporary directory, removed at the end)."),
+            Args.Opt.value("seed", "N", "Seed of the demo's random choices (default: a new one).")));
+
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("dev", argv, Set.of("workers", "events", "json", "dir", "seed"),
-                Set.of("no-demo", "exit"));
+        Args args = Args.parse(SPEC, argv);
         int workers = args.intValue("workers", 3, 1, 64);
         int events = args.intValue("events", 2000, 1, 10_000_000);
         boolean demo = !args.flag("no-demo");
