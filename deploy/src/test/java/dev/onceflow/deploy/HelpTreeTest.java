@@ -69,6 +69,9 @@ class HelpTreeTest {
         }
         assertThat(run(List.of("engine", "--help")).out()).doesNotContain("--unsafe").doesNotContain("--halt-between-commits")
                 .contains("--set=KEY=VALUE").contains("--start-timeout=S");
+        Args proof = Args.parse(RoleCommand.ENGINE, List.of("--unsafe", "--halt-between-commits", "halt"));
+        assertThat(proof.flag("unsafe")).as("hidden, not gone: chaos starts engines with them").isTrue();
+        assertThat(proof.get("halt-between-commits", null)).isEqualTo("halt");
         assertThat(run(List.of("chaos", "--help")).out()).as("chaos's negative control stays documented").contains("--unsafe");
         Run rollback = run(List.of("workflow", "rollback", "--help"));
         assertThat(rollback.out()).contains("--to=N");
