@@ -188,7 +188,7 @@ public final class OnceflowConfig {
                     + " engine.transaction.timeout.ms instead");
 
     /** Environment variables that are not configuration keys but are still Onceflow's own. */
-    private static final List<String> OTHER_ENVIRONMENT = List.of("ONCEFLOW_CONFIG");
+    private static final List<String> OTHER_ENVIRONMENT = List.of("ONCEFLOW_CONFIG", "ONCEFLOW_URL", "ONCEFLOW_CLI_CONFIG");
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(OnceflowConfig.class);
 

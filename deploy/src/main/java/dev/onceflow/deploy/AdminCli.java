@@ -27,9 +27,9 @@ import picocli.CommandLine.Parameters;
 /**
  * The operator's commands, speaking to a dispatcher's admin API (picocli):
  * {@code onceflow executions list|show|cancel|retry}, {@code onceflow dlq list|redrive},
- * {@code onceflow workflow enable|disable|rollback|versions}, {@code onceflow fleet}. The token
- * comes from an environment variable ({@code ONCEFLOW_API_TOKEN} unless {@code --token-env} names
- * another), never from the command line. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
+ * {@code onceflow workflow deploy|list|versions|enable|disable|rollback} ({@link WorkflowDeploy}),
+ * {@code onceflow publish} ({@link PublishCommand}), {@code onceflow fleet}. URL and token: see
+ * {@link CliTarget}. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
  * {@value #FAILED} the API refused the request (400, 409), {@value #NOT_FOUND} not found,
  * {@value #UNAUTHORIZED} a missing or wrong token, {@value #UNAVAILABLE} the API could not be
  * reached or failed (5xx).
@@ -43,35 +43,28 @@ final class AdminCli {
     static final int UNAUTHORIZED = 4;
     static final int UNAVAILABLE = 5;
 
-    /** The command families this class serves. */
-    static final List<String> COMMANDS = List.of("executions", "dlq", "fleet");
-    /** The {@code workflow} sub-commands this class serves (the others are {@link WorkflowCommand}'s). */
-    static final List<String> WORKFLOW_COMMANDS = List.of("enable", "disable", "rollback", "versions");
-
     private AdminCli() {
     }
 
-    /** Runs {@code argv} (the command family first); returns the exit code. */
+    /** Runs {@code argv} (the command family first) in the whole {@code onceflow} tree; returns the exit code. */
     static int run(List<String> argv, PrintStream out, PrintStream err, Map<String, String> env) {
-        CommandLine cl = new CommandLine(new Root());
-        cl.addSubcommand(new CommandLine(new Executions()).addSubcommand(new ExecutionsList()).addSubcommand(new ExecutionsShow())
-                .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
-        cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
-        cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
-                .addSubcommand(new WorkflowRollback()).addSubcommand(new WorkflowVersions()));
-        cl.addSubcommand(new Fleet());
+        CommandLine cl = Onceflow.tree();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setExecutionExceptionHandler((e, line, parsed) -> {
             if (e instanceof ApiError a) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + a.getMessage());
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + a.getMessage());
                 return a.code;
             }
-            if (e instanceof CommandLine.ParameterException p) {
-                line.getErr().println("onceflow " + line.getCommandName() + ": " + p.getMessage());
+            if (e instanceof CliTarget.BadTarget || e instanceof Args.UsageException) {
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + e.getMessage());
                 return USAGE;
             }
-            line.getErr().println("onceflow " + line.getCommandName() + " failed: " + e);
+            if (e instanceof CommandLine.ParameterException p) {
+                line.getErr().println(line.getCommandSpec().qualifiedName() + ": " + p.getMessage());
+                return USAGE;
+            }
+            line.getErr().println(line.getCommandSpec().qualifiedName() + " failed: " + e);
             return FAILED;
         });
         cl.setExitCodeExceptionMapper(e -> USAGE);
@@ -79,32 +72,45 @@ final class AdminCli {
         return cl.execute(argv.toArray(new String[0]));
     }
 
-    @Command(name = "onceflow", mixinStandardHelpOptions = true, description = "Onceflow's operator commands.")
-    static final class Root {
+    /** Adds the commands that speak to the admin API to the {@code onceflow} tree. */
+    static void addCommands(CommandLine cl) {
+        cl.addSubcommand(new CommandLine(new WorkflowAdmin()).addSubcommand(new WorkflowDeploy.Deploy())
+                .addSubcommand(new WorkflowDeploy.ListWorkflows()).addSubcommand(new WorkflowVersions())
+                .addSubcommand("enable", new WorkflowEnable(true)).addSubcommand("disable", new WorkflowEnable(false))
+                .addSubcommand(new WorkflowRollback()));
+        cl.addSubcommand(new PublishCommand());
+        cl.addSubcommand(new CommandLine(new Executions()).addSubcommand(new ExecutionsList()).addSubcommand(new ExecutionsShow())
+                .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
+        cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
+        cl.addSubcommand(new Fleet());
     }
 
-    /** The options every command that calls the API takes. */
+    /** The options every command that calls the API takes (where they come from: {@link CliTarget}). */
     static final class Api {
-        @Option(names = "--url", description = "The dispatcher's HTTP API (default: $ONCEFLOW_URL, else http://localhost:8080).")
+        @Option(names = "--url", paramLabel = "URL", description = "The dispatcher's HTTP API, e.g. http://localhost:8080 (default: $ONCEFLOW_URL, "
+                + "else url= in the CLI file that onceflow dev writes, else http://localhost:8080).")
         String url;
 
-        @Option(names = "--token-env", defaultValue = "ONCEFLOW_API_TOKEN",
+        @Option(names = "--token", paramLabel = "TOKEN", description = "The API's bearer token (default: $ONCEFLOW_API_TOKEN, else token= in the CLI file).")
+        String token;
+
+        @Option(names = "--token-env", defaultValue = CliTarget.TOKEN_ENV, paramLabel = "NAME",
                 description = "Environment variable holding the bearer token (default: ${DEFAULT-VALUE}).")
         String tokenEnv;
 
-        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
+        @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table", description = "table or json (default: ${DEFAULT-VALUE}).")
         String output;
 
         Client client() {
             if (!output.equals("table") && !output.equals("json")) {
-                throw new CommandLine.ParameterException(new CommandLine(this), "--output must be table or json, not '" + output + "'");
+                throw new CliTarget.BadTarget("--output must be table or json, not '" + output + "'");
             }
-            String base = url != null ? url : Client.env.getOrDefault("ONCEFLOW_URL", "http://localhost:8080");
-            String token = Client.env.get(tokenEnv);
-            if (token == null || token.isBlank()) {
-                throw new ApiError(UNAUTHORIZED, "no token: set " + tokenEnv + " to the dispatcher's api.token");
+            CliTarget target = CliTarget.resolve(url, token, tokenEnv, Client.env);
+            if (target.token() == null) {
+                throw new ApiError(UNAUTHORIZED, "no token: give --token, set " + tokenEnv + " to the dispatcher's api.token, or run"
+                        + " onceflow dev, which writes " + CliTarget.file(Client.env));
             }
-            return new Client(base.replaceAll("/+$", ""), token);
+            return new Client(target.url(), target.token());
         }
     }
 
@@ -120,7 +126,9 @@ final class AdminCli {
 
     static final class Client {
         static Map<String, String> env = System.getenv();
-        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        /** A person is waiting: an address where nothing answers fails in seconds, not after the OS's minute. */
+        static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+        private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(CONNECT_TIMEOUT).build();
         final String base;
         final String token;
 
@@ -143,10 +151,14 @@ final class AdminCli {
             try {
                 r = HTTP.send(b.header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).build(),
                         HttpResponse.BodyHandlers.ofString());
+            } catch (java.net.http.HttpConnectTimeoutException e) {
+                throw new ApiError(UNAVAILABLE, "cannot reach the Onceflow API at " + base + " (no answer within "
+                        + CONNECT_TIMEOUT.toSeconds() + " s); is a dispatcher running there? (--url, $ONCEFLOW_URL)");
             } catch (ConnectException e) {
-                throw new ApiError(UNAVAILABLE, "cannot reach " + base + " (" + e + "); is a dispatcher running there? (--url)");
+                throw new ApiError(UNAVAILABLE, "cannot reach the Onceflow API at " + base + " (connection refused)"
+                        + "; is a dispatcher running there? (--url, $ONCEFLOW_URL)");
             } catch (java.io.IOException e) {
-                throw new ApiError(UNAVAILABLE, "the request to " + base + " failed: " + e);
+                throw new ApiError(UNAVAILABLE, "the request to the Onceflow API at " + base + " failed: " + e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new ApiError(UNAVAILABLE, "interrupted");
@@ -388,7 +400,7 @@ final class AdminCli {
     // ---- workflows ----------------------------------------------------------------------------
 
     @Command(name = "workflow", mixinStandardHelpOptions = true,
-            description = "Enable, disable or roll back a deployed workflow through the API (deploy and list: 'onceflow workflow deploy|list').")
+            description = "Deploy, list, enable, disable or roll back workflows through the API.")
     static final class WorkflowAdmin {
     }
 
@@ -399,7 +411,7 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "WORKFLOW_ID")
+        @Parameters(paramLabel = "WORKFLOW_ID", description = "The workflow's id.")
         String id;
 
         WorkflowEnable(boolean enable) {
@@ -421,9 +433,10 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "WORKFLOW_ID")
+        @Parameters(paramLabel = "WORKFLOW_ID", description = "The workflow's id.")
         String id;
-        @Option(names = "--version", required = true, description = "The version whose definition to deploy again.")
+        // Not --version: that is picocli's own (print the version), which made 'rollback --help' fail.
+        @Option(names = "--to", required = true, paramLabel = "N", description = "The version whose definition to deploy again.")
         int version;
 
         @Override

@@ -9,39 +9,87 @@ import java.util.Set;
 import picocli.CommandLine;
 
 /**
- * Command-line arguments of one command: {@code --name value} options, {@code --flag} switches and
- * positional words, parsed by picocli (its programmatic model: the options are the command's,
- * {@code -h}/{@code --help} is every command's). Unknown options are an error naming the option, so
- * a typo never silently runs a default. Not thread-safe; one per command invocation.
+ * Command-line arguments of the commands that start processes ({@code dev}, {@code engine},
+ * {@code dispatcher}, {@code chaos}, {@code bench}, {@code config}): {@code --name value} options and
+ * {@code --flag} switches, declared with a description each ({@link Spec}) and parsed by picocli
+ * (its programmatic model), so their help reads as the operator commands' do. {@code -h}/{@code --help}
+ * is every command's. Unknown options and stray words are an error naming them, so a typo never
+ * silently runs a default. Not thread-safe; one per command invocation.
  */
 public final class Args {
 
     private final Map<String, String> options = new HashMap<>();
     private final Map<String, List<String>> repeated = new HashMap<>();
     private final Set<String> flags = new HashSet<>();
-    private final List<String> positional = new ArrayList<>();
 
     /**
-     * @param valued the options that take a value (without {@code --}); each may be repeated
-     * @param switches the options that take none
+     * One option: {@code label} null for a switch. Hidden options (the proof's negative controls and
+     * faults) parse as any other but stay out of the help.
+     */
+    public record Opt(String name, String label, String description, boolean hidden) {
+        public static Opt value(String name, String label, String description) {
+            return new Opt(name, label, description, false);
+        }
+
+        public static Opt flag(String name, String description) {
+            return new Opt(name, null, description, false);
+        }
+
+        public Opt hide() {
+            return new Opt(name, label, description, true);
+        }
+    }
+
+    /** The configuration options of the roles and tools ({@link Onceflow#config}). */
+    public static final List<Opt> CONFIG = List.of(
+            Opt.value("config", "FILE", "A properties file of configuration keys (default: $ONCEFLOW_CONFIG; see 'onceflow config')."),
+            Opt.value("set", "KEY=VALUE", "Set configuration keys, over the file and the environment: key=value[,key=value];"
+                    + " repeatable."));
+
+    /** A command: its name under {@code onceflow}, what it does, and its options. */
+    public record Spec(String name, String description, List<Opt> options) {
+        public Spec {
+            options = List.copyOf(options);
+        }
+
+        public Spec with(List<Opt> more) {
+            List<Opt> all = new ArrayList<>(options);
+            all.addAll(more);
+            return new Spec(name, description, all);
+        }
+
+        /** The picocli model of this command, named {@code commandName}. */
+        CommandLine.Model.CommandSpec picocli(String commandName, Object userObject) {
+            CommandLine.Model.CommandSpec spec = userObject == null ? CommandLine.Model.CommandSpec.create()
+                    : CommandLine.Model.CommandSpec.wrapWithoutInspection(userObject);
+            spec.name(commandName);
+            spec.usageMessage().width(Onceflow.USAGE_WIDTH).description(description.split("\n"));
+            for (Opt o : options) {
+                CommandLine.Model.OptionSpec.Builder b = CommandLine.Model.OptionSpec.builder("--" + o.name())
+                        .description(o.description()).hidden(o.hidden());
+                if (o.label() == null) {
+                    b.arity("0").type(boolean.class);
+                } else {
+                    b.paramLabel(o.label()).arity("1");
+                    if (REPEATABLE.contains(o.name())) {
+                        b.type(List.class).auxiliaryTypes(String.class);
+                    } else {
+                        b.type(String.class);
+                    }
+                }
+                spec.addOption(b.build());
+            }
+            spec.addOption(CommandLine.Model.OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help message and exit.").build());
+            return spec;
+        }
+    }
+
+    /**
      * @throws HelpRequested when the arguments ask for {@code --help}: its message is the usage
      * @throws UsageException when they do not parse, naming the option
      */
-    public static Args parse(String command, List<String> args, Set<String> valued, Set<String> switches) {
-        CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.create().name("onceflow " + command);
-        spec.usageMessage().width(120).description(Onceflow.usageOf(command).split("\n"));
-        for (String name : new java.util.TreeSet<>(valued)) {
-            CommandLine.Model.OptionSpec.Builder o = CommandLine.Model.OptionSpec.builder("--" + name)
-                    .paramLabel(name.toUpperCase(java.util.Locale.ROOT).replace('-', '_')).arity("1");
-            spec.addOption((REPEATABLE.contains(name) ? o.type(List.class).auxiliaryTypes(String.class) : o.type(String.class)).build());
-        }
-        for (String name : new java.util.TreeSet<>(switches)) {
-            spec.addOption(CommandLine.Model.OptionSpec.builder("--" + name).arity("0").type(boolean.class).build());
-        }
-        spec.addOption(CommandLine.Model.OptionSpec.builder("-h", "--help").usageHelp(true).description("Show this help and exit.").build());
-        spec.addPositional(CommandLine.Model.PositionalParamSpec.builder().paramLabel("ARG").type(List.class)
-                .auxiliaryTypes(String.class).arity("0..*").build());
-        CommandLine line = new CommandLine(spec).setOverwrittenOptionsAllowed(true);
+    public static Args parse(Spec command, List<String> args) {
+        CommandLine line = new CommandLine(command.picocli("onceflow " + command.name(), null)).setOverwrittenOptionsAllowed(true);
         CommandLine.ParseResult result;
         try {
             result = line.parseArgs(args.toArray(new String[0]));
@@ -54,16 +102,14 @@ public final class Args {
         Args parsed = new Args();
         for (CommandLine.Model.OptionSpec o : result.matchedOptions()) {
             String name = o.longestName().substring(2);
-            if (valued.contains(name)) {
+            if (o.arity().max() > 0) {
                 List<String> values = REPEATABLE.contains(name) ? o.getValue() : List.of((String) o.getValue());
                 parsed.repeated.put(name, List.copyOf(values));
                 parsed.options.put(name, values.get(values.size() - 1));
-            } else if (switches.contains(name)) {
+            } else {
                 parsed.flags.add(name);
             }
         }
-        List<String> words = result.matchedPositionals().isEmpty() ? List.of() : result.matchedPositionals().get(0).getValue();
-        parsed.positional.addAll(words == null ? List.of() : words);
         return parsed;
     }
 
@@ -144,10 +190,6 @@ public final class Args {
 
     public boolean flag(String name) {
         return flags.contains(name);
-    }
-
-    List<String> positional() {
-        return positional;
     }
 
     /** A mistake in how a command was called: printed with the usage, exit code 2. */

@@ -6,6 +6,9 @@ import java.io.PrintStream;
 /** {@code onceflow config}: every declared configuration key, its environment name, default and meaning. */
 final class ConfigCommand {
 
+    static final Args.Spec SPEC = new Args.Spec("config", "Every configuration key with its environment variable, default and meaning.",
+            java.util.List.of());
+
     private ConfigCommand() {
     }
 

@@ -7,66 +7,50 @@ import dev.onceflow.deploy.proof.ChaosCommand;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /**
- * The {@code onceflow} command. Each sub-command is a small class; this one only routes and turns
- * errors into messages and exit codes (0 ok, 1 failed, 2 usage).
+ * The {@code onceflow} command: one picocli tree. The operator commands ({@link AdminCli},
+ * {@link WorkflowDeploy}, {@link PublishCommand}) are annotated commands that speak to the admin API;
+ * the commands that start processes ({@code dev}, {@code engine}, {@code dispatcher}, {@code chaos},
+ * {@code bench}, {@code config}) declare their options as an {@link Args.Spec} and are run here with the
+ * words after their name. One help style for all; exit codes 0 ok, 1 failed, 2 usage (the operator
+ * commands add 3 not found, 4 token, 5 unreachable).
  */
 public final class Onceflow {
 
-    static final String USAGE = """
-            usage: onceflow <command> [options]
+    /** The commands that start processes, by name: their options, and what runs them. */
+    private static final Map<String, Args.Spec> PROCESS_COMMANDS = new LinkedHashMap<>();
+    private static final Map<String, Runner> RUNNERS = new LinkedHashMap<>();
 
-            commands:
-              dev                 embedded Kafka + PostgreSQL, a dispatcher, engine workers, the example
-                                  workflows and a demo workload with every event published 3 times
-                  --workers N       engine worker threads (default 3)
-                  --events N        distinct demo events, each published 3 times (default 2000)
-                  --no-demo         publish nothing; serve until Ctrl-C
-                  --exit            stop when the demo is done instead of serving until Ctrl-C
-                  --json FILE       write the summary as JSON
-                  --dir DIR         data directory (default: a new temporary directory, removed at the end)
-              engine [--start-timeout S]
-                                  run one engine process (engine.workers threads) against configured Kafka/PostgreSQL;
-                                  waits up to S seconds (default 300, 0: no waiting) for PostgreSQL and Kafka at start
-              dispatcher [--start-timeout S]
-                                  run one dispatcher against configured Kafka/PostgreSQL (waits as engine does)
-              workflow deploy FILE...   validate definitions and store each as a new version (PostgreSQL only;
-                                  --start-timeout S, default 30)
-              workflow list       list deployed workflows (latest versions)
-              publish --workflow ID [--id ID] [--time ISO-8601] [DATA | --file F | -]
-                                  publish one trigger record to onceflow.triggers (DATA is a JSON object, default {});
-                                  prints the event key
-              publish --topic T [DATA | --file F | -]
-                                  publish a record as given (a JSON object) to the topic of a kafka workflow
-                                  ('-' or --stdin: read the data from standard input)
-              chaos [--duration S] [--seed N] [--rate N] [--engines N] [--dispatchers N] [--brokers 1|3]
-                    [--big-rows N] [--row-rate N] [--faults KIND@S,...] [--dir DIR] [--json FILE] [--unsafe]
-                                  broker, PostgreSQL, dispatchers and engines as separate processes under
-                                  kill -9 / restart faults, with trigger-record, schedule and table workflows;
-                                  checks duplicates, lost, stuck (exit 0 when all 0)
-              bench [--executions N] [--workers N] [--storm-keys N] [--limit-records N] [--json FILE]
-                    [--latency-seconds N] [--latency-only]
-                                  throughput/latency on the embedded infrastructure next to the bare
-                                  Kafka and PostgreSQL limits of the same run; writes FILE and a chart;
-                                  latency: w1 at 10/s and 100/s for N s each (20), hop by hop, next to
-                                  a bare transactional hop and a bare durable commit
-              config              list every configuration key with its default and meaning
+    static {
+        process(DevCommand.SPEC, DevCommand::run);
+        process(RoleCommand.DISPATCHER, RoleCommand::dispatcher);
+        process(RoleCommand.ENGINE, RoleCommand::engine);
+        process(ConfigCommand.SPEC, (argv, out, err) -> {
+            Args.parse(ConfigCommand.SPEC, argv);
+            return ConfigCommand.run(out);
+        });
+        process(ChaosCommand.SPEC, ChaosCommand::run);
+        process(BenchCommand.SPEC, BenchCommand::run);
+    }
 
-            operator commands (the dispatcher's admin API; --url, token in $ONCEFLOW_API_TOKEN, -o table|json,
-            --help on each; exit 0 ok, 1 refused, 2 usage, 3 not found, 4 token, 5 unreachable):
-              executions list [--workflow ID] [--status S] [--since ISO] [--limit N] [--cursor C]
-              executions show|cancel|retry EVENT_KEY
-              dlq list [--reason R] [--limit N]
-              dlq redrive (--partition P --offset O | --reason R)
-              workflow enable|disable ID, workflow rollback ID --version N, workflow versions
-              fleet
+    private static void process(Args.Spec spec, Runner runner) {
+        PROCESS_COMMANDS.put(spec.name(), spec);
+        RUNNERS.put(spec.name(), runner);
+    }
 
-            configuration: a properties file (--config FILE or ONCEFLOW_CONFIG), environment variables
-            ONCEFLOW_<KEY> (dots become underscores, upper case), and --set key=value[,key=value] (repeatable).
-            """;
+    /** A command that parses its own words ({@link Args#parse}) and runs. */
+    private interface Runner {
+        int run(List<String> argv, PrintStream out, PrintStream err) throws Exception;
+    }
+
+    /** Wide enough that an option's description mostly fits on its line. */
+    static final int USAGE_WIDTH = 120;
 
     private Onceflow() {
     }
@@ -76,47 +60,83 @@ public final class Onceflow {
         System.exit(code);
     }
 
+    /** {@code onceflow <version>}: the jar manifest's Implementation-Version. */
+    static String version() {
+        String v = Onceflow.class.getPackage() == null ? null : Onceflow.class.getPackage().getImplementationVersion();
+        return "onceflow " + (v == null || v.isBlank() ? "development build" : v);
+    }
+
+    @Command(name = "onceflow", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
+            synopsisSubcommandLabel = "COMMAND",
+            description = {"Workflows on Kafka and PostgreSQL whose every node's effect happens once.", ""},
+            commandListHeading = "%nCommands:%n",
+            footer = {"", "The operator commands (workflow, publish, executions, dlq, fleet) speak to a dispatcher's admin API:"
+                    + " --url or $ONCEFLOW_URL, --token or $ONCEFLOW_API_TOKEN, else the file 'onceflow dev' writes"
+                    + " (~/.config/onceflow/cli.properties; $ONCEFLOW_CLI_CONFIG names another).",
+                    "Configuration of dev and the roles: a properties file (--config FILE or $ONCEFLOW_CONFIG), environment variables"
+                    + " ONCEFLOW_<KEY> (dots become underscores, upper case), and --set key=value (repeatable); 'onceflow config'"
+                    + " lists every key.",
+                    "Exit codes: 0 ok, 1 failed or refused, 2 usage, 3 not found, 4 token, 5 API unreachable."})
+    static final class Root {
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {version()};
+        }
+    }
+
+    /** Stands in a process command's place in the tree; {@link #run} runs those commands itself. */
+    private record NotThroughTheTree(String name) implements java.util.concurrent.Callable<Integer> {
+        @Override
+        public Integer call() {
+            throw new IllegalStateException("onceflow " + name + " runs through Onceflow.run");
+        }
+    }
+
+    /** Every command, for help and parsing; the process commands appear with their {@link Args.Spec}. */
+    static CommandLine tree() {
+        CommandLine root = new CommandLine(new Root());
+        root.addSubcommand(new CommandLine(DevCommand.SPEC.picocli("dev", new NotThroughTheTree("dev"))));
+        AdminCli.addCommands(root);
+        for (Args.Spec spec : PROCESS_COMMANDS.values()) {
+            if (!spec.name().equals("dev")) {
+                root.addSubcommand(new CommandLine(spec.picocli(spec.name(), new NotThroughTheTree(spec.name()))));
+            }
+        }
+        root.addSubcommand(new CommandLine.HelpCommand());
+        root.setExitCodeExceptionMapper(e -> AdminCli.USAGE);
+        setVersion(root);
+        root.setUsageHelpWidth(USAGE_WIDTH);
+        return root;
+    }
+
+    /** Every command answers {@code --version} (picocli's standard options) with the same line. */
+    private static void setVersion(CommandLine line) {
+        line.getCommandSpec().versionProvider(new Version());
+        line.getSubcommands().values().forEach(Onceflow::setVersion);
+    }
+
     public static int run(List<String> argv, PrintStream out, PrintStream err) {
-        if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help") || argv.get(0).equals("-h")) {
-            out.print(USAGE);
-            return argv.isEmpty() ? 2 : 0;
+        if (argv.isEmpty()) {
+            tree().usage(out, CommandLine.Help.Ansi.OFF);
+            return AdminCli.USAGE;
         }
         String command = argv.get(0);
-        List<String> rest = argv.subList(1, argv.size());
-        if (AdminCli.COMMANDS.contains(command)
-                || command.equals("workflow") && !rest.isEmpty() && AdminCli.WORKFLOW_COMMANDS.contains(rest.get(0))) {
+        Runner runner = RUNNERS.get(command);
+        if (runner == null) {
             return AdminCli.run(argv, out, err, System.getenv());
         }
+        List<String> rest = argv.subList(1, argv.size());
         try {
-            switch (command) {
-                case "dev":
-                    return DevCommand.run(rest, out, err);
-                case "engine":
-                    return RoleCommand.engine(rest, out, err);
-                case "dispatcher":
-                    return RoleCommand.dispatcher(rest, out, err);
-                case "workflow":
-                    return WorkflowCommand.run(rest, out, err);
-                case "publish":
-                    return PublishCommand.run(rest, out, err);
-                case "chaos":
-                    return ChaosCommand.run(rest, out, err);
-                case "bench":
-                    return BenchCommand.run(rest, out, err);
-                case "config":
-                    Args.parse("config", rest, java.util.Set.of(), java.util.Set.of());
-                    return ConfigCommand.run(out);
-                default:
-                    err.println("onceflow: unknown command '" + command + "'");
-                    err.print(USAGE);
-                    return 2;
-            }
+            return runner.run(rest, out, err);
         } catch (Args.HelpRequested e) {
             out.print(e.getMessage());
             return 0;
         } catch (Args.UsageException e) {
             err.println("onceflow " + command + ": " + e.getMessage());
-            err.println("run 'onceflow help' for usage");
+            err.println("run 'onceflow " + command + " --help' for usage");
             return 2;
         } catch (IllegalArgumentException e) {
             err.println("onceflow " + command + ": " + e.getMessage());
@@ -125,23 +145,6 @@ public final class Onceflow {
             err.println("onceflow " + command + " failed: " + e.getMessage());
             return 1;
         }
-    }
-
-    /** The lines of {@link #USAGE} that describe {@code command} (its entry and the indented lines under it). */
-    static String usageOf(String command) {
-        StringBuilder b = new StringBuilder();
-        boolean in = false;
-        for (String line : USAGE.split("\n")) {
-            if (line.startsWith("  " + command + " ") || line.equals("  " + command) || line.startsWith("  " + command + "  ")) {
-                in = true;
-            } else if (in && !line.startsWith("      ") && !line.startsWith("        ")) {
-                in = false;
-            }
-            if (in) {
-                b.append(line.strip().isEmpty() ? "" : line.substring(2)).append('\n');
-            }
-        }
-        return b.length() == 0 ? "See 'onceflow help'." : b.toString().stripTrailing();
     }
 
     /**

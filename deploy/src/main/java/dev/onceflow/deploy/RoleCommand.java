@@ -11,7 +11,6 @@ import dev.onceflow.engine.EngineMetrics;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -26,9 +25,19 @@ import org.slf4j.LoggerFactory;
 final class RoleCommand {
 
     private static final Logger LOG = LoggerFactory.getLogger(RoleCommand.class);
-    private static final Set<String> VALUED = Set.of("config", "set", "start-timeout");
-    private static final Set<String> ENGINE_VALUED = java.util.stream.Stream.concat(VALUED.stream(),
-            java.util.stream.Stream.of("halt-between-commits")).collect(java.util.stream.Collectors.toUnmodifiableSet());
+    private static final Args.Opt START_TIMEOUT = Args.Opt.value("start-timeout", "S", "Wait up to S seconds for PostgreSQL and Kafka"
+            + " at start (default 300; 0: no waiting).");
+    static final Args.Spec DISPATCHER = new Args.Spec("dispatcher",
+            "Run one dispatcher against the configured Kafka and PostgreSQL.\n"
+                    + "Trigger routing, schedules, row-change capture, the HTTP API and the console; migrations run and topics are\n"
+                    + "created at start.", Args.CONFIG).with(List.of(START_TIMEOUT));
+    // --unsafe (the negative control) and --halt-between-commits FILE (a chaos fault) are the proof's: hidden.
+    static final Args.Spec ENGINE = new Args.Spec("engine",
+            "Run one engine process (engine.workers threads) against the configured Kafka and PostgreSQL.\n"
+                    + "Migrations run and topics are created at start; SIGTERM finishes or aborts the open transactions and leaves.", Args.CONFIG)
+            .with(List.of(START_TIMEOUT,
+                    Args.Opt.value("halt-between-commits", "FILE", "Proof only: halt between the two commits when FILE appears.").hide(),
+                    Args.Opt.flag("unsafe", "Proof only: the negative control, without the processed-key check.").hide()));
     /** How long a role waits at start for PostgreSQL and Kafka, by default ({@code --start-timeout S}). */
     static final int START_TIMEOUT_S = 300;
     /** Per bootstrap address, how long a start-up probe waits for a TCP connection. */
@@ -38,8 +47,7 @@ final class RoleCommand {
     }
 
     static int engine(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
-        // --unsafe (the negative control) and --halt-between-commits FILE (a chaos fault) are the proof's, not documented for users.
-        Args args = Args.parse("engine", argv, ENGINE_VALUED, Set.of("unsafe"));
+        Args args = Args.parse(ENGINE, argv);
         OnceflowConfig config = Onceflow.config(args);
         DataSource ds = prepare(config, startWait(args, START_TIMEOUT_S));
         String halt = args.get("halt-between-commits", null);
@@ -59,7 +67,7 @@ final class RoleCommand {
     }
 
     static int dispatcher(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
-        Args args = Args.parse("dispatcher", argv, VALUED, Set.of());
+        Args args = Args.parse(DISPATCHER, argv);
         OnceflowConfig config = Onceflow.config(args);
         String name = processName("dispatcher");
         if (!config.asMap().containsKey("kafka.streams.client.id")) {

@@ -399,12 +399,12 @@ class AdminApiIT {
         assertThat(listed.get("enabled").asBoolean()).isFalse();
         assertThat(listed.get("latest").asInt()).isEqualTo(2);
         assertThat(cli(TestInfra.TOKEN, "workflow", "enable", id).code()).isEqualTo(AdminCli.OK);
-        Cli rolled = cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "1", "-o", "json");
+        Cli rolled = cli(TestInfra.TOKEN, "workflow", "rollback", id, "--to", "1", "-o", "json");
         assertThat(rolled.code()).as(rolled.err()).isEqualTo(AdminCli.OK);
         assertThat(Json.tree(rolled.out()).get("version").asInt()).isEqualTo(3);
         assertThat(fleet.count("SELECT count(*) FROM workflows WHERE id = ? AND version = 3 AND definition->'nodes'->0->>'id' = 'v1'", id))
                 .as("version 3 is version 1's definition").isEqualTo(1);
-        assertThat(cli(TestInfra.TOKEN, "workflow", "rollback", id, "--version", "9").code()).isEqualTo(AdminCli.NOT_FOUND);
+        assertThat(cli(TestInfra.TOKEN, "workflow", "rollback", id, "--to", "9").code()).isEqualTo(AdminCli.NOT_FOUND);
         assertThat(cli(TestInfra.TOKEN, "workflow", "disable", "no-such-" + id).code()).isEqualTo(AdminCli.NOT_FOUND);
 
         JsonNode f = ok("GET", "/api/fleet", null);
@@ -416,5 +416,71 @@ class AdminApiIT {
         assertThat(shown.code()).as(shown.err()).isEqualTo(AdminCli.OK);
         assertThat(shown.out()).contains("engines:").contains("totalLag");
         assertThat(cli(TestInfra.TOKEN, "executions", "list", "-o", "yaml").code()).isEqualTo(AdminCli.USAGE);
+    }
+
+    /** Runs {@code onceflow ARGS} with no --url and no token: only the CLI file {@code dev} would write says where. */
+    private Cli cliFromFile(java.nio.file.Path file, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = AdminCli.run(List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of(CliTarget.FILE_ENV, file.toString()));
+        return new Cli(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void aFirstOwnWorkflowIsDeployedAndPublishedThroughTheApiAndMistakesAreRefusedAtOnce(@org.junit.jupiter.api.io.TempDir
+                                                                                        java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path cliFile = dir.resolve("cli.properties");
+        CliTarget.write(cliFile, base, TestInfra.TOKEN);
+        String id = Fleet.uniqueId("first");
+        java.nio.file.Path good = dir.resolve("first.json");
+        java.nio.file.Files.writeString(good, """
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "calculation", "id": "total", "set": {"total": "trigger.amount * 2"}}
+                ]}""".formatted(id));
+        java.nio.file.Path typo = dir.resolve("typo.json");
+        java.nio.file.Files.writeString(typo, """
+                {"id": "%s-typo", "nodes": [{"type": "calculation", "id": "total", "st": {}}]}""".formatted(id));
+
+        Cli refused = cliFromFile(cliFile, "workflow", "deploy", good.toString(), typo.toString());
+        assertThat(refused.code()).isEqualTo(AdminCli.FAILED);
+        assertThat(refused.err()).contains(typo.toString()).containsPattern("[.'\" ]st['\" ]");
+        assertThat(fleet.count("SELECT count(*) FROM workflows WHERE id = ?", id)).as("a typo in one file deploys nothing").isZero();
+
+        Cli deployed = cliFromFile(cliFile, "workflow", "deploy", good.toString());
+        assertThat(deployed.code()).as(deployed.err()).isEqualTo(AdminCli.OK);
+        assertThat(deployed.out()).isEqualTo("deployed " + id + " version 1\n");
+        assertThat(cliFromFile(cliFile, "workflow", "list").out()).containsPattern(id + " +version 1 +enabled");
+
+        // The dispatcher's catalog learns of the workflow within its refresh; until then publish answers 404 at once.
+        java.util.concurrent.atomic.AtomicReference<Cli> published = new java.util.concurrent.atomic.AtomicReference<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            published.set(cliFromFile(cliFile, "publish", "--workflow", id, "--id", "p-1", "--data", "{\"amount\": 21}", "--wait",
+                    "--timeout", "60"));
+            return published.get().code() != AdminCli.NOT_FOUND;
+        });
+        Cli run = published.get();
+        assertThat(run.code()).as(run.out() + run.err()).isEqualTo(AdminCli.OK);
+        assertThat(run.out()).startsWith("event key " + id + "@0#p-1\n").contains("succeeded").contains("total");
+
+        long start = System.nanoTime();
+        Cli unknown = cliFromFile(cliFile, "publish", "--workflow", "no-such-" + id, "{}");
+        assertThat(unknown.code()).isEqualTo(AdminCli.NOT_FOUND);
+        assertThat(unknown.err()).contains("unknown workflow 'no-such-" + id + "'");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+
+        Workflow nightly = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "schedule", "cron": "0 0 1 1 *", "start": "2999-01-01T00:00:00Z"}, "nodes": [
+                  {"type": "calculation", "id": "noop", "set": {"x": "1"}}
+                ]}""".formatted(Fleet.uniqueId("nightly")));
+        java.util.concurrent.atomic.AtomicReference<Cli> schedule = new java.util.concurrent.atomic.AtomicReference<>();
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            schedule.set(cliFromFile(cliFile, "publish", "--workflow", nightly.id()));
+            return schedule.get().code() != AdminCli.NOT_FOUND;
+        });
+        assertThat(schedule.get().code()).isEqualTo(AdminCli.FAILED);
+        assertThat(schedule.get().err()).contains("workflow '" + nightly.id() + "' has a schedule trigger; it starts from its schedule,"
+                + " not from publish");
+        assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ?", nightly.id())).isZero();
     }
 }

@@ -648,8 +648,7 @@ class BadInputCorpusIT {
                         Map.of("kafka.consumer.isolation.level", "read_uncommitted")))
                         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kafka.consumer.isolation.level")),
                 new Simple("config: --set with commas inside a value", () -> {
-                    Args args = Args.parse("engine", List.of("--set", "kafka.bootstrap.servers=a:1,b:2,engine.workers=4"),
-                            java.util.Set.of("set"), java.util.Set.of());
+                    Args args = Args.parse(RoleCommand.ENGINE, List.of("--set", "kafka.bootstrap.servers=a:1,b:2,engine.workers=4"));
                     OnceflowConfig config = Onceflow.config(args);
                     assertThat(config.get(OnceflowConfig.KAFKA_BOOTSTRAP)).isEqualTo("a:1,b:2");
                     assertThat(config.getInt(OnceflowConfig.ENGINE_WORKERS)).isEqualTo(4);

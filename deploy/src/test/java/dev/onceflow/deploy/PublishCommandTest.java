@@ -15,12 +15,13 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** The arguments of {@code onceflow publish} and the request to the admin API they make; nothing is sent here. */
 class PublishCommandTest {
 
-    private static final Set<String> VALUED = Set.of("config", "set", "workflow", "id", "time", "topic", "file");
-
     private static PublishCommand.Request request(InputStream stdin, String... argv) {
-        return PublishCommand.request(Args.parse("publish", List.of(argv), VALUED, Set.of("stdin")), stdin);
+        PublishCommand command = new PublishCommand();
+        new picocli.CommandLine(command).parseArgs(argv);
+        return command.request(stdin);
     }
 
     private static PublishCommand.Request request(String... argv) {
@@ -31,73 +32,59 @@ class PublishCommandTest {
         return new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8));
     }
 
+    private static String value(PublishCommand.Request r) {
+        return Json.text(r.body());
+    }
+
     @Test
     void userTopicRecordIsSentAsGivenNotWrapped() throws Exception {
-        String record = "{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\", \"email\": \"a@b\"}";
+        String record = "{\"signupId\":\"s-1\",\"at\":\"2026-01-10T01:00:00Z\",\"email\":\"a@b\"}";
         PublishCommand.Request r = request("--topic", "demo.signups", record);
-        assertThat(r.topic()).isEqualTo("demo.signups");
-        assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo(record);
-        assertThat(r.key()).isNull();
-        assertThat(r.trigger()).isNull();
-        assertThat(r.describe(2, 17, 1_795_000_000_000L))
-                .contains("published to demo.signups partition 2 offset 17")
-                .contains("else demo.signups-2-17")
-                .contains("else 1795000000000");
+        assertThat(r.path()).isEqualTo("/api/topics/demo.signups/records");
+        assertThat(Json.MAPPER.readTree(value(r))).isEqualTo(Json.MAPPER.readTree(record));
     }
 
     @Test
-    void triggerTopicWrapsTheDataAndPrintsTheDispatchersEventKey() throws Exception {
+    void aWorkflowEventCarriesIdTimeAndDataToThePublishEndpoint() throws Exception {
         PublishCommand.Request r = request("--workflow", "demo-orders", "--id", "ord-42", "--time", "2026-01-10T01:00:00Z",
-                "{\"amount\": 150}");
-        assertThat(r.topic()).isEqualTo("onceflow.triggers");
-        JsonNode value = Json.MAPPER.readTree(r.value());
-        assertThat(value.get("workflow").asText()).isEqualTo("demo-orders");
-        assertThat(value.get("data").get("amount").asInt()).isEqualTo(150);
-        assertThat(new String(r.key(), StandardCharsets.UTF_8)).isEqualTo("ord-42");
-        assertThat(r.describe(0, 5, 99)).endsWith("event key demo-orders@1768006800000#ord-42");
-        // With an id and no time the id alone is the identity: timestamp 0, whenever it is published.
-        assertThat(request("--workflow", "demo-orders", "--id", "ord-42", "{}").describe(0, 5, 99))
-                .endsWith("event key demo-orders@0#ord-42");
-    }
-
-    @Test
-    void withoutIdTheKeyCarriesTheRecordsTimeAndPosition() {
-        String out = request("--workflow", "demo-orders", "{\"amount\": 1}").describe(3, 41, 1_795_000_000_123L);
-        assertThat(out).contains("event key demo-orders@1795000000123#onceflow.triggers-3-41")
-                .contains("the same data published again is another event");
+                "--data", "{\"amount\": 150}");
+        assertThat(r.path()).isEqualTo("/api/workflows/demo-orders/publish");
+        assertThat(r.body().get("id").asText()).isEqualTo("ord-42");
+        assertThat(r.body().get("time").asText()).isEqualTo("2026-01-10T01:00:00Z");
+        assertThat(r.body().get("data").get("amount").asInt()).isEqualTo(150);
+        assertThat(request("--workflow", "demo-orders", "{\"amount\": 1}").body().has("id")).isFalse();
     }
 
     @Test
     void dataComesFromAFileOrStandardInput(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("signup.json");
         Files.writeString(file, "{\"signupId\": \"s-2\"}\n");
-        assertThat(new String(request("--topic", "demo.signups", "--file", file.toString()).value(), StandardCharsets.UTF_8))
-                .isEqualTo("{\"signupId\": \"s-2\"}\n");
-        assertThat(new String(request(stdin("{\"signupId\": \"s-3\"}"), "--topic", "demo.signups", "-").value(),
-                StandardCharsets.UTF_8)).isEqualTo("{\"signupId\": \"s-3\"}");
-        assertThat(Json.MAPPER.readTree(request(stdin("{\"amount\": 7}"), "--workflow", "demo-orders", "--stdin").value())
-                .get("data").get("amount").asInt()).isEqualTo(7);
+        assertThat(request("--topic", "demo.signups", "--file", file.toString()).body().get("signupId").asText()).isEqualTo("s-2");
+        assertThat(request(stdin("{\"signupId\": \"s-3\"}"), "--topic", "demo.signups", "-").body().get("signupId").asText())
+                .isEqualTo("s-3");
+        assertThat(request(stdin("{\"amount\": 7}"), "--workflow", "demo-orders", "--stdin").body().get("data").get("amount").asInt())
+                .isEqualTo(7);
     }
 
     @Test
     void aTriggerWithoutDataHasAnEmptyObject() throws Exception {
-        assertThat(Json.MAPPER.readTree(request("--workflow", "demo-orders").value()).get("data").size()).isZero();
+        assertThat(request("--workflow", "demo-orders").body().get("data").size()).isZero();
     }
 
     @Test
     void mistakesAreRefusedNamingTheCause(@TempDir Path dir) {
         assertThatThrownBy(() -> request("--topic", "demo.signups", "--workflow", "demo-signups", "{}"))
-                .isInstanceOf(Args.UsageException.class).hasMessageContaining("--workflow applies to onceflow.triggers only");
+                .isInstanceOf(Args.UsageException.class).hasMessageContaining("give --workflow or --topic, not both");
         assertThatThrownBy(() -> request("--topic", "demo.signups", "--id", "x", "{}"))
-                .hasMessageContaining("--id applies to onceflow.triggers only");
+                .hasMessageContaining("--id applies to --workflow only");
         assertThatThrownBy(() -> request("--topic", "demo.signups"))
                 .hasMessageContaining("needs the record");
         assertThatThrownBy(() -> request("{\"amount\": 1}"))
                 .hasMessageContaining("--workflow is required");
         assertThatThrownBy(() -> request(stdin("{}"), "--workflow", "w", "--stdin", "{}"))
                 .hasMessageContaining("give the data once");
-        assertThatThrownBy(() -> request("--workflow", "w", "-", "{}"))
-                .hasMessageContaining("give no other DATA");
+        assertThatThrownBy(() -> request("--workflow", "w", "--data", "{}", "-"))
+                .hasMessageContaining("give the data once");
         assertThatThrownBy(() -> request("--topic", "t", "--file", dir.resolve("missing.json").toString()))
                 .hasMessageContaining("no such file");
         assertThatThrownBy(() -> request("--topic", "t", "[1, 2]"))

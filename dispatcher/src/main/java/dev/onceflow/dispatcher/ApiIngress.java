@@ -98,7 +98,16 @@ final class ApiIngress {
                 respond(ex, 400, Map.of("error", "the body must be a JSON object"));
                 return;
             }
-            String idempotencyKey = ex.header("Idempotency-Key");
+            accept(ex, workflowId, entry, data, ex.header("Idempotency-Key"), bytesRead);
+        }
+    }
+
+    /**
+     * Publishes the event of {@code data} for {@code entry} (deployed, enabled, an api trigger) and answers
+     * {@code ex}: the trigger endpoint's work once the request is read, also {@link PublishApi}'s for api workflows.
+     */
+    void accept(Context ex, String workflowId, WorkflowCatalog.Entry entry, ObjectNode data, String idempotencyKey, int bytesRead) {
+        {
             if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > 256)) {
                 respond(ex, 400, Map.of("error", "Idempotency-Key must be 1 to 256 characters"));
                 return;

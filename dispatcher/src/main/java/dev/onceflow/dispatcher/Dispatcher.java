@@ -155,6 +155,7 @@ public final class Dispatcher implements AutoCloseable {
     }
 
     private dev.onceflow.common.http.RoleServer api;
+    private PublishApi publish;
     /** The web console's files on the classpath, served at {@code /console/} by the HTTP API's server. */
     static final String CONSOLE = "/console";
     private FiguresApi figures;
@@ -213,6 +214,9 @@ public final class Dispatcher implements AutoCloseable {
                     workflow -> meters().counter(dev.onceflow.common.metrics.MeterNames.EXECUTIONS_FINISHED,
                             "Executions finished, by workflow and status", dev.onceflow.common.metrics.MeterNames.WORKFLOW, workflow,
                             dev.onceflow.common.metrics.MeterNames.STATUS, "cancelled").increment());
+            publish = new PublishApi(catalog, ingress, () -> new org.apache.kafka.clients.producer.KafkaProducer<>(PublishApi.producerSettings(
+                    config.get(OnceflowConfig.KAFKA_BOOTSTRAP), sourceProducerSettings()),
+                    new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer()));
             WorkflowGraphApi graphs = new WorkflowGraphApi(dataSource);
             figures = new FiguresApi(dataSource, java.time.Clock.systemUTC()).start();
             try {
@@ -221,6 +225,7 @@ public final class Dispatcher implements AutoCloseable {
                                 routes -> {
                                     ingress.routes(routes);
                                     admin.routes(routes);
+                                    publish.routes(routes);
                                     graphs.routes(routes);
                                     figures.routes(routes);
                                 }, CONSOLE));
@@ -347,6 +352,9 @@ public final class Dispatcher implements AutoCloseable {
         state = State.CLOSED;
         if (api != null) {
             api.close();
+        }
+        if (publish != null) {
+            publish.close();
         }
         if (figures != null) {
             figures.close();

@@ -29,6 +29,7 @@ class AdminApiTest {
                 () -> RoleServer.Health.up(Map.of()), () -> "", routes -> {
                     ingress.routes(routes);
                     admin.routes(routes);
+                    new PublishApi(new MapCatalog(), ingress, () -> null).routes(routes);
                     new WorkflowGraphApi(null).routes(routes);
                     new FiguresApi(null, Clock.systemUTC()).routes(routes);
                 }))) {
@@ -46,6 +47,7 @@ class AdminApiTest {
             registered.add("POST " + ApiIngress.TRIGGER_PATH);
             registered.addAll(WorkflowGraphApi.endpoints());
             registered.addAll(FiguresApi.endpoints());
+            registered.addAll(PublishApi.endpoints());
             assertThat(described).containsExactlyInAnyOrderElementsOf(registered);
             assertThat(doc.get("openapi").asText()).startsWith("3.");
         }

@@ -29,7 +29,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 import javax.sql.DataSource;
@@ -67,9 +66,21 @@ public final class DevCommand {
     private DevCommand() {
     }
 
+    public static final Args.Spec SPEC = new Args.Spec("dev",
+            "Start everything on this machine: Kafka, PostgreSQL, a dispatcher, engines, examples and a demo.\n"
+                    + "An embedded Kafka broker and PostgreSQL, a dispatcher, engine workers, the example workflows and a demo\n"
+                    + "workload with every event published 3 times; then serves until Ctrl-C, and writes the CLI file so that the\n"
+                    + "operator commands in another terminal reach it.", List.of(
+            Args.Opt.value("workers", "N", "Engine worker threads (default 3)."),
+            Args.Opt.value("events", "N", "Distinct demo events, each published 3 times (default 2000)."),
+            Args.Opt.flag("no-demo", "Publish nothing; serve until Ctrl-C."),
+            Args.Opt.flag("exit", "Stop when the demo is done instead of serving until Ctrl-C."),
+            Args.Opt.value("json", "FILE", "Write the demo's summary as JSON to FILE."),
+            Args.Opt.value("dir", "DIR", "Data directory (default: a new temporary directory, removed at the end)."),
+            Args.Opt.value("seed", "N", "Seed of the demo's random choices (default: a new one).")));
+
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("dev", argv, Set.of("workers", "events", "json", "dir", "seed"),
-                Set.of("no-demo", "exit"));
+        Args args = Args.parse(SPEC, argv);
         int workers = args.intValue("workers", 3, 1, 64);
         int events = args.intValue("events", 2000, 1, 10_000_000);
         boolean demo = !args.flag("no-demo");
@@ -103,6 +114,7 @@ public final class DevCommand {
         dev.onceflow.common.metrics.OnceflowMeters meters = new dev.onceflow.common.metrics.OnceflowMeters();
         UserTopics userTopics = null;
         Thread[] demoThreads = new Thread[0];
+        CliFile cliFile = null;
         try {
             out.println("Starting the embedded Kafka broker and PostgreSQL in " + dir + " ...");
             infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
@@ -130,6 +142,10 @@ public final class DevCommand {
                     + "; e.g. ONCEFLOW_API_TOKEN=" + config.get(OnceflowConfig.API_TOKEN) + " java -jar deploy/target/onceflow.jar executions list"
                     + " --url http://localhost:" + dispatcher.httpPort() + "); engine health and metrics on http://localhost:"
                     + engine.httpPort() + "/metrics");
+            if (!exit) {
+                // So that 'onceflow workflow deploy', 'publish', 'executions' in another terminal reach this dev with no flags.
+                cliFile = CliFile.write("http://localhost:" + dispatcher.httpPort(), config.get(OnceflowConfig.API_TOKEN), out, err);
+            }
 
             int code = 0;
             if (demo) {
@@ -173,14 +189,16 @@ public final class DevCommand {
             }
             stopHeartbeat(ds, out);
             if (!exit && stopRequested.getCount() > 0) {
-                out.println("Serving; publish with: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
-                        + infra.bootstrapServers() + " --workflow " + DEMO_WORKFLOW + " '{\"amount\": 150}'");
-                out.println("or to the user topic of demo-signups: java -jar deploy/target/onceflow.jar publish --set kafka.bootstrap.servers="
-                        + infra.bootstrapServers() + " --topic demo.signups '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
+                String cli = cliFile != null ? "onceflow" : "onceflow --url http://localhost:" + dispatcher.httpPort()
+                        + " --token " + config.get(OnceflowConfig.API_TOKEN);
+                out.println("Serving; deploy your own workflow with: " + cli + " workflow deploy FILE");
+                out.println("publish with: " + cli + " publish --workflow " + DEMO_WORKFLOW + " --data '{\"amount\": 150}' --wait");
+                out.println("or to the user topic of demo-signups: " + cli + " publish --topic demo.signups"
+                        + " --data '{\"signupId\": \"s-1\", \"at\": \"2026-01-10T01:00:00Z\"}'");
                 out.println("Change rows of " + DemoRowChanges.TABLE + " (table trigger " + TABLE_WORKFLOW + ") with any PostgreSQL client at "
                         + config.get(OnceflowConfig.DB_URL) + ", user " + config.get(OnceflowConfig.DB_USER)
                         + "; call the api example with: curl -X POST -H 'Authorization: Bearer " + config.get(OnceflowConfig.API_TOKEN)
-                        + "' -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
+                        + "' -H 'Content-Type: application/json' -H 'Idempotency-Key: r-1' -d '{\"amount\": 12}' "
                         + "http://localhost:" + dispatcher.httpPort() + "/api/workflows/demo-refunds/trigger");
                 out.println("Press Ctrl-C to stop.");
                 stopRequested.await();
@@ -192,6 +210,9 @@ public final class DevCommand {
         } finally {
             if (stopRequested.getCount() == 0) {
                 out.println("Stopping: demo, dispatcher, engine, Kafka broker, PostgreSQL");
+            }
+            if (cliFile != null) {
+                cliFile.remove();
             }
             stopAll(demoThreads, userTopics, dispatcher, catalog, engine, infra, err);
             meters.close();

@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -54,9 +53,21 @@ public final class BenchCommand {
         this.workers = workers;
     }
 
+    public static final Args.Spec SPEC = new Args.Spec("bench",
+            "Measure throughput and latency next to the bare Kafka and PostgreSQL limits.\n"
+                    + "Throughput and latency on the embedded infrastructure, next to the bare Kafka and PostgreSQL limits of the same\n"
+                    + "run; writes FILE and a chart. Latency: w1 at 10/s and 100/s, hop by hop, next to a bare transactional hop\n"
+                    + "and a bare durable commit.", List.of(
+            Args.Opt.value("executions", "N", "Executions of the throughput run (default 20000)."),
+            Args.Opt.value("workers", "N", "Engine worker threads (default 3)."),
+            Args.Opt.value("storm-keys", "N", "Distinct keys of the duplicate storm (default 5000)."),
+            Args.Opt.value("limit-records", "N", "Records of the bare Kafka and PostgreSQL limit runs (default 100000)."),
+            Args.Opt.value("latency-seconds", "N", "Seconds of each latency rate (default 20)."),
+            Args.Opt.flag("latency-only", "Measure latency only."),
+            Args.Opt.value("json", "FILE", "Write the report as JSON to FILE (and a chart beside it).")));
+
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records", "latency-seconds"),
-                Set.of("latency-only"));
+        Args args = Args.parse(SPEC, argv);
         int n = args.intValue("executions", 20_000, 100, 10_000_000);
         int stormKeys = args.intValue("storm-keys", 5_000, 10, 1_000_000);
         int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);

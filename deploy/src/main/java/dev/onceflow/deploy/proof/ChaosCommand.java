@@ -85,9 +85,25 @@ public final class ChaosCommand {
         this.fleet = new ChaosFleet(dir, logs, unsafe, brokers);
     }
 
+    public static final Args.Spec SPEC = new Args.Spec("chaos",
+            "Prove the guarantee under kill -9 and restart faults (exit 0: no duplicate, lost or stuck).\n"
+                    + "Broker, PostgreSQL, dispatchers and engines as separate processes under kill -9 and restart faults, with\n"
+                    + "trigger-record, schedule and table workflows; checks duplicates, lost and stuck (exit 0 when all are 0).", List.of(
+            Args.Opt.value("duration", "S", "Seconds of faults (default 120, at least 20)."),
+            Args.Opt.value("seed", "N", "Seed of the fault schedule (default 42)."),
+            Args.Opt.value("rate", "N", "Events published per second (default 100)."),
+            Args.Opt.value("engines", "N", "Engine processes (default 3)."),
+            Args.Opt.value("dispatchers", "N", "Dispatcher processes (default 2)."),
+            Args.Opt.value("brokers", "1|3", "Kafka brokers: 1, or 3 with replication factor 3 (default 1)."),
+            Args.Opt.value("big-rows", "N", "Rows of the generated table the heavy-SQL workflow scans (default 1000000)."),
+            Args.Opt.value("row-rate", "N", "Row changes per second for the table workflow (default 20)."),
+            Args.Opt.value("faults", "KIND@S,...", "A fixed fault schedule instead of the seeded one."),
+            Args.Opt.value("dir", "DIR", "Data and log directory (default: a new temporary directory)."),
+            Args.Opt.value("json", "FILE", "Write the summary as JSON to FILE."),
+            Args.Opt.flag("unsafe", "The negative control: engines without the processed-key check, so duplicates must show.")));
+
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "brokers", "big-rows", "row-rate",
-                "json", "dir", "faults"), Set.of("unsafe"));
+        Args args = Args.parse(SPEC, argv);
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));
         ChaosCommand chaos = new ChaosCommand(dir,
                 args.intValue("seed", 42, 0, Integer.MAX_VALUE),
