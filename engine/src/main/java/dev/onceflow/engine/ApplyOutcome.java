@@ -245,8 +245,7 @@ final class ApplyOutcome {
         store.finishLater(t.executionId(), status.db(), error, finishedAt, () -> {
             batch.counts.finished(t.workflow(), status, t.publishedAt() > 0 ? Math.max(0, finishedAt - t.publishedAt()) : -1);
             batch.counts.trace(new ExecutionTraces.ExecutionFinished(t, status, error, finishedAt));
-            batch.outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status.db(), error, finishedAt,
-                    t.publishedAt());
+            batch.outcome(t, status.db(), error, finishedAt);
         });
     }
 

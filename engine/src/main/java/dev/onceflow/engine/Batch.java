@@ -233,12 +233,7 @@ final class Batch {
 
     void task(TaskEnvelope t) {
         ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t));
-        String traceparent = ExecutionTraces.header(t, counts.tracing(), null);
-        if (traceparent != null) {
-            // For readers of the topic; the engine itself reads the context from the envelope (ADR 0019).
-            record.headers().add(dev.onceflow.common.tracing.Traceparent.HEADER,
-                    traceparent.getBytes(StandardCharsets.UTF_8));
-        }
+        traced(record, t);
         out.add(record);
     }
 
@@ -246,6 +241,21 @@ final class Batch {
                  long finishedAt, long publishedAt) {
         Outcome o = new Outcome(eventKey, executionId, workflow, version, status, error, finishedAt, publishedAt);
         out.add(new ProducerRecord<>(Topics.OUTCOMES, key(eventKey), Json.bytes(o)));
+    }
+
+    /** The outcome of the execution of {@code t}, with a {@code traceparent} naming its execution span (ADR 0019). */
+    void outcome(TaskEnvelope t, String status, String error, long finishedAt) {
+        outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status, error, finishedAt, t.publishedAt());
+        traced(out.get(out.size() - 1), t);
+    }
+
+    /** Adds the {@code traceparent} of the execution of {@code t} to {@code record}, if it has one. */
+    private void traced(ProducerRecord<byte[], byte[]> record, TaskEnvelope t) {
+        String traceparent = ExecutionTraces.header(t, counts.tracing(), null);
+        if (traceparent != null) {
+            // For readers of the topic; the engine itself reads the context from the envelope (ADR 0019).
+            record.headers().add(dev.onceflow.common.tracing.Traceparent.HEADER, traceparent.getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     /** The outcome of a finished execution, produced again from its row: the same content as the first time. */

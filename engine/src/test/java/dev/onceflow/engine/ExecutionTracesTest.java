@@ -83,7 +83,8 @@ class ExecutionTracesTest {
         Workflow wf = deploy("[" + PipelineTest.effect("first", "second") + ", " + PipelineTest.effect("second", null) + "]");
         String key = wf.id() + "@1#a";
 
-        commitAndTrace(List.of(event(wf, key, INCOMING)));
+        List<ProducerRecord<byte[], byte[]>> out = new java.util.ArrayList<>();
+        commitAndTrace(List.of(event(wf, key, INCOMING)), out);
 
         Map<String, SpanData> spans = byName();
         assertThat(spans).containsOnlyKeys("execution " + wf.id(), "node first", "node second");
@@ -115,6 +116,10 @@ class ExecutionTracesTest {
             assertThat(span.getAttributes().get(ExecutionTraces.WORKFLOW)).isEqualTo(wf.id());
             assertThat(span.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
         }
+        // The outcome record names the execution span, for its readers to continue the trace.
+        ProducerRecord<byte[], byte[]> outcome = out.stream().filter(r -> r.topic().equals(Topics.OUTCOMES)).findFirst().orElseThrow();
+        assertThat(new String(outcome.headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8))
+                .isEqualTo("00-" + incoming.traceId() + "-" + execution.getSpanId() + "-01");
     }
 
     @Test
@@ -213,8 +218,13 @@ class ExecutionTracesTest {
     }
 
     private Batch.Counts commitAndTrace(List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+        return commitAndTrace(records, new java.util.ArrayList<>());
+    }
+
+    private Batch.Counts commitAndTrace(List<ConsumerRecord<byte[], byte[]>> records, List<ProducerRecord<byte[], byte[]>> out)
+            throws Exception {
         Batch.Counts counts = new Batch.Counts(true);
-        PipelineTest.commit(pipeline, store, records, counts);
+        out.addAll(PipelineTest.commit(pipeline, store, records, counts));
         traces.committed(counts);
         return counts;
     }
