@@ -18,10 +18,21 @@ import java.util.Objects;
  * @param callKey the {@code Idempotency-Key} of an {@code http} attempt whose call repeats one of
  *                unknown outcome (ADR 0014): the earlier attempt's key; null when the attempt's own
  *                processed key is its key
+ * @param traceparent the W3C {@code traceparent} the execution's event arrived with (ADR 0019), kept
+ *                so that tasks produced later (inline, from a timer) stay in the trigger's trace;
+ *                null when none came (absent in records written before ADR 0019)
  */
 public record TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
                            long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
-                           ObjectNode vars, Integer attempt, String callKey) {
+                           ObjectNode vars, Integer attempt, String callKey, String traceparent) {
+
+    /** A task outside any incoming trace. */
+    public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
+                        long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
+                        ObjectNode vars, Integer attempt, String callKey) {
+        this(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth, vars, attempt,
+                callKey, null);
+    }
 
     /** An attempt whose call, if it makes one, carries its own processed key. */
     public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
@@ -57,13 +68,19 @@ public record TaskEnvelope(String eventKey, long executionId, String workflow, i
     public TaskEnvelope next(String nextNode, String nextPath, Map<String, JsonNode> nextOutputs, ObjectNode nextVars,
                              int nextAttempt) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, nextNode, nextPath, eventTime, trigger, nextOutputs,
-                publishedAt, depth, nextVars, nextAttempt);
+                publishedAt, depth, nextVars, nextAttempt, null, traceparent);
     }
 
     /** The same task whose call carries {@code key} as its {@code Idempotency-Key}. */
     public TaskEnvelope withCallKey(String key) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
-                vars, attempt, key);
+                vars, attempt, key, traceparent);
+    }
+
+    /** The same task in the trace of {@code incoming} (a W3C {@code traceparent}, or null for none). */
+    public TaskEnvelope withTraceparent(String incoming) {
+        return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
+                vars, attempt, callKey, incoming);
     }
 
     /**

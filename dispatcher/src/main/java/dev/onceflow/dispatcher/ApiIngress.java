@@ -120,7 +120,11 @@ final class ApiIngress {
                     data, "api", now);
             byte[] recordKey = key.toString().getBytes(StandardCharsets.UTF_8);
             byte[] value = Json.bytes(event);
-            int size = RecordSizeLimit.sizeOf(recordKey, value, null);
+            ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.BY_KEY, recordKey, value);
+            // An incoming W3C traceparent is honoured: the execution joins the caller's trace (ADR 0019).
+            EventTraces.carry(dev.onceflow.common.tracing.Traceparent.parse(ex.header(dev.onceflow.common.tracing.Traceparent.HEADER)),
+                    key.toString(), record.headers());
+            int size = RecordSizeLimit.sizeOf(recordKey, value, record.headers());
             if (size > limit.maxBytes()) {
                 // Refused before sending: retrying can never help, and the producer would refuse it anyway.
                 respond(ex, 413, Map.of("error", "the event of workflow '" + workflowId + "' would be " + limit.over(size)
@@ -128,7 +132,7 @@ final class ApiIngress {
                 return;
             }
             try {
-                producer.send(new ProducerRecord<>(Topics.BY_KEY, recordKey, value)).get(30, TimeUnit.SECONDS);
+                producer.send(record).get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
                 Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
                 if (cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {

@@ -32,6 +32,11 @@ import org.apache.kafka.streams.state.Stores;
  * after the retention, and a publisher may send after that); the engine's unique
  * {@code event_key} is the guarantee.
  *
+ * <p><b>Traces.</b> {@code validate} copies a trigger record's W3C {@code traceparent} header
+ * onto its event (or derives one from the event key when traces are on, {@link EventTraces}), and
+ * {@code dedupe} forwards the event with its headers, so the engine continues the trigger's trace
+ * (ADR 0019).
+ *
  * <p><b>Errors.</b> No record can stop the topology. A record that can never be processed
  * (malformed, unknown or disabled workflow, a workflow that records on this topic may not start,
  * an event too large to publish, or any unexpected exception while validating or keying it; see

@@ -218,6 +218,7 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
         byte[] key = eventKey.toString().getBytes(StandardCharsets.UTF_8);
         byte[] value = Json.bytes(envelope);
         Headers headers = new RecordHeaders();
+        EventTraces.carry(dev.onceflow.common.tracing.TraceHeaders.read(record.headers()), eventKey.toString(), headers);
         int size = RecordSizeLimit.sizeOf(key, value, headers);
         if (size > limit.maxBytes()) {
             throw new Rejected(RECORD_TOO_LARGE, "the event of workflow '" + workflow.id() + "' would be " + limit.over(size)

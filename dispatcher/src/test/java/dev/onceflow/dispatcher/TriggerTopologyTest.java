@@ -98,6 +98,34 @@ class TriggerTopologyTest {
     }
 
     @Test
+    void aTriggersTraceparentGoesOnItsEventAndAnInvalidOneIsDropped() {
+        String traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        Headers headers = new RecordHeaders();
+        headers.add("traceparent", bytes(traceparent));
+        triggers.pipeInput(new TestRecord<>(bytes("k"), bytes("{\"workflow\":\"order-sync\",\"id\":\"traced\"}"), headers, T0));
+        Headers invalid = new RecordHeaders();
+        invalid.add("traceparent", bytes("00-not-a-trace-01"));
+        triggers.pipeInput(new TestRecord<>(bytes("k"), bytes("{\"workflow\":\"order-sync\",\"id\":\"garbled\"}"), invalid, T0));
+
+        List<TestRecord<String, byte[]>> out = events.readRecordsToList();
+        assertThat(out).extracting(TestRecord::key).containsExactly("order-sync@0#traced", "order-sync@0#garbled");
+        assertThat(new String(out.get(0).headers().lastHeader("traceparent").value(), StandardCharsets.UTF_8)).isEqualTo(traceparent);
+        // Not refused: an invalid context restarts the trace, as W3C asks (this process has traces off: none is made up).
+        assertThat(out.get(1).headers().lastHeader("traceparent")).isNull();
+    }
+
+    @Test
+    void withTracesOnAnEventWithoutTraceparentGetsOneDerivedFromItsKey() {
+        Headers headers = new RecordHeaders();
+        EventTraces.carry(java.util.Optional.empty(), "wf@1#a", headers, true);
+        assertThat(new String(headers.lastHeader("traceparent").value(), StandardCharsets.UTF_8))
+                .isEqualTo(dev.onceflow.common.tracing.Traceparent.ofEvent("wf@1#a").header());
+        Headers off = new RecordHeaders();
+        EventTraces.carry(java.util.Optional.empty(), "wf@1#a", off, false);
+        assertThat(off.lastHeader("traceparent")).isNull();
+    }
+
+    @Test
     void sameIdPublishedThreeTimesYieldsOneEvent() {
         for (int i = 0; i < 3; i++) {
             publish("k" + i, "{\"workflow\":\"order-sync\",\"id\":\"ord-42\"}", T0.toEpochMilli() + i * 1000L);

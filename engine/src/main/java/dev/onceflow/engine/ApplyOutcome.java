@@ -61,7 +61,7 @@ final class ApplyOutcome {
         TaskEnvelope task = step.task();
         if (result instanceof NodeResult.Succeeded s) {
             record(key, NodeStatus.SUCCEEDED, s.output(), s.next(), null);
-            batch.counts.outcome(node, NodeStatus.SUCCEEDED);
+            outcome(step, node, NodeStatus.SUCCEEDED, null, batch);
             if (s.endStatus() != null) {
                 ExecutionStatus status = ExecutionStatus.of(s.endStatus());
                 finish(step, status, status == ExecutionStatus.FAILED
@@ -72,7 +72,7 @@ final class ApplyOutcome {
         }
         if (result instanceof NodeResult.Waiting w) {
             record(key, NodeStatus.WAITING, w.output(), w.next(), null);
-            batch.counts.outcome(node, NodeStatus.WAITING);
+            outcome(step, node, NodeStatus.WAITING, null, batch);
             List<TaskEnvelope> later = new ArrayList<>();
             for (Step s : followUps(step, w.output(), w.next(), null)) {
                 later.add(s.task());
@@ -92,12 +92,12 @@ final class ApplyOutcome {
         }
         if (result instanceof NodeResult.Branched b) {
             record(key, NodeStatus.SUCCEEDED, b.output(), List.of(), null);
-            batch.counts.outcome(node, NodeStatus.SUCCEEDED);
+            outcome(step, node, NodeStatus.SUCCEEDED, null, batch);
             return branches.start(step, node, b.output(), batch);
         }
         NodeResult.Failed f = (NodeResult.Failed) result;
         record(key, NodeStatus.FAILED, null, List.of(), f.error());
-        batch.counts.outcome(node, NodeStatus.FAILED);
+        outcome(step, node, NodeStatus.FAILED, f.error(), batch);
         Optional<Long> backoff = Retries.backoff(node, task.attempt(), f.errorClass());
         if (backoff.isPresent()) {
             // The next attempt is a task record produced by a timer, not a sleeping thread (ADR 0013).
@@ -117,6 +117,15 @@ final class ApplyOutcome {
         finish(step, ExecutionStatus.FAILED, "node '" + task.node() + "' failed"
                 + (task.attempt() > 1 ? " (attempt " + task.attempt() + ")" : "") + ": " + f.error(), batch);
         return List.of();
+    }
+
+    /** Counts the outcome just recorded, and keeps it for the node's span (ADR 0019). */
+    private void outcome(Step step, Node node, NodeStatus status, String error, Batch batch) {
+        batch.counts.outcome(node, status);
+        if (batch.counts.tracing()) {
+            long start = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(clock.millis()) - batch.counts.takeRanNanos();
+            batch.counts.trace(new ExecutionTraces.NodeRecorded(step.task(), EngineMeters.type(node), status, error, start));
+        }
     }
 
     /** A node whose processed key existed: what it produced the first time, derived again from its stored outcome. */
@@ -235,8 +244,8 @@ final class ApplyOutcome {
         batch.finished(t.executionId(), status);
         store.finishLater(t.executionId(), status.db(), error, finishedAt, () -> {
             batch.counts.finished(t.workflow(), status, t.publishedAt() > 0 ? Math.max(0, finishedAt - t.publishedAt()) : -1);
-            batch.outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status.db(), error, finishedAt,
-                    t.publishedAt());
+            batch.counts.trace(new ExecutionTraces.ExecutionFinished(t, status, error, finishedAt));
+            batch.outcome(t, status.db(), error, finishedAt);
         });
     }
 

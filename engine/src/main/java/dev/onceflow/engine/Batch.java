@@ -50,6 +50,41 @@ final class Batch {
         private Map<String, Long> deadLetteredBy = new HashMap<>();
         private List<NodeTime> nodeTimes = new ArrayList<>();
         private List<Long> executionMillis = new ArrayList<>();
+        /** What the spans of this batch describe (ADR 0019); null when traces are off: nothing collected. */
+        private List<ExecutionTraces.Fact> traced;
+        /** How long the node that ran last took, for its span; 0 once taken. */
+        private long lastRanNanos;
+
+        Counts() {
+            this(false);
+        }
+
+        /** @param tracing whether to collect what the batch's spans describe */
+        Counts(boolean tracing) {
+            traced = tracing ? new ArrayList<>() : null;
+        }
+
+        boolean tracing() {
+            return traced != null;
+        }
+
+        /** Something a span describes, emitted once the batch's PostgreSQL transaction committed. */
+        void trace(ExecutionTraces.Fact fact) {
+            if (traced != null) {
+                traced.add(fact);
+            }
+        }
+
+        List<ExecutionTraces.Fact> traced() {
+            return traced == null ? List.of() : traced;
+        }
+
+        /** How long the node that ran last took (0 when unknown), once. */
+        long takeRanNanos() {
+            long n = lastRanNanos;
+            lastRanNanos = 0;
+            return n;
+        }
 
         /** How long one node ran. */
         private record NodeTime(String type, long nanos) {
@@ -86,6 +121,7 @@ final class Batch {
         /** A node ran for {@code nanos}. */
         void ran(Node node, long nanos) {
             nodeTimes.add(new NodeTime(EngineMeters.type(node), nanos));
+            lastRanNanos = nanos;
         }
 
         void deadLettered(String reason) {
@@ -95,7 +131,7 @@ final class Batch {
 
         /** A copy, to {@link #restore} when the work counted after it is rolled back. */
         Counts snapshot() {
-            Counts c = new Counts();
+            Counts c = new Counts(tracing());
             c.restore(this);
             return c;
         }
@@ -115,6 +151,7 @@ final class Batch {
             deadLetteredBy = new HashMap<>(c.deadLetteredBy);
             nodeTimes = new ArrayList<>(c.nodeTimes);
             executionMillis = new ArrayList<>(c.executionMillis);
+            traced = c.traced == null ? null : new ArrayList<>(c.traced);
         }
 
         void addTo(EngineMetrics m) {
@@ -195,13 +232,30 @@ final class Batch {
     }
 
     void task(TaskEnvelope t) {
-        out.add(new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t)));
+        ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t));
+        traced(record, t);
+        out.add(record);
     }
 
     void outcome(String eventKey, long executionId, String workflow, int version, String status, String error,
                  long finishedAt, long publishedAt) {
         Outcome o = new Outcome(eventKey, executionId, workflow, version, status, error, finishedAt, publishedAt);
         out.add(new ProducerRecord<>(Topics.OUTCOMES, key(eventKey), Json.bytes(o)));
+    }
+
+    /** The outcome of the execution of {@code t}, with a {@code traceparent} naming its execution span (ADR 0019). */
+    void outcome(TaskEnvelope t, String status, String error, long finishedAt) {
+        outcome(t.eventKey(), t.executionId(), t.workflow(), t.version(), status, error, finishedAt, t.publishedAt());
+        traced(out.get(out.size() - 1), t);
+    }
+
+    /** Adds the {@code traceparent} of the execution of {@code t} to {@code record}, if it has one. */
+    private void traced(ProducerRecord<byte[], byte[]> record, TaskEnvelope t) {
+        String traceparent = ExecutionTraces.header(t, counts.tracing(), null);
+        if (traceparent != null) {
+            // For readers of the topic; the engine itself reads the context from the envelope (ADR 0019).
+            record.headers().add(dev.onceflow.common.tracing.Traceparent.HEADER, traceparent.getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     /** The outcome of a finished execution, produced again from its row: the same content as the first time. */

@@ -48,6 +48,7 @@ final class DecodeRecords {
         List<Step> steps = new ArrayList<>();
         List<EventEnvelope> fresh = new ArrayList<>();
         List<Integer> freshPartitions = new ArrayList<>();
+        List<String> freshTraces = new ArrayList<>();
         Set<String> eventKeys = new HashSet<>();
         for (ConsumerRecord<byte[], byte[]> record : records) {
             if (record.topic().equals(Topics.EVENTS)) {
@@ -62,6 +63,7 @@ final class DecodeRecords {
                 } else {
                     fresh.add(event);
                     freshPartitions.add(record.partition());
+                    freshTraces.add(traceparent(record));
                 }
             } else {
                 TaskEnvelope task = task(record, batch);
@@ -78,10 +80,10 @@ final class DecodeRecords {
                 batch.counts.started(event.workflow());
                 // Inserted by this transaction, so running and locked by it: no read needed.
                 batch.states(Map.of(id, ExecutionStatus.RUNNING));
-                steps.add(start(event, id, event.publishedAt(), freshPartitions.get(i)));
+                steps.add(start(event, id, event.publishedAt(), freshPartitions.get(i), freshTraces.get(i)));
             } else {
                 batch.counts.duplicateEvents++;
-                again(event, freshPartitions.get(i), batch).ifPresent(steps::add);
+                again(event, freshPartitions.get(i), freshTraces.get(i), batch).ifPresent(steps::add);
             }
         }
         return steps;
@@ -110,10 +112,10 @@ final class DecodeRecords {
         if (created.isPresent()) {
             batch.counts.started(event.workflow());
             batch.states(Map.of(created.get(), ExecutionStatus.RUNNING));
-            return List.of(start(event, created.get(), event.publishedAt(), record.partition()));
+            return List.of(start(event, created.get(), event.publishedAt(), record.partition(), traceparent(record)));
         }
         batch.counts.duplicateEvents++;
-        return again(event, record.partition(), batch).map(List::of).orElse(List.of());
+        return again(event, record.partition(), traceparent(record), batch).map(List::of).orElse(List.of());
     }
 
     /**
@@ -123,22 +125,33 @@ final class DecodeRecords {
      * follow-ups replayed, down to the first node that never ran. Finished: the outcome produced
      * with the finish may have been in that aborted transaction; produce it again, same content.
      */
-    private Optional<Step> again(EventEnvelope event, int partition, Batch batch) throws SQLException {
+    private Optional<Step> again(EventEnvelope event, int partition, String traceparent, Batch batch) throws SQLException {
         Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
         if (existing.isEmpty()) {
             return Optional.empty();
         }
         if (existing.get().running() || policy.rerunsFinished()) {
-            return Optional.of(start(event, existing.get().id(), existing.get().publishedAt(), partition));
+            return Optional.of(start(event, existing.get().id(), existing.get().publishedAt(), partition, traceparent));
         }
         batch.outcome(event.eventKey(), existing.get());
         return Optional.empty();
     }
 
-    private Step start(EventEnvelope event, long executionId, long publishedAt, int partition) throws SQLException {
+    /**
+     * The execution's first step, in the trace of the event's {@code traceparent} header (ADR 0019),
+     * which every task of the execution carries on in its envelope.
+     */
+    private Step start(EventEnvelope event, long executionId, long publishedAt, int partition, String traceparent)
+            throws SQLException {
         Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
         return new Step(new TaskEnvelope(event.eventKey(), executionId, event.workflow(), event.version(), wf.start(), "",
-                event.time(), event.data(), Map.of(), publishedAt, event.depth()), null, partition);
+                event.time(), event.data(), Map.of(), publishedAt, event.depth()).withTraceparent(traceparent), null, partition);
+    }
+
+    /** The record's valid {@code traceparent}, null when it has none. */
+    private static String traceparent(ConsumerRecord<byte[], byte[]> record) {
+        return dev.onceflow.common.tracing.TraceHeaders.read(record.headers())
+                .map(dev.onceflow.common.tracing.Traceparent::header).orElse(null);
     }
 
     /** Creates the event's execution already failed, with its outcome; false when the key had an execution. */

@@ -45,6 +45,9 @@ public final class Engine implements AutoCloseable {
     private final RetentionSettings retentionSettings;
     private Retention retention;
     private dev.onceflow.common.metrics.AbsorbedDuplicatesReport duplicatesReport;
+    private final dev.onceflow.common.tracing.Tracing givenTracing;
+    /** Traces set up from the environment by {@link #start()}, closed by {@link #close()}; null otherwise. */
+    private dev.onceflow.common.tracing.Tracing ownTracing;
 
     public Engine(OnceflowConfig config, DataSource dataSource) {
         this(config, dataSource, EngineHooks.NONE, Clock.systemUTC(), false);
@@ -65,6 +68,16 @@ public final class Engine implements AutoCloseable {
      */
     public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe,
                   OnceflowMeters meters) {
+        this(config, dataSource, hooks, clock, unsafe, meters, null);
+    }
+
+    /**
+     * An engine whose spans go to {@code tracing} (owned by the caller); null: traces as the
+     * process's {@code OTEL_*} environment says (ADR 0019), set up at {@link #start()}, closed by {@link #close()}.
+     */
+    public Engine(OnceflowConfig config, DataSource dataSource, EngineHooks hooks, Clock clock, boolean unsafe,
+                  OnceflowMeters meters, dev.onceflow.common.tracing.Tracing tracing) {
+        this.givenTracing = tracing;
         this.settings = EngineSettings.from(config, unsafe);
         this.retentionSettings = RetentionSettings.from(config);
         this.dataSource = dataSource;
@@ -109,8 +122,14 @@ public final class Engine implements AutoCloseable {
             LOG.warn("{} runs UNSAFE: no processed-key check. Nodes will run twice after failures.", name);
         }
         WorkflowCache workflows = new WorkflowCache(new WorkflowStore(dataSource));
+        dev.onceflow.common.tracing.Tracing tracing = givenTracing;
+        if (tracing == null) {
+            ownTracing = dev.onceflow.common.tracing.Tracing.fromEnvironment(dev.onceflow.common.tracing.Tracing.ENGINE_SERVICE);
+            tracing = ownTracing;
+        }
+        ExecutionTraces traces = tracing.on() ? new ExecutionTraces(tracing, clock) : ExecutionTraces.OFF;
         for (int i = 0; i < settings.workers(); i++) {
-            EngineLoop loop = new EngineLoop(name + "-w" + i, settings, dataSource, workflows, metrics, hooks, clock);
+            EngineLoop loop = new EngineLoop(name + "-w" + i, settings, dataSource, workflows, metrics, hooks, clock, traces);
             Thread t = new Thread(loop, "onceflow-" + name + "-w" + i);
             loops.add(loop);
             threads.add(t);
@@ -233,6 +252,9 @@ public final class Engine implements AutoCloseable {
         }
         if (http != null) {
             http.close();
+        }
+        if (ownTracing != null) {
+            ownTracing.close(); // after the workers stopped: their last spans are exported
         }
         gauges.forEach(OnceflowMeters.Registration::close);
         if (ownsMeters) {

@@ -102,6 +102,13 @@ final class EngineLoop implements Runnable {
 
     EngineLoop(String name, EngineSettings settings, DataSource dataSource, WorkflowCache workflows, EngineMetrics metrics,
                EngineHooks hooks, java.time.Clock clock) {
+        this(name, settings, dataSource, workflows, metrics, hooks, clock, ExecutionTraces.OFF);
+    }
+
+    /** @param traces the spans of what each committed PostgreSQL transaction recorded (ADR 0019) */
+    EngineLoop(String name, EngineSettings settings, DataSource dataSource, WorkflowCache workflows, EngineMetrics metrics,
+               EngineHooks hooks, java.time.Clock clock, ExecutionTraces traces) {
+        this.traces = traces;
         this.name = name;
         this.settings = settings;
         this.dataSource = dataSource;
@@ -111,6 +118,8 @@ final class EngineLoop implements Runnable {
         this.clock = clock;
         this.poison = new PoisonAttempts(settings.poisonMaxAttempts());
     }
+
+    private final ExecutionTraces traces;
 
     State state() {
         return state.get();
@@ -344,7 +353,7 @@ final class EngineLoop implements Runnable {
         polled.forEach(records::add);
         boolean careful = false;
         while (true) {
-            Batch.Counts counts = new Batch.Counts();
+            Batch.Counts counts = new Batch.Counts(traces.on());
             boolean databaseCommitted = false;
             try {
                 List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
@@ -352,6 +361,7 @@ final class EngineLoop implements Runnable {
                 List<ConsumerRecord<byte[], byte[]>> done = applied == records.size() ? records : records.subList(0, applied);
                 store.commit();
                 databaseCommitted = true;
+                traces.committed(counts); // what the commit recorded lasts: its spans may go (never throws)
                 hooks.afterDatabaseCommit(name, done.size());
                 commitKafka(out, offsets(done));
                 counts.addTo(metrics);
@@ -451,13 +461,14 @@ final class EngineLoop implements Runnable {
             List<Batch.PendingCall> following = new java.util.ArrayList<>();
             boolean careful = false;
             while (true) {
-                Batch.Counts counts = new Batch.Counts();
+                Batch.Counts counts = new Batch.Counts(traces.on());
                 try {
                     hooks.afterHttpCalls(name, results.stream().map(r -> r.call().step().key()).toList());
                     List<ProducerRecord<byte[], byte[]>> out = handler.record(results, careful, counts);
                     int applied = handler.appliedRecords();
                     List<BatchPipeline.CallResult> done = results.subList(0, applied);
                     store.commit();
+                    traces.committed(counts); // never throws
                     commitKafka(out, Map.of());
                     store.markLeasesFired(done.stream().map(r -> r.call().step().key()).toList());
                     store.commit();
@@ -557,7 +568,8 @@ final class EngineLoop implements Runnable {
         for (int i = 0; i < calls.size(); i++) {
             Batch.PendingCall call = calls.get(i);
             int index = i;
-            futures.add(HttpCall.send(httpClient, call.request(), call.idempotencyKey(), call.node().id())
+            futures.add(HttpCall.send(httpClient, call.request(), call.idempotencyKey(), call.node().id(),
+                            traces.callHeader(call.step().task()))
                     .whenComplete((r, e) -> answeredAt[index] = System.nanoTime()));
         }
         metrics.countHttpCalls(calls.size());

@@ -106,10 +106,21 @@ final class HttpCall {
 
     /** Sends the request with {@code Idempotency-Key: key}; the future completes with the node's result, never exceptionally. */
     static CompletableFuture<NodeResult> send(HttpClient client, Request r, String key, String nodeId) {
+        return send(client, r, key, nodeId, null);
+    }
+
+    /**
+     * The same, with the W3C {@code traceparent} (ADR 0019) unless null or the node sets that
+     * header itself.
+     */
+    static CompletableFuture<NodeResult> send(HttpClient client, Request r, String key, String nodeId, String traceparent) {
         HttpRequest.Builder b = HttpRequest.newBuilder(r.url()).timeout(Duration.ofMillis(r.timeoutMs()))
                 .header(Node.Http.IDEMPOTENCY_KEY, key)
                 .method(r.method(), r.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(r.body()));
         r.headers().forEach(b::header);
+        if (traceparent != null && r.headers().keySet().stream().noneMatch(dev.onceflow.common.tracing.Traceparent.HEADER::equalsIgnoreCase)) {
+            b.header(dev.onceflow.common.tracing.Traceparent.HEADER, traceparent);
+        }
         String target = r.method() + " " + r.url();
         try {
             return client.sendAsync(b.build(), HttpResponse.BodyHandlers.ofInputStream())

@@ -33,6 +33,8 @@ public final class LocalReceiver implements AutoCloseable {
     private final ExecutorService threads;
     private final Map<String, Integer> callsByKey = new ConcurrentHashMap<>();
     private final AtomicLong withoutKey = new AtomicLong();
+    /** The W3C {@code traceparent} of every call that carried one, in arrival order (ADR 0019). */
+    private final java.util.Queue<String> traceparents = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     private LocalReceiver(Handler handler) throws IOException {
         // A deep accept queue: an engine sends a whole batch's calls at once, and connections refused
@@ -45,6 +47,10 @@ public final class LocalReceiver implements AutoCloseable {
                 withoutKey.incrementAndGet();
             } else {
                 calls = callsByKey.merge(key, 1, Integer::sum);
+            }
+            String traceparent = exchange.getRequestHeaders().getFirst("traceparent");
+            if (traceparent != null) {
+                traceparents.add(traceparent);
             }
             byte[] body = exchange.getRequestBody().readAllBytes();
             Answer a = handler.answer(key, calls, exchange.getRequestURI().getPath(), body);
@@ -84,6 +90,11 @@ public final class LocalReceiver implements AutoCloseable {
 
     public long keysCalledMoreThanOnce() {
         return callsByKey.values().stream().filter(n -> n > 1).count();
+    }
+
+    /** The {@code traceparent} headers received so far, in arrival order. */
+    public java.util.List<String> traceparents() {
+        return java.util.List.copyOf(traceparents);
     }
 
     public long callsWithoutKey() {
