@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -25,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
  * end), and with the CLI file in a temporary directory, so nothing touches the real home. Each must
  * exit 0 (or the status its {@code # exits N} comment gives) and show the key words of the output
  * block printed after it ({@link ReadmeExamples}). A command this test does not run must be listed
- * in {@link #NOT_RUN} with the reason: a new README command cannot go untested unnoticed.
+ * in {@link #NOT_RUN} with the reason: a new README command cannot go untested unnoticed. The first
+ * command, the demo, runs without its {@code mvn package} (failsafe runs after it) and beside the
+ * walkthrough, to keep the test's wall time near that of the walkthrough alone.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ReadmeExamplesIT {
@@ -46,9 +49,11 @@ class ReadmeExamplesIT {
     private static final List<String> READS = List.of("onceflow executions show", "onceflow executions list",
             "onceflow workflow list", "onceflow dlq list", "onceflow fleet");
 
-    private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(180);
     private static final Duration READ_PATIENCE = Duration.ofSeconds(30);
     private static final Duration DEV_READY_TIMEOUT = Duration.ofSeconds(120);
+
+    private static final String DEV_READY = "ready: CLI file written";
 
     static final Path REPO = Path.of("..").toAbsolutePath().normalize();
 
@@ -75,6 +80,8 @@ class ReadmeExamplesIT {
         List<String> failures = new ArrayList<>();
         List<String> log = new ArrayList<>();
         Process dev = null;
+        CompletableFuture<Result> demoRun = null;
+        ReadmeExamples.Command demoCommand = null;
         try {
             for (ReadmeExamples.Command c : commands) {
                 String text = c.command();
@@ -83,13 +90,27 @@ class ReadmeExamplesIT {
                     continue;
                 }
                 if (text.startsWith(BUILD_PREFIX)) {
-                    text = text.substring(BUILD_PREFIX.length());
+                    // The demo run needs nothing from the walkthrough and the walkthrough nothing from it
+                    // (its own embedded broker and PostgreSQL on free ports): it runs beside it, checked at the end.
+                    // Its own CLI file: a dev that writes one must not point the walkthrough's commands at itself.
+                    String demo = text.substring(BUILD_PREFIX.length());
+                    Map<String, String> demoEnv = new java.util.HashMap<>(env);
+                    demoEnv.put("ONCEFLOW_CLI_CONFIG", tmp.resolve("demo-cli.properties").toString());
+                    demoRun = CompletableFuture.supplyAsync(() -> {
+                        try {
+                            return runOnce(demo, c, work, demoEnv);
+                        } catch (Exception e) {
+                            return new Result(-1, e.toString(), 0, "could not run: " + e);
+                        }
+                    });
+                    demoCommand = c;
+                    continue;
                 }
                 if (isServingDev(text)) {
                     dev = startDev(text, work, env, tmp.resolve("dev.log"));
                     String ready = awaitDevReady(dev, cliFile, tmp.resolve("dev.log"));
                     log.add("started   README:" + c.line() + " " + text + " (" + ready + ")");
-                    if (!ready.startsWith("ready")) {
+                    if (!ready.equals(DEV_READY)) {
                         failures.add("README:" + c.line() + " " + text + ": " + ready);
                     }
                     continue;
@@ -104,6 +125,15 @@ class ReadmeExamplesIT {
                 log.add("ran       README:" + c.line() + " " + c.firstLine() + " → exit " + r.exit() + " in " + r.millis() + " ms");
                 if (r.problem() != null) {
                     failures.add("README:" + c.line() + " " + c.firstLine() + ": " + r.problem() + "\n--- output:\n" + tail(r.output()));
+                }
+            }
+            if (demoRun != null) {
+                Result r = demoRun.get(COMMAND_TIMEOUT.toSeconds() + 30, TimeUnit.SECONDS);
+                log.add("ran       README:" + demoCommand.line() + " " + demoCommand.firstLine() + " (without its build, beside the rest)"
+                        + " → exit " + r.exit() + " in " + r.millis() + " ms");
+                if (r.problem() != null) {
+                    failures.add("README:" + demoCommand.line() + " " + demoCommand.firstLine() + ": " + r.problem()
+                            + "\n--- output:\n" + tail(r.output()));
                 }
             }
         } finally {
@@ -174,12 +204,12 @@ class ReadmeExamplesIT {
                     p.load(in);
                 }
                 if (p.getProperty("url") != null && p.getProperty("token") != null) {
-                    return "ready: CLI file written";
+                    return DEV_READY;
                 }
             }
             String printed = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
             if (printed.contains("Press Ctrl-C")) {
-                return "ready: serving, but it wrote no CLI file " + cliFile;
+                return "serving, but it wrote no CLI file " + cliFile + ": the commands cannot find it";
             }
             if (!dev.isAlive()) {
                 return "dev exited with " + dev.exitValue() + " before serving:\n" + tail(printed);
