@@ -66,6 +66,7 @@ public final class DevCommand {
     }
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        dev.onceflow.deploy.DevKit.require("dev");
         Args args = Args.parse("dev", argv, Set.of("workers", "events", "json", "dir", "seed"),
                 Set.of("no-demo", "exit"));
         int workers = args.intValue("workers", 3, 1, 64);

@@ -55,6 +55,7 @@ public final class BenchCommand {
     }
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        dev.onceflow.deploy.DevKit.require("bench");
         Args args = Args.parse("bench", argv, Set.of("executions", "workers", "json", "storm-keys", "limit-records", "latency-seconds"),
                 Set.of("latency-only"));
         int n = args.intValue("executions", 20_000, 100, 10_000_000);

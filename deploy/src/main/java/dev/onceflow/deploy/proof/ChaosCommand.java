@@ -86,6 +86,7 @@ public final class ChaosCommand {
     }
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
+        dev.onceflow.deploy.DevKit.require("chaos");
         Args args = Args.parse("chaos", argv, Set.of("duration", "seed", "rate", "engines", "dispatchers", "brokers", "big-rows", "row-rate",
                 "json", "dir", "faults"), Set.of("unsafe"));
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));
