@@ -45,7 +45,8 @@ import org.w3c.dom.NodeList;
  * ONCEFLOW_* name is a setting and every literal value is one the configuration accepts; ports, probe
  * and scrape paths are the roles' ({@link OnceflowConfig}, {@link HttpPaths}); the KEDA trigger reads
  * the engine group's lag of Onceflow's topics and is capped at the configured partition count; the
- * image runs the shaded jar deploy/pom.xml builds; the dashboard uses only the metric names of the
+ * image runs the product jar deploy/pom.xml shades through the launcher bin/onceflow, which finds it
+ * where the image puts it and ends in {@code exec java}; the dashboard uses only the metric names of the
  * contract. Each check is a function from parsed files to a list of problems, and the last tests run
  * those functions on deliberately broken copies to show that they catch what they are for.
  */
@@ -90,6 +91,8 @@ class DeployFilesTest {
         assertThat(image.uid()).isNotNull().isPositive();
         // The dispatcher's state directory is the image's: the Kubernetes check mounts a volume there.
         assertThat(image.env()).containsKey(OnceflowConfig.DISPATCHER_STATE_DIR.envName());
+        // The launcher runs java with the image's JVM options.
+        assertThat(image.env().get("JAVA_OPTS")).contains("-XX:MaxRAMPercentage=", "-XX:+ExitOnOutOfMemoryError");
     }
 
     @Test
@@ -201,6 +204,28 @@ class DeployFilesTest {
 
         List<String> asRoot = dockerfile().stream().map(l -> l.startsWith("USER ") ? "USER root" : l).toList();
         assertThat(dockerfileProblems(asRoot)).anyMatch(p -> p.contains("root"));
+
+        List<String> elsewhere = dockerfile().stream().map(l -> l.replace(" /app/onceflow.jar", " /opt/onceflow.jar")).toList();
+        assertThat(dockerfileProblems(elsewhere)).anyMatch(p -> p.contains("/opt/onceflow.jar") && p.contains("/app/onceflow.jar"));
+    }
+
+    @Test
+    void aDockerfileThatBypassesOrBreaksTheLauncherIsCaught() {
+        List<String> bareJava = dockerfile().stream().map(l -> l.startsWith("ENTRYPOINT ")
+                ? "ENTRYPOINT [\"java\", \"-XX:MaxRAMPercentage=60\", \"-jar\", \"/app/onceflow.jar\"]" : l).toList();
+        assertThat(dockerfileProblems(bareJava)).anyMatch(p -> p.contains("ENTRYPOINT") && p.contains("launcher"));
+
+        List<String> noOomExit = dockerfile().stream().map(l -> l.replace(" -XX:+ExitOnOutOfMemoryError", "")).toList();
+        assertThat(dockerfileProblems(noOomExit)).anyMatch(p -> p.contains("JAVA_OPTS") && p.contains("ExitOnOutOfMemoryError"));
+
+        List<String> notExecutable = dockerfile().stream().map(l -> l.replace("--chmod=755 ", "")).toList();
+        assertThat(dockerfileProblems(notExecutable)).anyMatch(p -> p.contains("bin/onceflow") && p.contains("--chmod"));
+
+        String forking = launcher().replaceAll("(?m)^exec ", "");
+        assertThat(dockerfileProblems(dockerfile(), forking)).anyMatch(p -> p.contains("exec"));
+
+        String otherJar = launcher().replace("/app/onceflow.jar", "/srv/onceflow.jar");
+        assertThat(dockerfileProblems(dockerfile(), otherJar)).anyMatch(p -> p.contains("/srv/onceflow.jar") && p.contains("/app/onceflow.jar"));
     }
 
     @Test
@@ -398,6 +423,11 @@ class DeployFilesTest {
     }
 
     static List<String> dockerfileProblems(List<String> lines) {
+        return dockerfileProblems(lines, launcher());
+    }
+
+    /** Problems of a Dockerfile whose image runs the launcher {@code launcher} (the text of bin/onceflow). */
+    static List<String> dockerfileProblems(List<String> lines, String launcher) {
         List<String> problems = new ArrayList<>();
         List<Stage> stages = stages(lines);
         if (stages.size() < 2) {
@@ -407,7 +437,7 @@ class DeployFilesTest {
         String release = rootPom("/project/properties/maven.compiler.release");
         Pattern javaRelease = Pattern.compile(".*\\b" + release + "\\b.*");
 
-        // The runtime stage: a JRE of the project's release, a non-root user, java -jar <the jar> with the role as command.
+        // The runtime stage: a JRE of the project's release, a non-root user, the launcher with the role as command.
         if (!runtime.image().contains("jre") || !javaRelease.matcher(runtime.image()).matches()) {
             problems.add("Dockerfile: the runtime stage's image " + runtime.image() + " is not a JRE " + release);
         }
@@ -418,17 +448,7 @@ class DeployFilesTest {
         } else if (!user.matches("\\d+")) {
             problems.add("Dockerfile: USER " + user + " is not numeric, so Kubernetes' runAsNonRoot cannot verify it");
         }
-        List<String> entrypoint = execForm(runtime, "ENTRYPOINT", problems);
-        String jar = null;
-        if (entrypoint != null) {
-            int j = entrypoint.indexOf("-jar");
-            if (entrypoint.isEmpty() || !entrypoint.get(0).equals("java") || j < 0 || j != entrypoint.size() - 2) {
-                problems.add("Dockerfile: ENTRYPOINT " + entrypoint + " must be [\"java\", <options>..., \"-jar\", <jar>] so that"
-                        + " the command (the role) becomes onceflow's arguments");
-            } else {
-                jar = entrypoint.get(j + 1);
-            }
-        }
+        String jar = launcherProblems(runtime, launcher, dockerImage(lines), problems);
         List<String> cmd = execForm(runtime, "CMD", problems);
         if (cmd != null && !cmd.isEmpty()) {
             String p = commandProblem("Dockerfile: CMD", cmd.get(0));
@@ -461,7 +481,7 @@ class DeployFilesTest {
                         + expected);
             }
             if (jar != null && !dest.equals(jar)) {
-                problems.add("Dockerfile: the jar is copied to " + dest + " but ENTRYPOINT runs " + jar);
+                problems.add("Dockerfile: the jar is copied to " + dest + " but the launcher bin/onceflow runs " + jar);
             }
             if (!build.image().contains("maven") || !javaRelease.matcher(build.image()).matches()) {
                 problems.add("Dockerfile: the build stage's image " + build.image() + " is not Maven with JDK " + release);
@@ -509,6 +529,58 @@ class DeployFilesTest {
             }
         });
         return problems;
+    }
+
+    /** Where the launcher is in the repository, and so in the build context. */
+    static final String LAUNCHER = "bin/onceflow";
+
+    /**
+     * Problems of the image's entrypoint: the launcher alone (so the command, the role, becomes onceflow's arguments),
+     * copied from the build context with a mode its non-root user may execute, its last word {@code exec java
+     * $JAVA_OPTS -jar "$jar" "$@"} (java replaces the shell: it is PID 1 and gets SIGTERM itself), and the image's
+     * JAVA_OPTS sizing the heap from the container's limit and exiting on OutOfMemoryError. Returns the jar the
+     * launcher runs in the image (its absolute fallback path), or null.
+     */
+    private static String launcherProblems(Stage runtime, String launcher, DockerImage image, List<String> problems) {
+        List<String> entrypoint = execForm(runtime, "ENTRYPOINT", problems);
+        Instruction copy = runtime.all("COPY").stream()
+                .filter(c -> List.of(c.args().split("\\s+")).contains(LAUNCHER)).findFirst().orElse(null);
+        if (copy == null) {
+            problems.add("Dockerfile: the runtime stage does not copy the launcher " + LAUNCHER + " from the build context");
+        } else {
+            String[] parts = copy.args().split("\\s+");
+            String dest = parts[parts.length - 1];
+            if (entrypoint != null && !entrypoint.equals(List.of(dest))) {
+                problems.add("Dockerfile: ENTRYPOINT " + entrypoint + " must be the launcher alone ([\"" + dest + "\"], where "
+                        + LAUNCHER + " is copied), so that the command (the role) becomes onceflow's arguments");
+            }
+            Matcher mode = Pattern.compile("--chmod=0?([0-7])([0-7])([0-7])\\b").matcher(copy.args());
+            if (!mode.find() || (Integer.parseInt(mode.group(3)) & 5) != 5) {
+                problems.add("Dockerfile: COPY " + copy.args() + " must give " + LAUNCHER + " a mode its non-root user may run"
+                        + " (--chmod=755): the build context's mode is not kept everywhere");
+            }
+        }
+        if (dockerIgnored(LAUNCHER)) {
+            problems.add(".dockerignore excludes " + LAUNCHER + ", which the image needs");
+        }
+        boolean execs = launcher.lines().map(String::strip)
+                .anyMatch(l -> l.matches("exec \"?\\$\\{?java}?\"?\\s+\\$\\{?JAVA_OPTS(:-)?}?\\s+-jar \"\\$jar\" \"\\$@\""));
+        if (!execs) {
+            problems.add(LAUNCHER + ": no line 'exec \"$java\" ${JAVA_OPTS:-} -jar \"$jar\" \"$@\"': without exec, bash stays PID 1"
+                    + " and java does not get the container's SIGTERM");
+        }
+        String opts = image.env().getOrDefault("JAVA_OPTS", "");
+        for (String option : List.of("-XX:MaxRAMPercentage=", "-XX:+ExitOnOutOfMemoryError")) {
+            if (!opts.contains(option)) {
+                problems.add("Dockerfile: ENV JAVA_OPTS (" + opts + ") lacks " + option + ", which the launcher passes to java");
+            }
+        }
+        Matcher jars = Pattern.compile("-f (/[^\\s\\]$]+\\.jar)").matcher(launcher);
+        return jars.find() ? jars.group(1) : null;
+    }
+
+    private static String launcher() {
+        return read(ROOT.resolve(LAUNCHER));
     }
 
     private static List<String> execForm(Stage stage, String keyword, List<String> problems) {

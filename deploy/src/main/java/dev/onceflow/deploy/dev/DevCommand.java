@@ -81,6 +81,7 @@ public final class DevCommand {
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse(SPEC, argv);
+        dev.onceflow.deploy.DevKit.require("dev");
         int workers = args.intValue("workers", 3, 1, 64);
         int events = args.intValue("events", 2000, 1, 10_000_000);
         boolean demo = !args.flag("no-demo");

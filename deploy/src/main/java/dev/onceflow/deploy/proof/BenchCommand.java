@@ -68,6 +68,7 @@ public final class BenchCommand {
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse(SPEC, argv);
+        dev.onceflow.deploy.DevKit.require("bench");
         int n = args.intValue("executions", 20_000, 100, 10_000_000);
         int stormKeys = args.intValue("storm-keys", 5_000, 10, 1_000_000);
         int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);

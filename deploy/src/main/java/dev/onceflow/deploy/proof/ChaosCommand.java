@@ -104,6 +104,7 @@ public final class ChaosCommand {
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse(SPEC, argv);
+        dev.onceflow.deploy.DevKit.require("chaos");
         Path dir = args.get("dir", null) == null ? Files.createTempDirectory("onceflow-chaos-") : Path.of(args.get("dir", null));
         ChaosCommand chaos = new ChaosCommand(dir,
                 args.intValue("seed", 42, 0, Integer.MAX_VALUE),
