@@ -121,7 +121,7 @@ class ArtifactsIT {
     void theLauncherRunsTheBuiltJarFromAnywhereAndThroughASymbolicLink(@TempDir Path dir) throws Exception {
         Run help = run(dir, Map.of(), "bash", LAUNCHER.toString(), "help");
         assertThat(help.code()).as(help.toString()).isZero();
-        assertThat(help.out()).contains("usage: onceflow <command>");
+        assertThat(help.out()).contains("Usage: onceflow [-hV] COMMAND");
 
         Path link = Files.createSymbolicLink(dir.resolve("onceflow"), LAUNCHER);
         Run config = run(dir, Map.of(), link.toString(), "config");
@@ -138,7 +138,7 @@ class ArtifactsIT {
         pb.environment().remove("ONCEFLOW_JAR");
         Run run = run(pb);
         assertThat(run.code()).as(run.toString()).isZero();
-        assertThat(run.out()).contains("[" + run.pid() + "]").contains("usage: onceflow <command>");
+        assertThat(run.out()).contains("[" + run.pid() + "]").contains("Usage: onceflow [-hV] COMMAND");
 
         Run flags = run(dir, Map.of("JAVA_OPTS", "-XX:MaxRAMPercentage=42 -XX:+PrintCommandLineFlags"), "bash", LAUNCHER.toString(), "help");
         assertThat(flags.out()).contains("-XX:MaxRAMPercentage=42");
