@@ -299,7 +299,7 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "EVENT_KEY")
+        @Parameters(paramLabel = "EVENT_KEY", description = "The execution's event key, whole, as executions list and publish print it.")
         String key;
 
         @Override
@@ -321,7 +321,7 @@ final class AdminCli {
         Api api;
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
-        @Parameters(paramLabel = "EVENT_KEY")
+        @Parameters(paramLabel = "EVENT_KEY", description = "The execution's event key, whole, as executions list and publish print it.")
         String key;
 
         @Override

@@ -140,8 +140,8 @@ public final class DevCommand {
                     + ", 1 dispatcher (HTTP API on port " + dispatcher.httpPort() + "), " + workers + " engine workers");
             out.println("Console http://localhost:" + dispatcher.httpPort() + "/console/#token=" + config.get(OnceflowConfig.API_TOKEN));
             out.println("Admin API http://localhost:" + dispatcher.httpPort() + "/api (token " + config.get(OnceflowConfig.API_TOKEN)
-                    + "; e.g. ONCEFLOW_API_TOKEN=" + config.get(OnceflowConfig.API_TOKEN) + " java -jar deploy/target/onceflow.jar executions list"
-                    + " --url http://localhost:" + dispatcher.httpPort() + "); engine health and metrics on http://localhost:"
+                    + "; from elsewhere: onceflow executions list --url http://localhost:" + dispatcher.httpPort()
+                    + " --token " + config.get(OnceflowConfig.API_TOKEN) + "); engine health and metrics on http://localhost:"
                     + engine.httpPort() + "/metrics");
             if (!exit) {
                 // So that 'onceflow workflow deploy', 'publish', 'executions' in another terminal reach this dev with no flags.
