@@ -170,7 +170,7 @@ final class NodeRunner {
         if (node.ms() != null) {
             due = now + node.ms();
         } else {
-            Object until = Expressions.evaluate(node.until(), variables);
+            Object until = inField("until", () -> Expressions.evaluate(node.until(), variables));
             if (until instanceof Number n) {
                 due = n.longValue();
             } else if (until != null) {
@@ -193,7 +193,7 @@ final class NodeRunner {
 
     /** Evaluates {@code items}; the output holds them and their count, the body runs once per item. */
     private static NodeResult loop(Node.Loop node, Map<String, Object> variables) {
-        Object items = Expressions.evaluate(node.items(), variables);
+        Object items = inField("items", () -> Expressions.evaluate(node.items(), variables));
         com.fasterxml.jackson.databind.JsonNode array = items == null ? null : dev.onceflow.common.Json.MAPPER.valueToTree(items);
         if (array == null || !array.isArray()) {
             return new NodeResult.Failed("loop '" + node.id() + "': items (" + node.items() + ") yielded "
@@ -209,9 +209,21 @@ final class NodeRunner {
     }
 
     private static NodeResult condition(Node.Condition node, Map<String, Object> variables) {
-        boolean value = Expressions.test(node.expression(), variables);
+        boolean value = inField("if", () -> Expressions.test(node.expression(), variables));
         String next = value ? node.thenNode() : node.elseNode();
         ObjectNode out = JsonNodeFactory.instance.objectNode().put("value", value);
         return NodeResult.Succeeded.continueWith(out, next == null ? List.of() : List.of(next));
+    }
+
+    /**
+     * Evaluates one of a node's expressions; a failure names the field it came from (the definition's
+     * JSON name), so the author finds the expression that failed: {@code field 'if': expression ... failed: ...}.
+     */
+    private static <T> T inField(String field, java.util.function.Supplier<T> evaluation) {
+        try {
+            return evaluation.get();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("field '" + field + "': " + e.getMessage(), e);
+        }
     }
 }
