@@ -294,22 +294,7 @@ final class ExpressionProblems {
 
     /** The first character outside strings that JEXL's tokenizer does not know, or -1. */
     private static int firstOddCharacter(String expression) {
-        char quote = 0;
-        for (int i = 0; i < expression.length(); i++) {
-            char c = expression.charAt(i);
-            if (quote != 0) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == quote) {
-                    quote = 0;
-                }
-            } else if (c == '\'' || c == '"') {
-                quote = c;
-            } else if (c > 126 || (c < 32 && !Character.isWhitespace(c))) {
-                return i;
-            }
-        }
-        return -1;
+        return Expressions.firstOutsideLiterals(expression, c -> c > 126 || (c < 32 && !Character.isWhitespace(c)));
     }
 
     /** A value as the expression's author knows it: {@code the number 1}, {@code the string "a"}, {@code an array}. */

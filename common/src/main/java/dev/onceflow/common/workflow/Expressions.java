@@ -326,9 +326,14 @@ public final class Expressions {
 
     /** Whether a backtick (a template string) appears outside the expression's '…' and "…" literals. */
     private static boolean hasTemplate(String expression) {
+        return firstOutsideLiterals(expression, c -> c == '`') >= 0;
+    }
+
+    /** The index of the first character outside '…' and "…" literals (backslash escapes inside them) that is {@code wanted}, or -1. */
+    static int firstOutsideLiterals(String text, java.util.function.IntPredicate wanted) {
         char quote = 0;
-        for (int i = 0; i < expression.length(); i++) {
-            char c = expression.charAt(i);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
             if (quote != 0) {
                 if (c == '\\') {
                     i++;
@@ -337,11 +342,11 @@ public final class Expressions {
                 }
             } else if (c == '\'' || c == '"') {
                 quote = c;
-            } else if (c == '`') {
-                return true;
+            } else if (wanted.test(c)) {
+                return i;
             }
         }
-        return false;
+        return -1;
     }
 
     static String abbreviate(String expression) {
