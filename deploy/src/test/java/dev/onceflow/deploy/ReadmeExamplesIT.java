@@ -27,8 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
  * exit 0 (or the status its {@code # exits N} comment gives) and show the key words of the output
  * block printed after it ({@link ReadmeExamples}). A command this test does not run must be listed
  * in {@link #NOT_RUN} with the reason: a new README command cannot go untested unnoticed. The first
- * command, the demo, runs without its {@code mvn package} (failsafe runs after it) and beside the
- * walkthrough, to keep the test's wall time near that of the walkthrough alone.
+ * command runs without its {@code mvn package} (failsafe runs after it); when it serves (no
+ * {@code --exit}), it is the walkthrough's {@code dev}, as the README tells a reader, and its demo's
+ * verdict, printed while the walkthrough runs, must be OK. A first command with {@code --exit} runs
+ * beside the walkthrough instead.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ReadmeExamplesIT {
@@ -52,6 +54,7 @@ class ReadmeExamplesIT {
     private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(180);
     private static final Duration READ_PATIENCE = Duration.ofSeconds(30);
     private static final Duration DEV_READY_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration DEMO_VERDICT_TIMEOUT = Duration.ofSeconds(180);
 
     private static final String DEV_READY = "ready: CLI file written";
 
@@ -80,6 +83,7 @@ class ReadmeExamplesIT {
         List<String> failures = new ArrayList<>();
         List<String> log = new ArrayList<>();
         Process dev = null;
+        boolean servingDemo = false;
         CompletableFuture<Result> demoRun = null;
         ReadmeExamples.Command demoCommand = null;
         try {
@@ -87,6 +91,18 @@ class ReadmeExamplesIT {
                 String text = c.command();
                 if (NOT_RUN.containsKey(text)) {
                     log.add("not run   README:" + c.line() + " " + text + " (" + NOT_RUN.get(text) + ")");
+                    continue;
+                }
+                if (text.startsWith(BUILD_PREFIX) && isServingDev(text.substring(BUILD_PREFIX.length()))) {
+                    // The first command serves after its demo: the walkthrough's commands reach it, as the README says.
+                    String serving = text.substring(BUILD_PREFIX.length());
+                    dev = startDev(serving, work, env, tmp.resolve("dev.log"));
+                    String ready = awaitDevReady(dev, cliFile, tmp.resolve("dev.log"));
+                    log.add("started   README:" + c.line() + " " + serving + " (without its build; " + ready + ")");
+                    if (!ready.equals(DEV_READY)) {
+                        failures.add("README:" + c.line() + " " + serving + ": " + ready);
+                    }
+                    servingDemo = !serving.contains("--no-demo");
                     continue;
                 }
                 if (text.startsWith(BUILD_PREFIX)) {
@@ -127,6 +143,14 @@ class ReadmeExamplesIT {
                     failures.add("README:" + c.line() + " " + c.firstLine() + ": " + r.problem() + "\n--- output:\n" + tail(r.output()));
                 }
             }
+            if (servingDemo && dev != null) {
+                // The serving dev's demo ran beside the walkthrough: its verdict must be OK.
+                String verdict = awaitVerdict(dev, tmp.resolve("dev.log"));
+                log.add("verdict   " + verdict);
+                if (!verdict.contains("OK:")) {
+                    failures.add("the first command's demo: " + verdict);
+                }
+            }
             if (demoRun != null) {
                 Result r = demoRun.get(COMMAND_TIMEOUT.toSeconds() + 30, TimeUnit.SECONDS);
                 log.add("ran       README:" + demoCommand.line() + " " + demoCommand.firstLine() + " (without its build, beside the rest)"
@@ -164,9 +188,26 @@ class ReadmeExamplesIT {
         return NOT_RUN.keySet().stream().filter(k -> !shown.contains(k)).sorted().toList();
     }
 
-    /** {@code onceflow dev} that serves until stopped (not {@code --exit}): the server of the walkthrough. */
+    /** {@code onceflow dev} (or the jar's) that serves until stopped (not {@code --exit}): the server of the walkthrough. */
     static boolean isServingDev(String command) {
-        return command.matches("onceflow dev(\\s.*)?") && !command.contains("--exit");
+        return command.matches("(onceflow|java -jar deploy/target/onceflow\\.jar) dev(\\s.*)?") && !command.contains("--exit");
+    }
+
+    /** The demo's verdict line from a serving dev's output, once printed, or why there is none. */
+    private static String awaitVerdict(Process dev, Path log) throws Exception {
+        long deadline = System.nanoTime() + DEMO_VERDICT_TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            String printed = Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+            Optional<String> verdict = printed.lines().filter(l -> l.strip().startsWith("verdict ")).findFirst();
+            if (verdict.isPresent()) {
+                return verdict.get().strip();
+            }
+            if (!dev.isAlive()) {
+                return "dev exited with " + dev.exitValue() + " before its verdict:\n" + tail(printed);
+            }
+            dev.waitFor(500, TimeUnit.MILLISECONDS);
+        }
+        return "no verdict within " + DEMO_VERDICT_TIMEOUT.toSeconds() + " s:\n" + tail(Files.readString(log));
     }
 
     /** The environment of a reader in a fresh shell: no Onceflow variables, the launcher on the PATH. */
