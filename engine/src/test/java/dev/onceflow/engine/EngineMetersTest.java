@@ -55,8 +55,7 @@ class EngineMetersTest {
     void open() throws SQLException {
         connection = ds.getConnection();
         store = new ExecutionStore(connection);
-        pipeline = new BatchPipeline(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000), Clock.systemUTC(),
-                ClaimPolicy.ONCE, new PoisonAttempts(3));
+        pipeline = EngineTestDatabase.pipeline(ds, store, Clock.systemUTC(), ClaimPolicy.ONCE);
     }
 
     @AfterEach

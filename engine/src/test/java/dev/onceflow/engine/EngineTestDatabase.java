@@ -24,6 +24,15 @@ final class EngineTestDatabase {
     private EngineTestDatabase() {
     }
 
+    /**
+     * The pipeline most engine tests run: on {@code store}'s connection, the workflows of {@code ds}, sql
+     * nodes with a 5 s timeout, claims once, 3 tries for a poison record.
+     */
+    static BatchPipeline pipeline(DataSource ds, ExecutionStore store, java.time.Clock clock, ClaimPolicy policy) {
+        return new BatchPipeline(store, new WorkflowCache(new dev.onceflow.common.WorkflowStore(ds)), new NodeRunner(5_000), clock,
+                policy, new PoisonAttempts(3));
+    }
+
     static synchronized DataSource get() throws Exception {
         if (dataSource == null) {
             Path dir = Files.createTempDirectory("onceflow-engine-test");

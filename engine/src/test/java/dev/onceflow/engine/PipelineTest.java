@@ -70,8 +70,7 @@ class PipelineTest {
     }
 
     BatchPipeline pipeline(ExecutionStore s, ClaimPolicy policy) {
-        return new BatchPipeline(s, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000), clock, policy,
-                new PoisonAttempts(3));
+        return EngineTestDatabase.pipeline(ds, s, clock, policy);
     }
 
     /** Deploys a workflow whose nodes are {@code nodesJson} (a JSON array body); its id is unique. */

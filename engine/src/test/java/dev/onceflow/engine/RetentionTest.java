@@ -274,8 +274,7 @@ class RetentionTest {
     }
 
     static BatchPipeline pipeline(DataSource ds, ExecutionStore store) {
-        return new BatchPipeline(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000), Clock.systemUTC(),
-                ClaimPolicy.ONCE, new PoisonAttempts(3));
+        return EngineTestDatabase.pipeline(ds, store, Clock.systemUTC(), ClaimPolicy.ONCE);
     }
 
     ConsumerRecord<byte[], byte[]> event(Workflow wf, String key) {
