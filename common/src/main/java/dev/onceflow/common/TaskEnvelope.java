@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A record of {@value Topics#TASKS}, keyed by the event key: run node {@link #node()} of execution
+ * A record of {@value Topics#TASKS}, keyed by {@link #partitionKey()}: run node {@link #node()} of execution
  * {@link #executionId()}. It carries what the node's expressions may read (the trigger data and the
  * outputs of the nodes before it), so running a node needs no read of earlier state.
  *
@@ -21,10 +21,20 @@ import java.util.Objects;
  * @param traceparent the W3C {@code traceparent} the execution's event arrived with (ADR 0019), kept
  *                so that tasks produced later (inline, from a timer) stay in the trigger's trace;
  *                null when none came (absent in records written before ADR 0019)
+ * @param orderKey the execution's ordering key (ADR 0020): every task of the execution is keyed by
+ *                 it, and its finish releases its lane (ADR 0021); null when it has none
  */
 public record TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
                            long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
-                           ObjectNode vars, Integer attempt, String callKey, String traceparent) {
+                           ObjectNode vars, Integer attempt, String callKey, String traceparent, String orderKey) {
+
+    /** A task of an execution without an ordering key. */
+    public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
+                        long eventTime, ObjectNode trigger, Map<String, JsonNode> outputs, long publishedAt, Integer depth,
+                        ObjectNode vars, Integer attempt, String callKey, String traceparent) {
+        this(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth, vars, attempt,
+                callKey, traceparent, null);
+    }
 
     /** A task outside any incoming trace. */
     public TaskEnvelope(String eventKey, long executionId, String workflow, int version, String node, String path,
@@ -62,25 +72,37 @@ public record TaskEnvelope(String eventKey, long executionId, String workflow, i
         depth = depth == null ? 0 : depth; // absent in records written before ADR 0011
         vars = vars == null ? JsonNodeFactory.instance.objectNode() : vars; // absent before ADR 0013
         attempt = attempt == null || attempt < 1 ? 1 : attempt;
+        orderKey = orderKey == null || orderKey.isEmpty() || orderKey.equals(eventKey) ? null : orderKey;
     }
 
     /** The same node and execution state at another node, path and attempt (a follow-up, a retry, a branch). */
     public TaskEnvelope next(String nextNode, String nextPath, Map<String, JsonNode> nextOutputs, ObjectNode nextVars,
                              int nextAttempt) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, nextNode, nextPath, eventTime, trigger, nextOutputs,
-                publishedAt, depth, nextVars, nextAttempt, null, traceparent);
+                publishedAt, depth, nextVars, nextAttempt, null, traceparent, orderKey);
     }
 
     /** The same task whose call carries {@code key} as its {@code Idempotency-Key}. */
     public TaskEnvelope withCallKey(String key) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
-                vars, attempt, key, traceparent);
+                vars, attempt, key, traceparent, orderKey);
     }
 
     /** The same task in the trace of {@code incoming} (a W3C {@code traceparent}, or null for none). */
     public TaskEnvelope withTraceparent(String incoming) {
         return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
-                vars, attempt, callKey, incoming);
+                vars, attempt, callKey, incoming, orderKey);
+    }
+
+    /** The same task of an execution whose ordering key is {@code key} (null: none). */
+    public TaskEnvelope withOrderKey(String key) {
+        return new TaskEnvelope(eventKey, executionId, workflow, version, node, path, eventTime, trigger, outputs, publishedAt, depth,
+                vars, attempt, callKey, traceparent, key);
+    }
+
+    /** What the task's record is keyed (partitioned) by: the execution's ordering key, else its event key. */
+    public String partitionKey() {
+        return orderKey != null ? orderKey : eventKey;
     }
 
     /**

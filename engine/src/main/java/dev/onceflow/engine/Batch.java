@@ -215,12 +215,33 @@ final class Batch {
         return finishedHere.contains(executionId);
     }
 
+    /**
+     * Event keys of queued executions this batch admitted from their lanes (ADR 0021), whose start
+     * tasks are in {@link #out}: their {@code start} timers are marked fired once the batch's Kafka
+     * transaction committed (until then the timer is the start task's outbox).
+     */
+    final List<String> startTimers = new ArrayList<>();
+
+    /** A queued execution admitted by this batch: its start task goes out with the batch. */
+    void admitted(String eventKey, TaskEnvelope start) {
+        task(start);
+        startTimers.add(eventKey);
+    }
+
     int mark() {
         return out.size();
     }
 
+    int startMark() {
+        return startTimers.size();
+    }
+
     void undoTo(int mark) {
         out.subList(mark, out.size()).clear();
+    }
+
+    void undoStartsTo(int mark) {
+        startTimers.subList(mark, startTimers.size()).clear();
     }
 
     int callMark() {
@@ -232,7 +253,7 @@ final class Batch {
     }
 
     void task(TaskEnvelope t) {
-        ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.TASKS, key(t.eventKey()), Json.bytes(t));
+        ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.TASKS, key(t.partitionKey()), Json.bytes(t));
         traced(record, t);
         out.add(record);
     }
@@ -270,7 +291,8 @@ final class Batch {
         counts.deadLettered(reason.name());
     }
 
-    static byte[] key(String eventKey) {
-        return eventKey.getBytes(StandardCharsets.UTF_8);
+    /** A record key: an event key, or a task's {@link TaskEnvelope#partitionKey()}. */
+    static byte[] key(String key) {
+        return key.getBytes(StandardCharsets.UTF_8);
     }
 }

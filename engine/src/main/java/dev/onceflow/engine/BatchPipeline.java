@@ -102,6 +102,7 @@ final class BatchPipeline {
             advance(decode.all(records, batch), batch, false);
             store.flushFinishes();
             calls = batch.calls;
+            startTimers = List.copyOf(batch.startTimers);
             applied = records.size();
             return batch.out;
         }
@@ -113,6 +114,7 @@ final class BatchPipeline {
                 store.flushQueued();
             }
             calls = batch.calls;
+            startTimers = List.copyOf(batch.startTimers);
             applied = records.size();
             return batch.out;
         }
@@ -148,6 +150,7 @@ final class BatchPipeline {
             applied++;
         }
         calls = batch.calls;
+        startTimers = List.copyOf(batch.startTimers);
         return batch.out;
     }
 
@@ -160,6 +163,19 @@ final class BatchPipeline {
     int appliedRecords() {
         return applied;
     }
+
+    /**
+     * Event keys whose {@code start} timers the last applied batch made due and whose start tasks
+     * it produced (ADR 0021): to be marked fired ({@link ExecutionStore#markStartsFired}) once its
+     * Kafka transaction committed.
+     */
+    List<String> takeStartTimers() {
+        List<String> taken = startTimers;
+        startTimers = List.of();
+        return taken;
+    }
+
+    private List<String> startTimers = List.of();
 
     /** The {@code http} calls the last applied batch claimed: to be made once it committed. */
     List<Batch.PendingCall> takeCalls() {
@@ -218,6 +234,7 @@ final class BatchPipeline {
         advance(next, batch, careful);
         store.flushFinishes();
         calls = batch.calls;
+        startTimers = List.copyOf(batch.startTimers);
         return batch.out;
     }
 

@@ -311,7 +311,7 @@ final class EngineLoop implements Runnable {
             transactionOpen = true;
             for (ExecutionStore.DueTimer timer : due) {
                 for (TaskEnvelope task : timer.tasks()) {
-                    producer.send(new ProducerRecord<>(Topics.TASKS, Batch.key(task.eventKey()), Json.bytes(task)));
+                    producer.send(new ProducerRecord<>(Topics.TASKS, Batch.key(task.partitionKey()), Json.bytes(task)));
                 }
             }
             producer.commitTransaction();
@@ -364,6 +364,7 @@ final class EngineLoop implements Runnable {
                 traces.committed(counts); // what the commit recorded lasts: its spans may go (never throws)
                 hooks.afterDatabaseCommit(name, done.size());
                 commitKafka(out, offsets(done));
+                markStartsFired();
                 counts.addTo(metrics);
                 metrics.batches.increment();
                 consecutiveFailures = 0;
@@ -431,6 +432,19 @@ final class EngineLoop implements Runnable {
         abortAndRewind(records);
     }
 
+    /**
+     * After a Kafka commit: the start timers of the queued executions the batch admitted are
+     * marked fired, their start tasks being out (ADR 0021). A crash before this fires them after
+     * their grace, and the start node's processed key absorbs the second start.
+     */
+    private void markStartsFired() throws SQLException {
+        List<String> starts = handler.takeStartTimers();
+        if (!starts.isEmpty()) {
+            store.markStartsFired(starts);
+            store.commit();
+        }
+    }
+
     private void commitKafka(List<ProducerRecord<byte[], byte[]>> out, Map<TopicPartition, OffsetAndMetadata> offsets) {
         producer.beginTransaction();
         transactionOpen = true;
@@ -470,6 +484,7 @@ final class EngineLoop implements Runnable {
                     store.commit();
                     traces.committed(counts); // never throws
                     commitKafka(out, Map.of());
+                    markStartsFired();
                     store.markLeasesFired(done.stream().map(r -> r.call().step().key()).toList());
                     store.commit();
                     counts.addTo(metrics);

@@ -473,6 +473,14 @@ final class ExecutionStore implements AutoCloseable {
         markFired(timers.stream().map(DueTimer::key).toList(), timers.stream().map(DueTimer::kind).toList());
     }
 
+    /** Marks the {@code start} timers of these event keys fired: their start tasks were produced (ADR 0021). */
+    void markStartsFired(List<String> eventKeys) throws SQLException {
+        markFired(eventKeys, java.util.Collections.nCopies(eventKeys.size(), START));
+    }
+
+    /** The timer kind of a queued execution's start task (ADR 0021). */
+    static final String START = "start";
+
     /** Marks the lease timers of these keys fired: their calls' outcomes are recorded. */
     void markLeasesFired(List<String> keys) throws SQLException {
         markFired(keys, java.util.Collections.nCopies(keys.size(), ApplyOutcome.LEASE));

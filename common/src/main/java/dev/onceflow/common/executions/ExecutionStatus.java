@@ -7,7 +7,14 @@ import java.util.Optional;
  * {@link #RUNNING} executions advance; {@link #CANCELLED} is set by an operator (ADR 0016).
  */
 public enum ExecutionStatus {
-    RUNNING, SUCCEEDED, FAILED, CANCELLED;
+    RUNNING, SUCCEEDED, FAILED, CANCELLED,
+    /** Waiting for its turn in its lane (ADR 0021): created, nothing of it ran yet. Not finished. */
+    QUEUED;
+
+    /** Whether the execution has ended (its {@code finished_at} is set). */
+    public boolean finished() {
+        return this != RUNNING && this != QUEUED;
+    }
 
     /** The column's spelling. */
     public String db() {

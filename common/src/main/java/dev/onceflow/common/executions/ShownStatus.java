@@ -8,7 +8,7 @@ import java.util.stream.Collectors;
 /**
  * The one status vocabulary an operator reads, for executions and their node runs alike, in the
  * admin API, the CLI and the console: {@code running}, {@code waiting}, {@code succeeded},
- * {@code failed}, {@code cancelled}. Derived when reading from what the engine stores
+ * {@code failed}, {@code cancelled}, {@code queued}. Derived when reading from what the engine stores
  * ({@link ExecutionStatus}, {@link NodeStatus}); never written back, because the engine's replay
  * reads {@code processed_keys.status} and owns those rows.
  *
@@ -22,7 +22,9 @@ import java.util.stream.Collectors;
  * </ul>
  */
 public enum ShownStatus {
-    RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED;
+    RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED,
+    /** Waiting for the executions ahead of it in its lane (ADR 0021). */
+    QUEUED;
 
     /** The word the API, the CLI and the console use. */
     public String word() {
@@ -57,6 +59,7 @@ public enum ShownStatus {
             case SUCCEEDED -> SUCCEEDED;
             case FAILED -> FAILED;
             case CANCELLED -> CANCELLED;
+            case QUEUED -> QUEUED;
         };
     }
 

@@ -11,7 +11,28 @@ import java.util.Optional;
  * assigned by the store when a definition is deployed; {@code start} defaults to the first node.
  * Immutable; build it through {@link Workflows#parse} so that it is validated.
  */
-public record Workflow(String id, Integer version, String description, Trigger trigger, String start, List<Node> nodes) {
+public record Workflow(String id, Integer version, String description, Trigger trigger, String start, List<Node> nodes,
+                       String order, Concurrency concurrency) {
+
+    /** {@code order: "key"}: events of one ordering key run in order, in lanes (ADRs 0020, 0021). */
+    public static final String ORDER_KEY = "key";
+    /** {@code order: "none"}: every event is a sequence of one; executions start as their events arrive. */
+    public static final String ORDER_NONE = "none";
+
+    /**
+     * How many executions may run at once (ADR 0021). {@code perKey}: per ordering key, in its lane
+     * (default 1: one after the other); only with {@code order: "key"}.
+     */
+    public record Concurrency(Integer perKey) {
+        public Concurrency {
+            perKey = perKey == null ? 1 : perKey;
+        }
+    }
+
+    /** A definition with the default order and concurrency. */
+    public Workflow(String id, Integer version, String description, Trigger trigger, String start, List<Node> nodes) {
+        this(id, version, description, trigger, start, nodes, null, null);
+    }
 
     public Workflow {
         nodes = nodes == null ? List.of() : List.copyOf(nodes);
@@ -22,7 +43,32 @@ public record Workflow(String id, Integer version, String description, Trigger t
     }
 
     public Workflow withVersion(int newVersion) {
-        return new Workflow(id, newVersion, description, trigger, start, nodes);
+        return new Workflow(id, newVersion, description, trigger, start, nodes, order, concurrency);
+    }
+
+    /**
+     * The order this workflow's events run in: {@code order} as written, else {@code none} for
+     * {@code schedule} triggers and {@code key} for the others (ADR 0020; an {@code api} call
+     * without an order key is a sequence of one either way).
+     */
+    @JsonIgnore
+    public String effectiveOrder() {
+        if (order != null) {
+            return order;
+        }
+        return trigger instanceof Trigger.Schedule ? ORDER_NONE : ORDER_KEY;
+    }
+
+    /** Whether events get an ordering key and run in lanes. */
+    @JsonIgnore
+    public boolean ordered() {
+        return ORDER_KEY.equals(effectiveOrder());
+    }
+
+    /** Executions of one ordering key that may run at once (ADR 0021): {@code concurrency.perKey}, default 1. */
+    @JsonIgnore
+    public int perKey() {
+        return concurrency == null ? 1 : concurrency.perKey();
     }
 
     public Optional<Node> node(String nodeId) {

@@ -21,6 +21,27 @@ final class WorkflowValidator {
     private WorkflowValidator() {
     }
 
+    /** Most executions of one ordering key that may run at once. */
+    static final int MAX_PER_KEY = 1_000;
+
+    /** {@code order} and {@code concurrency} (ADRs 0020, 0021). */
+    static List<String> orderProblems(Workflow wf) {
+        List<String> problems = new ArrayList<>();
+        if (wf.order() != null && !Workflow.ORDER_KEY.equals(wf.order()) && !Workflow.ORDER_NONE.equals(wf.order())) {
+            problems.add("field 'order': unknown order '" + wf.order() + "' (use \"key\" or \"none\")");
+        }
+        if (wf.concurrency() != null) {
+            int perKey = wf.concurrency().perKey();
+            if (perKey < 1 || perKey > MAX_PER_KEY) {
+                problems.add("field 'concurrency.perKey': must be 1 to " + MAX_PER_KEY + ", got " + perKey);
+            } else if (Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
+                problems.add("field 'concurrency.perKey': applies to lanes of one ordering key, but this workflow's order is "
+                        + "\"none\"" + (wf.order() == null ? " (the default for its trigger)" : "") + "; set \"order\": \"key\"");
+            }
+        }
+        return problems;
+    }
+
     static List<String> problems(Workflow wf) {
         List<String> problems = new ArrayList<>();
         if (wf.trigger() instanceof Trigger.Schedule schedule) {
@@ -46,6 +67,7 @@ final class WorkflowValidator {
                 }
             }
         }
+        problems.addAll(orderProblems(wf));
         if (wf.id() == null || !EventKey.WORKFLOW_ID.matcher(wf.id()).matches()) {
             problems.add("field 'id': '" + wf.id() + "' is not a valid workflow id (letters, digits, '.', '_', '-'; at most 128)");
         }
