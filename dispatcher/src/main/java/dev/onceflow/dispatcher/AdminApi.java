@@ -273,7 +273,8 @@ final class AdminApi {
         }
         TaskEnvelope task = ((ExecutionRecords.Started<TaskEnvelope>) start).plan();
         try {
-            producer.send(new ProducerRecord<>(Topics.TASKS, key.getBytes(StandardCharsets.UTF_8), Json.bytes(task))).get(30, TimeUnit.SECONDS);
+            producer.send(new ProducerRecord<>(Topics.TASKS, task.partitionKey().getBytes(StandardCharsets.UTF_8), Json.bytes(task)))
+                    .get(30, TimeUnit.SECONDS);
         } catch (Exception failed) {
             records.retryNotStarted(key, "retry not started: Kafka did not take its task (" + failed.getMessage() + ")");
             throw new ApiException(503, "Kafka did not take the retry's task: " + failed.getMessage() + "; the execution is failed again");
@@ -311,7 +312,8 @@ final class AdminApi {
             eventTime = 0;
         }
         return new TaskEnvelope(e.eventKey(), e.id(), wf.id(), wf.version(), failed.nodeId(), "", eventTime, (ObjectNode) e.trigger(),
-                outputs, e.publishedAt() == null ? 0 : e.publishedAt().toEpochMilli(), e.depth(), vars, failed.attempt() + 1);
+                outputs, e.publishedAt() == null ? 0 : e.publishedAt().toEpochMilli(), e.depth(), vars, failed.attempt() + 1)
+                .withOrderKey(e.orderingKey()); // its tasks stay on its lane's partition (ADR 0020)
     }
 
     // ---- workflows ------------------------------------------------------------------------------

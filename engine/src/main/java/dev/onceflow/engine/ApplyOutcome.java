@@ -255,7 +255,7 @@ final class ApplyOutcome {
      * from the row: same key, same content.
      */
     void finishAgain(Step step, Batch batch) throws SQLException {
-        store.execution(step.task().eventKey()).filter(e -> !e.running())
+        store.execution(step.task().eventKey()).filter(ExecutionStore.Execution::finished)
                 .ifPresent(e -> batch.outcome(step.task().eventKey(), e));
     }
 

@@ -44,6 +44,8 @@ final class Batch {
         long failed;
         long deadLettered;
         long timersSet;
+        /** Executions created queued behind their lane (ADR 0021). */
+        long queued;
         private Map<String, Long> startedBy = new HashMap<>();
         private Map<List<String>, Long> finishedBy = new HashMap<>();
         private Map<List<String>, Long> outcomesBy = new HashMap<>();
@@ -145,6 +147,7 @@ final class Batch {
             failed = c.failed;
             deadLettered = c.deadLettered;
             timersSet = c.timersSet;
+            queued = c.queued;
             startedBy = new HashMap<>(c.startedBy);
             finishedBy = new HashMap<>(c.finishedBy);
             outcomesBy = new HashMap<>(c.outcomesBy);

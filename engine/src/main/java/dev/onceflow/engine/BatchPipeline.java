@@ -101,6 +101,7 @@ final class BatchPipeline {
         if (!careful && policy.records()) {
             advance(decode.all(records, batch), batch, false);
             store.flushFinishes();
+            admitted(batch);
             calls = batch.calls;
             startTimers = List.copyOf(batch.startTimers);
             applied = records.size();
@@ -112,6 +113,7 @@ final class BatchPipeline {
             for (ConsumerRecord<byte[], byte[]> record : records) {
                 advance(decode.one(record, batch), batch, false);
                 store.flushQueued();
+                admitted(batch);
             }
             calls = batch.calls;
             startTimers = List.copyOf(batch.startTimers);
@@ -127,10 +129,12 @@ final class BatchPipeline {
             Savepoint sp = store.savepoint();
             int produced = batch.mark();
             int called = batch.callMark();
+            int started = batch.startMark();
             Batch.Counts counted = batch.counts.snapshot();
             try {
                 advance(decode.one(record, batch), batch, true);
                 store.flushQueued();
+                admitted(batch);
             } catch (Throwable failure) {
                 if (Failures.classify(failure) != Failures.Recovery.POISON) {
                     throw failure;
@@ -140,6 +144,7 @@ final class BatchPipeline {
                 store.rollbackTo(sp);
                 batch.undoTo(produced);
                 batch.undoCallsTo(called);
+                batch.undoStartsTo(started);
                 batch.counts.restore(counted);
                 if (!poison.failedAndExhausted(record)) {
                     throw new RetryBatch(record.topic() + "-" + record.partition() + "@" + record.offset()
@@ -233,9 +238,26 @@ final class BatchPipeline {
         }
         advance(next, batch, careful);
         store.flushFinishes();
+        admitted(batch);
         calls = batch.calls;
         startTimers = List.copyOf(batch.startTimers);
         return batch.out;
+    }
+
+    /**
+     * The queued executions this transaction admitted from their lanes (ADR 0021): their start
+     * tasks go out with the batch, and their start timers are marked fired after its Kafka commit.
+     */
+    private void admitted(Batch batch) {
+        for (dev.onceflow.common.executions.Lanes.Admitted a : store.takeAdmitted()) {
+            if (a.tasks().isEmpty()) {
+                // Cannot happen: an execution queued by an earlier transaction has its start timer.
+                LOG.error("Execution {} ({}) was admitted from its lane but has no start timer; it cannot start",
+                        a.id(), a.eventKey());
+                continue;
+            }
+            a.tasks().forEach(t -> batch.admitted(a.eventKey(), t));
+        }
     }
 
     private void advance(List<Step> steps, Batch batch, boolean careful) throws SQLException, ReplayCarefully {
@@ -266,6 +288,7 @@ final class BatchPipeline {
         batch.deadLetter(record, Reason.PROCESSING_FAILED, reason);
         Savepoint sp = store.savepoint();
         int produced = batch.mark();
+        int started = batch.startMark();
         Batch.Counts counted = batch.counts.snapshot();
         try {
             if (record.topic().equals(Topics.EVENTS)) {
@@ -290,12 +313,14 @@ final class BatchPipeline {
                 apply.finish(new Step(task, record, record.partition()), ExecutionStatus.FAILED, error, batch);
             }
             store.flushQueued();
+            admitted(batch);
         } catch (IOException | SQLException | RuntimeException e) {
             LOG.warn("Could not record the failed execution of dead-lettered {}-{}@{} ({}); the record is in {}",
                     record.topic(), record.partition(), record.offset(), e.toString(), Topics.DLQ);
             store.discardQueued();
             store.rollbackTo(sp);
             batch.undoTo(produced);
+            batch.undoStartsTo(started);
             batch.counts.restore(counted);
         }
     }

@@ -72,18 +72,42 @@ final class DecodeRecords {
                 }
             }
         }
-        Map<String, Long> created = store.createExecutions(fresh);
+        steps.addAll(create(fresh, freshPartitions, freshTraces, batch));
+        return steps;
+    }
+
+    /**
+     * Creates the executions of events of deployed workflows (distinct event keys) in one
+     * statement and returns the start steps of those that run now. An event with an ordering key
+     * of a workflow with {@code order: key} joins its lane (ADR 0021): if its lane does not admit
+     * it at once, its start task waits in a {@code start} timer.
+     */
+    private List<Step> create(List<EventEnvelope> fresh, List<Integer> partitions, List<String> traces, Batch batch)
+            throws SQLException {
+        List<Integer> perKeys = new ArrayList<>(fresh.size());
+        for (EventEnvelope event : fresh) {
+            Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
+            perKeys.add(wf.ordered() && event.orderKey() != null ? wf.perKey() : null);
+        }
+        ExecutionStore.Created created = store.createExecutions(fresh, perKeys, clock.millis() + ExecutionStore.START_GRACE_MS);
+        List<Step> steps = new ArrayList<>();
         for (int i = 0; i < fresh.size(); i++) {
             EventEnvelope event = fresh.get(i);
-            Long id = created.get(event.eventKey());
-            if (id != null) {
-                batch.counts.started(event.workflow());
+            Long id = created.ids().get(event.eventKey());
+            if (id == null) {
+                batch.counts.duplicateEvents++;
+                again(event, partitions.get(i), traces.get(i), batch).ifPresent(steps::add);
+                continue;
+            }
+            batch.counts.started(event.workflow());
+            Step start = start(event, id, event.publishedAt(), partitions.get(i), traces.get(i));
+            if (created.running().contains(id)) {
                 // Inserted by this transaction, so running and locked by it: no read needed.
                 batch.states(Map.of(id, ExecutionStatus.RUNNING));
-                steps.add(start(event, id, event.publishedAt(), freshPartitions.get(i), freshTraces.get(i)));
+                steps.add(start);
             } else {
-                batch.counts.duplicateEvents++;
-                again(event, freshPartitions.get(i), freshTraces.get(i), batch).ifPresent(steps::add);
+                store.queueStart(event.eventKey(), id, partitions.get(i), start.task());
+                batch.counts.queued++;
             }
         }
         return steps;
@@ -104,18 +128,11 @@ final class DecodeRecords {
             String error = "workflow '" + event.workflow() + "' version " + event.version() + " is not deployed";
             if (!createFailed(event, error, batch)) {
                 batch.counts.duplicateEvents++;
-                store.execution(event.eventKey()).filter(e -> !e.running()).ifPresent(e -> batch.outcome(event.eventKey(), e));
+                store.execution(event.eventKey()).filter(ExecutionStore.Execution::finished).ifPresent(e -> batch.outcome(event.eventKey(), e));
             }
             return List.of();
         }
-        Optional<Long> created = store.createExecution(event, ExecutionStatus.RUNNING.db(), null, 0);
-        if (created.isPresent()) {
-            batch.counts.started(event.workflow());
-            batch.states(Map.of(created.get(), ExecutionStatus.RUNNING));
-            return List.of(start(event, created.get(), event.publishedAt(), record.partition(), traceparent(record)));
-        }
-        batch.counts.duplicateEvents++;
-        return again(event, record.partition(), traceparent(record), batch).map(List::of).orElse(List.of());
+        return create(List.of(event), List.of(record.partition()), java.util.Collections.singletonList(traceparent(record)), batch);
     }
 
     /**
@@ -127,8 +144,8 @@ final class DecodeRecords {
      */
     private Optional<Step> again(EventEnvelope event, int partition, String traceparent, Batch batch) throws SQLException {
         Optional<ExecutionStore.Execution> existing = store.execution(event.eventKey());
-        if (existing.isEmpty()) {
-            return Optional.empty();
+        if (existing.isEmpty() || existing.get().queued()) {
+            return Optional.empty(); // a queued execution's start waits in its start timer
         }
         if (existing.get().running() || policy.rerunsFinished()) {
             return Optional.of(start(event, existing.get().id(), existing.get().publishedAt(), partition, traceparent));
@@ -145,7 +162,8 @@ final class DecodeRecords {
             throws SQLException {
         Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
         return new Step(new TaskEnvelope(event.eventKey(), executionId, event.workflow(), event.version(), wf.start(), "",
-                event.time(), event.data(), Map.of(), publishedAt, event.depth()).withTraceparent(traceparent), null, partition);
+                event.time(), event.data(), Map.of(), publishedAt, event.depth()).withTraceparent(traceparent)
+                .withOrderKey(event.orderKey()), null, partition);
     }
 
     /** The record's valid {@code traceparent}, null when it has none. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.executions.Lanes;
 import dev.onceflow.common.executions.NodeStatus;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -47,6 +48,15 @@ final class ExecutionStore implements AutoCloseable {
         boolean running() {
             return ExecutionStatus.RUNNING.db().equals(status);
         }
+
+        /** Waiting in its lane (ADR 0021): nothing of it ran, and it has no outcome. */
+        boolean queued() {
+            return ExecutionStatus.QUEUED.db().equals(status);
+        }
+
+        boolean finished() {
+            return !running() && !queued();
+        }
     }
 
     /**
@@ -81,6 +91,14 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement undoExecutions;
     private final PreparedStatement claimKeys;
     private final List<Runnable> pendingFinishes = new ArrayList<>();
+    /** The queued finishes' values, sent as one multi-row UPDATE at {@link #flushFinishes}. */
+    private final List<Long> finishIds = new ArrayList<>();
+    private final List<String> finishStatuses = new ArrayList<>();
+    private final List<String> finishErrors = new ArrayList<>();
+    private final List<Long> finishTimes = new ArrayList<>();
+    private final Lanes lanes;
+    /** Queued executions admitted from their lanes by this transaction, whose start tasks are to go out with it. */
+    private final List<Lanes.Admitted> admitted = new ArrayList<>();
     private int pendingCompletes;
     private int savepoints;
     private final boolean logicalWal;
@@ -109,13 +127,21 @@ final class ExecutionStore implements AutoCloseable {
         // The finish time comes from the engine's clock, not now(): now() is the start of the
         // batch's transaction, and the outcome record must carry exactly the stored time, so that
         // an outcome produced again for a redelivery has the same content as the first.
-        finishExecution = connection.prepareStatement("UPDATE executions SET status = ?, error = ?, finished_at = ?::timestamptz "
-                + "WHERE id = ? AND finished_at IS NULL");
+        // One statement for all of a batch's finishes; each row says whether it finished the
+        // execution (RETURNING) and which lane that frees (ADR 0021). Times in epoch ms, converted
+        // exactly (integer microseconds), so the row holds the outcome's time to the millisecond.
+        finishExecution = connection.prepareStatement("UPDATE executions x SET status = u.s, error = u.e, "
+                + "finished_at = timestamptz 'epoch' + u.f * interval '1 millisecond' "
+                + "FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(i, s, e, f) "
+                + "WHERE x.id = u.i AND x.finished_at IS NULL RETURNING x.id, x.ordering_key");
+        lanes = new Lanes(connection);
+        // An execution with a lane is created queued, and its lane then admits it or not (ADR 0021).
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
-                + "status, trigger, source, published_at, depth) SELECT k, w, v, 'running', t::jsonb, s, "
-                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d "
-                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[]) "
-                + "AS u(k, w, v, t, s, p, d) "
+                + "status, trigger, source, published_at, depth, ordering_key, per_key) "
+                + "SELECT k, w, v, CASE WHEN o IS NULL THEN 'running' ELSE 'queued' END, t::jsonb, s, "
+                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d, o, q "
+                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[], ?::int[]) "
+                + "AS u(k, w, v, t, s, p, d, o, q) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
         retiredAmong = connection.prepareStatement("SELECT event_key FROM retired_event_keys WHERE event_key = ANY(?)");
         undoExecutions = connection.prepareStatement("DELETE FROM executions WHERE id = ANY(?)");
@@ -178,16 +204,36 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * Creates the running executions of many events in one statement (one round trip) unless one
-     * exists for a key. The event keys must be distinct.
+     * What {@link #createExecutions} created.
      *
-     * @return event key → new execution id, for the keys that had no execution and are not retired (the others are
-     *         duplicates)
+     * @param ids     event key → new execution id, for the keys that had no execution and are not
+     *                retired (the others are duplicates)
+     * @param running the ids among them that run now: those without a lane, and those their lane
+     *                admitted at once; the others are queued, and their start tasks are to be kept
+     *                in {@code start} timers ({@link #queueStart})
      */
+    record Created(Map<String, Long> ids, Set<Long> running) {
+    }
+
+    /** The executions of events without lanes, created running: {@link #createExecutions(List, List, long)} without lanes. */
     Map<String, Long> createExecutions(List<EventEnvelope> events) throws SQLException {
+        return createExecutions(events, java.util.Collections.nCopies(events.size(), null), 0).ids();
+    }
+
+    /**
+     * Creates the executions of many events in one statement (one round trip) unless one exists
+     * for a key. The event keys must be distinct. An event with a lane ({@code perKeys} not null,
+     * and an ordering key) is created queued under its lane's lock, and the lane then admits its
+     * head (ADR 0021): older queued executions first, whose start tasks {@link #takeAdmitted} hands
+     * over, their timers due at {@code startDueMs} in case they never go out.
+     *
+     * @param perKeys per event, its workflow's {@code concurrency.perKey}, or null for no lane
+     */
+    Created createExecutions(List<EventEnvelope> events, List<Integer> perKeys, long startDueMs) throws SQLException {
         Map<String, Long> created = new HashMap<>();
+        Set<Long> running = new HashSet<>();
         if (events.isEmpty()) {
-            return created;
+            return new Created(created, running);
         }
         int n = events.size();
         String[] keys = new String[n];
@@ -197,8 +243,16 @@ final class ExecutionStore implements AutoCloseable {
         String[] sources = new String[n];
         Long[] published = new Long[n];
         Integer[] depths = new Integer[n];
+        String[] orderingKeys = new String[n];
+        Integer[] limits = new Integer[n];
+        Set<String> laneKeys = new java.util.TreeSet<>();
         for (int i = 0; i < n; i++) {
             EventEnvelope e = events.get(i);
+            if (perKeys.get(i) != null && e.orderKey() != null) {
+                orderingKeys[i] = e.orderKey();
+                limits[i] = perKeys.get(i);
+                laneKeys.add(e.orderKey());
+            }
             keys[i] = e.eventKey();
             workflows[i] = e.workflow();
             versions[i] = e.version();
@@ -214,6 +268,10 @@ final class ExecutionStore implements AutoCloseable {
         insertExecutions.setArray(5, connection.createArrayOf("text", sources));
         insertExecutions.setArray(6, connection.createArrayOf("int8", published));
         insertExecutions.setArray(7, connection.createArrayOf("int4", depths));
+        insertExecutions.setArray(8, connection.createArrayOf("text", orderingKeys));
+        insertExecutions.setArray(9, connection.createArrayOf("int4", limits));
+        // The lanes are locked before the insert: ids within a lane follow its lock order.
+        lanes.lock(laneKeys);
         try (ResultSet rs = insertExecutions.executeQuery()) {
             while (rs.next()) {
                 created.put(rs.getString(1), rs.getLong(2));
@@ -222,7 +280,43 @@ final class ExecutionStore implements AutoCloseable {
         if (!created.isEmpty()) {
             dropRetired(created).forEach(created::remove);
         }
-        return created;
+        for (int i = 0; i < n; i++) {
+            Long id = created.get(keys[i]);
+            if (id != null && orderingKeys[i] == null) {
+                running.add(id);
+            }
+        }
+        Set<Long> createdIds = new HashSet<>(created.values());
+        for (Lanes.Admitted a : lanes.admit(laneKeys, startDueMs)) {
+            if (createdIds.contains(a.id())) {
+                running.add(a.id()); // created here: the caller starts it
+            } else {
+                admitted.add(a);
+            }
+        }
+        return new Created(created, running);
+    }
+
+    /** Keeps the start task of a queued execution in its {@code start} timer, not due until its lane admits it. */
+    void queueStart(String eventKey, long executionId, int partition, dev.onceflow.common.TaskEnvelope start)
+            throws SQLException {
+        insertTimer.setString(1, eventKey);
+        insertTimer.setLong(2, executionId);
+        insertTimer.setInt(3, partition);
+        insertTimer.setString(4, START);
+        insertTimer.setTimestamp(5, NOT_DUE);
+        insertTimer.setString(6, Json.text(List.of(start)));
+        insertTimer.executeUpdate();
+    }
+
+    /**
+     * The queued executions this transaction admitted from their lanes since the last call (by
+     * creating executions or finishing them): their start tasks are to be produced with it.
+     */
+    List<Lanes.Admitted> takeAdmitted() {
+        List<Lanes.Admitted> taken = List.copyOf(admitted);
+        admitted.clear();
+        return taken;
     }
 
     /**
@@ -283,28 +377,68 @@ final class ExecutionStore implements AutoCloseable {
      * the next {@link #flushFinishes} (or before a read of executions); {@code onFinished} runs
      * then if this statement is the one that finished the execution.
      */
-    void finishLater(long executionId, String status, String error, long finishedAt, Runnable onFinished)
-            throws SQLException {
-        finishExecution.setString(1, status);
-        finishExecution.setString(2, error);
-        finishExecution.setTimestamp(3, new Timestamp(finishedAt));
-        finishExecution.setLong(4, executionId);
-        finishExecution.addBatch();
+    void finishLater(long executionId, String status, String error, long finishedAt, Runnable onFinished) {
+        finishIds.add(executionId);
+        finishStatuses.add(status);
+        finishErrors.add(error);
+        finishTimes.add(finishedAt);
         pendingFinishes.add(onFinished);
     }
 
+    /**
+     * Sends the queued finishes in one statement; runs the callback of each that finished its
+     * execution; then releases the lanes they freed (ADR 0021): the heads admitted there wait in
+     * {@link #takeAdmitted}, their timers due {@link #START_GRACE_MS} after the finish.
+     */
     void flushFinishes() throws SQLException {
         if (pendingFinishes.isEmpty()) {
             return;
         }
-        List<Runnable> callbacks = new ArrayList<>(pendingFinishes);
-        pendingFinishes.clear();
-        int[] counts = finishExecution.executeBatch();
-        for (int i = 0; i < counts.length; i++) {
-            if (counts[i] == 1) {
-                callbacks.get(i).run();
+        Map<Long, Runnable> callbacks = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < finishIds.size(); i++) {
+            callbacks.putIfAbsent(finishIds.get(i), pendingFinishes.get(i));
+        }
+        long lastFinish = finishTimes.stream().mapToLong(Long::longValue).max().orElse(0);
+        finishExecution.setArray(1, connection.createArrayOf("int8", finishIds.toArray(new Long[0])));
+        finishExecution.setArray(2, connection.createArrayOf("text", finishStatuses.toArray(new String[0])));
+        finishExecution.setArray(3, connection.createArrayOf("text", finishErrors.toArray(new String[0])));
+        finishExecution.setArray(4, connection.createArrayOf("int8", finishTimes.toArray(new Long[0])));
+        clearFinishes();
+        Set<Long> finished = new HashSet<>();
+        Set<String> freed = new java.util.TreeSet<>();
+        try (ResultSet rs = finishExecution.executeQuery()) {
+            while (rs.next()) {
+                finished.add(rs.getLong(1));
+                String lane = rs.getString(2);
+                if (lane != null) {
+                    freed.add(lane);
+                }
             }
         }
+        callbacks.forEach((id, callback) -> {
+            if (finished.contains(id)) {
+                callback.run();
+            }
+        });
+        admitted.addAll(lanes.release(freed, lastFinish + START_GRACE_MS));
+    }
+
+    /**
+     * How long an admitted execution's start timer waits before it produces the start task itself:
+     * the engine produces it with the batch that admitted it and marks the timer fired after its
+     * Kafka commit, so the timer only fires when that commit never came (ADR 0021).
+     */
+    static final long START_GRACE_MS = 10_000;
+
+    /** PostgreSQL's {@code 'infinity'}: a start timer before its lane admits it. */
+    private static final Timestamp NOT_DUE = new Timestamp(org.postgresql.PGStatement.DATE_POSITIVE_INFINITY);
+
+    private void clearFinishes() {
+        pendingFinishes.clear();
+        finishIds.clear();
+        finishStatuses.clear();
+        finishErrors.clear();
+        finishTimes.clear();
     }
 
     Optional<Execution> execution(String eventKey) throws SQLException {
@@ -324,11 +458,10 @@ final class ExecutionStore implements AutoCloseable {
     /** Marks the execution finished unless it already is; returns whether this call finished it. */
     boolean finishExecution(long executionId, String status, String error, long finishedAt) throws SQLException {
         flushFinishes();
-        finishExecution.setString(1, status);
-        finishExecution.setString(2, error);
-        finishExecution.setTimestamp(3, new Timestamp(finishedAt));
-        finishExecution.setLong(4, executionId);
-        return finishExecution.executeUpdate() == 1;
+        boolean[] finished = {false};
+        finishLater(executionId, status, error, finishedAt, () -> finished[0] = true);
+        flushFinishes();
+        return finished[0];
     }
 
     /**
@@ -547,18 +680,18 @@ final class ExecutionStore implements AutoCloseable {
      */
     void discardQueued() throws SQLException {
         pendingCompletes = 0;
-        pendingFinishes.clear();
+        clearFinishes();
+        admitted.clear();
         completeKey.clearBatch();
-        finishExecution.clearBatch();
     }
 
     void rollbackQuietly() {
         markedDepth = -1;
         pendingCompletes = 0;
-        pendingFinishes.clear();
+        clearFinishes();
+        admitted.clear();
         try {
             completeKey.clearBatch();
-            finishExecution.clearBatch();
         } catch (SQLException ignored) {
             // the connection is broken; the caller replaces it
         }

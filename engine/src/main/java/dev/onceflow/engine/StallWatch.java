@@ -169,7 +169,10 @@ final class StallWatch implements AutoCloseable {
                      + "created_at))[1] FROM executions e WHERE finished_at IS NULL AND created_at < now() - ? * interval '1 ms' "
                      // waiting on a timer that is not yet overdue (a delay, a backoff, a call's lease) is not stuck
                      + "AND NOT EXISTS (SELECT 1 FROM timers t WHERE t.execution_id = e.id AND t.fired_at IS NULL "
-                     + "AND t.due_at > now() - interval '1 minute')")) {
+                     + "AND t.kind <> 'start' AND t.due_at > now() - interval '1 minute') "
+                     // queued behind a running execution of its lane (ADR 0021): that one is the one to look at
+                     + "AND NOT (e.status = 'queued' AND EXISTS (SELECT 1 FROM executions r WHERE r.ordering_key = e.ordering_key "
+                     + "AND r.finished_at IS NULL AND r.status = 'running'))")) {
             ps.setLong(1, settings.stuckExecutionReportMs());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
@@ -182,7 +185,7 @@ final class StallWatch implements AutoCloseable {
                         + settings.stuckExecutionReportMs() / 1000 + " s (engine.stuck.execution.report.ms); oldest "
                         + rs.getString(3) + " since " + rs.getTimestamp(2).toInstant()
                         + "; list them with: SELECT event_key, workflow_id, created_at FROM executions "
-                        + "WHERE finished_at IS NULL ORDER BY created_at (executions waiting on a timer that is not overdue are not counted)");
+                        + "WHERE finished_at IS NULL ORDER BY created_at (executions waiting on a timer that is not overdue, or queued behind a running one of their lane, are not counted)");
             }
         }
     }

@@ -11,7 +11,12 @@ import java.time.Instant;
  * @param depth       row changes by executions that led to this one (ADR 0011)
  * @param publishedAt when its event was published, or null when unknown
  */
-public record Execution(ExecutionRow row, JsonNode trigger, JsonNode vars, int depth, Instant publishedAt) {
+public record Execution(ExecutionRow row, JsonNode trigger, JsonNode vars, int depth, Instant publishedAt, String orderingKey) {
+
+    /** An execution without a lane. */
+    public Execution(ExecutionRow row, JsonNode trigger, JsonNode vars, int depth, Instant publishedAt) {
+        this(row, trigger, vars, depth, publishedAt, null);
+    }
 
     public long id() {
         return row.id();

@@ -91,7 +91,7 @@ public final class ExecutionRecords {
     private static final String SHOWN_STATUS = "CASE WHEN status = 'running' AND " + WAITS_ON_TIMER + " THEN 'waiting' ELSE status END";
     private static final String ROW_COLUMNS = "id, event_key, workflow_id, workflow_version, status, created_at, finished_at, error, "
             + "status = 'running' AND " + WAITS_ON_TIMER;
-    private static final String EXECUTION_COLUMNS = ROW_COLUMNS + ", trigger, vars, depth, published_at";
+    private static final String EXECUTION_COLUMNS = ROW_COLUMNS + ", trigger, vars, depth, published_at, ordering_key";
 
     private final DataSource dataSource;
 
@@ -256,15 +256,43 @@ public final class ExecutionRecords {
      * takes effect at the next batch boundary, never in the middle of a node (ADR 0016).
      */
     public Optional<String> cancel(String eventKey, String error) throws SQLException {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), error = ? "
-                     + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id")) {
-            u.setString(1, error);
-            u.setString(2, eventKey);
-            try (ResultSet rs = u.executeQuery()) {
-                return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), error = ? "
+                    + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id, id, ordering_key")) {
+                u.setString(1, error);
+                u.setString(2, eventKey);
+                Optional<String> workflow = Optional.empty();
+                try (ResultSet rs = u.executeQuery()) {
+                    if (rs.next()) {
+                        workflow = Optional.of(rs.getString(1));
+                        released(c, rs.getLong(2), rs.getString(3));
+                    }
+                }
+                c.commit();
+                return workflow;
+            } catch (SQLException | RuntimeException failed) {
+                c.rollback();
+                throw failed;
             }
         }
+    }
+
+    /**
+     * After an execution of a lane ended here (ADR 0021): a queued one's start timer goes, and the
+     * lane admits its next executions, their start timers due at once (the engine owning the lane's
+     * partition produces their start tasks).
+     */
+    private static void released(Connection c, long executionId, String orderingKey) throws SQLException {
+        if (orderingKey == null) {
+            return;
+        }
+        try (PreparedStatement d = c.prepareStatement("DELETE FROM timers WHERE execution_id = ? AND kind = 'start' "
+                + "AND fired_at IS NULL")) {
+            d.setLong(1, executionId);
+            d.executeUpdate();
+        }
+        new Lanes(c).release(List.of(orderingKey), System.currentTimeMillis());
     }
 
     /**
@@ -317,12 +345,22 @@ public final class ExecutionRecords {
      * and finished it keeps its outcome).
      */
     public void retryNotStarted(String eventKey, String error) throws SQLException {
-        try (Connection c = dataSource.getConnection();
-             PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
-                     + "error = ? WHERE event_key = ? AND status = 'running'")) {
-            u.setString(1, error);
-            u.setString(2, eventKey);
-            u.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
+                    + "error = ? WHERE event_key = ? AND status = 'running' RETURNING id, ordering_key")) {
+                u.setString(1, error);
+                u.setString(2, eventKey);
+                try (ResultSet rs = u.executeQuery()) {
+                    if (rs.next()) {
+                        released(c, rs.getLong(1), rs.getString(2));
+                    }
+                }
+                c.commit();
+            } catch (SQLException | RuntimeException failed) {
+                c.rollback();
+                throw failed;
+            }
         }
     }
 
@@ -367,7 +405,8 @@ public final class ExecutionRecords {
 
     /** The mapper of {@link #EXECUTION_COLUMNS}: {@link #row}, then columns 10 to 13. */
     private static Execution execution(ResultSet rs) throws SQLException {
-        return new Execution(row(rs), json(rs.getString(10)), json(rs.getString(11)), rs.getInt(12), instant(rs.getTimestamp(13)));
+        return new Execution(row(rs), json(rs.getString(10)), json(rs.getString(11)), rs.getInt(12), instant(rs.getTimestamp(13)),
+                rs.getString(14));
     }
 
     private static Instant instant(Timestamp t) {

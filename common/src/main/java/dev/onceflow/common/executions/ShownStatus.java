@@ -31,7 +31,7 @@ public enum ShownStatus {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** "running, waiting, succeeded, failed or cancelled", for messages and option descriptions. */
+    /** "running, waiting, succeeded, failed, cancelled or queued", for messages and option descriptions. */
     public static String words() {
         String all = Arrays.stream(values()).map(ShownStatus::word).collect(Collectors.joining(", "));
         int last = all.lastIndexOf(", ");

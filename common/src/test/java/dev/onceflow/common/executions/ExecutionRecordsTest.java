@@ -247,13 +247,14 @@ class ExecutionRecordsTest {
         execution(wf + "@3", wf, "failed");
         execution(wf + "@4", wf, "running");
         timer(execution(wf + "@5", wf, "running"), wf + "@5/wait", "delay", false);
+        execution(wf + "@6", wf, "queued");
         execution(other + "@1", other, "cancelled");
 
         var counts = records.countsByWorkflow();
 
         assertThat(counts.get(wf)).containsExactly(java.util.Map.entry(ShownStatus.RUNNING, 1L), java.util.Map.entry(ShownStatus.WAITING, 1L),
                 java.util.Map.entry(ShownStatus.SUCCEEDED, 2L), java.util.Map.entry(ShownStatus.FAILED, 1L),
-                java.util.Map.entry(ShownStatus.CANCELLED, 0L));
+                java.util.Map.entry(ShownStatus.CANCELLED, 0L), java.util.Map.entry(ShownStatus.QUEUED, 1L));
         assertThat(counts.get(other).get(ShownStatus.CANCELLED)).isEqualTo(1L);
         assertThat(counts.get(other).get(ShownStatus.SUCCEEDED)).isZero();
     }
@@ -265,7 +266,7 @@ class ExecutionRecordsTest {
     private static long execution(String eventKey, String workflow, String status) throws Exception {
         try (Connection c = db.getConnection();
              PreparedStatement ins = c.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, status, trigger, "
-                     + "finished_at) VALUES (?, ?, 1, ?, '{}'::jsonb, CASE WHEN ? = 'running' THEN NULL ELSE now() END) RETURNING id")) {
+                     + "finished_at) VALUES (?, ?, 1, ?, '{}'::jsonb, CASE WHEN ? IN ('running', 'queued') THEN NULL ELSE now() END) RETURNING id")) {
             ins.setString(1, eventKey);
             ins.setString(2, workflow);
             ins.setString(3, status);

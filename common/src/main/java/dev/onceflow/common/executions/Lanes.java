@@ -1,0 +1,117 @@
+package dev.onceflow.common.executions;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.TaskEnvelope;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * Lanes (ADR 0021): the unfinished executions of one ordering key, in id order, of which at most
+ * their {@code per_key} run and the others wait {@code queued}. A lane has no row of its own: its
+ * state is its executions, read under a transaction-scoped advisory lock on the ordering key, so
+ * there is no counter to drift and nothing to rebuild after a crash or a rebalance.
+ *
+ * <p>Every writer of a lane takes its lock before it counts: the engine creating executions (they
+ * are inserted {@code queued}, then {@link #admit}ted), and whoever finishes one (the engine's
+ * finish, an operator's cancel), after its finishing {@code UPDATE}. Under READ COMMITTED each
+ * statement after the lock sees every commit that released it, so of an inserter and a finisher
+ * racing on one lane, whichever counts second sees the other's work: no queued execution is left
+ * behind with nothing running (the lost wake-up), and no lane runs more than its limit.
+ *
+ * <p>A queued execution's start task waits in a {@code start} timer due at {@code infinity};
+ * admitting it makes the timer due (at once for an operator, after a grace for the engine, which
+ * produces the task itself and marks the timer fired after its Kafka commit). Not thread-safe: one
+ * per connection.
+ */
+public final class Lanes {
+
+    private static final TypeReference<List<TaskEnvelope>> TASKS = new TypeReference<>() {
+    };
+
+    /**
+     * A queued execution the lane just let run.
+     *
+     * @param tasks its start task, from its {@code start} timer; empty when it has none (created in
+     *              the same transaction, whose caller starts it itself)
+     */
+    public record Admitted(long id, String eventKey, String orderingKey, List<TaskEnvelope> tasks) {
+    }
+
+    private final Connection connection;
+    private final PreparedStatement lock;
+    private final PreparedStatement admit;
+
+    public Lanes(Connection connection) throws SQLException {
+        this.connection = connection;
+        // Sorted in the subquery, so every transaction takes its locks in the same order. The
+        // two-key form keeps lanes apart from Onceflow's other advisory locks (the capture's).
+        this.lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(hashtext('onceflow.lane'), h) "
+                + "FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(?::text[]) AS u(k) ORDER BY 1) AS s");
+        // The head of each lane, up to its per_key minus what runs: one statement, through the
+        // partial index executions_lane. 'queued' is checked again on the row being updated, so an
+        // execution cancelled meanwhile is never set running.
+        this.admit = connection.prepareStatement("WITH lane AS ("
+                + "SELECT id, status, per_key, "
+                + "count(*) FILTER (WHERE status = 'running') OVER (PARTITION BY ordering_key) AS running, "
+                + "row_number() OVER (PARTITION BY ordering_key, status ORDER BY id) AS pos "
+                + "FROM executions WHERE ordering_key = ANY(?) AND finished_at IS NULL), "
+                + "picked AS (SELECT id FROM lane WHERE status = 'queued' AND pos <= coalesce(per_key, 1) - running), "
+                + "up AS (UPDATE executions x SET status = 'running' FROM picked WHERE x.id = picked.id AND x.status = 'queued' "
+                + "RETURNING x.id, x.event_key, x.ordering_key), "
+                + "t AS (UPDATE timers SET due_at = ? FROM up WHERE timers.execution_id = up.id AND timers.kind = 'start' "
+                + "AND timers.fired_at IS NULL RETURNING timers.execution_id, timers.tasks) "
+                + "SELECT up.id, up.event_key, up.ordering_key, t.tasks FROM up LEFT JOIN t ON t.execution_id = up.id ORDER BY up.id");
+    }
+
+    /** Locks these lanes until the transaction ends, in one fixed order (no deadlock between two lockers). */
+    public void lock(Collection<String> orderingKeys) throws SQLException {
+        if (orderingKeys.isEmpty()) {
+            return;
+        }
+        lock.setArray(1, connection.createArrayOf("text", new TreeSet<>(orderingKeys).toArray(new String[0])));
+        try (ResultSet rs = lock.executeQuery()) {
+            while (rs.next()) {
+                // each row is one lock taken
+            }
+        }
+    }
+
+    /**
+     * Lets the head of each lane run, as far as its limit allows: sets them {@code running} and
+     * their {@code start} timers due at {@code startDueMs}. The lanes must be {@link #lock}ed by
+     * this transaction.
+     */
+    public List<Admitted> admit(Collection<String> orderingKeys, long startDueMs) throws SQLException {
+        List<Admitted> admitted = new ArrayList<>();
+        if (orderingKeys.isEmpty()) {
+            return admitted;
+        }
+        admit.setArray(1, connection.createArrayOf("text", new TreeSet<>(orderingKeys).toArray(new String[0])));
+        admit.setTimestamp(2, new Timestamp(startDueMs));
+        try (ResultSet rs = admit.executeQuery()) {
+            while (rs.next()) {
+                String tasks = rs.getString(4);
+                admitted.add(new Admitted(rs.getLong(1), rs.getString(2), rs.getString(3),
+                        tasks == null ? List.of() : Json.MAPPER.readValue(tasks, TASKS)));
+            }
+        } catch (IOException e) {
+            throw new SQLException("a start timer's task does not decode: " + e.getMessage(), e);
+        }
+        return admitted;
+    }
+
+    /** Locks the lanes and admits their heads: what a finish or a cancel does after its update. */
+    public List<Admitted> release(Collection<String> orderingKeys, long startDueMs) throws SQLException {
+        lock(orderingKeys);
+        return admit(orderingKeys, startDueMs);
+    }
+}

@@ -1,0 +1,260 @@
+package dev.onceflow.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.executions.ExecutionRecords;
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.common.workflow.Workflows;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Lanes (ADR 0021) on a real PostgreSQL, through the batch pipeline as {@link EngineLoop} drives
+ * it, with the Kafka side played by hand: what a batch produces is fed back as the records the
+ * next poll would return. No sleeping: timers are made due by the engine's clock being set back.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class LanesTest {
+
+    static DataSource ds;
+    /** The partition these tests' records come from: their timers are not the other engine tests' (shared database). */
+    static final int PARTITION = 41;
+
+    final AtomicLong offsets = new AtomicLong();
+    Connection connection;
+    ExecutionStore store;
+    BatchPipeline pipeline;
+
+    @BeforeAll
+    static void database() throws Exception {
+        ds = EngineTestDatabase.get();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE IF NOT EXISTS lane_effects (seq bigserial PRIMARY KEY, event_key text NOT NULL)");
+        }
+    }
+
+    @BeforeEach
+    void open() throws SQLException {
+        connection = ds.getConnection();
+        store = new ExecutionStore(connection);
+        pipeline = EngineTestDatabase.pipeline(ds, store, Clock.systemUTC(), ClaimPolicy.ONCE);
+    }
+
+    @AfterEach
+    void close() throws SQLException {
+        store.rollbackQuietly();
+        store.close();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.execute("UPDATE timers SET fired_at = now() WHERE task_partition = " + PARTITION + " AND fired_at IS NULL");
+        }
+    }
+
+    /** An ordered workflow (a kafka trigger's default) whose nodes are {@code nodesJson}; extra top-level fields in {@code options}. */
+    static Workflow deploy(String nodesJson, String options) throws Exception {
+        String id = "lane-" + UUID.randomUUID().toString().substring(0, 8);
+        Workflow wf = Workflows.parse(id + ".json", ("{\"id\": \"" + id + "\", \"trigger\": {\"type\": \"kafka\"}, "
+                + options + "\"nodes\": " + nodesJson + "}").getBytes(StandardCharsets.UTF_8));
+        return new WorkflowStore(ds).deploy(wf);
+    }
+
+    /** A sql node recording its event key in lane_effects, in the order the effects happen. */
+    static final String EFFECT = "{\"type\": \"sql\", \"id\": \"effect\", "
+            + "\"sql\": \"INSERT INTO lane_effects (event_key) VALUES (?)\", \"params\": [\"event.key\"]}";
+
+    ConsumerRecord<byte[], byte[]> event(Workflow wf, String key, String orderKey) {
+        EventEnvelope e = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, Json.MAPPER.createObjectNode(),
+                "test", 1_700_000_000_500L).withOrderKey(orderKey);
+        return new ConsumerRecord<>(Topics.EVENTS, PARTITION, offsets.getAndIncrement(), e.partitionKey().getBytes(StandardCharsets.UTF_8),
+                Json.bytes(e));
+    }
+
+    /** The task records of a batch's output, as the next poll returns them (same partition). */
+    List<ConsumerRecord<byte[], byte[]>> redeliver(List<ProducerRecord<byte[], byte[]>> out) {
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : out) {
+            if (r.topic().equals(Topics.TASKS)) {
+                records.add(new ConsumerRecord<>(Topics.TASKS, PARTITION, offsets.getAndIncrement(), r.key(), r.value()));
+            }
+        }
+        return records;
+    }
+
+    /** One batch and its PostgreSQL commit; the Kafka commit is the caller's to play (start timers marked fired). */
+    List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+        List<ProducerRecord<byte[], byte[]>> out = pipeline.apply(records, false, new Batch.Counts());
+        store.commit();
+        return out;
+    }
+
+    /** What EngineLoop does after the Kafka commit. */
+    void kafkaCommitted() throws SQLException {
+        List<String> starts = pipeline.takeStartTimers();
+        if (!starts.isEmpty()) {
+            store.markStartsFired(starts);
+            store.commit();
+        }
+    }
+
+    static String status(String eventKey) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT status FROM executions WHERE event_key = '" + eventKey + "'")) {
+            return rs.next() ? rs.getString(1) : null;
+        }
+    }
+
+    static List<String> effects(String prefix) throws SQLException {
+        List<String> keys = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT event_key FROM lane_effects WHERE event_key LIKE '" + prefix + "%' ORDER BY seq")) {
+            while (rs.next()) {
+                keys.add(rs.getString(1));
+            }
+        }
+        return keys;
+    }
+
+    static List<TaskEnvelope> tasks(List<ProducerRecord<byte[], byte[]>> out) throws Exception {
+        List<TaskEnvelope> tasks = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : out) {
+            if (r.topic().equals(Topics.TASKS)) {
+                tasks.add(Json.read(r.value(), TaskEnvelope.class));
+            }
+        }
+        return tasks;
+    }
+
+    @Test
+    void oneKeysExecutionsRunOneAfterTheOtherInArrivalOrderWhileOtherKeysRun() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/row-1";
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane),
+                event(wf, p + "3", lane), event(wf, p + "other", wf.id() + "/row-2")));
+
+        // 1 and the other key's run inline; 2 waited behind 1 and is admitted by 1's finish; 3 waits behind 2.
+        assertThat(effects(p)).containsExactly(p + "1", p + "other");
+        assertThat(status(p + "1")).isEqualTo("succeeded");
+        assertThat(status(p + "2")).isEqualTo("running");
+        assertThat(status(p + "3")).isEqualTo("queued");
+        List<TaskEnvelope> started = tasks(out);
+        assertThat(started).extracting(TaskEnvelope::eventKey).containsExactly(p + "2");
+        assertThat(started.get(0).orderKey()).as("the start task is keyed by its lane").isEqualTo(lane);
+        assertThat(new String(out.stream().filter(r -> r.topic().equals(Topics.TASKS)).findFirst().orElseThrow().key(),
+                StandardCharsets.UTF_8)).isEqualTo(lane);
+        kafkaCommitted();
+
+        out = apply(redeliver(out));
+        kafkaCommitted();
+        assertThat(status(p + "2")).isEqualTo("succeeded");
+        assertThat(tasks(out)).extracting(TaskEnvelope::eventKey).containsExactly(p + "3");
+
+        out = apply(redeliver(out));
+        kafkaCommitted();
+        assertThat(tasks(out)).isEmpty();
+        assertThat(effects(p)).containsExactly(p + "1", p + "other", p + "2", p + "3");
+        assertThat(status(p + "3")).isEqualTo("succeeded");
+        assertThat(unfiredStartTimers(wf)).as("every start timer was marked fired after its Kafka commit").isZero();
+    }
+
+    @Test
+    void perKeyLetsThatManyRunAtOnceAndADuplicateOfAQueuedEventProducesNothing() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 60000, \"next\": \"effect\"}, " + EFFECT + "]",
+                "\"concurrency\": {\"perKey\": 2}, ");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/k";
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane),
+                event(wf, p + "3", lane)));
+        assertThat(List.of(status(p + "1"), status(p + "2"), status(p + "3"))).containsExactly("running", "running", "queued");
+        assertThat(tasks(out)).isEmpty();
+
+        out = apply(List.of(event(wf, p + "3", lane)));
+        assertThat(out).as("a copy of a queued event: its start waits in its timer, and it has no outcome yet").isEmpty();
+        assertThat(status(p + "3")).isEqualTo("queued");
+    }
+
+    @Test
+    void aCancelFreesTheLaneAndTheNextStartsFromItsTimer() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 60000, \"next\": \"effect\"}, " + EFFECT + "]", "");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/k";
+        apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane)));
+        assertThat(status(p + "2")).isEqualTo("queued");
+
+        assertThat(new ExecutionRecords(ds).cancel(p + "1", "cancelled by test")).contains(wf.id());
+
+        assertThat(status(p + "2")).isEqualTo("running");
+        List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(PARTITION), 10_000);
+        store.rollbackQuietly();
+        assertThat(due).filteredOn(t -> t.key().equals(p + "2")).singleElement()
+                .satisfies(t -> assertThat(t.kind()).isEqualTo(ExecutionStore.START))
+                .satisfies(t -> assertThat(t.tasks()).extracting(TaskEnvelope::node).containsExactly("wait"));
+    }
+
+    @Test
+    void aLostKafkaCommitIsMadeGoodByTheStartTimerAndTheSecondStartIsAbsorbed() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/k";
+        // The engine's clock an hour behind PostgreSQL's: the start timer's grace has passed as soon as it is set.
+        pipeline = EngineTestDatabase.pipeline(ds, store, Clock.offset(Clock.systemUTC(), Duration.ofHours(-1)), ClaimPolicy.ONCE);
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane)));
+        assertThat(tasks(out)).extracting(TaskEnvelope::eventKey).containsExactly(p + "2");
+        pipeline.takeStartTimers(); // the Kafka transaction aborted: the start task is lost, its timer not marked
+
+        List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(PARTITION), 10_000);
+        store.rollbackQuietly();
+        ExecutionStore.DueTimer timer = due.stream().filter(t -> t.key().equals(p + "2")).findFirst().orElseThrow();
+        List<ConsumerRecord<byte[], byte[]>> fromTimer = new ArrayList<>();
+        for (TaskEnvelope t : timer.tasks()) {
+            fromTimer.add(new ConsumerRecord<>(Topics.TASKS, PARTITION, offsets.getAndIncrement(), t.partitionKey().getBytes(StandardCharsets.UTF_8),
+                    Json.bytes(t)));
+        }
+        apply(fromTimer);
+        apply(redeliver(out)); // and the first start did arrive after all: absorbed by the processed key
+        assertThat(effects(p)).containsExactly(p + "1", p + "2");
+        assertThat(status(p + "2")).isEqualTo("succeeded");
+    }
+
+    @Test
+    void eventsWithoutAnOrderingKeyOrOfAnUnorderedWorkflowHaveNoLane() throws Exception {
+        Workflow ordered = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 60000}]", "");
+        Workflow unordered = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 60000}]", "\"order\": \"none\", ");
+        String a = ordered.id() + "@";
+        String b = unordered.id() + "@";
+        apply(List.of(event(ordered, a + "1", null), event(ordered, a + "2", null),
+                event(unordered, b + "1", unordered.id() + "/k"), event(unordered, b + "2", unordered.id() + "/k")));
+        assertThat(List.of(status(a + "1"), status(a + "2"), status(b + "1"), status(b + "2"))).containsOnly("running");
+    }
+
+    static long unfiredStartTimers(Workflow wf) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "
+                     + "WHERE t.kind = 'start' AND t.fired_at IS NULL AND e.workflow_id = '" + wf.id() + "'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}
