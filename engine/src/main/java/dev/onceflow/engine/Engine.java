@@ -94,6 +94,26 @@ public final class Engine implements AutoCloseable {
         gauges.add(this.meters.gauges(MeterNames.EXECUTIONS_STUCK,
                 "Executions not finished for longer than engine.stuck.execution.report.ms (waiting on a timer not yet overdue is not stuck)",
                 List.of(), this::stuck));
+        gauges.add(this.meters.gauges(MeterNames.LANE_QUEUED,
+                "Executions queued behind another of their ordering key (ADR 0021), per workflow, at the stall watch's last check",
+                List.of(MeterNames.WORKFLOW), () -> queued(false)));
+        gauges.add(this.meters.gauges(MeterNames.LANE_QUEUED_MAX,
+                "The most executions queued in one lane (one ordering key), at the stall watch's last check",
+                List.of(), () -> queued(true)));
+    }
+
+    /** The stall watch's last count of queued executions: per workflow, or the longest lane's. */
+    private Map<List<String>, Long> queued(boolean longest) {
+        StallWatch w = stallWatch;
+        Map<List<String>, Long> out = new java.util.HashMap<>();
+        if (w != null) {
+            w.queuedCounts().forEach((workflow, n) -> {
+                if (workflow.isEmpty() == longest) {
+                    out.put(longest ? List.of() : List.of(workflow), n);
+                }
+            });
+        }
+        return out;
     }
 
     /**

@@ -55,6 +55,14 @@ final class StallWatch implements AutoCloseable {
     private final StallCheck check;
     private final ScheduledExecutorService timer;
     private volatile List<String> problems = List.of();
+    /** Queued executions per workflow, and the longest lane's queue (key ""), at the last check; empty before the first. */
+    private volatile Map<String, Long> queued = Map.of();
+
+    /** Executions queued in their lanes per workflow, and under "" the most queued in one lane (ADR 0021). */
+    Map<String, Long> queuedCounts() {
+        return queued;
+    }
+
     /** Executions counted stuck by the last check that reached PostgreSQL; -1 before the first. */
     private volatile long stuck = -1;
     private Admin admin;
@@ -111,6 +119,7 @@ final class StallWatch implements AutoCloseable {
             found.add(s);
             LOG.warn("{}", s);
         });
+        queued = queued();
         return List.copyOf(found);
     }
 
@@ -161,6 +170,23 @@ final class StallWatch implements AutoCloseable {
                         e.toString());
             }
         }
+    }
+
+    /** Queued executions by workflow and the longest lane: through the partial index of unfinished lanes (V7). */
+    private Map<String, Long> queued() throws Exception {
+        Map<String, Long> counts = new HashMap<>();
+        long longest = 0;
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT workflow_id, ordering_key, count(*) FROM executions "
+                     + "WHERE finished_at IS NULL AND ordering_key IS NOT NULL AND status = 'queued' GROUP BY 1, 2");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                counts.merge(rs.getString(1), rs.getLong(3), Long::sum);
+                longest = Math.max(longest, rs.getLong(3));
+            }
+        }
+        counts.put("", longest);
+        return Map.copyOf(counts);
     }
 
     private java.util.Optional<String> stuckExecutions() throws Exception {

@@ -36,6 +36,10 @@ public final class MeterNames {
     public static final String SCHEDULE_TICKS_MISSED = "onceflow.schedule.ticks.missed";
     /** {@code onceflow_executions_stuck} (gauge): executions not finished for longer than {@code engine.stuck.execution.report.ms}. */
     public static final String EXECUTIONS_STUCK = "onceflow.executions.stuck";
+    /** Executions queued in their lanes (ADR 0021), per workflow, as of the stall watch's last check. */
+    public static final String LANE_QUEUED = "onceflow.engine.lane.queued";
+    /** The most executions queued in any one lane, as of the stall watch's last check. */
+    public static final String LANE_QUEUED_MAX = "onceflow.engine.lane.queued.max";
     /** {@code onceflow_http_calls_total}: calls made by http nodes. */
     public static final String HTTP_CALLS = "onceflow.http.calls";
     /** {@code onceflow_timers_fired_total}: durable timers whose tasks were produced. */
