@@ -255,7 +255,8 @@ final class AdminCli {
         @Option(names = "--workflow", description = "Only this workflow.")
         String workflow;
         @Option(names = "--status", description = "Only executions with this status: running, waiting (on a timer: a delay, "
-                + "or the backoff before a retry), succeeded, failed, cancelled or queued (behind another execution of its ordering key); "
+                + "or the backoff before a retry), succeeded, failed, cancelled, queued (behind another execution of its ordering key) or "
+                + "superseded (replaced by a later event within the workflow's debounce); "
                 + "the words the list shows.")
         String status;
         @Option(names = "--since", description = "Created at or after this ISO instant.")

@@ -72,8 +72,53 @@ final class DecodeRecords {
                 }
             }
         }
+        steps = startsOfQueued(steps, batch);
         steps.addAll(create(fresh, freshPartitions, freshTraces, batch));
         return steps;
+    }
+
+    /**
+     * Start tasks delivered for executions still queued: a debounced execution's start timer fired
+     * when its wait ended (ADR 0021). Its lane is asked again: if it lets the execution run, its
+     * start proceeds here (and its timer, set again, is marked fired after the Kafka commit);
+     * if not (the lane is busy), the task is dropped, and the finish that frees the lane admits
+     * it. Other steps pass through; without a lane nothing is read.
+     */
+    private List<Step> startsOfQueued(List<Step> steps, Batch batch) throws SQLException {
+        Set<Long> candidates = new HashSet<>();
+        for (Step s : steps) {
+            TaskEnvelope t = s.task();
+            if (t.orderKey() != null && t.attempt() == 1 && t.path().isEmpty()
+                    && workflows.get(t.workflow(), t.version()).map(w -> t.node().equals(w.start())).orElse(false)) {
+                candidates.add(t.executionId());
+            }
+        }
+        if (candidates.isEmpty()) {
+            return steps;
+        }
+        Map<Long, String> queued = store.queuedAmong(candidates);
+        if (queued.isEmpty()) {
+            return steps;
+        }
+        store.askLanes(new HashSet<>(queued.values()), clock.millis() + ExecutionStore.START_GRACE_MS);
+        Set<Long> admittedHere = new HashSet<>();
+        for (dev.onceflow.common.executions.Lanes.Admitted a : store.takeAdmitted()) {
+            if (queued.containsKey(a.id())) {
+                admittedHere.add(a.id());
+                batch.startTimers.add(a.eventKey()); // its task is the one delivered: nothing more to produce
+                batch.states(Map.of(a.id(), ExecutionStatus.RUNNING));
+            } else {
+                a.tasks().forEach(t -> batch.admitted(a.eventKey(), t));
+            }
+        }
+        List<Step> kept = new ArrayList<>(steps.size());
+        for (Step s : steps) {
+            long id = s.task().executionId();
+            if (!queued.containsKey(id) || admittedHere.contains(id)) {
+                kept.add(s);
+            }
+        }
+        return kept;
     }
 
     /**
@@ -84,12 +129,19 @@ final class DecodeRecords {
      */
     private List<Step> create(List<EventEnvelope> fresh, List<Integer> partitions, List<String> traces, Batch batch)
             throws SQLException {
-        List<Integer> perKeys = new ArrayList<>(fresh.size());
+        List<ExecutionStore.Lane> lanes = new ArrayList<>(fresh.size());
         for (EventEnvelope event : fresh) {
             Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
-            perKeys.add(wf.ordered() && event.orderKey() != null ? wf.perKey() : null);
+            lanes.add(wf.ordered() && event.orderKey() != null ? ExecutionStore.Lane.of(wf) : null);
         }
-        ExecutionStore.Created created = store.createExecutions(fresh, perKeys, clock.millis() + ExecutionStore.START_GRACE_MS);
+        long now = clock.millis();
+        ExecutionStore.Created created = store.createExecutions(fresh, lanes, now + ExecutionStore.START_GRACE_MS, now);
+        for (ExecutionStore.Superseded gone : created.superseded()) {
+            // Recorded, with its outcome, never silently dropped.
+            batch.counts.finished(gone.workflow(), ExecutionStatus.SUPERSEDED, -1);
+            batch.outcome(gone.eventKey(), gone.id(), gone.workflow(), gone.version(), ExecutionStatus.SUPERSEDED.db(), gone.error(),
+                    gone.finishedAt(), gone.publishedAt());
+        }
         List<Step> steps = new ArrayList<>();
         for (int i = 0; i < fresh.size(); i++) {
             EventEnvelope event = fresh.get(i);
@@ -105,7 +157,7 @@ final class DecodeRecords {
                 // Inserted by this transaction, so running and locked by it: no read needed.
                 batch.states(Map.of(id, ExecutionStatus.RUNNING));
                 steps.add(start);
-            } else {
+            } else if (!created.supersededHere(id)) {
                 store.queueStart(event.eventKey(), id, partitions.get(i), start.task());
                 batch.counts.queued++;
             }
@@ -117,7 +169,7 @@ final class DecodeRecords {
     List<Step> one(ConsumerRecord<byte[], byte[]> record, Batch batch) throws SQLException {
         if (!record.topic().equals(Topics.EVENTS)) {
             TaskEnvelope task = task(record, batch);
-            return task == null ? List.of() : List.of(new Step(task, record, record.partition()));
+            return task == null ? List.of() : startsOfQueued(List.of(new Step(task, record, record.partition())), batch);
         }
         EventEnvelope event = event(record, batch);
         if (event == null) {

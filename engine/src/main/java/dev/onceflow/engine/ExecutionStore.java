@@ -90,6 +90,9 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement retiredAmong;
     private final PreparedStatement undoExecutions;
     private final PreparedStatement claimKeys;
+    private final PreparedStatement supersede;
+    private final PreparedStatement insertStart;
+    private final PreparedStatement queuedAmong;
     private final List<Runnable> pendingFinishes = new ArrayList<>();
     /** The queued finishes' values, sent as one multi-row UPDATE at {@link #flushFinishes}. */
     private final List<Long> finishIds = new ArrayList<>();
@@ -135,14 +138,40 @@ final class ExecutionStore implements AutoCloseable {
                 + "FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(i, s, e, f) "
                 + "WHERE x.id = u.i AND x.finished_at IS NULL RETURNING x.id, x.ordering_key");
         lanes = new Lanes(connection);
+        queuedAmong = connection.prepareStatement("SELECT id, ordering_key FROM executions WHERE id = ANY(?) AND status = 'queued' "
+                + "AND ordering_key IS NOT NULL");
         // An execution with a lane is created queued, and its lane then admits it or not (ADR 0021).
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
-                + "status, trigger, source, published_at, depth, ordering_key, per_key) "
+                + "status, trigger, source, published_at, depth, ordering_key, per_key, not_before, debounce_from) "
                 + "SELECT k, w, v, CASE WHEN o IS NULL THEN 'running' ELSE 'queued' END, t::jsonb, s, "
-                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d, o, q "
-                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[], ?::int[]) "
-                + "AS u(k, w, v, t, s, p, d, o, q) "
+                + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d, o, q, "
+                + "CASE WHEN b IS NOT NULL THEN now() + b * interval '1 millisecond' END, CASE WHEN b IS NOT NULL THEN now() END "
+                + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[], ?::int[], "
+                + "?::bigint[]) AS u(k, w, v, t, s, p, d, o, q, b) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
+        // Debounce: the lane's executions still waiting out their debounce give way to the newest
+        // (superseded, finished, their start timers gone); the newest inherits the burst's start
+        // and waits no longer than its maxMs from there. The times are PostgreSQL's, like the
+        // timers' (a start timer fires by now(), and its lane is then asked again).
+        supersede = connection.prepareStatement("WITH s AS (SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[]) "
+                + "AS u(k, survivor, maxms)), "
+                + "old AS (UPDATE executions x SET status = 'superseded', superseded_by = s.survivor, "
+                + "finished_at = timestamptz 'epoch' + ?::bigint * interval '1 millisecond', "
+                + "error = 'superseded by ' || (SELECT event_key FROM executions WHERE id = s.survivor) || ' (debounce)' "
+                + "FROM s WHERE x.ordering_key = s.k AND x.finished_at IS NULL AND x.status = 'queued' "
+                + "AND x.not_before IS NOT NULL AND x.id < s.survivor "
+                + "RETURNING x.id, x.event_key, x.workflow_id, x.workflow_version, x.published_at, x.error, x.debounce_from, "
+                + "s.survivor, s.maxms), "
+                + "burst AS (SELECT survivor, min(debounce_from) AS f, max(maxms) AS maxms FROM old GROUP BY survivor), "
+                + "cut AS (UPDATE executions y SET debounce_from = least(y.debounce_from, burst.f), "
+                + "not_before = least(y.not_before, least(y.debounce_from, burst.f) + burst.maxms * interval '1 millisecond') "
+                + "FROM burst WHERE y.id = burst.survivor RETURNING y.id), "
+                + "gone AS (DELETE FROM timers t USING old WHERE t.execution_id = old.id AND t.kind = 'start' RETURNING t.key) "
+                + "SELECT id, event_key, workflow_id, workflow_version, published_at, error FROM old ORDER BY id");
+        // A queued execution's start task; due when its debounce wait ends, or never until admitted.
+        insertStart = connection.prepareStatement("INSERT INTO timers (key, execution_id, task_partition, kind, due_at, tasks) "
+                + "SELECT ?, ?, ?, 'start', coalesce((SELECT not_before FROM executions WHERE id = ?), 'infinity'), ?::jsonb "
+                + "ON CONFLICT (key, kind) DO NOTHING");
         retiredAmong = connection.prepareStatement("SELECT event_key FROM retired_event_keys WHERE event_key = ANY(?)");
         undoExecutions = connection.prepareStatement("DELETE FROM executions WHERE id = ANY(?)");
         claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt) "
@@ -212,12 +241,31 @@ final class ExecutionStore implements AutoCloseable {
      *                admitted at once; the others are queued, and their start tasks are to be kept
      *                in {@code start} timers ({@link #queueStart})
      */
-    record Created(Map<String, Long> ids, Set<Long> running) {
+    record Created(Map<String, Long> ids, Set<Long> running, List<Superseded> superseded) {
+        /** Whether the execution of {@code id} was replaced by a later one of its lane in the same transaction. */
+        boolean supersededHere(long id) {
+            return superseded.stream().anyMatch(s -> s.id() == id);
+        }
     }
 
-    /** The executions of events without lanes, created running: {@link #createExecutions(List, List, long)} without lanes. */
+    /** An execution replaced, unrun, by a later event of its lane within its debounce window; finished now. */
+    record Superseded(long id, String eventKey, String workflow, int version, long publishedAt, String error, long finishedAt) {
+    }
+
+    /**
+     * An event's lane: its workflow's {@code concurrency.perKey}, and its debounce ({@code null}
+     * ms for none) (ADR 0021).
+     */
+    record Lane(int perKey, Long debounceMs, Long debounceMaxMs) {
+        static Lane of(dev.onceflow.common.workflow.Workflow wf) {
+            return new Lane(wf.perKey(), wf.debounce() == null ? null : wf.debounce().ms(),
+                    wf.debounce() == null ? null : wf.debounce().maxMs());
+        }
+    }
+
+    /** The executions of events without lanes, created running: {@link #createExecutions(List, List, long, long)} without lanes. */
     Map<String, Long> createExecutions(List<EventEnvelope> events) throws SQLException {
-        return createExecutions(events, java.util.Collections.nCopies(events.size(), null), 0).ids();
+        return createExecutions(events, java.util.Collections.nCopies(events.size(), null), 0, 0).ids();
     }
 
     /**
@@ -227,13 +275,18 @@ final class ExecutionStore implements AutoCloseable {
      * head (ADR 0021): older queued executions first, whose start tasks {@link #takeAdmitted} hands
      * over, their timers due at {@code startDueMs} in case they never go out.
      *
-     * @param perKeys per event, its workflow's {@code concurrency.perKey}, or null for no lane
+     * <p>A debounced event's execution waits {@code debounceMs} before its lane may admit it, and
+     * replaces the executions of its lane still waiting so (they become {@code superseded} now,
+     * at {@code nowMs}, and their start timers go); its own wait is cut to its burst's
+     * {@code debounceMaxMs}.
+     *
+     * @param lanes per event, its lane, or null for none
      */
-    Created createExecutions(List<EventEnvelope> events, List<Integer> perKeys, long startDueMs) throws SQLException {
+    Created createExecutions(List<EventEnvelope> events, List<Lane> lanes, long startDueMs, long nowMs) throws SQLException {
         Map<String, Long> created = new HashMap<>();
         Set<Long> running = new HashSet<>();
         if (events.isEmpty()) {
-            return new Created(created, running);
+            return new Created(created, running, List.of());
         }
         int n = events.size();
         String[] keys = new String[n];
@@ -245,12 +298,14 @@ final class ExecutionStore implements AutoCloseable {
         Integer[] depths = new Integer[n];
         String[] orderingKeys = new String[n];
         Integer[] limits = new Integer[n];
+        Long[] debounces = new Long[n];
         Set<String> laneKeys = new java.util.TreeSet<>();
         for (int i = 0; i < n; i++) {
             EventEnvelope e = events.get(i);
-            if (perKeys.get(i) != null && e.orderKey() != null) {
+            if (lanes.get(i) != null && e.orderKey() != null) {
                 orderingKeys[i] = e.orderKey();
-                limits[i] = perKeys.get(i);
+                limits[i] = lanes.get(i).perKey();
+                debounces[i] = lanes.get(i).debounceMs();
                 laneKeys.add(e.orderKey());
             }
             keys[i] = e.eventKey();
@@ -270,8 +325,9 @@ final class ExecutionStore implements AutoCloseable {
         insertExecutions.setArray(7, connection.createArrayOf("int4", depths));
         insertExecutions.setArray(8, connection.createArrayOf("text", orderingKeys));
         insertExecutions.setArray(9, connection.createArrayOf("int4", limits));
+        insertExecutions.setArray(10, connection.createArrayOf("int8", debounces));
         // The lanes are locked before the insert: ids within a lane follow its lock order.
-        lanes.lock(laneKeys);
+        this.lanes.lock(laneKeys);
         try (ResultSet rs = insertExecutions.executeQuery()) {
             while (rs.next()) {
                 created.put(rs.getString(1), rs.getLong(2));
@@ -286,27 +342,85 @@ final class ExecutionStore implements AutoCloseable {
                 running.add(id);
             }
         }
+        List<Superseded> superseded = supersede(events, lanes, created, nowMs);
         Set<Long> createdIds = new HashSet<>(created.values());
-        for (Lanes.Admitted a : lanes.admit(laneKeys, startDueMs)) {
+        for (Lanes.Admitted a : this.lanes.admit(laneKeys, startDueMs)) {
             if (createdIds.contains(a.id())) {
                 running.add(a.id()); // created here: the caller starts it
             } else {
                 admitted.add(a);
             }
         }
-        return new Created(created, running);
+        return new Created(created, running, superseded);
+    }
+
+    /**
+     * Debounce (ADR 0021): per lane with debounced executions created here, the newest replaces
+     * the lane's executions still in their debounce wait, and its wait is cut to its burst's maxMs.
+     */
+    private List<Superseded> supersede(List<EventEnvelope> events, List<Lane> lanes, Map<String, Long> created, long nowMs)
+            throws SQLException {
+        Map<String, Long> survivors = new java.util.TreeMap<>();
+        Map<String, Long> maxMs = new HashMap<>();
+        for (int i = 0; i < events.size(); i++) {
+            EventEnvelope e = events.get(i);
+            Long id = created.get(e.eventKey());
+            if (id != null && lanes.get(i) != null && lanes.get(i).debounceMs() != null && e.orderKey() != null) {
+                survivors.merge(e.orderKey(), id, Math::max);
+                maxMs.put(e.orderKey(), lanes.get(i).debounceMaxMs());
+            }
+        }
+        List<Superseded> superseded = new ArrayList<>();
+        if (survivors.isEmpty()) {
+            return superseded;
+        }
+        supersede.setArray(1, connection.createArrayOf("text", survivors.keySet().toArray(new String[0])));
+        supersede.setArray(2, connection.createArrayOf("int8", survivors.values().toArray(new Long[0])));
+        supersede.setArray(3, connection.createArrayOf("int8", survivors.keySet().stream().map(maxMs::get).toArray(Long[]::new)));
+        supersede.setLong(4, nowMs);
+        try (ResultSet rs = supersede.executeQuery()) {
+            while (rs.next()) {
+                Timestamp published = rs.getTimestamp(5);
+                superseded.add(new Superseded(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4),
+                        published == null ? 0 : published.getTime(), rs.getString(6), nowMs));
+            }
+        }
+        return superseded;
     }
 
     /** Keeps the start task of a queued execution in its {@code start} timer, not due until its lane admits it. */
     void queueStart(String eventKey, long executionId, int partition, dev.onceflow.common.TaskEnvelope start)
             throws SQLException {
-        insertTimer.setString(1, eventKey);
-        insertTimer.setLong(2, executionId);
-        insertTimer.setInt(3, partition);
-        insertTimer.setString(4, START);
-        insertTimer.setTimestamp(5, NOT_DUE);
-        insertTimer.setString(6, Json.text(List.of(start)));
-        insertTimer.executeUpdate();
+        insertStart.setString(1, eventKey);
+        insertStart.setLong(2, executionId);
+        insertStart.setInt(3, partition);
+        insertStart.setLong(4, executionId);
+        insertStart.setString(5, Json.text(List.of(start)));
+        insertStart.executeUpdate();
+    }
+
+    /** The ids among these that are queued in their lanes, with their ordering keys. */
+    Map<Long, String> queuedAmong(Set<Long> ids) throws SQLException {
+        flushFinishes();
+        Map<Long, String> queued = new HashMap<>();
+        if (ids.isEmpty()) {
+            return queued;
+        }
+        queuedAmong.setArray(1, connection.createArrayOf("int8", ids.toArray(new Long[0])));
+        try (ResultSet rs = queuedAmong.executeQuery()) {
+            while (rs.next()) {
+                queued.put(rs.getLong(1), rs.getString(2));
+            }
+        }
+        return queued;
+    }
+
+    /**
+     * Asks these lanes again (a debounced execution's wait ended, ADR 0021): under their locks,
+     * admits their heads. What it admits waits in {@link #takeAdmitted}.
+     */
+    void askLanes(Set<String> orderingKeys, long startDueMs) throws SQLException {
+        admitted.addAll(lanes.release(orderingKeys, startDueMs));
     }
 
     /**
@@ -430,8 +544,6 @@ final class ExecutionStore implements AutoCloseable {
      */
     static final long START_GRACE_MS = 10_000;
 
-    /** PostgreSQL's {@code 'infinity'}: a start timer before its lane admits it. */
-    private static final Timestamp NOT_DUE = new Timestamp(org.postgresql.PGStatement.DATE_POSITIVE_INFINITY);
 
     private void clearFinishes() {
         pendingFinishes.clear();

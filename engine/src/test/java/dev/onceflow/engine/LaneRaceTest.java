@@ -63,7 +63,7 @@ class LaneRaceTest {
             ExecutionStore inserter = new ExecutionStore(inserting);
             EventEnvelope second = new EventEnvelope(wf + "@2", wf, 1, 0, Json.MAPPER.createObjectNode(), "test", 0)
                     .withOrderKey(lane);
-            ExecutionStore.Created created = inserter.createExecutions(List.of(second), List.of(1), 0);
+            ExecutionStore.Created created = inserter.createExecutions(List.of(second), List.of(new ExecutionStore.Lane(1, null, null)), 0, 0);
             assertThat(created.running()).as("execution 1 runs, so 2 waits").isEmpty();
 
             finishing.setAutoCommit(false);

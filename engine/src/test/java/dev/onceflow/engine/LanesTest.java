@@ -249,6 +249,114 @@ class LanesTest {
         assertThat(List.of(status(a + "1"), status(a + "2"), status(b + "1"), status(b + "2"))).containsOnly("running");
     }
 
+    @Test
+    void aBurstOfOneKeyBecomesOneExecutionWithTheNewestDataAndTheRestAreRecordedSuperseded() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "\"debounce\": {\"ms\": 600000}, ");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/row-7";
+        // A burst in two batches (a redelivered copy of the first event among them), and another key's event.
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane)));
+        out.addAll(apply(List.of(event(wf, p + "1", lane), event(wf, p + "3", lane), event(wf, p + "x", wf.id() + "/row-8"))));
+        kafkaCommitted();
+
+        assertThat(List.of(status(p + "1"), status(p + "2"), status(p + "3"), status(p + "x")))
+                .as("nothing runs within the window; only the newest of the burst waits on")
+                .containsExactly("superseded", "superseded", "queued", "queued");
+        assertThat(effects(p)).isEmpty();
+        List<dev.onceflow.common.Outcome> outcomes = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : out) {
+            if (r.topic().equals(Topics.OUTCOMES)) {
+                outcomes.add(Json.read(r.value(), dev.onceflow.common.Outcome.class));
+            }
+        }
+        assertThat(outcomes).as("each superseded execution has its outcome, naming what replaced it; the copy of 1 "
+                        + "produces 1's again, the same")
+                .hasSize(3);
+        assertThat(new java.util.HashSet<>(outcomes)).hasSize(2);
+        assertThat(outcomes).extracting(dev.onceflow.common.Outcome::eventKey, dev.onceflow.common.Outcome::status)
+                .containsOnly(org.assertj.core.groups.Tuple.tuple(p + "1", "superseded"),
+                        org.assertj.core.groups.Tuple.tuple(p + "2", "superseded"));
+        assertThat(outcomes).filteredOn(o -> o.eventKey().equals(p + "1")).allSatisfy(o -> assertThat(o.error())
+                .as("1 gave way to the newest of its batch").isEqualTo("superseded by " + p + "2 (debounce)"));
+        assertThat(outcomes).filteredOn(o -> o.eventKey().equals(p + "2")).singleElement().satisfies(o -> assertThat(o.error())
+                .isEqualTo("superseded by " + p + "3 (debounce)"));
+
+        // The window ends (set by hand: PostgreSQL's clock decides, as for every timer).
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("UPDATE executions SET not_before = now() - interval '1 second' WHERE event_key = '" + p + "3'");
+            st.executeUpdate("UPDATE timers SET due_at = now() - interval '1 second' WHERE key = '" + p + "3' AND kind = 'start'");
+        }
+        List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(PARTITION), 10_000);
+        store.rollbackQuietly();
+        assertThat(due).extracting(ExecutionStore.DueTimer::key).contains(p + "3").doesNotContain(p + "1", p + "2", p + "x");
+        List<ConsumerRecord<byte[], byte[]>> fired = new ArrayList<>();
+        for (ExecutionStore.DueTimer t : due) {
+            if (t.key().equals(p + "3")) {
+                t.tasks().forEach(task -> fired.add(new ConsumerRecord<>(Topics.TASKS, PARTITION, offsets.getAndIncrement(),
+                        task.partitionKey().getBytes(StandardCharsets.UTF_8), Json.bytes(task))));
+            }
+        }
+        store.markFired(due.stream().filter(t -> t.key().equals(p + "3")).toList());
+        store.commit();
+        apply(fired);
+        kafkaCommitted();
+        assertThat(status(p + "3")).isEqualTo("succeeded");
+        assertThat(effects(p)).containsExactly(p + "3");
+        assertThat(status(p + "x")).as("the other key waits out its own window").isEqualTo("queued");
+    }
+
+    @Test
+    void aDebouncedExecutionWhoseWindowEndsWhileItsLaneIsBusyStartsWhenTheLaneFrees() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 600000, \"next\": \"effect\"}, " + EFFECT + "]",
+                "\"debounce\": {\"ms\": 600000}, ");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/k";
+        apply(List.of(event(wf, p + "1", lane)));
+        fire(endWindow(p + "1"));
+        assertThat(status(p + "1")).as("1 runs and waits on its delay").isEqualTo("running");
+
+        apply(List.of(event(wf, p + "2", lane)));
+        List<ProducerRecord<byte[], byte[]>> out = fire(endWindow(p + "2"));
+        assertThat(status(p + "2")).as("its window ended, but 1 holds the lane").isEqualTo("queued");
+        assertThat(tasks(out)).isEmpty();
+
+        // 1's delay ends: 1 finishes, and its finish admits 2, whose start timer (fired once already) is set again.
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("UPDATE timers SET due_at = now() - interval '1 second' WHERE key = '" + p + "1/wait'");
+        }
+        out = fire(p + "1/wait");
+        assertThat(status(p + "1")).isEqualTo("succeeded");
+        assertThat(status(p + "2")).isEqualTo("running");
+        assertThat(tasks(out)).extracting(TaskEnvelope::eventKey, TaskEnvelope::node)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(p + "2", "wait"));
+        assertThat(unfiredStartTimers(wf)).isZero();
+    }
+
+    /** Ends the debounce window of {@code eventKey} now (PostgreSQL's clock decides); returns its start timer's key. */
+    static String endWindow(String eventKey) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("UPDATE executions SET not_before = now() - interval '1 second' WHERE event_key = '" + eventKey + "'");
+            st.executeUpdate("UPDATE timers SET due_at = now() - interval '1 second' WHERE key = '" + eventKey + "' AND kind = 'start'");
+        }
+        return eventKey;
+    }
+
+    /** Fires the due timer {@code key} as EngineLoop does (tasks out, marked fired), then applies its tasks as the next poll. */
+    List<ProducerRecord<byte[], byte[]>> fire(String key) throws Exception {
+        List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(PARTITION), 10_000).stream()
+                .filter(t -> t.key().equals(key)).toList();
+        store.rollbackQuietly();
+        assertThat(due).as("timer " + key + " is due").hasSize(1);
+        List<ConsumerRecord<byte[], byte[]>> fired = new ArrayList<>();
+        due.get(0).tasks().forEach(task -> fired.add(new ConsumerRecord<>(Topics.TASKS, PARTITION, offsets.getAndIncrement(),
+                task.partitionKey().getBytes(StandardCharsets.UTF_8), Json.bytes(task))));
+        store.markFired(due);
+        store.commit();
+        List<ProducerRecord<byte[], byte[]>> out = apply(fired);
+        kafkaCommitted();
+        return out;
+    }
+
     static long unfiredStartTimers(Workflow wf) throws SQLException {
         try (Connection c = ds.getConnection(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "

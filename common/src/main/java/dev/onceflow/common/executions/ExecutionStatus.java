@@ -9,7 +9,9 @@ import java.util.Optional;
 public enum ExecutionStatus {
     RUNNING, SUCCEEDED, FAILED, CANCELLED,
     /** Waiting for its turn in its lane (ADR 0021): created, nothing of it ran yet. Not finished. */
-    QUEUED;
+    QUEUED,
+    /** Replaced by a later event of its lane within its workflow's debounce window (ADR 0021); never ran. Finished. */
+    SUPERSEDED;
 
     /** Whether the execution has ended (its {@code finished_at} is set). */
     public boolean finished() {

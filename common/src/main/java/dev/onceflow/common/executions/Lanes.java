@@ -63,12 +63,15 @@ public final class Lanes {
                 + "SELECT id, status, per_key, "
                 + "count(*) FILTER (WHERE status = 'running') OVER (PARTITION BY ordering_key) AS running, "
                 + "row_number() OVER (PARTITION BY ordering_key, status ORDER BY id) AS pos "
-                + "FROM executions WHERE ordering_key = ANY(?) AND finished_at IS NULL), "
+                // a debounced execution still in its wait is not in line yet
+                + "FROM executions WHERE ordering_key = ANY(?) AND finished_at IS NULL "
+                + "AND (status = 'running' OR not_before IS NULL OR not_before <= now())), "
                 + "picked AS (SELECT id FROM lane WHERE status = 'queued' AND pos <= coalesce(per_key, 1) - running), "
                 + "up AS (UPDATE executions x SET status = 'running' FROM picked WHERE x.id = picked.id AND x.status = 'queued' "
                 + "RETURNING x.id, x.event_key, x.ordering_key), "
-                + "t AS (UPDATE timers SET due_at = ? FROM up WHERE timers.execution_id = up.id AND timers.kind = 'start' "
-                + "AND timers.fired_at IS NULL RETURNING timers.execution_id, timers.tasks) "
+                // fired_at cleared: a debounced one's timer may have fired while its lane was busy
+                + "t AS (UPDATE timers SET due_at = ?, fired_at = NULL FROM up WHERE timers.execution_id = up.id "
+                + "AND timers.kind = 'start' RETURNING timers.execution_id, timers.tasks) "
                 + "SELECT up.id, up.event_key, up.ordering_key, t.tasks FROM up LEFT JOIN t ON t.execution_id = up.id ORDER BY up.id");
     }
 

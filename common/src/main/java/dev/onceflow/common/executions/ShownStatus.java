@@ -8,7 +8,7 @@ import java.util.stream.Collectors;
 /**
  * The one status vocabulary an operator reads, for executions and their node runs alike, in the
  * admin API, the CLI and the console: {@code running}, {@code waiting}, {@code succeeded},
- * {@code failed}, {@code cancelled}, {@code queued}. Derived when reading from what the engine stores
+ * {@code failed}, {@code cancelled}, {@code queued}, {@code superseded}. Derived when reading from what the engine stores
  * ({@link ExecutionStatus}, {@link NodeStatus}); never written back, because the engine's replay
  * reads {@code processed_keys.status} and owns those rows.
  *
@@ -24,14 +24,16 @@ import java.util.stream.Collectors;
 public enum ShownStatus {
     RUNNING, WAITING, SUCCEEDED, FAILED, CANCELLED,
     /** Waiting for the executions ahead of it in its lane (ADR 0021). */
-    QUEUED;
+    QUEUED,
+    /** Replaced, unrun, by a later event of its ordering key within the workflow's debounce window (ADR 0021). */
+    SUPERSEDED;
 
     /** The word the API, the CLI and the console use. */
     public String word() {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** "running, waiting, succeeded, failed, cancelled or queued", for messages and option descriptions. */
+    /** "running, waiting, succeeded, failed, cancelled, queued or superseded", for messages and option descriptions. */
     public static String words() {
         String all = Arrays.stream(values()).map(ShownStatus::word).collect(Collectors.joining(", "));
         int last = all.lastIndexOf(", ");
@@ -60,6 +62,7 @@ public enum ShownStatus {
             case FAILED -> FAILED;
             case CANCELLED -> CANCELLED;
             case QUEUED -> QUEUED;
+            case SUPERSEDED -> SUPERSEDED;
         };
     }
 

@@ -12,7 +12,7 @@ import java.util.Optional;
  * Immutable; build it through {@link Workflows#parse} so that it is validated.
  */
 public record Workflow(String id, Integer version, String description, Trigger trigger, String start, List<Node> nodes,
-                       String order, Concurrency concurrency) {
+                       String order, Concurrency concurrency, Debounce debounce) {
 
     /** {@code order: "key"}: events of one ordering key run in order, in lanes (ADRs 0020, 0021). */
     public static final String ORDER_KEY = "key";
@@ -29,9 +29,25 @@ public record Workflow(String id, Integer version, String description, Trigger t
         }
     }
 
+    /**
+     * Debounce (ADR 0021): a burst of events of one ordering key becomes one execution. With
+     * {@code keep: "last"} (the only keep so far) an event waits {@code ms} in its lane, and a later
+     * event of the same key within that time replaces it (the earlier execution is recorded
+     * {@code superseded}, never run), so the execution that runs has the newest data. A burst that
+     * never goes quiet still runs after {@code maxMs} (default 10 × {@code ms}).
+     */
+    public record Debounce(Long ms, String keep, Long maxMs) {
+        public static final String KEEP_LAST = "last";
+
+        public Debounce {
+            keep = keep == null ? KEEP_LAST : keep;
+            maxMs = maxMs == null && ms != null ? ms * 10 : maxMs;
+        }
+    }
+
     /** A definition with the default order and concurrency. */
     public Workflow(String id, Integer version, String description, Trigger trigger, String start, List<Node> nodes) {
-        this(id, version, description, trigger, start, nodes, null, null);
+        this(id, version, description, trigger, start, nodes, null, null, null);
     }
 
     public Workflow {
@@ -43,7 +59,7 @@ public record Workflow(String id, Integer version, String description, Trigger t
     }
 
     public Workflow withVersion(int newVersion) {
-        return new Workflow(id, newVersion, description, trigger, start, nodes, order, concurrency);
+        return new Workflow(id, newVersion, description, trigger, start, nodes, order, concurrency, debounce);
     }
 
     /**

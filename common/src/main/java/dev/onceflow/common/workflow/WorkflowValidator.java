@@ -23,6 +23,8 @@ final class WorkflowValidator {
 
     /** Most executions of one ordering key that may run at once. */
     static final int MAX_PER_KEY = 1_000;
+    /** The longest debounce window. */
+    static final long MAX_DEBOUNCE_MS = 3_600_000;
 
     /** {@code order} and {@code concurrency} (ADRs 0020, 0021). */
     static List<String> orderProblems(Workflow wf) {
@@ -37,6 +39,22 @@ final class WorkflowValidator {
             } else if (Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
                 problems.add("field 'concurrency.perKey': applies to lanes of one ordering key, but this workflow's order is "
                         + "\"none\"" + (wf.order() == null ? " (the default for its trigger)" : "") + "; set \"order\": \"key\"");
+            }
+        }
+        if (wf.debounce() != null) {
+            Workflow.Debounce d = wf.debounce();
+            if (d.ms() == null || d.ms() < 1 || d.ms() > MAX_DEBOUNCE_MS) {
+                problems.add("field 'debounce.ms': must be 1 to " + MAX_DEBOUNCE_MS + " (one hour), got " + d.ms());
+            } else if (d.maxMs() < d.ms()) {
+                problems.add("field 'debounce.maxMs': must be at least 'ms' (" + d.ms() + "), got " + d.maxMs());
+            }
+            if (!Workflow.Debounce.KEEP_LAST.equals(d.keep())) {
+                problems.add("field 'debounce.keep': only \"last\" is supported (the newest event of a burst runs), got '"
+                        + d.keep() + "'");
+            }
+            if (Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
+                problems.add("field 'debounce': applies to the events of one ordering key, but this workflow's order is \"none\""
+                        + (wf.order() == null ? " (the default for its trigger)" : "") + "; set \"order\": \"key\"");
             }
         }
         return problems;

@@ -254,7 +254,8 @@ class ExecutionRecordsTest {
 
         assertThat(counts.get(wf)).containsExactly(java.util.Map.entry(ShownStatus.RUNNING, 1L), java.util.Map.entry(ShownStatus.WAITING, 1L),
                 java.util.Map.entry(ShownStatus.SUCCEEDED, 2L), java.util.Map.entry(ShownStatus.FAILED, 1L),
-                java.util.Map.entry(ShownStatus.CANCELLED, 0L), java.util.Map.entry(ShownStatus.QUEUED, 1L));
+                java.util.Map.entry(ShownStatus.CANCELLED, 0L), java.util.Map.entry(ShownStatus.QUEUED, 1L),
+                java.util.Map.entry(ShownStatus.SUPERSEDED, 0L));
         assertThat(counts.get(other).get(ShownStatus.CANCELLED)).isEqualTo(1L);
         assertThat(counts.get(other).get(ShownStatus.SUCCEEDED)).isZero();
     }

@@ -8,7 +8,7 @@ class ShownStatusTest {
 
     @Test
     void oneVocabularyForExecutionsAndNodesWithWaitingAmongIt() {
-        assertThat(ShownStatus.words()).isEqualTo("running, waiting, succeeded, failed, cancelled or queued");
+        assertThat(ShownStatus.words()).isEqualTo("running, waiting, succeeded, failed, cancelled, queued or superseded");
         assertThat(ShownStatus.parse("waiting")).contains(ShownStatus.WAITING);
         assertThat(ShownStatus.parse("started")).as("the engine's word for a claimed node is not shown").isEmpty();
         assertThat(ShownStatus.parse("Waiting")).isEmpty();
