@@ -12,6 +12,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -88,12 +90,14 @@ class LongStatementIT {
     void aConsumerThatStopsPollingThatLongIsPutOutOfItsGroup() throws Exception {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.config(1).get(dev.onceflow.common.OnceflowConfig.KAFKA_BOOTSTRAP));
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, Fleet.uniqueId("control"));
+        String group = Fleet.uniqueId("control");
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, MAX_POLL_INTERVAL_MS);
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
         AtomicInteger lost = new AtomicInteger();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, p.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)))) {
             consumer.subscribe(List.of(Topics.EVENTS), new ConsumerRebalanceListener() {
                 @Override
                 public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
@@ -113,7 +117,10 @@ class LongStatementIT {
                 consumer.poll(Duration.ofMillis(200));
                 return !consumer.assignment().isEmpty();
             });
-            Thread.sleep(MAX_POLL_INTERVAL_MS + 5_000L); // a worker blocked in a statement, not polling
+            // A worker blocked in a statement, not polling: until the broker shows the group without it
+            // (its heartbeat thread leaves once max.poll.interval.ms passed without a poll), not for a guessed time.
+            await().atMost(Duration.ofMillis(MAX_POLL_INTERVAL_MS + 30_000L)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> admin.describeConsumerGroups(List.of(group)).all().get().get(group).members().isEmpty());
             consumer.poll(Duration.ofMillis(500));
         }
         assertThat(lost.get()).as("partitions revoked or lost after not polling").isPositive();

@@ -76,8 +76,11 @@ class RetentionIT {
         CompletableFuture<Void> storm = CompletableFuture.runAsync(() -> {
             while (storming.get()) {
                 publishAll(wf);
-                storms.incrementAndGet();
-                sleep(100);
+                fleet.flush();
+                long copies = (long) storms.incrementAndGet() * EVENTS;
+                // The next storm once the engine absorbed this one: paced by the engine, not by a guessed interval.
+                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(20))
+                        .until(() -> engine.metrics().duplicateEvents() - duplicatesAtStart >= copies);
             }
         });
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
@@ -147,14 +150,6 @@ class RetentionIT {
             EventEnvelope event = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, Fleet.data(i), "test",
                     1_700_000_000_500L);
             fleet.publishRaw(Topics.EVENTS, key, Json.bytes(event));
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

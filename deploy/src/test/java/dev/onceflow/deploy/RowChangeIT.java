@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -186,11 +187,13 @@ class RowChangeIT {
 
         int total = 10_000;
         AtomicInteger committed = new AtomicInteger();
-        Thread writer = new Thread(() -> insertRows(table, total, committed), "row-writer");
+        CountDownLatch killed = new CountDownLatch(1);
+        Thread writer = new Thread(() -> insertRows(table, total, committed, killed), "row-writer");
         writer.start();
         await().atMost(Duration.ofSeconds(120)).until(() -> fleet.executions(wf.id()) >= 2_500);
         long killedAt = System.nanoTime();
         leader.kill9();
+        killed.countDown(); // the writer's second half goes in after the kill
         long executionsAtKill = fleet.executions(wf.id());
         await().atMost(Duration.ofSeconds(60)).until(() -> standby.captureStatus().capturing("public." + table));
         long takeoverMs = (System.nanoTime() - killedAt) / 1_000_000;
@@ -221,8 +224,12 @@ class RowChangeIT {
                 .isGreaterThanOrEqualTo(total);
     }
 
-    /** Inserts {@code total} rows in transactions of 1 to 500 rows, counting committed rows. */
-    private void insertRows(String table, int total, AtomicInteger committed) {
+    /**
+     * Inserts {@code total} rows in transactions of 1 to 500 rows, counting committed rows; past half
+     * of them it waits for {@code killed}, so the kill lands mid-stream: rows written before it, read
+     * by the leader, and rows written after it, for the standby alone.
+     */
+    private void insertRows(String table, int total, AtomicInteger committed, CountDownLatch killed) {
         int[] sizes = {1, 7, 50, 3, 200, 13, 500, 1, 90, 31};
         try (Connection c = fleet.ds.getConnection();
              PreparedStatement insert = c.prepareStatement("INSERT INTO " + table + " (id, batch) VALUES (?, ?)")) {
@@ -237,8 +244,10 @@ class RowChangeIT {
                 }
                 insert.executeBatch();
                 c.commit();
-                committed.addAndGet(size);
-                Thread.sleep(15); // spread the load over seconds, so the kill lands mid-stream
+                if (committed.addAndGet(size) >= total / 2 && killed.getCount() > 0
+                        && !killed.await(3, TimeUnit.MINUTES)) {
+                    throw new IllegalStateException("the leader was not killed within 3 minutes");
+                }
             }
         } catch (Exception e) {
             throw new IllegalStateException("row writer failed after " + committed.get() + " rows", e);

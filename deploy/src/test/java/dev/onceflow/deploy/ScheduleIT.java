@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -61,12 +62,15 @@ class ScheduleIT {
 
         await().atMost(Duration.ofSeconds(60)).until(() -> executedTicks(wf.id()).size() >= 12);
         fleet.closeDispatcher(first);          // one replica dies mid-way ...
-        Thread.sleep(2500);
+        int beforeRestart = executedTicks(wf.id()).size();
+        await().atMost(Duration.ofSeconds(30)).until(() -> executedTicks(wf.id()).size() >= beforeRestart + 2); // ticks go on without it
         fleet.startDispatcher();               // ... and comes back
 
         await().atMost(Duration.ofSeconds(90)).until(() -> Instant.now().isAfter(end.plusSeconds(3))
                 && executedTicks(wf.id()).size() >= 30);
-        Thread.sleep(2000); // late copies from the replicas would show up as extra rows now
+        // Late copies from the replicas would show up as extra rows: the count must hold for 2 s, not only be reached.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(30))
+                .until(() -> executedTicks(wf.id()).size() == 30 && fleet.effects(wf.id()) == 30);
         TreeSet<Long> ticks = executedTicks(wf.id());
         assertThat(ticks).hasSize(30);
         assertThat(ticks.first()).isEqualTo(start.toEpochMilli());
@@ -92,12 +96,20 @@ class ScheduleIT {
             fleet.closeDispatcher(d);
         }
         Instant closedAt = Instant.now();
+        // Not replaceable by a clock or a condition: the ticks must come due by the wall clock while no
+        // dispatcher runs. Dispatcher builds its ScheduleSource on Clock.systemUTC() (no seam to hand it a
+        // settable clock, main code), and with every replica closed nothing changes that a test could wait on.
         Thread.sleep(6000);                    // about six ticks come due with no dispatcher running
         Dispatcher back = fleet.startDispatcher();
         Instant restarted = back.scheduleStartedAt();
 
         await().atMost(Duration.ofSeconds(90)).until(() -> Instant.now().isAfter(end.plusSeconds(3)));
-        Thread.sleep(2000);
+        // Late copies would show up as extra rows: until the ticks executed have not changed for 2 s.
+        AtomicReference<TreeSet<Long>> seen = new AtomicReference<>(executedTicks(wf.id()));
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(60)).until(() -> {
+            TreeSet<Long> now = executedTicks(wf.id());
+            return now.equals(seen.getAndSet(now));
+        });
         TreeSet<Long> ticks = executedTicks(wf.id());
         long missedWindowFrom = closedAt.toEpochMilli() + 1000; // the tick at the moment of closing may have fired
         long executedWhileDown = ticks.subSet(missedWindowFrom, false, restarted.toEpochMilli(), true).size();

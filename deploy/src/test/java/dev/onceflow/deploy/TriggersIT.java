@@ -60,7 +60,9 @@ class TriggersIT {
         }
 
         await().atMost(Duration.ofSeconds(90)).until(() -> fleet.finished(byId.id()) >= 2 && fleet.finished(byPosition.id()) >= 3);
-        Thread.sleep(2000);
+        // Late copies would show up as extra executions: the counts must hold for 2 s, not only be reached.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(30))
+                .until(() -> fleet.executions(byId.id()) == 2 && fleet.executions(byPosition.id()) == 3);
         // With an id pointer: o-1 and o-2, once each, whatever the copies.
         assertThat(fleet.executions(byId.id())).isEqualTo(2);
         assertThat(fleet.count("SELECT count(*) FROM executions WHERE event_key = ?", byId.id() + "@1768006800000#o-1")).isEqualTo(1);
@@ -95,7 +97,9 @@ class TriggersIT {
 
         await().atMost(Duration.ofSeconds(60)).until(() -> fleet.count(
                 "SELECT count(*) FROM executions WHERE event_key = ? AND finished_at IS NOT NULL", wf.id() + "@0#pay-77") == 1);
-        Thread.sleep(2000);
+        // A late copy would show up as a second execution: the count must hold for 2 s, not only be reached.
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(30)).until(() -> fleet.count(
+                "SELECT count(*) FROM executions WHERE workflow_id = ? AND event_key LIKE '%#pay-77'", wf.id()) == 1);
         // The warm-up call without a key is its own event; the three keyed calls are one.
         assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ? AND event_key LIKE '%#pay-77'", wf.id())).isEqualTo(1);
         assertThat(fleet.duplicateEffects(wf.id())).isZero();

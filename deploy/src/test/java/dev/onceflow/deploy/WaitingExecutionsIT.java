@@ -47,7 +47,11 @@ class WaitingExecutionsIT {
                         + "WHERE e.workflow_id = ?", wf.id()) == EVENTS);
         fleet.stop(first);
         long firedBeforeStop = fleet.count("SELECT count(*) FROM it_effects WHERE node = 'after' AND event_key LIKE ? || '@%'", wf.id());
-        Thread.sleep(2500);
+        // Until every timer still pending is due by PostgreSQL's clock (the one timers are fired by),
+        // so the next engine finds them due, not for a guessed time.
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200))
+                .until(() -> fleet.count("SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id "
+                        + "WHERE e.workflow_id = ? AND t.fired_at IS NULL AND t.due_at > now()", wf.id()) == 0);
 
         Engine second = fleet.startEngine(2);
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.finished(wf.id()) == EVENTS);

@@ -1,6 +1,7 @@
 package dev.onceflow.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.EventEnvelope;
@@ -24,8 +25,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -229,6 +232,8 @@ class PipelineTest {
         TaskEnvelope b = new TaskEnvelope(key, executionId(key), wf.id(), wf.version(), "b", "", 0, null, Map.of(), 0);
         ExecutionStore other = new ExecutionStore(ds.getConnection());
         BatchPipeline otherPipeline = pipeline(other, ClaimPolicy.ONCE);
+        int otherPid = RetentionRaceTest.backendPid(other.connection());
+        other.rollbackQuietly();
         try {
             Batch.Counts mine = new Batch.Counts();
             Batch.Counts theirs = new Batch.Counts();
@@ -241,7 +246,8 @@ class PipelineTest {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(300);
+            // Seen in pg_stat_activity, not guessed with a sleep: the second claim waits on the first transaction.
+            RetentionRaceTest.awaitLockWait(ds, otherPid);
             assertThat(racing).as("the second claim waits for the first transaction").isNotDone();
             store.commit();
             List<ProducerRecord<byte[], byte[]>> theirOut = racing.get(30, TimeUnit.SECONDS);
@@ -325,6 +331,24 @@ class PipelineTest {
         return tasks;
     }
 
+    private List<TaskEnvelope> fireDueTimersUnchecked() {
+        try {
+            return fireDueTimers();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Fires due timers until one carries the task of this retry attempt (due by PostgreSQL's clock); returns those. */
+    List<TaskEnvelope> awaitRetryAttempt(int attempt) {
+        AtomicReference<List<TaskEnvelope>> fired = new AtomicReference<>(List.of());
+        await("attempt " + attempt + "'s timer fires").atMost(Duration.ofSeconds(30)).pollInSameThread()
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> !fired.updateAndGet(f -> fireDueTimersUnchecked().stream().filter(t -> t.attempt() == attempt).toList())
+                        .isEmpty());
+        return fired.get();
+    }
+
     @Test
     void aCalculationSetsVariablesThatTheNodesAfterItSee() throws Exception {
         Workflow wf = deploy("""
@@ -363,11 +387,12 @@ class PipelineTest {
         assertThat(tasks(commit(List.of(event(wf, key)), new Batch.Counts()))).isEmpty();
         assertThat(count("SELECT count(*) FROM timers WHERE execution_id = " + executionId(key))).isEqualTo(1);
 
-        List<TaskEnvelope> fired = List.of();
-        while (fired.isEmpty()) {
-            Thread.sleep(100);
-            fired = fireDueTimers();
-        }
+        // Due by PostgreSQL's clock (timers.due_at <= now()), which no Clock given to the pipeline moves:
+        // look until it fires, not for a fixed time.
+        AtomicReference<List<TaskEnvelope>> due = new AtomicReference<>(List.of());
+        await("the delay's timer fires").atMost(Duration.ofSeconds(30)).pollInSameThread().pollInterval(Duration.ofMillis(100))
+                .until(() -> !due.updateAndGet(f -> fireDueTimersUnchecked()).isEmpty());
+        List<TaskEnvelope> fired = due.get();
         long firedAt = System.currentTimeMillis();
         assertThat(firedAt - started).as("never early").isGreaterThanOrEqualTo(1500);
         assertThat(fired).singleElement().satisfies(t -> assertThat(t.node()).isEqualTo("after"));
@@ -398,16 +423,17 @@ class PipelineTest {
 
         commit(List.of(event(wf, key)), new Batch.Counts());
         List<Long> firedAfter = new ArrayList<>();
-        while (!"succeeded".equals(executionStatus(key)) && !"failed".equals(executionStatus(key))) {
-            assertThat(System.currentTimeMillis() - started).as("the retries finish").isLessThan(30_000);
-            Thread.sleep(50);
-            List<TaskEnvelope> fired = fireDueTimers();
-            if (!fired.isEmpty()) {
-                firedAfter.add(System.currentTimeMillis() - started);
-                Batch.Counts counts = new Batch.Counts();
-                drain(commit(fired.stream().map(this::task).toList(), counts), counts);
-            }
-        }
+        // Each look fires what PostgreSQL's clock made due and runs it, until the execution ends.
+        await("the retries finish").atMost(Duration.ofSeconds(30)).pollInSameThread().pollInterval(Duration.ofMillis(50))
+                .until(() -> {
+                    List<TaskEnvelope> fired = fireDueTimers();
+                    if (!fired.isEmpty()) {
+                        firedAfter.add(System.currentTimeMillis() - started);
+                        Batch.Counts counts = new Batch.Counts();
+                        drain(commit(fired.stream().map(this::task).toList(), counts), counts);
+                    }
+                    return "succeeded".equals(executionStatus(key)) || "failed".equals(executionStatus(key));
+                });
 
         assertThat(executionStatus(key)).isEqualTo("succeeded");
         assertThat(effects(key)).isEqualTo(1);
@@ -504,8 +530,10 @@ class PipelineTest {
         store.connection().createStatement().execute("UPDATE executions SET status = 'cancelled', finished_at = now() "
                 + "WHERE event_key = '" + key + "' AND finished_at IS NULL");
         store.commit();
-        Thread.sleep(300);
-        List<TaskEnvelope> fired = fireDueTimers();
+        AtomicReference<List<TaskEnvelope>> due = new AtomicReference<>(List.of());
+        await("the cancelled execution's timer fires").atMost(Duration.ofSeconds(30)).pollInSameThread()
+                .pollInterval(Duration.ofMillis(50)).until(() -> !due.updateAndGet(f -> fireDueTimersUnchecked()).isEmpty());
+        List<TaskEnvelope> fired = due.get();
         assertThat(fired).hasSize(1);
         Batch.Counts counts = new Batch.Counts();
 
@@ -691,11 +719,7 @@ class PipelineTest {
             String key = wf.id() + "@503";
             commit(List.of(event(wf, key)), new Batch.Counts());
             callAndRecord(pipeline, store, pipeline.takeCalls());
-            List<TaskEnvelope> fired = List.of();
-            for (int i = 0; i < 100 && fired.isEmpty(); i++) {
-                Thread.sleep(50);
-                fired = fireDueTimers().stream().filter(t -> t.attempt() == 2).toList();
-            }
+            List<TaskEnvelope> fired = awaitRetryAttempt(2);
             commit(fired.stream().map(this::task).toList(), new Batch.Counts());
             callAndRecord(pipeline, store, pipeline.takeCalls());
 
@@ -708,10 +732,12 @@ class PipelineTest {
     @Test
     void anAttemptAfterACallThatTimedOutRepeatsItUnderTheSameKey() throws Exception {
         // The first call is answered too late: it reached the receiver, but the engine cannot know.
+        // Its answer is held until the engine has recorded the call as timed out, not for a guessed time.
+        CountDownLatch timedOut = new CountDownLatch(1);
         try (LocalReceiver receiver = LocalReceiver.start((k, calls, path, body) -> {
             if (calls == 1) {
                 try {
-                    Thread.sleep(1_500);
+                    timedOut.await(60, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -723,12 +749,13 @@ class PipelineTest {
                       "retry": {"attempts": 3, "backoffMs": 100, "jitter": 0}}]""".formatted(receiver.url()));
             String key = wf.id() + "@timeout";
             commit(List.of(event(wf, key)), new Batch.Counts());
-            callAndRecord(pipeline, store, pipeline.takeCalls());
-            List<TaskEnvelope> fired = List.of();
-            for (int i = 0; i < 100 && fired.isEmpty(); i++) {
-                Thread.sleep(50);
-                fired = fireDueTimers().stream().filter(t -> t.attempt() == 2).toList();
+            try {
+                callAndRecord(pipeline, store, pipeline.takeCalls());
+            } finally {
+                timedOut.countDown();
             }
+            assertThat(receiver.callsByKey()).as("the first call reached the receiver").containsEntry(key + "/call", 1);
+            List<TaskEnvelope> fired = awaitRetryAttempt(2);
             assertThat(fired).hasSize(1);
             assertThat(fired.get(0).processedKey()).as("the attempt runs under its own processed key").isEqualTo(key + "/call#2");
             commit(fired.stream().map(this::task).toList(), new Batch.Counts());

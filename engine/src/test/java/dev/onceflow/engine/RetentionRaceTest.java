@@ -3,6 +3,7 @@ package dev.onceflow.engine;
 import static dev.onceflow.engine.RetentionTest.DAY;
 import static dev.onceflow.engine.RetentionTest.count;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.Json;
@@ -13,11 +14,13 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -87,7 +90,7 @@ class RetentionRaceTest {
                     throw new CompletionException(e);
                 }
             });
-            awaitLockWait(enginePid);
+            awaitLockWait(ds, enginePid);
             assertThat(decoding.isDone()).as("the engine waits for retention").isFalse();
 
             // 3. Retention commits; the engine's insert goes on.
@@ -129,7 +132,7 @@ class RetentionRaceTest {
                     throw new CompletionException(e);
                 }
             });
-            awaitLockWait(enginePid);
+            awaitLockWait(ds, enginePid);
             retention.commit();
             boolean inserted = inserting.get(1, TimeUnit.MINUTES);
             engine.commit();
@@ -147,23 +150,27 @@ class RetentionRaceTest {
         }
     }
 
-    /** Until the backend waits for a lock (here: for the transaction deleting the row its insert conflicts with). */
-    static void awaitLockWait(int pid) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    /**
+     * Until the backend waits for a lock (here: for the transaction deleting the row its insert
+     * conflicts with), as {@code pg_stat_activity} on {@code ds}'s server shows it; fails after 60 s.
+     */
+    static void awaitLockWait(DataSource ds, int pid) throws Exception {
         try (Connection c = ds.getConnection();
              PreparedStatement ps = c.prepareStatement("SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = ?")) {
             ps.setInt(1, pid);
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next() && "Lock".equals(rs.getString(1))) {
-                        assertThat(rs.getString(2)).as("waits for a transaction to end").isEqualTo("transactionid");
-                        return;
-                    }
-                }
-                Thread.sleep(10);
-            }
+            AtomicReference<String> waitEvent = new AtomicReference<>();
+            await("backend " + pid + " waits for a lock").atMost(Duration.ofSeconds(60)).pollInSameThread()
+                    .pollInterval(Duration.ofMillis(10)).until(() -> {
+                        try (ResultSet rs = ps.executeQuery()) {
+                            if (rs.next() && "Lock".equals(rs.getString(1))) {
+                                waitEvent.set(rs.getString(2));
+                                return true;
+                            }
+                            return false;
+                        }
+                    });
+            assertThat(waitEvent.get()).as("waits for a transaction to end").isEqualTo("transactionid");
         }
-        throw new AssertionError("backend " + pid + " never waited for a lock");
     }
 
     private static ConsumerRecord<byte[], byte[]> event(Workflow wf, String key) {
