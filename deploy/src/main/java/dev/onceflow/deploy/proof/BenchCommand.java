@@ -308,6 +308,7 @@ public final class BenchCommand {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("executions_per_round", n);
         r.put("rounds", results);
+        r.put("same_order_spread", sameOrderSpread(results));
         r.put("on_executions_per_s", round(on / onRounds, 1));
         r.put("off_executions_per_s", round(off / offRounds, 1));
         Double ratio = BenchSummary.ratio(on / onRounds, off / offRounds);
@@ -315,6 +316,28 @@ public final class BenchCommand {
         r.put("within_10_percent", ratio != null && ratio >= 0.9);
         out.printf("  w1-order: on %,.0f/s, off %,.0f/s, on/off %s%n", on / onRounds, off / offRounds, ratio);
         return r;
+    }
+
+    /**
+     * How far apart the rounds of one order are, the larger of the two: |a − b| / mean(a, b) of
+     * their executions/s. Both rounds of a side run the same code, so this is the run's noise; an
+     * on/off ratio is worth reading against the 10 % bound only when it is well under 0.1.
+     */
+    static double sameOrderSpread(List<Map<String, Object>> rounds) {
+        Map<Object, List<Double>> byOrder = new LinkedHashMap<>();
+        for (Map<String, Object> round : rounds) {
+            byOrder.computeIfAbsent(round.get("order"), k -> new ArrayList<>()).add(((Number) round.get("executions_per_s")).doubleValue());
+        }
+        double spread = 0;
+        for (List<Double> rates : byOrder.values()) {
+            double min = rates.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+            double max = rates.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+            double mean = rates.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+            if (mean > 0) {
+                spread = Math.max(spread, (max - min) / mean);
+            }
+        }
+        return round(spread, 3);
     }
 
     /** The ratios of the run's figures to each other and to its limits, for whichever of them it measured. */

@@ -145,10 +145,19 @@ class BenchPlanTest {
     }
 
     @Test
+    void theSameOrderSpreadIsTheLargerGapBetweenRoundsOfOneOrder() {
+        List<Map<String, Object>> rounds = List.of(
+                Map.of("order", "key", "executions_per_s", 900.0), Map.of("order", "none", "executions_per_s", 1000.0),
+                Map.of("order", "none", "executions_per_s", 1000.0), Map.of("order", "key", "executions_per_s", 1100.0));
+        assertThat(BenchCommand.sameOrderSpread(rounds)).isEqualTo(0.2);
+        assertThat(BenchCommand.sameOrderSpread(rounds.subList(1, 3))).isEqualTo(0.0);
+    }
+
+    @Test
     void summaryNamesOnlyTheMeasuredFigures() {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("w1_order", Map.of("on_executions_per_s", 2712.4, "off_executions_per_s", 3000.0, "on_over_off", 0.904,
-                "within_10_percent", true));
+                "within_10_percent", true, "same_order_spread", 0.021));
         Map<String, Object> slow = new LinkedHashMap<>();
         slow.put("unaffected", Map.of("published", 6000, "finished", 6000, "over_1s", 120L,
                 "latency_ms", Map.of("p50", 35L, "p99", 4900L)));
@@ -156,7 +165,8 @@ class BenchPlanTest {
         report.put("slow_key", slow);
         List<String> lines = BenchSummary.lines(report);
         assertThat(lines).containsExactly(
-                "w1 with order \"key\" (on): 2,712 executions/s; with order \"none\" (off): 3,000 executions/s; on/off 0.904 (within 10 %)",
+                "w1 with order \"key\" (on): 2,712 executions/s; with order \"none\" (off): 3,000 executions/s; on/off 0.904 (within 10 %); "
+                        + "rounds of one order 2 % apart",
                 "slow-key: unaffected keys p50 35 ms, p99 4900 ms (6000 of 6000 finished, 120 over 1 s); slow key: 15 of 15 finished, "
                         + "p50 5040 ms");
         assertThat(BenchChart.html(Map.of(), "t", lines)).contains("<li>w1 with order &quot;key&quot; (on)");
