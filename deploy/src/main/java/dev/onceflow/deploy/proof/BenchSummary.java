@@ -28,7 +28,7 @@ final class BenchSummary {
         if (order != null) {
             lines.add("w1 with order \"key\" (on): " + perS(order.get("on_executions_per_s")) + " executions/s; with order \"none\" (off): "
                     + perS(order.get("off_executions_per_s")) + " executions/s; on/off " + order.get("on_over_off")
-                    + (Boolean.TRUE.equals(order.get("within_10_percent")) ? " (within 10 %)" : " (more than 10 % lower)")
+                    + (Boolean.TRUE.equals(order.get("within_10_percent")) ? " (at most 10 % lower)" : " (more than 10 % lower)")
                     + (order.get("same_order_spread") instanceof Number spread
                     ? String.format(Locale.ROOT, "; rounds of one order %.0f %% apart%s", spread.doubleValue() * 100,
                     spread.doubleValue() >= 0.05 ? ", too noisy to judge 10 %" : "") : ""));

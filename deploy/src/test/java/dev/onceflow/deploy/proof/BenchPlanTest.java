@@ -165,7 +165,7 @@ class BenchPlanTest {
         report.put("slow_key", slow);
         List<String> lines = BenchSummary.lines(report);
         assertThat(lines).containsExactly(
-                "w1 with order \"key\" (on): 2,712 executions/s; with order \"none\" (off): 3,000 executions/s; on/off 0.904 (within 10 %); "
+                "w1 with order \"key\" (on): 2,712 executions/s; with order \"none\" (off): 3,000 executions/s; on/off 0.904 (at most 10 % lower); "
                         + "rounds of one order 2 % apart",
                 "slow-key: unaffected keys p50 35 ms, p99 4900 ms (6000 of 6000 finished, 120 over 1 s); slow key: 15 of 15 finished, "
                         + "p50 5040 ms");
