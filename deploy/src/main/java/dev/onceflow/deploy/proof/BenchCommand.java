@@ -152,8 +152,8 @@ public final class BenchCommand {
                         rounds.get(i), null)));
             }
             OnceflowConfig config = infra.config();
-            boolean measured = plan.runsThroughput() || plan.runs(BenchPlan.Workload.LATENCY);
-            if (measured) {
+            boolean engineRuns = plan.runsThroughput() || plan.runs(BenchPlan.Workload.LATENCY);
+            if (engineRuns) {
                 try (StoreCatalog catalog = new StoreCatalog(store, config)) {
                     Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
                     dispatcher.start();

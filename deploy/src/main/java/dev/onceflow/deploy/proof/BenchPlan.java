@@ -11,7 +11,8 @@ import java.util.stream.Collectors;
 /**
  * Which workloads one {@code onceflow bench} run measures: all of them by default, or those named by
  * {@code --only} (comma-separated), or the latency workload alone ({@code --latency-only}). The
- * warm-up always runs; the ratios are computed from whatever was measured.
+ * warm-up runs whenever the engine does (any workload but {@code limits}); the ratios are computed
+ * from whatever was measured.
  */
 record BenchPlan(Set<Workload> workloads) {
 
