@@ -11,10 +11,20 @@ final class BenchChart {
 
     /** One pair of charts (throughput, latency) per section, each on its own time axis. */
     static String html(Map<String, List<Map<String, Object>>> sections, String title) {
+        return html(sections, title, List.of());
+    }
+
+    /** The charts below a list of headline figures ({@link BenchSummary#lines}). */
+    static String html(Map<String, List<Map<String, Object>>> sections, String title, List<String> summary) {
         StringBuilder sb = new StringBuilder();
         sb.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>").append(title).append("</title>")
                 .append("<style>body{font-family:sans-serif;margin:24px}svg{border:1px solid #ccc;margin-bottom:16px}</style></head><body>")
                 .append("<h1>").append(title).append("</h1>");
+        if (!summary.isEmpty()) {
+            sb.append("<ul>");
+            summary.forEach(line -> sb.append("<li>").append(escape(line)).append("</li>"));
+            sb.append("</ul>");
+        }
         sections.forEach((name, series) -> sb.append("<h2>").append(name).append("</h2>").append(section(series == null ? List.of() : series)));
         sb.append("</body></html>\n");
         return sb.toString();
@@ -63,6 +73,10 @@ final class BenchChart {
         }
         return "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"2\"" + (dashed ? " stroke-dasharray=\"5,4\"" : "")
                 + " points=\"" + pts.toString().trim() + "\"/>";
+    }
+
+    static String escape(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 
     private static double num(Object o) {

@@ -46,7 +46,10 @@ public final class BenchCommand {
     private LocalInfra infra;
     private DataSource ds;
     private int latencySeconds = 20;
-    private boolean latencyOnly;
+    private BenchPlan plan = BenchPlan.all();
+    private int slowKeySeconds = 60;
+    private int slowKeyRate = 100;
+    private int slowKeyMs = (int) BenchSlowKey.SLOW_ANSWER_MS;
 
     private BenchCommand(PrintStream out, int workers) {
         this.out = out;
@@ -57,13 +60,20 @@ public final class BenchCommand {
             "Measure throughput and latency next to the bare Kafka and PostgreSQL limits.\n"
                     + "Throughput and latency on the embedded infrastructure, next to the bare Kafka and PostgreSQL limits of the same\n"
                     + "run; writes FILE and a chart. Latency: w1 at 10/s and 100/s, hop by hop, next to a bare transactional hop\n"
-                    + "and a bare durable commit.", List.of(
+                    + "and a bare durable commit. w1-order: w1 with order \"key\" and \"none\" (rounds key, none, none, key).\n"
+                    + "slow-key: one http node; one key's calls answered after 5 s, 1,000 other keys' at once; the other keys'\n"
+                    + "latency.", List.of(
             Args.Opt.value("executions", "N", "Executions of the throughput run (default 20000)."),
             Args.Opt.value("workers", "N", "Engine worker threads (default 3)."),
             Args.Opt.value("storm-keys", "N", "Distinct keys of the duplicate storm (default 5000)."),
             Args.Opt.value("limit-records", "N", "Records of the bare Kafka and PostgreSQL limit runs (default 100000)."),
             Args.Opt.value("latency-seconds", "N", "Seconds of each latency rate (default 20)."),
-            Args.Opt.flag("latency-only", "Measure latency only."),
+            Args.Opt.flag("latency-only", "Measure latency only (the same as --only latency)."),
+            Args.Opt.value("only", "LIST", "Measure only these workloads, comma-separated, of: " + BenchPlan.Workload.known()
+                    + " (default all)."),
+            Args.Opt.value("slow-key-seconds", "N", "Seconds of publishing in the slow-key workload (default 60)."),
+            Args.Opt.value("slow-key-rate", "N", "Events/s of the other keys in the slow-key workload (default 100)."),
+            Args.Opt.value("slow-key-ms", "N", "Milliseconds the slow key's calls take to answer (default 5000; 0: a control run)."),
             Args.Opt.value("json", "FILE", "Write the report as JSON to FILE (and a chart beside it).")));
 
     public static int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
@@ -74,32 +84,49 @@ public final class BenchCommand {
         int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);
         BenchCommand bench = new BenchCommand(out, args.intValue("workers", 3, 1, 64));
         bench.latencySeconds = args.intValue("latency-seconds", 20, 5, 3600);
-        bench.latencyOnly = args.flag("latency-only");
+        bench.plan = BenchPlan.of(args.get("only", null), args.flag("latency-only"));
+        bench.slowKeySeconds = args.intValue("slow-key-seconds", 60, 5, 3600);
+        bench.slowKeyRate = args.intValue("slow-key-rate", 100, 1, 10_000);
+        bench.slowKeyMs = args.intValue("slow-key-ms", (int) BenchSlowKey.SLOW_ANSWER_MS, 0, 14_000);
         Map<String, Object> report = bench.execute(n, stormKeys, limitRecords);
         out.println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        List<String> summary = BenchSummary.lines(report);
+        summary.forEach(out::println);
         String json = args.get("json", null);
-        if (json != null && bench.latencyOnly) {
-            Files.write(Path.of(json), Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
-        } else if (json != null) {
+        if (json != null) {
             Path jsonPath = Path.of(json);
             Files.write(jsonPath, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
             Path html = jsonPath.resolveSibling(jsonPath.getFileName().toString().replaceAll("\\.json$", "") + ".html");
-            Map<String, Object> w1 = castMap(report.get("w1"));
-            @SuppressWarnings("unchecked")
-            List<Map<String, Object>> full = (List<Map<String, Object>>) w1.get("timeline");
-            @SuppressWarnings("unchecked")
-            List<Map<String, Object>> half = (List<Map<String, Object>>) castMap(w1.get("at_half_load")).get("timeline");
-            Map<String, List<Map<String, Object>>> sections = new LinkedHashMap<>();
-            sections.put("w1 at full load: " + n + " executions published at once (" + w1.get("executions_per_s") + " executions/s)", full);
-            sections.put("w1 at half load: " + castMap(w1.get("at_half_load")).get("target_per_s") + " executions/s offered", half);
-            Files.writeString(html, BenchChart.html(sections, "onceflow bench"));
+            Files.writeString(html, BenchChart.html(chartSections(report, n), "onceflow bench", summary));
             out.println("Figures written to " + json + ", chart to " + html);
         }
         return 0;
     }
 
+    /** The timelines the chart shows: w1 at full and half load, and the slow-key workload's unaffected keys. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, List<Map<String, Object>>> chartSections(Map<String, Object> report, int n) {
+        Map<String, List<Map<String, Object>>> sections = new LinkedHashMap<>();
+        Map<String, Object> w1 = castMap(report.get("w1"));
+        if (w1 != null) {
+            Map<String, Object> half = castMap(w1.get("at_half_load"));
+            sections.put("w1 at full load: " + n + " executions published at once (" + w1.get("executions_per_s") + " executions/s)",
+                    (List<Map<String, Object>>) w1.get("timeline"));
+            sections.put("w1 at half load: " + half.get("target_per_s") + " executions/s offered",
+                    (List<Map<String, Object>>) half.get("timeline"));
+        }
+        Map<String, Object> slow = castMap(report.get("slow_key"));
+        if (slow != null) {
+            sections.put("slow-key: the " + slow.get("other_keys") + " unaffected keys at " + slow.get("other_rate_per_s")
+                            + " events/s, while one key's calls take " + slow.get("slow_answer_ms") + " ms",
+                    (List<Map<String, Object>>) slow.get("timeline"));
+        }
+        return sections;
+    }
+
     private Map<String, Object> execute(int n, int stormKeys, int limitRecords) throws Exception {
         Path dir = Files.createTempDirectory("onceflow-bench-");
+        out.println("Workloads: " + String.join(", ", plan.labels()));
         out.println("Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ...");
         infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
                 OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"));
@@ -107,6 +134,7 @@ public final class BenchCommand {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),
                 "java", System.getProperty("java.version"), "postgres_fsync", "on", "synchronous_commit", "on"));
+        report.put("workloads", plan.labels());
         try {
             Scripts.run(ds, "CREATE TABLE bench_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL)");
             WorkflowStore store = new WorkflowStore(ds);
@@ -114,92 +142,238 @@ public final class BenchCommand {
             Workflow base = Workflows.parse("bench-w1.json", def);
             Map<String, Workflow> wfs = new LinkedHashMap<>();
             for (String id : List.of("bench-w1", "bench-w1-half", "bench-w1-engine", "bench-w2", "bench-warmup", "bench-lat-10",
-                    "bench-lat-100")) {
+                    "bench-lat-100", "bench-w1-order-warmup")) {
                 wfs.put(id, store.deploy(new Workflow(id, null, base.description(), base.trigger(), base.start(), base.nodes())));
             }
-            OnceflowConfig config = infra.config();
-            try (StoreCatalog catalog = new StoreCatalog(store, config)) {
-                Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
-                dispatcher.start();
-                Engine engine = new Engine(config, ds);
-                engine.start();
-                try (KafkaProducer<byte[], byte[]> producer = PublishCommand.producer(config.with(Map.of(
-                        "kafka.producer.linger.ms", "5", "kafka.producer.batch.size", "131072")))) {
-                    out.println("Warm-up: 2,000 executions");
-                    publish(producer, wfs.get("bench-warmup"), 2000, 0, 1, false);
-                    awaitFinished("bench-warmup", 2000, engine);
-                    report.put("latency", latency(wfs));
-                    if (latencyOnly) {
-                        engine.close();
-                        dispatcher.close();
-                        return report;
-                    }
-                    long cpu0 = cpuMillis();
-
-                    out.printf("w1: %,d executions of 3 INSERT nodes, published as fast as possible%n", n);
-                    Map<String, Object> w1 = workload(producer, wfs.get("bench-w1"), n, 0, engine);
-                    double rate = ((Number) w1.get("executions_per_s")).doubleValue();
-                    int halfN = Math.max(100, n / 4);
-                    out.printf("w1 at half load: %,d executions at %.0f/s%n", halfN, rate / 2);
-                    Map<String, Object> half = workload(producer, wfs.get("bench-w1-half"), halfN, rate / 2, engine);
-                    Map<String, Object> halfReport = new LinkedHashMap<>();
-                    halfReport.put("target_per_s", Math.round(rate / 2));
-                    halfReport.put("executions", half.get("executions"));
-                    halfReport.put("executions_per_s", half.get("executions_per_s"));
-                    halfReport.put("latency_ms", half.get("latency_ms"));
-                    halfReport.put("timeline", half.get("timeline"));
-                    w1.put("at_half_load", halfReport);
-                    report.put("w1", w1);
-
-                    out.printf("w1, engine only: %,d executions published straight to %s (no dispatcher)%n", n, Topics.EVENTS);
-                    Map<String, Object> engineOnly = workload(producer, wfs.get("bench-w1-engine"), n, 0, engine, true);
-                    engineOnly.remove("timeline");
-                    report.put("w1_engine_only", engineOnly);
-
-                    out.printf("w2: duplicate storm, %,d keys × 4 copies%n", stormKeys);
-                    report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys, engine));
-
-                    int waitsN = Math.max(100, n / 10);
-                    out.printf("w3: %,d executions of sql → delay 1 s → http (local receiver) → sql, published as fast as possible%n",
-                            waitsN);
-                    report.put("w3_waits", waits(producer, store, waitsN, engine));
-                    report.put("engine_cpu_s_in_workloads", (cpuMillis() - cpu0) / 1000.0);
-                }
-                engine.close();
-                dispatcher.close();
+            List<String> rounds = BenchPlan.orderRounds();
+            for (int i = 0; i < rounds.size(); i++) {
+                String id = orderRoundWorkflow(rounds, i);
+                wfs.put(id, store.deploy(new Workflow(id, null, base.description(), base.trigger(), base.start(), base.nodes(),
+                        rounds.get(i), null)));
             }
-            out.println("limits: bare Kafka transactional consume-produce and bare batched PostgreSQL inserts");
-            Map<String, Object> limits = new LinkedHashMap<>();
-            limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers));
-            limits.put("postgres_batched_insert_rows_per_s", BenchLimits.postgres(ds, limitRecords, 100));
-            report.put("limits", limits);
-            Map<String, Object> w1 = castMap(report.get("w1"));
-            double execs = ((Number) w1.get("executions_per_s")).doubleValue();
-            Map<String, Object> ratios = new LinkedHashMap<>();
-            // Each execution moves 2 records through the engine's transactions (the event consumed,
-            // the outcome produced; its nodes run inline in the event's batch) and writes 11 rows
-            // (execution insert and finish, 3 × claim, effect and outcome update), most of them in
-            // multi-row statements or JDBC batches shared with the rest of its poll batch.
-            double engineOnly = ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue();
-            double kafkaLimit = ((Number) limits.get("kafka_txn_consume_produce_records_per_s")).doubleValue();
-            double pgLimit = ((Number) limits.get("postgres_batched_insert_rows_per_s")).doubleValue();
-            ratios.put("w1_engine_records_per_s_over_kafka_limit", round(execs * 2 / kafkaLimit, 3));
-            ratios.put("w1_statements_per_s_over_postgres_insert_limit", round(execs * 11 / pgLimit, 3));
-            ratios.put("engine_only_records_per_s_over_kafka_limit", round(engineOnly * 2 / kafkaLimit, 3));
-            ratios.put("engine_only_statements_per_s_over_postgres_insert_limit", round(engineOnly * 11 / pgLimit, 3));
-            ratios.put("w1_over_engine_only", round(execs / engineOnly, 3));
-            report.put("ratios", ratios);
+            OnceflowConfig config = infra.config();
+            boolean engineRuns = plan.runsThroughput() || plan.runs(BenchPlan.Workload.LATENCY);
+            if (engineRuns) {
+                try (StoreCatalog catalog = new StoreCatalog(store, config)) {
+                    Dispatcher dispatcher = new Dispatcher(config, catalog, ds);
+                    dispatcher.start();
+                    Engine engine = new Engine(config, ds);
+                    engine.start();
+                    try (KafkaProducer<byte[], byte[]> producer = PublishCommand.producer(config.with(Map.of(
+                            "kafka.producer.linger.ms", "5", "kafka.producer.batch.size", "131072")))) {
+                        out.println("Warm-up: 2,000 executions");
+                        publish(producer, wfs.get("bench-warmup"), 2000, 0, 1, false);
+                        awaitFinished("bench-warmup", 2000, engine);
+                        if (plan.runs(BenchPlan.Workload.LATENCY)) {
+                            report.put("latency", latency(wfs));
+                        }
+                        long cpu0 = cpuMillis();
+                        workloads(report, producer, store, wfs, n, stormKeys, engine);
+                        if (plan.runsThroughput()) {
+                            report.put("engine_cpu_s_in_workloads", (cpuMillis() - cpu0) / 1000.0);
+                        }
+                    }
+                    engine.close();
+                    dispatcher.close();
+                }
+            }
+            if (plan.runs(BenchPlan.Workload.LIMITS)) {
+                out.println("limits: bare Kafka transactional consume-produce and bare batched PostgreSQL inserts");
+                Map<String, Object> limits = new LinkedHashMap<>();
+                limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers));
+                limits.put("postgres_batched_insert_rows_per_s", BenchLimits.postgres(ds, limitRecords, 100));
+                report.put("limits", limits);
+            }
+            Map<String, Object> ratios = ratios(report);
+            if (!ratios.isEmpty()) {
+                report.put("ratios", ratios);
+            }
             report.put("peak_rss_mb", peakRssMb());
             report.put("cpu_s", cpuMillis() / 1000.0);
-            report.put("target_met", execs >= 1000);
-            report.put("target_met_engine_only",
-                    ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue() >= 1000);
+            if (report.containsKey("w1")) {
+                report.put("target_met", ((Number) castMap(report.get("w1")).get("executions_per_s")).doubleValue() >= 1000);
+            }
+            if (report.containsKey("w1_engine_only")) {
+                report.put("target_met_engine_only",
+                        ((Number) castMap(report.get("w1_engine_only")).get("executions_per_s")).doubleValue() >= 1000);
+            }
             return report;
         } finally {
             infra.close();
             try (var walk = Files.walk(dir)) {
                 walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
+        }
+    }
+
+    /** The throughput workloads the plan names, in their order, into the report. */
+    private void workloads(Map<String, Object> report, KafkaProducer<byte[], byte[]> producer, WorkflowStore store,
+                           Map<String, Workflow> wfs, int n, int stormKeys, Engine engine) throws Exception {
+        if (plan.runs(BenchPlan.Workload.W1)) {
+            out.printf("w1: %,d executions of 3 INSERT nodes, published as fast as possible%n", n);
+            Map<String, Object> w1 = workload(producer, wfs.get("bench-w1"), n, 0, engine);
+            double rate = ((Number) w1.get("executions_per_s")).doubleValue();
+            int halfN = Math.max(100, n / 4);
+            out.printf("w1 at half load: %,d executions at %.0f/s%n", halfN, rate / 2);
+            Map<String, Object> half = workload(producer, wfs.get("bench-w1-half"), halfN, rate / 2, engine);
+            Map<String, Object> halfReport = new LinkedHashMap<>();
+            halfReport.put("target_per_s", Math.round(rate / 2));
+            halfReport.put("executions", half.get("executions"));
+            halfReport.put("executions_per_s", half.get("executions_per_s"));
+            halfReport.put("latency_ms", half.get("latency_ms"));
+            halfReport.put("timeline", half.get("timeline"));
+            w1.put("at_half_load", halfReport);
+            report.put("w1", w1);
+        }
+        if (plan.runs(BenchPlan.Workload.W1_ENGINE)) {
+            out.printf("w1, engine only: %,d executions published straight to %s (no dispatcher)%n", n, Topics.EVENTS);
+            Map<String, Object> engineOnly = workload(producer, wfs.get("bench-w1-engine"), n, 0, engine, true);
+            engineOnly.remove("timeline");
+            report.put("w1_engine_only", engineOnly);
+        }
+        if (plan.runs(BenchPlan.Workload.W1_ORDER)) {
+            report.put("w1_order", ordering(producer, wfs, n, engine));
+        }
+        if (plan.runs(BenchPlan.Workload.W2)) {
+            out.printf("w2: duplicate storm, %,d keys × 4 copies%n", stormKeys);
+            report.put("w2", storm(producer, wfs.get("bench-w2"), stormKeys, engine));
+        }
+        if (plan.runs(BenchPlan.Workload.W3)) {
+            int waitsN = Math.max(100, n / 10);
+            out.printf("w3: %,d executions of sql → delay 1 s → http (local receiver) → sql, published as fast as possible%n",
+                    waitsN);
+            report.put("w3_waits", waits(producer, store, waitsN, engine));
+        }
+        if (plan.runs(BenchPlan.Workload.SLOW_KEY)) {
+            Map<String, Object> slow = new BenchSlowKey(ds, out, slowKeyMs).run(store, producer, slowKeySeconds, slowKeyRate);
+            report.put("slow_key", slow);
+        }
+    }
+
+    /** The workflow id of round {@code i} of the ordering comparison: {@code bench-w1-order-key-1}, … */
+    static String orderRoundWorkflow(List<String> rounds, int i) {
+        int nth = 0;
+        for (int j = 0; j <= i; j++) {
+            if (rounds.get(j).equals(rounds.get(i))) {
+                nth++;
+            }
+        }
+        return "bench-w1-order-" + rounds.get(i) + "-" + nth;
+    }
+
+    /**
+     * w1 with {@code order: "key"} (on) and {@code "none"} (off), n executions per round, rounds
+     * {@link BenchPlan#orderRounds}, after a warm-up round of n that is not counted. Every record of every round has its own record key (the
+     * ordering key a kafka trigger derives from it), so on measures lane bookkeeping alone.
+     */
+    private Map<String, Object> ordering(KafkaProducer<byte[], byte[]> producer, Map<String, Workflow> wfs, int n, Engine engine)
+            throws Exception {
+        List<String> rounds = BenchPlan.orderRounds();
+        // Not counted: after the 2,000 of the warm-up alone, the first round ran 30 % slower than the last.
+        out.printf("w1-order warm-up: %,d executions (not counted)%n", n);
+        Thread warm = new Thread(() -> publish(producer, wfs.get("bench-w1-order-warmup"), n, 0, 1, false, "ow-"), "bench-publisher");
+        warm.start();
+        awaitFinished("bench-w1-order-warmup", n, engine);
+        warm.join();
+        List<Map<String, Object>> results = new ArrayList<>();
+        double on = 0;
+        double off = 0;
+        int onRounds = 0;
+        int offRounds = 0;
+        for (int i = 0; i < rounds.size(); i++) {
+            String id = orderRoundWorkflow(rounds, i);
+            out.printf("w1-order round %d of %d: %,d executions with order \"%s\" (%s), published as fast as possible%n", i + 1,
+                    rounds.size(), n, rounds.get(i), id);
+            String prefix = "o" + i + "-";
+            Thread publisher = new Thread(() -> publish(producer, wfs.get(id), n, 0, 1, false, prefix), "bench-publisher");
+            publisher.start();
+            awaitFinished(id, n, engine);
+            publisher.join();
+            Map<String, Object> f = figures(id, n);
+            double rate = ((Number) f.get("executions_per_s")).doubleValue();
+            Map<String, Object> round = new LinkedHashMap<>();
+            round.put("order", rounds.get(i));
+            round.put("executions", f.get("executions"));
+            round.put("executions_per_s", rate);
+            round.put("latency_ms", f.get("latency_ms"));
+            results.add(round);
+            if (rounds.get(i).equals(Workflow.ORDER_KEY)) {
+                on += rate;
+                onRounds++;
+            } else {
+                off += rate;
+                offRounds++;
+            }
+        }
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("executions_per_round", n);
+        r.put("rounds", results);
+        r.put("same_order_spread", sameOrderSpread(results));
+        r.put("on_executions_per_s", round(on / onRounds, 1));
+        r.put("off_executions_per_s", round(off / offRounds, 1));
+        Double ratio = BenchSummary.ratio(on / onRounds, off / offRounds);
+        r.put("on_over_off", ratio);
+        r.put("within_10_percent", ratio != null && ratio >= 0.9);
+        out.printf("  w1-order: on %,.0f/s, off %,.0f/s, on/off %s%n", on / onRounds, off / offRounds, ratio);
+        return r;
+    }
+
+    /**
+     * How far apart the rounds of one order are, the larger of the two: |a − b| / mean(a, b) of
+     * their executions/s. Both rounds of a side run the same code, so this is the run's noise; an
+     * on/off ratio is worth reading against the 10 % bound only when it is well under 0.1.
+     */
+    static double sameOrderSpread(List<Map<String, Object>> rounds) {
+        Map<Object, List<Double>> byOrder = new LinkedHashMap<>();
+        for (Map<String, Object> round : rounds) {
+            byOrder.computeIfAbsent(round.get("order"), k -> new ArrayList<>()).add(((Number) round.get("executions_per_s")).doubleValue());
+        }
+        double spread = 0;
+        for (List<Double> rates : byOrder.values()) {
+            double min = rates.stream().mapToDouble(Double::doubleValue).min().orElse(0);
+            double max = rates.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+            double mean = rates.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+            if (mean > 0) {
+                spread = Math.max(spread, (max - min) / mean);
+            }
+        }
+        return round(spread, 3);
+    }
+
+    /** The ratios of the run's figures to each other and to its limits, for whichever of them it measured. */
+    static Map<String, Object> ratios(Map<String, Object> report) {
+        Map<String, Object> ratios = new LinkedHashMap<>();
+        Map<String, Object> limits = castMap(report.get("limits"));
+        Object w1 = report.containsKey("w1") ? castMap(report.get("w1")).get("executions_per_s") : null;
+        Object engineOnly = report.containsKey("w1_engine_only") ? castMap(report.get("w1_engine_only")).get("executions_per_s") : null;
+        if (limits != null) {
+            // Each execution moves 2 records through the engine's transactions (the event consumed,
+            // the outcome produced; its nodes run inline in the event's batch) and writes 11 rows
+            // (execution insert and finish, 3 × claim, effect and outcome update), most of them in
+            // multi-row statements or JDBC batches shared with the rest of its poll batch.
+            Object kafkaLimit = limits.get("kafka_txn_consume_produce_records_per_s");
+            Object pgLimit = limits.get("postgres_batched_insert_rows_per_s");
+            putRatio(ratios, "w1_engine_records_per_s_over_kafka_limit", times(w1, 2), kafkaLimit);
+            putRatio(ratios, "w1_statements_per_s_over_postgres_insert_limit", times(w1, 11), pgLimit);
+            putRatio(ratios, "engine_only_records_per_s_over_kafka_limit", times(engineOnly, 2), kafkaLimit);
+            putRatio(ratios, "engine_only_statements_per_s_over_postgres_insert_limit", times(engineOnly, 11), pgLimit);
+        }
+        putRatio(ratios, "w1_over_engine_only", w1, engineOnly);
+        Map<String, Object> order = castMap(report.get("w1_order"));
+        if (order != null) {
+            putRatio(ratios, "w1_order_on_over_off", order.get("on_executions_per_s"), order.get("off_executions_per_s"));
+        }
+        return ratios;
+    }
+
+    private static Object times(Object v, double f) {
+        return v instanceof Number x ? x.doubleValue() * f : null;
+    }
+
+    private static void putRatio(Map<String, Object> ratios, String name, Object a, Object b) {
+        Double r = BenchSummary.ratio(a, b);
+        if (r != null) {
+            ratios.put(name, r);
         }
     }
 
@@ -254,8 +428,16 @@ public final class BenchCommand {
         return figures(wf.id(), n);
     }
 
-    /** Publishes n trigger records (copies each), paced at ratePerS when it is positive. */
     private void publish(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, int copies, boolean direct) {
+        publish(producer, wf, n, ratePerS, copies, direct, "b");
+    }
+
+    /**
+     * Publishes n trigger records (copies each), paced at ratePerS when it is positive; record i has
+     * id and record key {@code idPrefix + i}.
+     */
+    private void publish(KafkaProducer<byte[], byte[]> producer, Workflow wf, int n, double ratePerS, int copies, boolean direct,
+                         String idPrefix) {
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
             if (ratePerS > 0) {
@@ -270,7 +452,7 @@ public final class BenchCommand {
                     }
                 }
             }
-            String id = "b" + i;
+            String id = idPrefix + i;
             ObjectNode data = Json.MAPPER.createObjectNode().put("n", i);
             if (direct) {
                 // Straight onto the events topic, as the dispatcher would write it: the engine alone.
@@ -434,7 +616,7 @@ public final class BenchCommand {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> castMap(Object o) {
-        return (Map<String, Object>) o;
+        return o instanceof Map<?, ?> ? (Map<String, Object>) o : null;
     }
 
     static double round(double v, int digits) {

@@ -1,0 +1,105 @@
+package dev.onceflow.deploy.proof;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Which workloads one {@code onceflow bench} run measures: all of them by default, or those named by
+ * {@code --only} (comma-separated), or the latency workload alone ({@code --latency-only}). The
+ * warm-up runs whenever the engine does (any workload but {@code limits}); the ratios are computed
+ * from whatever was measured.
+ */
+record BenchPlan(Set<Workload> workloads) {
+
+    /** A workload of {@code bench}, by the name {@code --only} takes; in the order a run measures them. */
+    enum Workload {
+        LATENCY("latency"),
+        W1("w1"),
+        W1_ENGINE("w1-engine"),
+        W1_ORDER("w1-order"),
+        W2("w2"),
+        W3("w3"),
+        SLOW_KEY("slow-key"),
+        LIMITS("limits");
+
+        final String label;
+
+        Workload(String label) {
+            this.label = label;
+        }
+
+        static String known() {
+            return Arrays.stream(values()).map(w -> w.label).collect(Collectors.joining(", "));
+        }
+    }
+
+    BenchPlan {
+        workloads = workloads.isEmpty() ? EnumSet.noneOf(Workload.class) : EnumSet.copyOf(workloads);
+    }
+
+    static BenchPlan all() {
+        return new BenchPlan(EnumSet.allOf(Workload.class));
+    }
+
+    /**
+     * The plan of {@code --only LIST} and {@code --latency-only}.
+     *
+     * @param only        the value of {@code --only} (null when not given)
+     * @throws IllegalArgumentException naming an unknown workload, an empty list, or both options at once
+     */
+    static BenchPlan of(String only, boolean latencyOnly) {
+        if (only != null && latencyOnly) {
+            throw new IllegalArgumentException("--only and --latency-only exclude each other (--latency-only is --only latency)");
+        }
+        if (latencyOnly) {
+            return new BenchPlan(EnumSet.of(Workload.LATENCY));
+        }
+        if (only == null) {
+            return all();
+        }
+        Set<Workload> chosen = EnumSet.noneOf(Workload.class);
+        for (String part : only.split(",")) {
+            String name = part.trim().toLowerCase(Locale.ROOT);
+            if (name.isEmpty()) {
+                continue;
+            }
+            Workload w = Arrays.stream(Workload.values()).filter(x -> x.label.equals(name)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("--only: unknown workload '" + part.trim() + "'; known: "
+                            + Workload.known()));
+            chosen.add(w);
+        }
+        if (chosen.isEmpty()) {
+            throw new IllegalArgumentException("--only: name at least one workload of " + Workload.known());
+        }
+        return new BenchPlan(chosen);
+    }
+
+    boolean runs(Workload w) {
+        return workloads.contains(w);
+    }
+
+    /** Whether the engine runs any workload after the latency one (so that its CPU time is worth reporting). */
+    boolean runsThroughput() {
+        return workloads.stream().anyMatch(w -> w != Workload.LATENCY && w != Workload.LIMITS);
+    }
+
+    /** The labels of the chosen workloads, in the order a run measures them. */
+    List<String> labels() {
+        List<String> labels = new ArrayList<>();
+        workloads.forEach(w -> labels.add(w.label));
+        return labels;
+    }
+
+    /**
+     * The rounds of the ordering comparison (w1 with {@code order: key}, then {@code none}): ABBA,
+     * so that a machine that speeds up or slows down during the run treats both sides alike.
+     */
+    static List<String> orderRounds() {
+        return List.of("key", "none", "none", "key");
+    }
+}
