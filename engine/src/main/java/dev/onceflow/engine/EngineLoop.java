@@ -1,7 +1,6 @@
 package dev.onceflow.engine;
 
 import dev.onceflow.common.Topics;
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,11 +11,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -25,35 +22,31 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One engine worker: a {@code read_committed} consumer of {@value Topics#EVENTS} and
- * {@value Topics#TASKS}, one transactional producer, and one PostgreSQL connection. One loop over
- * three kinds of work, each handed to {@link TwoCommits} (PostgreSQL commit, then one Kafka
- * transaction, then the marks that must follow it):
+ * {@value Topics#TASKS}, one transactional producer ({@link WorkerClients}), and one PostgreSQL
+ * connection ({@link WorkerDatabase}). One loop over three kinds of work, each handed to
+ * {@link TwoCommits} (PostgreSQL commit, then one Kafka transaction, then the marks that follow it):
  * <ul>
  *   <li>a poll batch ({@link BatchPipeline#apply}), whose Kafka transaction carries its offsets;</li>
- *   <li>the answers of {@code http} calls ({@link HttpCalls}, off this thread; recorded by
- *       {@link BatchPipeline#record}), without offsets, their lease timers marked fired after;</li>
- *   <li>due timers, whose tasks are produced before the timers are marked fired.</li>
+ *   <li>the answers of {@code http} calls, made off this thread by {@link HttpCalls} and recorded
+ *       by {@link BatchPipeline#record}: no offsets, their lease timers marked fired after;</li>
+ *   <li>due timers ({@link DueTimers}): tasks produced, then the timers marked fired.</li>
  * </ul>
  * The loop polls every iteration and never pauses a partition for a call: a slow endpoint holds
- * its own executions only (ADR 0021). Only a long statement still pauses and polls ({@link #keepMembership}).
+ * its own executions only (ADR 0021). Only a long statement still pauses and polls ({@link KeepMembership}).
  *
  * <p>Why the commits come in this order: the PostgreSQL commit is the durable proof that each node
  * ran (its processed key); the Kafka commit only moves the offsets and publishes follow-ups. A
- * crash between the two redelivers the batch (or, for a call's outcome, the lease timer delivers
- * the task again), whose nodes are found processed and whose follow-ups are produced again. A
- * zombie that lost its partitions cannot commit offsets: the group generation fences it.
+ * crash between the two redelivers the batch (for a call's outcome: its lease timer delivers the
+ * task again), whose nodes are found processed and whose follow-ups are produced again. A zombie
+ * that lost its partitions cannot commit offsets: the group generation fences it.
  *
- * <p>Every failure is classified once ({@link Failures#classify}; {@link TwoCommits.Failed} says
- * whether PostgreSQL had committed):
- * <ul>
- *   <li>transient: roll back, abort, rewind the batch to its first offsets (a call's outcome or a
- *       timer: left to its timer), back off, go on; a lost connection is replaced;</li>
- *   <li>poison: replay the batch record by record ({@link BatchPipeline}) to find the record; it
- *       gets {@code engine.poison.max.attempts} tries and is then dead-lettered with the reason;</li>
- *   <li>fenced, or a failed abort: close the clients and rejoin the group, which restarts from the
- *       committed offsets.</li>
- * </ul>
- * No failure of one record ends the worker: only {@link #stop()} or an interrupt does.
+ * <p>Every failure is classified once ({@link Failures#classify}; {@link TwoCommits.Failed} adds
+ * whether PostgreSQL had committed): transient (roll back, abort, rewind the batch to its first
+ * offsets, back off; a call's outcome or a timer is left to its timer; a lost connection is
+ * replaced); poison (replay the batch record by record to find the record, which gets
+ * {@code engine.poison.max.attempts} tries and is then dead-lettered with the reason); fenced, or a
+ * failed abort (close the clients and rejoin the group, which restarts from the committed
+ * offsets). No failure of one record ends the worker: only {@link #stop()} or an interrupt does.
  * Runs on its own thread; {@link #stop()} may be called from any thread.
  */
 final class EngineLoop implements Runnable {
@@ -69,26 +62,17 @@ final class EngineLoop implements Runnable {
 
     private final String name;
     private final EngineSettings settings;
-    private final DataSource dataSource;
-    private final WorkflowCache workflows;
     private final EngineMetrics metrics;
     private final EngineHooks hooks;
-    private final java.time.Clock clock;
     private final ExecutionTraces traces;
-    private final KafkaClients clients;
     private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
     private final CountDownLatch stopped = new CountDownLatch(1);
-    private final PoisonAttempts poison;
+    private final Ownership ownership;
+    private final WorkerClients kafka;
+    private final NodeRunner runner;
+    private final WorkerDatabase db;
     /** The worker's http step, for its life: calls survive a reconnect and are recorded after it. */
     private final HttpCalls calls;
-    private final Ownership ownership;
-
-    private Consumer<byte[], byte[]> consumer;
-    private Producer<byte[], byte[]> producer;
-    private TwoCommits commits;
-    private ExecutionStore store;
-    private BatchPipeline handler;
-    private NodeRunner runner;
     private int consecutiveFailures;
 
     /**
@@ -99,16 +83,16 @@ final class EngineLoop implements Runnable {
                EngineHooks hooks, java.time.Clock clock, ExecutionTraces traces, KafkaClients clients) {
         this.name = name;
         this.settings = settings;
-        this.dataSource = dataSource;
-        this.workflows = workflows;
         this.metrics = metrics;
         this.hooks = hooks;
-        this.clock = clock;
         this.traces = traces;
-        this.clients = clients;
-        this.poison = new PoisonAttempts(settings.poisonMaxAttempts());
-        this.calls = new HttpCalls(settings.httpConcurrency(), clock, metrics, traces);
         this.ownership = new Ownership(metrics);
+        this.kafka = new WorkerClients(name, settings, clients, ownership);
+        // For the life of the worker: its long statements keep the worker in its group.
+        this.runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts());
+        runner.keepAlive(new KeepMembership(kafka::consumer, metrics));
+        this.db = new WorkerDatabase(name, dataSource, settings, workflows, runner, clock);
+        this.calls = new HttpCalls(settings.httpConcurrency(), clock, metrics, traces);
     }
 
     State state() {
@@ -130,7 +114,8 @@ final class EngineLoop implements Runnable {
         try {
             while (state.get() == State.RUNNING) {
                 try {
-                    openClients();
+                    db.store();
+                    kafka.open();
                     pollLoop();
                 } catch (WakeupException e) {
                     // stop() woke us up; the loop condition ends the worker
@@ -166,9 +151,7 @@ final class EngineLoop implements Runnable {
         } finally {
             closeClients();
             calls.close(); // what was not recorded comes back through its lease timer
-            if (runner != null) {
-                runner.close();
-            }
+            runner.close();
             state.set(State.STOPPED);
             stopped.countDown();
             LOG.info("Engine worker {} stopped", name);
@@ -178,10 +161,7 @@ final class EngineLoop implements Runnable {
     /** Asks the worker to finish its unit of work (or abort its open transaction) and leave the group. */
     void stop() {
         if (state.compareAndSet(State.RUNNING, State.STOPPING) || state.compareAndSet(State.CREATED, State.STOPPED)) {
-            Consumer<byte[], byte[]> c = consumer;
-            if (c != null) {
-                c.wakeup();
-            }
+            kafka.wakeup();
         }
     }
 
@@ -189,52 +169,12 @@ final class EngineLoop implements Runnable {
         return stopped.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private void openClients() throws SQLException {
-        openStore();
-        if (producer == null) {
-            producer = clients.producer(name, settings);
-            producer.initTransactions();
-        }
-        if (consumer == null) {
-            consumer = clients.consumer(name, settings);
-            ownership.attach(consumer);
-            consumer.subscribe(List.of(Topics.EVENTS, Topics.TASKS), ownership);
-        }
-        if (commits == null) {
-            commits = new TwoCommits(producer, consumer::groupMetadata);
-        }
-    }
-
-    /** Opens the PostgreSQL side (after a start, or after the connection was lost). */
-    private void openStore() throws SQLException {
-        if (store == null) {
-            Connection connection = dataSource.getConnection();
-            try (java.sql.Statement st = connection.createStatement()) {
-                // A frozen or partitioned zombie must not hold its uncommitted claims (row locks)
-                // for longer than this: PostgreSQL ends its session and the new owner of the
-                // partition proceeds (ADR 0009). Statements themselves are not affected.
-                st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
-            }
-            store = new ExecutionStore(connection);
-            if (runner == null) {
-                // For the life of the worker: its long statements keep the worker in its group.
-                runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts());
-                runner.keepAlive(new KeepMembership(() -> consumer, metrics));
-            }
-            handler = new BatchPipeline(store, workflows, runner, clock,
-                    settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE, poison);
-        }
-    }
-
     private void pollLoop() throws Exception {
         long nextTimerCheck = System.nanoTime();
         while (state.get() == State.RUNNING) {
-            ConsumerRecords<byte[], byte[]> records = consumer.poll(calls.idle() ? IDLE_POLL : BUSY_POLL);
+            ConsumerRecords<byte[], byte[]> records = kafka.consumer().poll(calls.idle() ? IDLE_POLL : BUSY_POLL);
             ownership.afterPoll();
             if (!records.isEmpty()) {
-                // The connection may have been dropped by an earlier failure: the consumer keeps
-                // its partitions while a new one is opened.
-                openStore();
                 runBatch(records);
             }
             recordAnswers();
@@ -256,20 +196,23 @@ final class EngineLoop implements Runnable {
         polled.forEach(records::add);
         boolean careful = false;
         while (true) {
+            // The connection may have been dropped by an earlier failure: the consumer keeps its
+            // partitions while a new one is opened.
+            BatchPipeline pipeline = db.pipeline();
             Batch.Counts counts = new Batch.Counts(traces.on());
             try {
-                List<ProducerRecord<byte[], byte[]>> out = handler.apply(records, careful, counts);
-                int applied = handler.appliedRecords();
+                List<ProducerRecord<byte[], byte[]>> out = pipeline.apply(records, careful, counts);
+                int applied = pipeline.appliedRecords();
                 List<ConsumerRecord<byte[], byte[]>> done = records.subList(0, applied);
-                List<String> starts = handler.takeStartTimers();
-                commits.commit(store, out, offsets(done), () -> {
+                List<String> starts = pipeline.takeStartTimers();
+                kafka.commits().commit(db.store(), out, offsets(done), () -> {
                     traces.committed(counts); // what the commit recorded lasts: its spans may go (never throws)
                     hooks.afterDatabaseCommit(name, done.size());
                 }, s -> markStartsFired(s, starts));
                 counts.addTo(metrics);
                 metrics.batches.increment();
                 consecutiveFailures = 0;
-                calls.queue(handler.takeCalls());
+                calls.queue(pipeline.takeCalls());
                 if (applied == records.size()) {
                     return;
                 }
@@ -279,7 +222,7 @@ final class EngineLoop implements Runnable {
                 records = new ArrayList<>(records.subList(applied, records.size()));
             } catch (BatchPipeline.ReplayCarefully e) {
                 // A node's SQL failed and aborted the transaction: replay with a savepoint per record.
-                store.rollbackQuietly();
+                db.rollBack();
                 careful = true;
             } catch (BatchPipeline.RetryBatch e) {
                 metrics.batchFailures.increment();
@@ -287,7 +230,6 @@ final class EngineLoop implements Runnable {
                 LOG.warn("Engine worker {}: {} ({}); rolling the batch back and delivering it again", name, e.getMessage(),
                         Failures.describe(e.getCause()));
                 rollBackAndRewind(records);
-                backOff();
                 return;
             } catch (Throwable e) {
                 Failures.Recovery recovery = rollBack(e);
@@ -306,7 +248,6 @@ final class EngineLoop implements Runnable {
                 LOG.warn("Engine worker {}: batch of {} records failed ({}, {}); rolling back and delivering it again",
                         name, records.size(), recovery, Failures.describe(e));
                 rollBackAndRewind(records);
-                backOff();
                 return;
             }
         }
@@ -322,34 +263,31 @@ final class EngineLoop implements Runnable {
      */
     private void recordAnswers() throws Exception {
         List<BatchPipeline.CallResult> results = calls.answered();
-        if (results.isEmpty()) {
-            return;
-        }
-        openStore();
         boolean careful = false;
         while (!results.isEmpty()) {
+            BatchPipeline pipeline = db.pipeline();
             Batch.Counts counts = new Batch.Counts(traces.on());
             try {
                 hooks.afterHttpCalls(name, keys(results));
-                List<ProducerRecord<byte[], byte[]>> out = handler.record(results, careful, counts);
-                List<String> leases = keys(results.subList(0, handler.appliedRecords()));
-                List<String> starts = handler.takeStartTimers();
-                commits.commit(store, out, Map.of(), () -> traces.committed(counts), s -> {
+                List<ProducerRecord<byte[], byte[]>> out = pipeline.record(results, careful, counts);
+                List<String> leases = keys(results.subList(0, pipeline.appliedRecords()));
+                List<String> starts = pipeline.takeStartTimers();
+                kafka.commits().commit(db.store(), out, Map.of(), () -> traces.committed(counts), s -> {
                     markStartsFired(s, starts);
                     s.markLeasesFired(leases);
                 });
                 counts.addTo(metrics);
-                calls.queue(handler.takeCalls());
+                calls.queue(pipeline.takeCalls());
                 // A careful replay stopped at its savepoint budget: the rest in a new transaction.
                 results = new ArrayList<>(results.subList(leases.size(), results.size()));
             } catch (BatchPipeline.ReplayCarefully e) {
-                store.rollbackQuietly();
+                db.rollBack();
                 careful = true;
             } catch (Throwable e) {
                 Failures.Recovery recovery = rollBack(e);
                 LOG.warn("Engine worker {}: recording the outcomes of {} http calls failed ({}, {}); their lease timers "
                         + "deliver them again", name, results.size(), recovery, Failures.describe(e));
-                dropStoreIfBroken();
+                db.dropIfBroken();
                 return;
             }
         }
@@ -358,12 +296,12 @@ final class EngineLoop implements Runnable {
     /** The timer step ({@link DueTimers}); a failure is tried again at the next round, after a back-off. */
     private void fireDueTimers() throws Exception {
         try {
-            openStore();
-            metrics.countTimersFired(DueTimers.fire(store, commits, DueTimers.taskPartitions(consumer.assignment())));
+            metrics.countTimersFired(DueTimers.fire(db.store(), kafka.commits(),
+                    DueTimers.taskPartitions(kafka.consumer().assignment())));
         } catch (Throwable e) {
             Failures.Recovery recovery = rollBack(e);
             LOG.warn("Engine worker {}: firing due timers failed ({}, {}); trying again", name, recovery, Failures.describe(e));
-            dropStoreIfBroken();
+            db.dropIfBroken();
             backOff();
         }
     }
@@ -374,9 +312,7 @@ final class EngineLoop implements Runnable {
      */
     private Failures.Recovery rollBack(Throwable e) throws Exception {
         Failures.Recovery recovery = e instanceof TwoCommits.Failed f ? f.recovery : Failures.classify(e);
-        if (store != null) {
-            store.rollbackQuietly();
-        }
+        db.rollBack();
         if (recovery == Failures.Recovery.STOP || recovery == Failures.Recovery.REJOIN) {
             if (e instanceof Error err) {
                 throw err;
@@ -384,6 +320,14 @@ final class EngineLoop implements Runnable {
             throw (Exception) e;
         }
         return recovery;
+    }
+
+    /** Rolls back, drops a lost connection, aborts, seeks back to the batch, backs off: the batch comes again. */
+    private void rollBackAndRewind(List<ConsumerRecord<byte[], byte[]>> records) throws InterruptedException {
+        db.rollBack();
+        db.dropIfBroken();
+        kafka.rewind(records);
+        backOff();
     }
 
     /**
@@ -401,47 +345,12 @@ final class EngineLoop implements Runnable {
         return results.stream().map(r -> r.call().step().key()).toList();
     }
 
-    private void rollBackAndRewind(List<ConsumerRecord<byte[], byte[]>> records) {
-        store.rollbackQuietly();
-        dropStoreIfBroken();
-        // If the abort fails the producer is unusable: the exception closes the clients, and the
-        // new consumer starts from the committed offsets.
-        commits.abort();
-        Map<TopicPartition, Long> first = new HashMap<>();
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-            first.putIfAbsent(new TopicPartition(r.topic(), r.partition()), r.offset());
-        }
-        first.forEach((tp, offset) -> {
-            if (consumer.assignment().contains(tp)) {
-                consumer.seek(tp, offset); // the next poll returns the batch again
-            }
-        });
-    }
-
-    /** After a failure: a lost connection is given up, and the next unit of work opens a new one. */
-    private void dropStoreIfBroken() {
-        if (store != null && isBroken()) {
-            LOG.warn("Engine worker {}: database connection lost; opening a new one for the next unit of work", name);
-            store.close();
-            store = null;
-            handler = null;
-        }
-    }
-
     private static Map<TopicPartition, OffsetAndMetadata> offsets(List<ConsumerRecord<byte[], byte[]>> records) {
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
         }
         return offsets;
-    }
-
-    private boolean isBroken() {
-        try {
-            return store == null || store.connection().isClosed() || !store.connection().isValid(2);
-        } catch (SQLException e) {
-            return true;
-        }
     }
 
     private void backOff() throws InterruptedException {
@@ -452,32 +361,7 @@ final class EngineLoop implements Runnable {
 
     /** Closes the Kafka clients and the connection; the http step keeps its calls, recorded after the reconnect. */
     private void closeClients() {
-        if (producer != null) {
-            try {
-                if (commits != null) {
-                    commits.abort();
-                }
-            } catch (RuntimeException e) {
-                LOG.debug("Abort on close failed", e);
-            }
-            commits = null;
-            producer.close(Duration.ofSeconds(5));
-            producer = null;
-        }
-        if (consumer != null) {
-            // close() leaves the group, so its partitions move at once instead of after the session timeout.
-            try {
-                consumer.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(5)));
-            } catch (RuntimeException e) {
-                LOG.debug("Consumer close failed", e);
-            }
-            consumer = null;
-            ownership.detach();
-        }
-        if (store != null) {
-            store.rollbackQuietly();
-            store.close();
-            store = null;
-        }
+        kafka.close();
+        db.close();
     }
 }
