@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  *       by {@link BatchPipeline#record}: no offsets, their lease timers marked fired after;</li>
  *   <li>due timers ({@link DueTimers}): tasks produced, then the timers marked fired.</li>
  * </ul>
- * The loop polls every iteration and never pauses a partition for a call: a slow endpoint holds
- * its own executions only (ADR 0021). Only a long statement still pauses and polls ({@link KeepMembership}).
+ * The loop polls every iteration and never pauses a partition for one call: a slow endpoint holds
+ * its own executions only (ADR 0021). It pauses all of them only while calls wait for a slot for
+ * too long ({@link HttpCalls#backlogged()}: back-pressure), and while a long statement runs ({@link KeepMembership}).
  *
  * <p>Why the commits come in this order: the PostgreSQL commit is the durable proof that each node
  * ran (its processed key); the Kafka commit only moves the offsets and publishes follow-ups. A
@@ -172,6 +173,7 @@ final class EngineLoop implements Runnable {
     private void pollLoop() throws Exception {
         long nextTimerCheck = System.nanoTime();
         while (state.get() == State.RUNNING) {
+            kafka.holdBack(calls.backlogged());
             ConsumerRecords<byte[], byte[]> records = kafka.consumer().poll(calls.idle() ? IDLE_POLL : BUSY_POLL);
             ownership.afterPoll();
             if (!records.isEmpty()) {

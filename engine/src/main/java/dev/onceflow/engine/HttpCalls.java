@@ -35,6 +35,8 @@ final class HttpCalls implements AutoCloseable {
 
     /** The longest a call waits here before it is left to its lease timer. */
     static final long MAX_WAIT_MS = ApplyOutcome.LEASE_GRACE_MS / 2;
+    /** A call waiting this long means the worker claims calls faster than it can make them: {@link #backlogged()}. */
+    static final long BACKLOG_MS = MAX_WAIT_MS / 3;
 
     private record Waiting(Batch.PendingCall call, long queuedAtMs) {
     }
@@ -85,6 +87,17 @@ final class HttpCalls implements AutoCloseable {
 
     int inFlight() {
         return inFlight.get();
+    }
+
+    /**
+     * Whether the oldest waiting call has waited {@link #BACKLOG_MS}: the worker should take no new
+     * work until it has not, or calls would wait past {@link #MAX_WAIT_MS} and be left to their
+     * leases (an {@code onUnknownOutcome: fail} node would then fail without having been called).
+     * Worker thread.
+     */
+    boolean backlogged() {
+        Waiting oldest = waiting.peek();
+        return oldest != null && clock.millis() - oldest.queuedAtMs() >= BACKLOG_MS;
     }
 
     private void startWaiting() {

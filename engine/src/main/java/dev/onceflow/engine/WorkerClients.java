@@ -31,6 +31,8 @@ final class WorkerClients {
     private volatile Consumer<byte[], byte[]> consumer;
     private Producer<byte[], byte[]> producer;
     private TwoCommits commits;
+    /** Whether {@link #holdBack} paused the partitions. */
+    private boolean held;
 
     WorkerClients(String worker, EngineSettings settings, KafkaClients factory, Ownership ownership) {
         this.worker = worker;
@@ -61,6 +63,25 @@ final class WorkerClients {
 
     TwoCommits commits() {
         return commits;
+    }
+
+    /**
+     * Back-pressure: pauses every owned partition (newly assigned ones too) while {@code hold},
+     * resumes them once not. The consumer keeps polling either way, so the group sees a live member.
+     */
+    void holdBack(boolean hold) {
+        if (hold) {
+            if (!held) {
+                LOG.warn("Engine worker {}: http calls wait over {} ms for one of engine.http.concurrency slots; its partitions "
+                        + "pause until they catch up", worker, HttpCalls.BACKLOG_MS);
+            }
+            consumer.pause(consumer.assignment());
+            held = true;
+        } else if (held) {
+            LOG.info("Engine worker {}: http calls caught up; its partitions resume", worker);
+            consumer.resume(consumer.assignment());
+            held = false;
+        }
     }
 
     /** Any thread: the worker's poll (or a commit that waits) throws {@code WakeupException}. */
@@ -111,6 +132,7 @@ final class WorkerClients {
                 LOG.debug("Consumer close failed", e);
             }
             consumer = null;
+            held = false;
             ownership.detach();
         }
     }

@@ -136,6 +136,25 @@ class HttpCallsTest {
     }
 
     @Test
+    void aCallWaitingForASlotPastTheBacklogLimitAsksForBackPressureUntilItIsMade() throws Exception {
+        SettableClock clock = new SettableClock();
+        HttpCalls http = new HttpCalls(1, clock, new EngineMetrics(), ExecutionTraces.OFF);
+        http.queue(calls(2));
+        await().atMost(Duration.ofSeconds(10)).until(() -> received.get() == 1);
+        assertThat(http.backlogged()).as("one call waits, but not for long").isFalse();
+
+        clock.now = clock.now.plusMillis(HttpCalls.BACKLOG_MS);
+        assertThat(http.backlogged()).isTrue();
+        release.countDown();
+        await().atMost(Duration.ofSeconds(10)).until(() -> {
+            http.answered(); // the first answer frees the slot: the waiting call is made
+            return received.get() == 2;
+        });
+        assertThat(http.backlogged()).as("nothing waits any more").isFalse();
+        http.close();
+    }
+
+    @Test
     void answersAfterCloseAreDropped() throws Exception {
         HttpCalls http = new HttpCalls(4, new SettableClock(), new EngineMetrics(), ExecutionTraces.OFF);
         http.queue(calls(2));
