@@ -1,14 +1,13 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.Database;
 import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
-import dev.onceflow.common.Json;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.Topics;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -38,7 +37,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Captures row changes of the tables that enabled {@code table} workflows watch, with Debezium
  * embedded ({@code pgoutput}), and publishes one event per matching workflow to
- * {@value Topics#BY_KEY}, keyed {@code workflowId@commitTimeMillis#lsn:txId:table:pk}.
+ * {@value Topics#BY_KEY}, with the event key {@code workflowId@commitTimeMillis#lsn:txId:table:pk}
+ * and, for ordered workflows, keyed by the ordering key {@code workflowId/schema.table/pk}
+ * (ADR 0020), so one row's changes reach one partition in commit order.
  *
  * <p><b>One capture per slot.</b> Every dispatcher runs this source, but only the one holding the
  * PostgreSQL advisory lock of the slot captures; the others stand by and try the lock every
@@ -113,6 +114,7 @@ final class RowChangeSource implements AutoCloseable {
     private final RecordSizeLimit limit;
     private final Clock clock;
     private final DispatcherMetrics metrics;
+    private final OrderKeys orderKeys;
     private final DataSource watched;
     private final DataSource onceflow;
     private final Thread thread;
@@ -151,7 +153,8 @@ final class RowChangeSource implements AutoCloseable {
     private long engineStartedAt;
 
     RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
-                    Clock clock, DispatcherMetrics metrics) {
+                    Clock clock, DispatcherMetrics metrics, OrderKeys orderKeys) {
+        this.orderKeys = orderKeys;
         this.catalog = catalog;
         this.metrics = metrics;
         this.settings = settings;
@@ -500,11 +503,10 @@ final class RowChangeSource implements AutoCloseable {
             }
             changes.incrementAndGet();
             TableRouting.Routed routed = TableRouting.route(change, catalog.all(),
-                    depthByTx.getOrDefault(change.txId(), 0), settings.maxDepth());
+                    depthByTx.getOrDefault(change.txId(), 0), settings.maxDepth(), orderKeys);
             for (EventEnvelope event : routed.events()) {
-                byte[] key = event.eventKey().getBytes(StandardCharsets.UTF_8);
-                byte[] value = Json.bytes(event);
-                int size = RecordSizeLimit.sizeOf(key, value, null);
+                ProducerRecord<byte[], byte[]> record = ByKeyRecord.of(event);
+                int size = RecordSizeLimit.sizeOf(record.key(), record.value(), record.headers());
                 if (size > limit.maxBytes()) {
                     // Kafka would refuse it on every resend: the batch would never be acknowledged and the capture would stall.
                     String reason = "the event of workflow '" + event.workflow() + "' would be " + limit.over(size);
@@ -513,7 +515,7 @@ final class RowChangeSource implements AutoCloseable {
                     deadLettered.add(ValidateTrigger.RECORD_TOO_LARGE);
                     continue;
                 }
-                out.add(new ProducerRecord<>(Topics.BY_KEY, key, value));
+                out.add(record);
                 fired++;
             }
             for (TableRouting.Failure f : routed.failures()) {
@@ -541,41 +543,59 @@ final class RowChangeSource implements AutoCloseable {
     }
 
     /**
-     * Sends and waits for every acknowledgement, resending what failed (the idempotent producer
-     * already retries for {@code delivery.timeout.ms}). Gives up only when the source closes: the
-     * batch is then not marked processed and is replayed by the next leader.
+     * Sends and waits for every acknowledgement; after a failure, resends <b>everything from the
+     * first record Kafka did not acknowledge</b>, in the batch's order (the idempotent producer
+     * already retries each record for {@code delivery.timeout.ms}). Resending only the failed
+     * records, as before ADR 0020, could put a row's later change ahead of its earlier one: with
+     * changes A and B of one row, A failing and B acknowledged, A was sent again after B. Resending
+     * from the first failure keeps each row's changes in batch (commit) order after every copy that
+     * matters: a resent record that was acknowledged before is a copy with the same event key, which
+     * the dedupe store (by its {@code onceflow.event.key} header) and the engine's unique event key
+     * absorb. What this cannot undo is a later record of one partition acknowledged while an earlier
+     * one of that partition failed (the producer gives up on a batch only past its delivery timeout,
+     * then sends the next ones with a new epoch): the batch-in-one-transaction publish of ADR 0020
+     * closes that case. Gives up only when the source closes: the batch is then not marked processed
+     * and is replayed by the next leader.
      */
     private void publish(List<ProducerRecord<byte[], byte[]>> out) throws InterruptedException {
         List<ProducerRecord<byte[], byte[]>> pending = out;
         long backoff = 200;
         while (!pending.isEmpty()) {
-            List<Future<?>> sent = new ArrayList<>();
-            for (ProducerRecord<byte[], byte[]> r : pending) {
-                sent.add(producer.send(r));
-            }
-            List<ProducerRecord<byte[], byte[]>> failed = new ArrayList<>();
-            Exception last = null;
-            for (int i = 0; i < sent.size(); i++) {
-                try {
-                    sent.get(i).get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failed.add(pending.get(i));
-                    last = e;
-                }
-            }
-            if (failed.isEmpty()) {
+            int firstFailed = sendAll(pending);
+            if (firstFailed < 0) {
                 return;
             }
             if (!running) {
-                throw new InterruptedException("row-change capture closing before Kafka acknowledged " + failed.size()
+                throw new InterruptedException("row-change capture closing before Kafka acknowledged " + (pending.size() - firstFailed)
                         + " events; they are replayed by the next capture");
             }
-            LOG.warn("Kafka did not acknowledge {} row-change events ({}); resending in {} ms", failed.size(),
-                    last == null ? "?" : last.getCause(), backoff);
+            LOG.warn("Kafka did not acknowledge row-change event {} of {} in this batch ({}); resending it and the {} after it, "
+                    + "in order, in {} ms", firstFailed + 1, pending.size(), lastFailure, pending.size() - firstFailed - 1, backoff);
             Thread.sleep(backoff);
             backoff = Math.min(backoff * 2, 5_000);
-            pending = failed;
+            pending = List.copyOf(pending.subList(firstFailed, pending.size()));
         }
+    }
+
+    /** The cause of the last failed send, for the log. */
+    private Throwable lastFailure;
+
+    /** Sends every record and waits for all answers; the index of the first one not acknowledged, or -1. */
+    private int sendAll(List<ProducerRecord<byte[], byte[]>> records) throws InterruptedException {
+        List<Future<?>> sent = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : records) {
+            sent.add(producer.send(r));
+        }
+        int firstFailed = -1;
+        for (int i = 0; i < sent.size(); i++) {
+            try {
+                sent.get(i).get(); // every answer awaited, so nothing of this round is still in flight when resending
+            } catch (java.util.concurrent.ExecutionException e) {
+                lastFailure = e.getCause();
+                firstFailed = firstFailed < 0 ? i : firstFailed;
+            }
+        }
+        return firstFailed;
     }
 
     @Override
