@@ -23,7 +23,6 @@ import java.util.Properties;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -115,6 +114,7 @@ final class RowChangeSource implements AutoCloseable {
     private final Clock clock;
     private final DispatcherMetrics metrics;
     private final OrderKeys orderKeys;
+    private final CapturePublisher publisher;
     private final DataSource watched;
     private final DataSource onceflow;
     private final Thread thread;
@@ -155,6 +155,7 @@ final class RowChangeSource implements AutoCloseable {
     RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
                     Clock clock, DispatcherMetrics metrics, OrderKeys orderKeys) {
         this.orderKeys = orderKeys;
+        this.publisher = new CapturePublisher(producer, () -> running, Thread::sleep);
         this.catalog = catalog;
         this.metrics = metrics;
         this.settings = settings;
@@ -528,7 +529,7 @@ final class RowChangeSource implements AutoCloseable {
                 deadLettered.add(f.errorClass());
             }
         }
-        publish(out);
+        publisher.publish(out);
         events.addAndGet(fired);
         deadLettered.forEach(metrics::countDlq); // counted once Kafka acknowledged them
         for (ChangeEvent<String, String> r : records) {
@@ -540,62 +541,6 @@ final class RowChangeSource implements AutoCloseable {
     private static ProducerRecord<byte[], byte[]> dlq(String key, String value, String errorClass, String message, String table,
                                                       long lsn) {
         return new DeadLetter(errorClass, message, "postgres:" + table, 0, lsn).record(key, value);
-    }
-
-    /**
-     * Sends and waits for every acknowledgement; after a failure, resends <b>everything from the
-     * first record Kafka did not acknowledge</b>, in the batch's order (the idempotent producer
-     * already retries each record for {@code delivery.timeout.ms}). Resending only the failed
-     * records, as before ADR 0020, could put a row's later change ahead of its earlier one: with
-     * changes A and B of one row, A failing and B acknowledged, A was sent again after B. Resending
-     * from the first failure keeps each row's changes in batch (commit) order after every copy that
-     * matters: a resent record that was acknowledged before is a copy with the same event key, which
-     * the dedupe store (by its {@code onceflow.event.key} header) and the engine's unique event key
-     * absorb. What this cannot undo is a later record of one partition acknowledged while an earlier
-     * one of that partition failed (the producer gives up on a batch only past its delivery timeout,
-     * then sends the next ones with a new epoch): the batch-in-one-transaction publish of ADR 0020
-     * closes that case. Gives up only when the source closes: the batch is then not marked processed
-     * and is replayed by the next leader.
-     */
-    private void publish(List<ProducerRecord<byte[], byte[]>> out) throws InterruptedException {
-        List<ProducerRecord<byte[], byte[]>> pending = out;
-        long backoff = 200;
-        while (!pending.isEmpty()) {
-            int firstFailed = sendAll(pending);
-            if (firstFailed < 0) {
-                return;
-            }
-            if (!running) {
-                throw new InterruptedException("row-change capture closing before Kafka acknowledged " + (pending.size() - firstFailed)
-                        + " events; they are replayed by the next capture");
-            }
-            LOG.warn("Kafka did not acknowledge row-change event {} of {} in this batch ({}); resending it and the {} after it, "
-                    + "in order, in {} ms", firstFailed + 1, pending.size(), lastFailure, pending.size() - firstFailed - 1, backoff);
-            Thread.sleep(backoff);
-            backoff = Math.min(backoff * 2, 5_000);
-            pending = List.copyOf(pending.subList(firstFailed, pending.size()));
-        }
-    }
-
-    /** The cause of the last failed send, for the log. */
-    private Throwable lastFailure;
-
-    /** Sends every record and waits for all answers; the index of the first one not acknowledged, or -1. */
-    private int sendAll(List<ProducerRecord<byte[], byte[]>> records) throws InterruptedException {
-        List<Future<?>> sent = new ArrayList<>();
-        for (ProducerRecord<byte[], byte[]> r : records) {
-            sent.add(producer.send(r));
-        }
-        int firstFailed = -1;
-        for (int i = 0; i < sent.size(); i++) {
-            try {
-                sent.get(i).get(); // every answer awaited, so nothing of this round is still in flight when resending
-            } catch (java.util.concurrent.ExecutionException e) {
-                lastFailure = e.getCause();
-                firstFailed = firstFailed < 0 ? i : firstFailed;
-            }
-        }
-        return firstFailed;
     }
 
     @Override
