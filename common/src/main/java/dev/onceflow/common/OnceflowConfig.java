@@ -31,7 +31,7 @@ import java.util.TreeMap;
  */
 public final class OnceflowConfig {
 
-    public enum Type { STRING, INT, LONG, PASSWORD }
+    public enum Type { STRING, INT, LONG, PASSWORD, BOOLEAN }
 
     /** A declared key. {@code min}/{@code max} bound numeric values. */
     public record Key(String name, Type type, String defaultValue, long min, long max, String doc) {
@@ -102,6 +102,9 @@ public final class OnceflowConfig {
     public static final Key DISPATCHER_COMMIT_EAGER_MAX_RATE = Key.number("dispatcher.commit.eager.max.rate", Type.LONG, 500, 1,
             100_000_000, "Above this many records a second (per processor and dispatcher process, over the last eager gap), the "
                     + "dispatcher asks for no early commit and leaves commits to the 100 ms interval: big batches when busy (ADR 0018).");
+    public static final Key DISPATCHER_ORDER_KEYS = new Key("dispatcher.order.keys", Type.BOOLEAN, "on", 0, 0,
+            "on: events of ordered workflows (order \"key\") carry an ordering key and are partitioned by it, so one key's events "
+                    + "reach one engine in order; off: every event is keyed by its event key, as before ADR 0020 (step 1 of its upgrade).");
     public static final Key DISPATCHER_REFRESH_MS = Key.number("dispatcher.catalog.refresh.ms", Type.LONG, 5_000, 100,
             3_600_000, "How often the dispatcher reloads enabled workflows from PostgreSQL.");
     public static final Key DISPATCHER_THREADS = Key.number("dispatcher.threads", Type.INT, 1, 1, 64,
@@ -160,7 +163,7 @@ public final class OnceflowConfig {
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
+            DISPATCHER_ORDER_KEYS, DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);
 
@@ -308,6 +311,10 @@ public final class OnceflowConfig {
                 } catch (NumberFormatException ex) {
                     problems.add("configuration key '" + key.name() + "' must be a whole number, got '" + v + "'");
                 }
+            } else if (key.type() == Type.BOOLEAN) {
+                if (parseBoolean(v) == null) {
+                    problems.add("configuration key '" + key.name() + "' must be on or off (true or false), got '" + v + "'");
+                }
             } else if (key.type() == Type.STRING && v.isBlank() && !key.defaultValue().isEmpty()) {
                 problems.add("configuration key '" + key.name() + "' must not be empty");
             }
@@ -344,6 +351,24 @@ public final class OnceflowConfig {
 
     public long getLong(Key key) {
         return Long.parseLong(values.get(key.name()).trim());
+    }
+
+    /** A {@link Type#BOOLEAN} key: on/true or off/false. */
+    public boolean getBoolean(Key key) {
+        Boolean b = parseBoolean(values.get(key.name()));
+        if (b == null) {
+            throw new IllegalArgumentException("configuration key '" + key.name() + "' must be on or off, got '" + values.get(key.name()) + "'");
+        }
+        return b;
+    }
+
+    private static Boolean parseBoolean(String v) {
+        String t = v == null ? "" : v.trim().toLowerCase(Locale.ROOT);
+        return switch (t) {
+            case "on", "true" -> Boolean.TRUE;
+            case "off", "false" -> Boolean.FALSE;
+            default -> null;
+        };
     }
 
     /** The pass-through client settings under {@code prefix} (e.g. "kafka.producer."), prefix removed. */
