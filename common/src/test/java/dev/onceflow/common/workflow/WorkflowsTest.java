@@ -143,7 +143,7 @@ class WorkflowsTest {
                         + " jitter, on); did you mean 'retry.attempts'?");
         assertThat(problems("""
                 {"id": "w", "trigger": {"type": "api", "path": "/x"}, "nodes": [{"type": "end", "id": "a"}]}"""))
-                .contains("trigger: unknown field 'path' of an api trigger (it takes no fields but 'type')");
+                .contains("trigger: unknown field 'path' of an api trigger (known fields: type, orderKey)");
     }
 
     @Test
