@@ -74,7 +74,7 @@ final class ApiIngress {
     private void handle(Context ex) throws IOException {
         {
             String workflowId = ex.pathParam("id");
-            WorkflowCatalog.Entry entry = catalog.find(workflowId).orElse(null);
+            WorkflowCatalog.Entry entry = catalog.find(workflowId, System.currentTimeMillis()).orElse(null);
             if (entry == null) {
                 respond(ex, 404, Map.of("error", "unknown workflow '" + workflowId + "': no such workflow is deployed"));
                 return;

@@ -88,7 +88,7 @@ final class PublishApi implements AutoCloseable {
     /** {@code POST /api/workflows/{id}/publish}. */
     private void publish(Context ctx) {
         String workflowId = ctx.pathParam("id");
-        WorkflowCatalog.Entry entry = catalog.find(workflowId)
+        WorkflowCatalog.Entry entry = catalog.find(workflowId, System.currentTimeMillis())
                 .orElseThrow(() -> new ApiException(404, "unknown workflow '" + workflowId + "': no such workflow is deployed"));
         if (!entry.enabled()) {
             throw new ApiException(409, "workflow '" + workflowId + "' is disabled: it accepts no new events (onceflow workflow enable "

@@ -141,13 +141,39 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
 
     @Override
     public Optional<Entry> find(String workflowId) {
+        return find(workflowId, 0);
+    }
+
+    /**
+     * A miss refreshes at once when no miss did within {@link #MISS_REFRESH_INTERVAL}, or when
+     * the record was published after the snapshot was read (a workflow deployed a moment before
+     * its first record, just after another miss refreshed: without this, that record would be
+     * dead-lettered as unknown), at most every {@link #NEWER_MISS_REFRESH_INTERVAL}, so a flood of
+     * records naming no workflow costs a bounded number of reads.
+     */
+    @Override
+    public Optional<Entry> find(String workflowId, long publishedAtMs) {
         Entry entry = snapshot.get(workflowId);
-        if (entry == null && missRefreshAllowed()) {
+        if (entry == null && (missRefreshAllowed() || newerMissRefreshAllowed(publishedAtMs))) {
             refresh();
             entry = snapshot.get(workflowId);
         }
         return Optional.ofNullable(entry);
     }
+
+    /** The least time between two refreshes for records newer than the snapshot. */
+    static final Duration NEWER_MISS_REFRESH_INTERVAL = Duration.ofMillis(20);
+
+    private boolean newerMissRefreshAllowed(long publishedAtMs) {
+        long readAt = snapshotReadAt;
+        long now = clock.millis();
+        long last = lastMissRefresh.get();
+        return publishedAtMs >= readAt && now - last >= NEWER_MISS_REFRESH_INTERVAL.toMillis()
+                && lastMissRefresh.compareAndSet(last, now);
+    }
+
+    /** When the current snapshot's read began (epoch ms): it holds every workflow deployed before. */
+    private volatile long snapshotReadAt = Long.MIN_VALUE;
 
     /** Only one caller per interval refreshes on a miss; the others answer from the snapshot. */
     private boolean missRefreshAllowed() {
@@ -161,6 +187,7 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
      * so that a slow refresh cannot overwrite a newer one.
      */
     public synchronized void refresh() {
+        long readAt = clock.millis();
         try {
             Map<String, Entry> next = new HashMap<>();
             for (Row row : loader.latest()) {
@@ -170,6 +197,7 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
                 }
             }
             snapshot = Map.copyOf(next);
+            snapshotReadAt = readAt;
             log.debug("workflow catalog refreshed: {} workflows", next.size());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -142,7 +142,7 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     private Record<byte[], byte[]> fromTriggerRecord(Record<byte[], byte[]> record, Position at)
             throws InvalidInputException, Rejected {
         TriggerRecord trigger = TriggerRecord.parse(record.value());
-        WorkflowCatalog.Entry workflow = resolve(trigger.workflow());
+        WorkflowCatalog.Entry workflow = resolve(trigger.workflow(), record.timestamp());
         if (!startedByTriggersTopic(workflow.trigger())) {
             throw new Rejected(WRONG_TRIGGER_TYPE, "workflow '" + workflow.id() + "' (version " + workflow.version()
                     + ") has " + describe(workflow.trigger()) + ": records on " + Topics.TRIGGERS + " do not start it");
@@ -267,10 +267,10 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
         return time;
     }
 
-    private WorkflowCatalog.Entry resolve(String workflowId) throws InvalidInputException {
+    private WorkflowCatalog.Entry resolve(String workflowId, long publishedAtMs) throws InvalidInputException {
         WorkflowCatalog.Entry entry;
         try {
-            entry = catalog.find(workflowId).orElse(null);
+            entry = catalog.find(workflowId, publishedAtMs).orElse(null);
         } catch (RuntimeException e) {
             throw new CatalogUnavailableException("cannot look up workflow '" + workflowId + "'", e);
         }

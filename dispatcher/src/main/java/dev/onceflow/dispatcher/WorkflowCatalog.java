@@ -13,6 +13,15 @@ public interface WorkflowCatalog {
     /** The latest version of {@code workflowId}, or empty when no such workflow is deployed. */
     Optional<Entry> find(String workflowId);
 
+    /**
+     * {@link #find} for a record published at {@code publishedAtMs} (epoch ms; 0 or less when
+     * unknown): a catalog that refreshes on a miss may use it to tell a workflow deployed just
+     * before the record (which a refresh now finds) from one that is not deployed.
+     */
+    default Optional<Entry> find(String workflowId, long publishedAtMs) {
+        return find(workflowId);
+    }
+
     /** Every deployed workflow (latest versions), for sources that fire on their own (schedules). */
     default java.util.Collection<Entry> all() {
         return java.util.List.of();

@@ -65,6 +65,30 @@ class StoreCatalogTest {
         }
     }
 
+    /**
+     * A workflow deployed just after another miss refreshed: its first record, published after
+     * that refresh read the table, refreshes again at once (was: dead-lettered as unknown for the
+     * rest of the interval). An older record naming no workflow does not.
+     */
+    @Test
+    void aRecordNewerThanTheSnapshotRefreshesAgainAtOnceAndOnlyEveryFewMilliseconds() {
+        try (StoreCatalog catalog = catalog()) {
+            int afterStart = loads.get();
+            assertThat(catalog.find("ghost")).isEmpty(); // a miss: refreshes, and the interval starts
+            long snapshotRead = clock.millis();
+            clock.advance(Duration.ofMillis(30));
+            deploy("late", 1, true);
+
+            assertThat(catalog.find("late", snapshotRead - 1)).as("published before the snapshot was read").isEmpty();
+            assertThat(loads.get() - afterStart).isEqualTo(1);
+            assertThat(catalog.find("late", clock.millis())).as("published after it: refreshed, found").isPresent();
+            assertThat(loads.get() - afterStart).isEqualTo(2);
+
+            assertThat(catalog.find("ghost", clock.millis())).isEmpty();
+            assertThat(loads.get() - afterStart).as("not again within " + StoreCatalog.NEWER_MISS_REFRESH_INTERVAL).isEqualTo(2);
+        }
+    }
+
     @Test
     void failedRefreshKeepsPreviousSnapshot() {
         deploy("a", 1, true);
