@@ -43,7 +43,11 @@ class DispatcherIT {
             OnceflowConfig config = OnceflowConfig.of(Map.of(
                     "kafka.bootstrap.servers", kafka.bootstrapServers(),
                     "topics.partitions", "3"));
-            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().with("order-sync", 1, true))) {
+            // order-sync has order "none": copies meet on the by-key topic whatever their record keys.
+            // order-keyed has order "key": its records are keyed by the ordering key (the source
+            // record's key), its copies (one record key, as a retrying publisher sends them) too.
+            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().unordered("order-sync", 1)
+                    .with("order-keyed", 1, true))) {
                 dispatcher.start();
                 dispatcher.awaitRunning(Duration.ofSeconds(60));
 
@@ -51,20 +55,25 @@ class DispatcherIT {
                     for (int i = 0; i < 3; i++) {
                         // Different record keys: copies land on different trigger partitions.
                         producer.send(new ProducerRecord<>(Topics.TRIGGERS, "copy-" + i, "{\"workflow\":\"order-sync\",\"id\":\"ord-1\"}"));
+                        producer.send(new ProducerRecord<>(Topics.TRIGGERS, "customer-7", "{\"workflow\":\"order-keyed\",\"id\":\"ord-3\"}"));
                     }
                     producer.send(new ProducerRecord<>(Topics.TRIGGERS, "bad", "{oops"));
                     producer.send(new ProducerRecord<>(Topics.TRIGGERS, "other", "{\"workflow\":\"order-sync\",\"id\":\"ord-2\"}"));
                 }
 
-                List<ConsumerRecord<String, String>> events = readCommitted(kafka, Topics.EVENTS, 2);
+                List<ConsumerRecord<String, String>> events = readCommitted(kafka, Topics.EVENTS, 3);
                 List<ConsumerRecord<String, String>> dead = readCommitted(kafka, Topics.DLQ, 1);
 
                 assertThat(events).extracting(ConsumerRecord::key)
-                        .containsExactlyInAnyOrder("order-sync@0#ord-1", "order-sync@0#ord-2");
+                        .containsExactlyInAnyOrder("order-sync@0#ord-1", "order-sync@0#ord-2", "order-keyed/customer-7");
+                ConsumerRecord<String, String> keyed = events.stream().filter(e -> e.key().equals("order-keyed/customer-7"))
+                        .findFirst().orElseThrow();
+                assertThat(new String(keyed.headers().lastHeader(Topics.H_EVENT_KEY).value(), StandardCharsets.UTF_8))
+                        .as("the event key travels in a header (ADR 0020)").isEqualTo("order-keyed@0#ord-3");
                 assertThat(dead).extracting(ConsumerRecord::value).containsExactly("{oops");
                 assertThat(new String(dead.get(0).headers().lastHeader(Topics.H_ERROR_CLASS).value(), StandardCharsets.UTF_8))
                         .isEqualTo("MALFORMED_JSON");
-                assertThat(dispatcher.metrics().deduplicated()).isGreaterThanOrEqualTo(2);
+                assertThat(dispatcher.metrics().deduplicated()).isGreaterThanOrEqualTo(4);
                 assertThat(dispatcher.isRunning()).isTrue();
             }
         }
@@ -88,7 +97,7 @@ class DispatcherIT {
             OnceflowConfig config = OnceflowConfig.of(Map.of(
                     "kafka.bootstrap.servers", kafka.bootstrapServers(),
                     "topics.partitions", "3"));
-            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().with("order-sync", 1, true))) {
+            try (Dispatcher dispatcher = new Dispatcher(config, new MapCatalog().unordered("order-sync", 1))) {
                 dispatcher.start();
                 dispatcher.awaitRunning(Duration.ofSeconds(60));
                 try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {

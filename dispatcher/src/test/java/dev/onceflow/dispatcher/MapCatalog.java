@@ -16,6 +16,12 @@ final class MapCatalog implements WorkflowCatalog {
         return this;
     }
 
+    /** A kafka-triggered workflow with {@code order: "none"}: its events keep the event key as record key. */
+    MapCatalog unordered(String id, int version) {
+        entries.put(id, new Entry(id, version, true, new Trigger.Kafka(null, null, null), false));
+        return this;
+    }
+
     MapCatalog with(String id, int version, boolean enabled, Trigger trigger) {
         entries.put(id, new Entry(id, version, enabled, trigger));
         return this;

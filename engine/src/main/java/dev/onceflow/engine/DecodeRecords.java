@@ -200,7 +200,10 @@ final class DecodeRecords {
             return Optional.empty(); // a queued execution's start waits in its start timer
         }
         if (existing.get().running() || policy.rerunsFinished()) {
-            return Optional.of(start(event, existing.get().id(), existing.get().publishedAt(), partition, traceparent));
+            // Under the winner's ordering key, not this copy's (a copy may carry another, ADR 0020):
+            // the execution's tasks stay on its lane's partition.
+            return Optional.of(start(event.withOrderKey(existing.get().orderingKey() != null ? existing.get().orderingKey()
+                    : event.orderKey()), existing.get().id(), existing.get().publishedAt(), partition, traceparent));
         }
         batch.outcome(event.eventKey(), existing.get());
         return Optional.empty();

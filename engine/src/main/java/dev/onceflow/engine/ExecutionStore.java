@@ -44,7 +44,7 @@ final class ExecutionStore implements AutoCloseable {
      * @param publishedAt epoch ms of the trigger record that created it, 0 when unknown
      */
     record Execution(long id, String status, String workflow, int version, String error, long finishedAt,
-                     long publishedAt) {
+                     long publishedAt, String orderingKey) {
         boolean running() {
             return ExecutionStatus.RUNNING.db().equals(status);
         }
@@ -126,7 +126,7 @@ final class ExecutionStore implements AutoCloseable {
                 + "status, trigger, source, published_at, error, finished_at, depth) VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, "
                 + "CASE WHEN ? = 'running' THEN NULL ELSE ?::timestamptz END, ?) ON CONFLICT (event_key) DO NOTHING RETURNING id");
         selectExecution = connection.prepareStatement("SELECT id, status, workflow_id, workflow_version, error, "
-                + "finished_at, published_at FROM executions WHERE event_key = ?");
+                + "finished_at, published_at, ordering_key FROM executions WHERE event_key = ?");
         // The finish time comes from the engine's clock, not now(): now() is the start of the
         // batch's transaction, and the outcome record must carry exactly the stored time, so that
         // an outcome produced again for a redelivery has the same content as the first.
@@ -563,7 +563,7 @@ final class ExecutionStore implements AutoCloseable {
             Timestamp finished = rs.getTimestamp(6);
             Timestamp published = rs.getTimestamp(7);
             return Optional.of(new Execution(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getString(5),
-                    finished == null ? 0 : finished.getTime(), published == null ? 0 : published.getTime()));
+                    finished == null ? 0 : finished.getTime(), published == null ? 0 : published.getTime(), rs.getString(8)));
         }
     }
 
