@@ -64,8 +64,8 @@ class PerRowOrderIT {
     private static final int ROWS = 20;
     private static final int UPDATES = 30;
     private static final int DELETES = 5;
-    /** One transaction every this many ms: 625 transactions in about 10 s. */
-    private static final long WRITE_EVERY_MS = 16;
+    /** One transaction every this many ms: 625 transactions in about 12.5 s. */
+    private static final long WRITE_EVERY_MS = 20;
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
@@ -172,11 +172,12 @@ class PerRowOrderIT {
             // Mid-stream, and mid-lane for every row: the next engine of the child to commit a batch halts between its commits.
             await().atMost(Duration.ofMinutes(2)).until(() -> written.get() >= writes.size() / 3 || writeFailure.get() != null);
             Files.writeString(haltTrigger, "halt");
+            int writtenAtTrigger = written.get();
             long pid = child.pid();
             await().atMost(Duration.ofMinutes(2)).until(() -> !Files.exists(haltTrigger)
                     && ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
-            System.out.printf("per-row order: the child engine halted between its commits after %d of %d writes%n",
-                    written.get(), writes.size());
+            System.out.printf("per-row order: the child engine halted between its commits (asked after %d, seen after %d of %d writes)%n",
+                    writtenAtTrigger, written.get(), writes.size());
             child.start(); // back, as an engine restarted after a crash
             await().atMost(Duration.ofMinutes(3)).until(() -> written.get() == writes.size() || writeFailure.get() != null);
             task.cancel(false);
