@@ -229,6 +229,12 @@ class PerRowOrderIT {
                 + rows + "/' || (trigger->'row'->>'id')", wf.id(), wf.id()))
                 .as("executions whose ordering key is not the row's (workflow/schema.table/pk, ADR 0020)").isZero();
 
+        // The order came from the lanes, not from luck: changes arrived while their row's previous execution ran, and waited queued.
+        long waited = fleet.count("SELECT count(DISTINCT t.execution_id) FROM timers t JOIN executions e ON e.id = t.execution_id "
+                + "WHERE e.workflow_id = ? AND t.kind = 'start'", wf.id());
+        System.out.printf("per-row order: %d of %d executions waited queued in their row's lane%n", waited, changes);
+        assertThat(waited).as("executions that waited queued in their lane (a start timer)").isPositive();
+
         // Lanes drained: nothing queued, nothing unfinished.
         for (String id : List.of(wf.id(), ctlKey.id(), ctlNone.id())) {
             assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ? AND status = 'queued'", id))
