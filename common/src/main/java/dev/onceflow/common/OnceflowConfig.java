@@ -31,7 +31,7 @@ import java.util.TreeMap;
  */
 public final class OnceflowConfig {
 
-    public enum Type { STRING, INT, LONG, PASSWORD }
+    public enum Type { STRING, INT, LONG, PASSWORD, BOOLEAN }
 
     /** A declared key. {@code min}/{@code max} bound numeric values. */
     public record Key(String name, Type type, String defaultValue, long min, long max, String doc) {
@@ -89,6 +89,8 @@ public final class OnceflowConfig {
                     + "a timer fires at most about this late.");
     public static final Key ENGINE_HTTP_ALLOWED_HOSTS = Key.string("engine.http.allowed.hosts", "",
             "Hosts http nodes may call, comma-separated (exact names, or *.example.com for subdomains); empty allows any host.");
+    public static final Key ENGINE_HTTP_CONCURRENCY = Key.number("engine.http.concurrency", Type.INT, 64, 1, 10_000,
+            "http calls in flight per engine worker, made off its poll thread; more wait in memory (their claims are durable).");
     public static final Key DISPATCHER_APP_ID = Key.string("dispatcher.application.id", "onceflow-dispatcher",
             "Kafka Streams application id shared by all dispatcher replicas.");
     public static final Key DISPATCHER_DEDUPE_MS = Key.number("dispatcher.dedupe.retention.ms", Type.LONG, 86_400_000L,
@@ -100,6 +102,9 @@ public final class OnceflowConfig {
     public static final Key DISPATCHER_COMMIT_EAGER_MAX_RATE = Key.number("dispatcher.commit.eager.max.rate", Type.LONG, 500, 1,
             100_000_000, "Above this many records a second (per processor and dispatcher process, over the last eager gap), the "
                     + "dispatcher asks for no early commit and leaves commits to the 100 ms interval: big batches when busy (ADR 0018).");
+    public static final Key DISPATCHER_ORDER_KEYS = new Key("dispatcher.order.keys", Type.BOOLEAN, "on", 0, 0,
+            "on: events of ordered workflows (order \"key\") carry an ordering key and are partitioned by it, so one key's events "
+                    + "reach one engine in order; off: every event is keyed by its event key, as before ADR 0020 (step 1 of its upgrade).");
     public static final Key DISPATCHER_REFRESH_MS = Key.number("dispatcher.catalog.refresh.ms", Type.LONG, 5_000, 100,
             3_600_000, "How often the dispatcher reloads enabled workflows from PostgreSQL.");
     public static final Key DISPATCHER_THREADS = Key.number("dispatcher.threads", Type.INT, 1, 1, 64,
@@ -157,8 +162,8 @@ public final class OnceflowConfig {
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
-            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
-            DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
+            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
+            DISPATCHER_ORDER_KEYS, DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);
 
@@ -306,6 +311,10 @@ public final class OnceflowConfig {
                 } catch (NumberFormatException ex) {
                     problems.add("configuration key '" + key.name() + "' must be a whole number, got '" + v + "'");
                 }
+            } else if (key.type() == Type.BOOLEAN) {
+                if (parseBoolean(v) == null) {
+                    problems.add("configuration key '" + key.name() + "' must be on or off (true or false), got '" + v + "'");
+                }
             } else if (key.type() == Type.STRING && v.isBlank() && !key.defaultValue().isEmpty()) {
                 problems.add("configuration key '" + key.name() + "' must not be empty");
             }
@@ -342,6 +351,24 @@ public final class OnceflowConfig {
 
     public long getLong(Key key) {
         return Long.parseLong(values.get(key.name()).trim());
+    }
+
+    /** A {@link Type#BOOLEAN} key: on/true or off/false. */
+    public boolean getBoolean(Key key) {
+        Boolean b = parseBoolean(values.get(key.name()));
+        if (b == null) {
+            throw new IllegalArgumentException("configuration key '" + key.name() + "' must be on or off, got '" + values.get(key.name()) + "'");
+        }
+        return b;
+    }
+
+    private static Boolean parseBoolean(String v) {
+        String t = v == null ? "" : v.trim().toLowerCase(Locale.ROOT);
+        return switch (t) {
+            case "on", "true" -> Boolean.TRUE;
+            case "off", "false" -> Boolean.FALSE;
+            default -> null;
+        };
     }
 
     /** The pass-through client settings under {@code prefix} (e.g. "kafka.producer."), prefix removed. */

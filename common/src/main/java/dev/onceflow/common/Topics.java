@@ -12,19 +12,25 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
- * Topic names and the DLQ header names. Events, tasks and the dispatcher's by-key topic must
- * have the same partition count: every record of one execution is keyed by its event key and
- * so lands on one partition, handled by one consumer, in order.
+ * Topic names and the header names. Events, tasks and the dispatcher's by-key topic must have the
+ * same partition count: every record of one execution is keyed by its ordering key, else its
+ * event key (ADR 0020), and so lands on one partition, handled by one consumer, in order.
  */
 public final class Topics {
 
     public static final String TRIGGERS = "onceflow.triggers";
-    /** Dispatcher-internal: validated triggers re-keyed by event key, so dedupe sees every copy of a key. */
+    /**
+     * Dispatcher-internal: validated triggers re-keyed by ordering key (else event key), with the
+     * event key in header {@value #H_EVENT_KEY}, so dedupe sees every copy of a key in order ({@link ByKeyRecord}).
+     */
     public static final String BY_KEY = "onceflow.dispatch.bykey";
     public static final String EVENTS = "onceflow.events";
     public static final String TASKS = "onceflow.tasks";
     public static final String OUTCOMES = "onceflow.outcomes";
     public static final String DLQ = "onceflow.dlq";
+
+    /** The event key of a {@value #BY_KEY} record, whose record key is the ordering key (ADR 0020). */
+    public static final String H_EVENT_KEY = "onceflow.event.key";
 
     public static final String H_ERROR_CLASS = "onceflow.error.class";
     public static final String H_ERROR_MESSAGE = "onceflow.error.message";

@@ -164,8 +164,9 @@ class MetricsIT {
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> ofWorkflow(List<ConsumerRecord<byte[], byte[]>> records, Workflow wf) {
-        return records.stream().filter(r -> r.key() != null
-                && new String(r.key(), StandardCharsets.UTF_8).startsWith(wf.id() + "@")).toList();
+        // Event records are keyed by ordering key (wf/...) where the trigger record had a key (ADR 0020), tasks by event key (wf@...).
+        return records.stream().filter(r -> r.key() != null && (new String(r.key(), StandardCharsets.UTF_8).startsWith(wf.id() + "@")
+                || new String(r.key(), StandardCharsets.UTF_8).startsWith(wf.id() + "/"))).toList();
     }
 
     /** The value of one series in the scrape text ({@code name{labels}} exactly as exposed); NaN when absent. */

@@ -2,17 +2,17 @@ package dev.onceflow.dispatcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.EventKey;
 import dev.onceflow.common.Json;
-import dev.onceflow.common.Topics;
+import dev.onceflow.common.OrderKey;
 import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.workflow.Trigger;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +26,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * {@code POST /api/workflows/{id}/trigger} with a JSON object body starts the workflow, which must
  * be deployed, enabled and have an {@code api} trigger. An {@code Idempotency-Key} header becomes
  * the event key's discriminator ({@code workflowId@0#key}), so the same call sent again is the same
- * event; without one, each call is a new event. Answers 202 with the event key once the event is
+ * event; without one, each call is a new event. An {@code Order-Key} header (else the value at the
+ * trigger's {@code orderKey} pointer into the body) names the ordering key (ADR 0020): calls with one
+ * order key run in the order they were acknowledged. Answers 202 with the event key once the event is
  * acknowledged by Kafka; 400 with the reason for invalid input, 404 for an unknown workflow,
  * 413 for a body that can never be published (larger than {@value #MAX_BODY} bytes, or an event
  * over the {@link RecordSizeLimit} once the body is wrapped in its envelope), 503 when Kafka does
@@ -43,8 +45,14 @@ final class ApiIngress {
     private final Producer<byte[], byte[]> producer;
     private final RecordSizeLimit limit;
     private final Clock clock;
+    private final OrderKeys orderKeys;
 
     ApiIngress(WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock) {
+        this(catalog, producer, limit, clock, new OrderKeys(true, new DispatcherMetrics()));
+    }
+
+    ApiIngress(WorkflowCatalog catalog, Producer<byte[], byte[]> producer, RecordSizeLimit limit, Clock clock, OrderKeys orderKeys) {
+        this.orderKeys = orderKeys;
         this.catalog = catalog;
         this.producer = producer;
         this.limit = limit;
@@ -98,7 +106,7 @@ final class ApiIngress {
                 respond(ex, 400, Map.of("error", "the body must be a JSON object"));
                 return;
             }
-            accept(ex, workflowId, entry, data, ex.header("Idempotency-Key"), bytesRead);
+            accept(ex, workflowId, entry, data, ex.header("Idempotency-Key"), ex.header(OrderKey.HEADER), bytesRead);
         }
     }
 
@@ -106,21 +114,30 @@ final class ApiIngress {
      * Publishes the event of {@code data} for {@code entry} (deployed, enabled, an api trigger) and answers
      * {@code ex}: the trigger endpoint's work once the request is read, also {@link PublishApi}'s for api workflows.
      */
-    void accept(Context ex, String workflowId, WorkflowCatalog.Entry entry, ObjectNode data, String idempotencyKey, int bytesRead) {
+    void accept(Context ex, String workflowId, WorkflowCatalog.Entry entry, ObjectNode data, String idempotencyKey, String orderKey,
+                int bytesRead) {
         {
             if (idempotencyKey != null && (idempotencyKey.isBlank() || idempotencyKey.length() > 256)) {
                 respond(ex, 400, Map.of("error", "Idempotency-Key must be 1 to 256 characters"));
+                return;
+            }
+            if (orderKey != null && orderKey.isBlank()) {
+                respond(ex, 400, Map.of("error", OrderKey.HEADER + " must not be blank: leave it out for a call that need not "
+                        + "wait for others"));
                 return;
             }
             long now = clock.millis();
             EventKey key = idempotencyKey != null
                     ? EventKey.of(workflowId, 0, idempotencyKey)
                     : EventKey.of(workflowId, now, "api-" + UUID.randomUUID());
-            EventEnvelope event = new EventEnvelope(key.toString(), workflowId, entry.version(), idempotencyKey != null ? 0 : now,
-                    data, "api", now);
-            byte[] recordKey = key.toString().getBytes(StandardCharsets.UTF_8);
-            byte[] value = Json.bytes(event);
-            ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(Topics.BY_KEY, recordKey, value);
+            // The ordering key (ADR 0020): the Order-Key header, else the trigger's orderKey pointer into the body.
+            String pointer = entry.trigger() instanceof Trigger.Api api ? api.orderKey() : null;
+            EventEnvelope event = orderKeys.apply(new EventEnvelope(key.toString(), workflowId, entry.version(),
+                    idempotencyKey != null ? 0 : now, data, "api", now), entry,
+                    () -> OrderKey.api(workflowId, entry.ordered(), orderKey, pointer, data));
+            ProducerRecord<byte[], byte[]> record = ByKeyRecord.of(event);
+            byte[] recordKey = record.key();
+            byte[] value = record.value();
             // An incoming W3C traceparent is honoured: the execution joins the caller's trace (ADR 0019).
             EventTraces.carry(dev.onceflow.common.tracing.Traceparent.parse(ex.header(dev.onceflow.common.tracing.Traceparent.HEADER)),
                     key.toString(), record.headers());

@@ -1,8 +1,8 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.Topics;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.streams.KeyValue;
@@ -16,8 +16,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Drops an event whose key was accepted within the retention, else remembers the key and
- * forwards the event to {@code onceflow.events}. A cheap first filter only: the engine's unique
+ * Drops an event whose event key was accepted within the retention, else remembers the key and
+ * forwards the event to {@code onceflow.events} unchanged: keyed, like its by-key record, by its
+ * ordering key (else its event key), so one key's events keep their order (ADR 0020). The event key
+ * is the record's {@value Topics#H_EVENT_KEY} header, or its record key when it has none
+ * ({@link ByKeyRecord#eventKey}: records written before ADR 0020). A cheap first filter only: the engine's unique
  * {@code event_key} is the guarantee.
  *
  * <p>Time is wall-clock time ({@link ProcessorContext#currentSystemTimeMs()}), not record time:
@@ -76,7 +79,9 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
                     + " is not an event: only the dispatcher (its topology and its sources) may write to that topic");
             return;
         }
-        String eventKey = new String(record.key(), StandardCharsets.UTF_8);
+        // The record key is the ordering key (ADR 0020); the identity is the event key in the header, or
+        // the record key itself for records written before (no header).
+        String eventKey = ByKeyRecord.eventKey(record.key(), record.headers());
         long now = context.currentSystemTimeMs();
         Long firstSeen = seen.get(eventKey);
         if (firstSeen != null && now - firstSeen < retentionMs) {

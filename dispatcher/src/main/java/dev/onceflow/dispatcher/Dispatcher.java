@@ -185,10 +185,10 @@ public final class Dispatcher implements AutoCloseable {
         sourceProducer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
                 new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer());
         var executions = new dev.onceflow.common.executions.ExecutionRecords(dataSource);
-        schedules = new ScheduleSource(catalog, executions::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics);
+        schedules = new ScheduleSource(catalog, executions::lastTick, sourceProducer, java.time.Clock.systemUTC(), metrics, orderKeys());
         schedules.start();
         RowChangeSource.Settings capture = RowChangeSource.Settings.from(config);
-        rowChanges = new RowChangeSource(catalog, capture, sourceProducer, recordLimit, java.time.Clock.systemUTC(), metrics);
+        rowChanges = new RowChangeSource(catalog, capture, sourceProducer, recordLimit, java.time.Clock.systemUTC(), metrics, orderKeys());
         rowChanges.start();
         slotWatch = new SlotWatch(dev.onceflow.common.Database.dataSource(capture.url(), capture.user(), capture.password()),
                 capture.slot(), meters);
@@ -205,7 +205,7 @@ public final class Dispatcher implements AutoCloseable {
                         + "dispatcher.http.port " + port + ") refuses to start without a bearer token; set ONCEFLOW_API_TOKEN (or "
                         + "--set api.token=...), or dispatcher.http.port=-1 to run without the HTTP API");
             }
-            ApiIngress ingress = new ApiIngress(catalog, sourceProducer, recordLimit, java.time.Clock.systemUTC());
+            ApiIngress ingress = new ApiIngress(catalog, sourceProducer, recordLimit, java.time.Clock.systemUTC(), orderKeys());
             AdminApi admin = new AdminApi(dataSource, sourceProducer,
                     new DeadLetterApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), sourceProducer),
                     new FleetApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
@@ -277,7 +277,7 @@ public final class Dispatcher implements AutoCloseable {
         sessionTimeoutMs = session == null ? 45_000 : Long.parseLong(session.toString());
         streams = new KafkaStreams(TriggerTopology.build(catalog, config.getLong(OnceflowConfig.DISPATCHER_DEDUPE_MS), recordLimit,
                 metrics, config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_GAP_MS),
-                config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_MAX_RATE)), props);
+                config.getLong(OnceflowConfig.DISPATCHER_COMMIT_EAGER_MAX_RATE), orderKeys()), props);
         streams.setUncaughtExceptionHandler(e -> {
             log.error("dispatcher stream thread failed; replacing it (its transaction is aborted): {}", e.toString(), e);
             return StreamThreadExceptionResponse.REPLACE_THREAD;
@@ -389,6 +389,11 @@ public final class Dispatcher implements AutoCloseable {
             meters.close();
         }
         log.info("dispatcher closed: {}", metrics);
+    }
+
+    /** Whether events get ordering keys ({@code dispatcher.order.keys}, ADR 0020), counting fallbacks in this dispatcher's metrics. */
+    private OrderKeys orderKeys() {
+        return new OrderKeys(config.getBoolean(OnceflowConfig.DISPATCHER_ORDER_KEYS), metrics);
     }
 
     /** The pass-through settings of the sources' producer (schedule ticks, row changes, API calls). */

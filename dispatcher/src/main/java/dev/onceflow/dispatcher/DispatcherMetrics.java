@@ -120,6 +120,20 @@ public final class DispatcherMetrics {
                 MeterNames.WORKFLOW, workflow);
     }
 
+    private final LongAdder orderFallbacks = new LongAdder();
+
+    /** Events of ordered workflows that got no ordering key (sequences of one). */
+    public long orderFallbacks() {
+        return orderFallbacks.sum();
+    }
+
+    /** An event of ordered {@code workflow} for which no ordering key could be derived (ADR 0020). */
+    void countOrderFallback(String workflow) {
+        orderFallbacks.increment();
+        count(MeterNames.ORDER_FALLBACK, "Events of ordered workflows without a derivable ordering key (sequences of one)", 1,
+                MeterNames.WORKFLOW, workflow);
+    }
+
     private void count(String name, String description, long n, String... tags) {
         if (meters == null) {
             return;

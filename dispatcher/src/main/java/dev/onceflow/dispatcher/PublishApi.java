@@ -114,7 +114,7 @@ final class PublishApi implements AutoCloseable {
             }
             String id = body.hasNonNull("id") ? body.get("id").asText() : null;
             ingress.accept(ctx, workflowId, entry, data.isObject() ? (ObjectNode) data : Json.MAPPER.createObjectNode(), id,
-                    ctx.bodyAsBytes().length);
+                    ctx.header(dev.onceflow.common.OrderKey.HEADER), ctx.bodyAsBytes().length);
             return;
         }
         if (!(trigger instanceof Trigger.Kafka kafka)) {

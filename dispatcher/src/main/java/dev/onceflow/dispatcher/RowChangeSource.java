@@ -1,14 +1,13 @@
 package dev.onceflow.dispatcher;
 
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.Database;
 import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
-import dev.onceflow.common.Json;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.Topics;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -24,7 +23,6 @@ import java.util.Properties;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -38,7 +36,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Captures row changes of the tables that enabled {@code table} workflows watch, with Debezium
  * embedded ({@code pgoutput}), and publishes one event per matching workflow to
- * {@value Topics#BY_KEY}, keyed {@code workflowId@commitTimeMillis#lsn:txId:table:pk}.
+ * {@value Topics#BY_KEY}, with the event key {@code workflowId@commitTimeMillis#lsn:txId:table:pk}
+ * and, for ordered workflows, keyed by the ordering key {@code workflowId/schema.table/pk}
+ * (ADR 0020), so one row's changes reach one partition in commit order.
  *
  * <p><b>One capture per slot.</b> Every dispatcher runs this source, but only the one holding the
  * PostgreSQL advisory lock of the slot captures; the others stand by and try the lock every
@@ -113,6 +113,8 @@ final class RowChangeSource implements AutoCloseable {
     private final RecordSizeLimit limit;
     private final Clock clock;
     private final DispatcherMetrics metrics;
+    private final OrderKeys orderKeys;
+    private final CapturePublisher publisher;
     private final DataSource watched;
     private final DataSource onceflow;
     private final Thread thread;
@@ -151,7 +153,9 @@ final class RowChangeSource implements AutoCloseable {
     private long engineStartedAt;
 
     RowChangeSource(WorkflowCatalog catalog, Settings settings, Producer<byte[], byte[]> producer, RecordSizeLimit limit,
-                    Clock clock, DispatcherMetrics metrics) {
+                    Clock clock, DispatcherMetrics metrics, OrderKeys orderKeys) {
+        this.orderKeys = orderKeys;
+        this.publisher = new CapturePublisher(producer, () -> running, Thread::sleep);
         this.catalog = catalog;
         this.metrics = metrics;
         this.settings = settings;
@@ -500,11 +504,10 @@ final class RowChangeSource implements AutoCloseable {
             }
             changes.incrementAndGet();
             TableRouting.Routed routed = TableRouting.route(change, catalog.all(),
-                    depthByTx.getOrDefault(change.txId(), 0), settings.maxDepth());
+                    depthByTx.getOrDefault(change.txId(), 0), settings.maxDepth(), orderKeys);
             for (EventEnvelope event : routed.events()) {
-                byte[] key = event.eventKey().getBytes(StandardCharsets.UTF_8);
-                byte[] value = Json.bytes(event);
-                int size = RecordSizeLimit.sizeOf(key, value, null);
+                ProducerRecord<byte[], byte[]> record = ByKeyRecord.of(event);
+                int size = RecordSizeLimit.sizeOf(record.key(), record.value(), record.headers());
                 if (size > limit.maxBytes()) {
                     // Kafka would refuse it on every resend: the batch would never be acknowledged and the capture would stall.
                     String reason = "the event of workflow '" + event.workflow() + "' would be " + limit.over(size);
@@ -513,7 +516,7 @@ final class RowChangeSource implements AutoCloseable {
                     deadLettered.add(ValidateTrigger.RECORD_TOO_LARGE);
                     continue;
                 }
-                out.add(new ProducerRecord<>(Topics.BY_KEY, key, value));
+                out.add(record);
                 fired++;
             }
             for (TableRouting.Failure f : routed.failures()) {
@@ -526,7 +529,7 @@ final class RowChangeSource implements AutoCloseable {
                 deadLettered.add(f.errorClass());
             }
         }
-        publish(out);
+        publisher.publish(out);
         events.addAndGet(fired);
         deadLettered.forEach(metrics::countDlq); // counted once Kafka acknowledged them
         for (ChangeEvent<String, String> r : records) {
@@ -538,44 +541,6 @@ final class RowChangeSource implements AutoCloseable {
     private static ProducerRecord<byte[], byte[]> dlq(String key, String value, String errorClass, String message, String table,
                                                       long lsn) {
         return new DeadLetter(errorClass, message, "postgres:" + table, 0, lsn).record(key, value);
-    }
-
-    /**
-     * Sends and waits for every acknowledgement, resending what failed (the idempotent producer
-     * already retries for {@code delivery.timeout.ms}). Gives up only when the source closes: the
-     * batch is then not marked processed and is replayed by the next leader.
-     */
-    private void publish(List<ProducerRecord<byte[], byte[]>> out) throws InterruptedException {
-        List<ProducerRecord<byte[], byte[]>> pending = out;
-        long backoff = 200;
-        while (!pending.isEmpty()) {
-            List<Future<?>> sent = new ArrayList<>();
-            for (ProducerRecord<byte[], byte[]> r : pending) {
-                sent.add(producer.send(r));
-            }
-            List<ProducerRecord<byte[], byte[]>> failed = new ArrayList<>();
-            Exception last = null;
-            for (int i = 0; i < sent.size(); i++) {
-                try {
-                    sent.get(i).get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    failed.add(pending.get(i));
-                    last = e;
-                }
-            }
-            if (failed.isEmpty()) {
-                return;
-            }
-            if (!running) {
-                throw new InterruptedException("row-change capture closing before Kafka acknowledged " + failed.size()
-                        + " events; they are replayed by the next capture");
-            }
-            LOG.warn("Kafka did not acknowledge {} row-change events ({}); resending in {} ms", failed.size(),
-                    last == null ? "?" : last.getCause(), backoff);
-            Thread.sleep(backoff);
-            backoff = Math.min(backoff * 2, 5_000);
-            pending = failed;
-        }
     }
 
     @Override

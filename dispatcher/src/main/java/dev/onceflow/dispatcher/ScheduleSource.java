@@ -1,13 +1,14 @@
 package dev.onceflow.dispatcher;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.EventKey;
 import dev.onceflow.common.Json;
+import dev.onceflow.common.OrderKey;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.workflow.ScheduleRules;
 import dev.onceflow.common.workflow.Trigger;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
@@ -16,7 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.producer.Producer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * each replica fires every tick with the event key {@code workflowId@fireTimeMillis}, so replicas
  * agree on the key; the dedupe store drops most copies and the engine's unique event key the
  * rest. No tick is lost when a replica dies, because the others fire it too. Events go to
- * {@value Topics#BY_KEY}, the dispatcher's own re-keyed topic, so they pass the dedupe filter.
+ * {@value Topics#BY_KEY}, the dispatcher's own re-keyed topic, so they pass the dedupe filter. A
+ * workflow whose {@code order} is {@code key} (not the default for schedules) gives its ticks the
+ * ordering key {@code workflowId} (ADR 0020): they share one partition.
  *
  * <p><b>A tick counts as fired only once Kafka acknowledged it.</b> The plan decides once which
  * ticks are due; a tick whose send fails (the broker unreachable past {@code delivery.timeout.ms},
@@ -53,6 +55,7 @@ final class ScheduleSource implements AutoCloseable {
     private final Producer<byte[], byte[]> producer;
     private final Clock clock;
     private final DispatcherMetrics metrics;
+    private final OrderKeys orderKeys;
     private final Instant started;
     private final Map<String, SchedulePlan> plans = new HashMap<>();
     private final Map<String, Integer> versions = new HashMap<>();
@@ -63,11 +66,18 @@ final class ScheduleSource implements AutoCloseable {
     /** Ticks sent and not yet answered. */
     private final AtomicLong inFlight = new AtomicLong();
 
-    /** One tick's record, kept so that a resend is identical; {@code attempts} and {@code retryAt} pace resends. */
-    private record Tick(String workflow, String key, byte[] value, int attempts, Instant retryAt) {
+    /**
+     * One tick's event, kept so that a resend is identical ({@link ByKeyRecord#of}: keyed by its
+     * ordering key, else its event key); {@code attempts} and {@code retryAt} pace resends.
+     */
+    private record Tick(String workflow, EventEnvelope event, int attempts, Instant retryAt) {
         Tick failedAt(Instant now) {
             long backoffMs = Math.min(RESEND_BACKOFF_MAX.toMillis(), RESEND_BACKOFF.toMillis() << Math.min(attempts, 10));
-            return new Tick(workflow, key, value, attempts + 1, now.plusMillis(backoffMs));
+            return new Tick(workflow, event, attempts + 1, now.plusMillis(backoffMs));
+        }
+
+        String key() {
+            return event.eventKey();
         }
     }
 
@@ -82,6 +92,12 @@ final class ScheduleSource implements AutoCloseable {
 
     ScheduleSource(WorkflowCatalog catalog, LastTick lastTick, Producer<byte[], byte[]> producer, Clock clock,
                    DispatcherMetrics metrics) {
+        this(catalog, lastTick, producer, clock, metrics, new OrderKeys(true, metrics));
+    }
+
+    ScheduleSource(WorkflowCatalog catalog, LastTick lastTick, Producer<byte[], byte[]> producer, Clock clock,
+                   DispatcherMetrics metrics, OrderKeys orderKeys) {
+        this.orderKeys = orderKeys;
         this.catalog = catalog;
         this.metrics = metrics;
         this.lastTick = lastTick;
@@ -182,9 +198,9 @@ final class ScheduleSource implements AutoCloseable {
     private void fire(WorkflowCatalog.Entry entry, Instant tick, Instant now) {
         String key = EventKey.of(entry.id(), tick.toEpochMilli()).toString();
         ObjectNode data = Json.MAPPER.createObjectNode().put("scheduledTime", tick.toString()).put("tick", tick.toEpochMilli());
-        EventEnvelope event = new EventEnvelope(key, entry.id(), entry.version(), tick.toEpochMilli(), data, "schedule",
-                now.toEpochMilli());
-        send(new Tick(entry.id(), key, Json.bytes(event), 0, now));
+        EventEnvelope event = orderKeys.apply(new EventEnvelope(key, entry.id(), entry.version(), tick.toEpochMilli(), data,
+                "schedule", now.toEpochMilli()), entry, () -> OrderKey.schedule(entry.id(), entry.ordered()));
+        send(new Tick(entry.id(), event, 0, now));
         LOG.debug("Fired {}", key);
     }
 
@@ -205,8 +221,7 @@ final class ScheduleSource implements AutoCloseable {
     private void send(Tick tick) {
         inFlight.incrementAndGet();
         try {
-            producer.send(new ProducerRecord<>(Topics.BY_KEY, tick.key().getBytes(StandardCharsets.UTF_8), tick.value()),
-                    (md, e) -> acknowledged(tick, e));
+            producer.send(ByKeyRecord.of(tick.event()), (md, e) -> acknowledged(tick, e));
         } catch (RuntimeException e) {
             acknowledged(tick, e); // a send refused at once (closing producer, buffer full) is a failed send too
         }

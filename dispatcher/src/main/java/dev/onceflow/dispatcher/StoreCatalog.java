@@ -166,7 +166,7 @@ public final class StoreCatalog implements WorkflowCatalog, AutoCloseable {
             for (Row row : loader.latest()) {
                 Workflow wf = parse(row);
                 if (wf != null) {
-                    next.put(row.id(), new Entry(row.id(), row.version(), row.enabled(), wf.trigger()));
+                    next.put(row.id(), new Entry(row.id(), row.version(), row.enabled(), wf.trigger(), wf.ordered()));
                 }
             }
             snapshot = Map.copyOf(next);

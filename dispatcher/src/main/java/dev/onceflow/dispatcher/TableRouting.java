@@ -2,6 +2,7 @@ package dev.onceflow.dispatcher;
 
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.EventKey;
+import dev.onceflow.common.OrderKey;
 import dev.onceflow.common.workflow.Expressions;
 import dev.onceflow.common.workflow.Trigger;
 import java.util.ArrayList;
@@ -38,6 +39,14 @@ final class TableRouting {
      * @param maxDepth the deepest execution a change may start ({@code dispatcher.table.max.depth})
      */
     static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows, int depth, int maxDepth) {
+        return route(change, workflows, depth, maxDepth, new OrderKeys(true, new DispatcherMetrics()));
+    }
+
+    /**
+     * @param orderKeys gives events of ordered workflows the ordering key {@code workflowId/schema.table/pk}
+     *                  ({@link OrderKey#table}, ADR 0020): one row's changes stay in commit order
+     */
+    static Routed route(RowChange change, Collection<WorkflowCatalog.Entry> workflows, int depth, int maxDepth, OrderKeys orderKeys) {
         List<EventEnvelope> events = new ArrayList<>();
         List<Failure> failures = new ArrayList<>();
         // Built at most once per change, not once per matching workflow.
@@ -74,8 +83,9 @@ final class TableRouting {
                 continue;
             }
             data = data == null ? change.data() : data;
-            events.add(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), data,
-                    "table:" + change.table() + "@" + change.lsn(), change.commitMs(), depth));
+            events.add(orderKeys.apply(new EventEnvelope(key, entry.id(), entry.version(), change.commitMs(), data,
+                    "table:" + change.table() + "@" + change.lsn(), change.commitMs(), depth), entry,
+                    () -> OrderKey.table(entry.id(), entry.ordered(), change.table(), change.pk())));
         }
         return new Routed(events, failures);
     }

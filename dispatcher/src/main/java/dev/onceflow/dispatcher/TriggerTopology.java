@@ -16,15 +16,22 @@ import org.apache.kafka.streams.state.Stores;
  *
  * <pre>
  *  onceflow.triggers ──► validate ──► onceflow.dispatch.bykey ──► dedupe ──► onceflow.events
- *   (any key)              │            (key = event key)           │ store onceflow-dedupe
+ *   (any key)              │            (key = ordering key,        │ store onceflow-dedupe
+ *                          │             header = event key)        │ (by event key)
  *                          └─► onceflow.dlq (original key/value + error headers) ◄──┘ (a record without key)
  * </pre>
  *
- * <p><b>Partitioning.</b> Trigger records arrive with any key, so copies of one event may sit on
- * different partitions. {@code validate} re-keys by event key and writes to
- * {@value Topics#BY_KEY} with the producer's default partitioner, so every copy of one key reaches
- * the same {@code dedupe} task and its store. {@value Topics#EVENTS} is keyed the same way, which
- * is what the engine relies on (all records of one execution on one partition).
+ * <p><b>Partitioning (ADR 0020).</b> Trigger records arrive with any key, so copies of one event may
+ * sit on different partitions. {@code validate} re-keys by the event's ordering key (the trigger's
+ * {@code orderKey} pointer, else the source record's key; the event key for {@code order: none}
+ * and where nothing is derivable), puts the event key in header {@value Topics#H_EVENT_KEY}
+ * ({@link dev.onceflow.common.ByKeyRecord}) and writes to {@value Topics#BY_KEY} with the
+ * producer's default partitioner. Records of one source partition with one ordering key therefore
+ * pass one {@code validate} task, one by-key partition, one {@code dedupe} task and one events
+ * partition, in order. Copies of one event agree on the ordering key wherever it comes from what
+ * the event key comes from, so they still meet at one dedupe store; where they do not, they meet at
+ * the engine's unique event key. {@value Topics#EVENTS} is keyed the same way, which is what the
+ * engine relies on (one key's events, and all records of one execution, on one partition).
  *
  * <p><b>Exactly-once.</b> Run with {@code processing.guarantee=exactly_once_v2}: the by-key
  * write, the dedupe store's changelog, the event and the DLQ record of one input commit
@@ -93,6 +100,12 @@ public final class TriggerTopology {
      */
     static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
                           long eagerCommitGapMs, long eagerCommitMaxRate) {
+        return build(catalog, dedupeRetentionMs, limit, metrics, eagerCommitGapMs, eagerCommitMaxRate, new OrderKeys(true, metrics));
+    }
+
+    /** @param orderKeys whether {@code validate} gives events of ordered workflows an ordering key ({@code dispatcher.order.keys}) */
+    static Topology build(WorkflowCatalog catalog, long dedupeRetentionMs, RecordSizeLimit limit, DispatcherMetrics metrics,
+                          long eagerCommitGapMs, long eagerCommitMaxRate, OrderKeys orderKeys) {
         EagerCommits validateCommits = new EagerCommits(eagerCommitGapMs, eagerCommitMaxRate);
         EagerCommits dedupeCommits = new EagerCommits(eagerCommitGapMs, eagerCommitMaxRate);
         if (dedupeRetentionMs <= 0) {
@@ -109,7 +122,7 @@ public final class TriggerTopology {
         // topics that an enabled `kafka` workflow names are routed, the rest skipped. A pattern, so
         // topics of newly deployed workflows are picked up at the next metadata refresh, no restart.
         topology.addSource(USER_SOURCE, bytesIn, bytesIn, USER_TOPICS);
-        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics, validateCommits), TRIGGERS_SOURCE, USER_SOURCE);
+        topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics, validateCommits, orderKeys), TRIGGERS_SOURCE, USER_SOURCE);
         // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
         topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
         topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);

@@ -2,12 +2,14 @@ package dev.onceflow.dispatcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.ByKeyRecord;
 import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.EventKey;
 import dev.onceflow.common.InvalidInputException;
 import dev.onceflow.common.InvalidInputException.Reason;
 import dev.onceflow.common.Json;
+import dev.onceflow.common.OrderKey;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.TriggerRecord;
 import dev.onceflow.common.workflow.Trigger;
@@ -28,8 +30,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Parses a trigger record, resolves its workflow, computes the event key and forwards an
- * {@link EventEnvelope} keyed by event key to {@value Topics#BY_KEY}; anything that can never be
+ * Parses a trigger record, resolves its workflow, computes the event key and the ordering key
+ * ({@link OrderKey#kafka}, ADR 0020) and forwards an {@link EventEnvelope} to {@value Topics#BY_KEY},
+ * keyed by its ordering key, else its event key ({@link ByKeyRecord}); anything that can never be
  * processed goes to {@value Topics#DLQ} with the original key, value and headers plus the error
  * headers. One instance per task, used by one stream thread: not thread-safe.
  *
@@ -56,13 +59,16 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
     private final DispatcherMetrics metrics;
     private ProcessorContext<byte[], byte[]> context;
     private final EagerCommits eagerCommits;
+    private final OrderKeys orderKeys;
 
     ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics) {
-        this(catalog, limit, metrics, new EagerCommits(0));
+        this(catalog, limit, metrics, new EagerCommits(0), new OrderKeys(true, metrics));
     }
 
-    ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits) {
+    ValidateTrigger(WorkflowCatalog catalog, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits,
+                    OrderKeys orderKeys) {
         this.eagerCommits = eagerCommits;
+        this.orderKeys = orderKeys;
         this.catalog = catalog;
         this.limit = limit;
         this.metrics = metrics;
@@ -213,12 +219,16 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
                                          TriggerRecord trigger) throws Rejected {
         EventKey eventKey = trigger.eventKey(record.timestamp(), at.text());
         long time = trigger.time() != null ? trigger.time().toEpochMilli() : Math.max(0L, record.timestamp());
-        EventEnvelope envelope = new EventEnvelope(eventKey.toString(), workflow.id(), workflow.version(), time,
-                trigger.data(), at.text(), record.timestamp());
-        byte[] key = eventKey.toString().getBytes(StandardCharsets.UTF_8);
+        // The ordering key from the same inputs: the pointer into the event's data, else the source record's key (ADR 0020).
+        String pointer = workflow.trigger() instanceof Trigger.Kafka k ? k.orderKey() : null;
+        EventEnvelope envelope = orderKeys.apply(new EventEnvelope(eventKey.toString(), workflow.id(), workflow.version(), time,
+                trigger.data(), at.text(), record.timestamp()), workflow,
+                () -> OrderKey.kafka(workflow.id(), workflow.ordered(), pointer, trigger.data(), record.key()));
+        byte[] key = ByKeyRecord.key(envelope);
         byte[] value = Json.bytes(envelope);
         Headers headers = new RecordHeaders();
         EventTraces.carry(dev.onceflow.common.tracing.TraceHeaders.read(record.headers()), eventKey.toString(), headers);
+        ByKeyRecord.withEventKey(envelope, headers);
         int size = RecordSizeLimit.sizeOf(key, value, headers);
         if (size > limit.maxBytes()) {
             throw new Rejected(RECORD_TOO_LARGE, "the event of workflow '" + workflow.id() + "' would be " + limit.over(size)

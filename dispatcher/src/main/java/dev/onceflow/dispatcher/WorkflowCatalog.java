@@ -18,13 +18,22 @@ public interface WorkflowCatalog {
         return java.util.List.of();
     }
 
-    /** One deployed workflow as the dispatcher needs it; {@code trigger} may be null in tests. */
-    record Entry(String id, int version, boolean enabled, dev.onceflow.common.workflow.Trigger trigger) {
+    /**
+     * One deployed workflow as the dispatcher needs it; {@code trigger} may be null in tests.
+     * {@code ordered}: its version's {@code order} is {@code key} (ADR 0020), so its events get an
+     * ordering key.
+     */
+    record Entry(String id, int version, boolean enabled, dev.onceflow.common.workflow.Trigger trigger, boolean ordered) {
         public Entry {
             Objects.requireNonNull(id, "id");
             if (version < 1) {
                 throw new IllegalArgumentException("workflow '" + id + "': version must be at least 1, got " + version);
             }
+        }
+
+        /** A workflow with its trigger's default order ({@link dev.onceflow.common.workflow.Workflow#effectiveOrder()}). */
+        public Entry(String id, int version, boolean enabled, dev.onceflow.common.workflow.Trigger trigger) {
+            this(id, version, enabled, trigger, !(trigger instanceof dev.onceflow.common.workflow.Trigger.Schedule));
         }
 
         public Entry(String id, int version, boolean enabled) {

@@ -89,6 +89,26 @@ class ApiIngressTest {
         assertThat(producer.history()).hasSize(1);
     }
 
+    @Test
+    void anOrderKeyHeaderKeysTheByKeyRecordAndTheEventKeyTravelsInAHeader() throws Exception {
+        HttpResponse<String> ordered = send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port()
+                        + "/api/workflows/refunds/trigger")).header("Authorization", "Bearer " + TOKEN)
+                .header("Order-Key", "account-9").POST(HttpRequest.BodyPublishers.ofString("{\"amount\":12}")));
+        HttpResponse<String> plain = post("refunds", "{\"amount\":13}");
+
+        assertThat(ordered.statusCode()).isEqualTo(202);
+        assertThat(plain.statusCode()).isEqualTo(202);
+        var first = producer.history().get(0);
+        var second = producer.history().get(1);
+        assertThat(new String(first.key(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("refunds/account-9");
+        assertThat(new String(first.headers().lastHeader(dev.onceflow.common.Topics.H_EVENT_KEY).value(),
+                java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(Json.tree(ordered.body()).get("eventKey").asText());
+        assertThat(Json.tree(new String(first.value(), java.nio.charset.StandardCharsets.UTF_8)).get("orderKey").asText())
+                .isEqualTo("refunds/account-9");
+        // No Order-Key and no pointer: a sequence of one, keyed by its event key.
+        assertThat(new String(second.key(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(Json.tree(plain.body()).get("eventKey").asText());
+    }
+
     private HttpResponse<String> post(String workflow, String body) throws Exception {
         return send(HttpRequest.newBuilder(URI.create("http://localhost:" + api.port() + "/api/workflows/" + workflow + "/trigger"))
                 .header("Authorization", "Bearer " + TOKEN).POST(HttpRequest.BodyPublishers.ofString(body)));

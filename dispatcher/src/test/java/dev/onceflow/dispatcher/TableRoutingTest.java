@@ -34,6 +34,25 @@ class TableRoutingTest {
     }
 
     @Test
+    void oneRowsChangesShareTheOrderingKeyOfTheirWorkflowTableAndPrimaryKey() {
+        DispatcherMetrics metrics = new DispatcherMetrics();
+        OrderKeys on = new OrderKeys(true, metrics);
+        List<WorkflowCatalog.Entry> wfs = List.of(wf("sync", table(null, null, null)),
+                new WorkflowCatalog.Entry("audit", 1, true, table(null, null, null), false));
+        for (String change : List.of(INSERT, UPDATE, DELETE)) {
+            List<EventEnvelope> events = TableRouting.route(RowChange.parse(KEY, change), wfs, 0, 10, on).events();
+            assertThat(events).extracting(EventEnvelope::workflow).containsExactly("sync", "audit");
+            assertThat(events.get(0).orderKey()).isEqualTo("sync/public.orders/42");
+            assertThat(events.get(0).partitionKey()).isEqualTo("sync/public.orders/42");
+            assertThat(events.get(1).orderKey()).as("order: none, a sequence of one").isNull();
+            assertThat(events.get(1).partitionKey()).isEqualTo(events.get(1).eventKey());
+        }
+        assertThat(metrics.orderFallbacks()).as("not ordered is not a fallback").isZero();
+        assertThat(TableRouting.route(RowChange.parse(KEY, UPDATE), wfs, 0, 10, OrderKeys.OFF).events())
+                .extracting(EventEnvelope::orderKey).containsOnlyNulls();
+    }
+
+    @Test
     void parsesTheChangeAndItsStablePosition() {
         RowChange c = RowChange.parse(KEY, UPDATE);
         assertThat(c.op()).isEqualTo("update");

@@ -66,7 +66,10 @@ class TriggerTopologyTest {
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "dispatcher-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-        driver = new TopologyTestDriver(TriggerTopology.build(c, RETENTION_MS, limit, metrics), props, T0);
+        // Ordering keys off: these tests are about validation and dedupe by event key, with records keyed
+        // by it as before ADR 0020; keying by ordering key is DedupeByKeyTest's.
+        driver = new TopologyTestDriver(TriggerTopology.build(c, RETENTION_MS, limit, metrics, 0, Long.MAX_VALUE, OrderKeys.OFF),
+                props, T0);
         triggers = driver.createInputTopic(Topics.TRIGGERS, new ByteArraySerializer(), new ByteArraySerializer());
         events = driver.createOutputTopic(Topics.EVENTS, new StringDeserializer(), new ByteArrayDeserializer());
         dlq = driver.createOutputTopic(Topics.DLQ, new ByteArrayDeserializer(), new ByteArrayDeserializer());

@@ -149,7 +149,8 @@ public final class Engine implements AutoCloseable {
         }
         ExecutionTraces traces = tracing.on() ? new ExecutionTraces(tracing, clock) : ExecutionTraces.OFF;
         for (int i = 0; i < settings.workers(); i++) {
-            EngineLoop loop = new EngineLoop(name + "-w" + i, settings, dataSource, workflows, metrics, hooks, clock, traces);
+            EngineLoop loop = new EngineLoop(name + "-w" + i, settings, dataSource, workflows, metrics, hooks, clock, traces,
+                    KafkaClients.REAL);
             Thread t = new Thread(loop, "onceflow-" + name + "-w" + i);
             loops.add(loop);
             threads.add(t);
@@ -201,11 +202,11 @@ public final class Engine implements AutoCloseable {
      */
     private dev.onceflow.common.http.RoleServer.Health readiness() {
         java.util.Map<String, Object> d = new java.util.LinkedHashMap<>();
-        int partitions = loops.stream().mapToInt(EngineLoop::assignedPartitions).sum();
+        int partitions = loops.stream().mapToInt(l -> l.ownership().assigned()).sum();
         d.put("partitions", partitions);
-        double heartbeat = loops.stream().filter(l -> l.assignedPartitions() > 0).mapToDouble(EngineLoop::heartbeatAgeSeconds)
+        double heartbeat = loops.stream().filter(l -> l.ownership().assigned() > 0).mapToDouble(l -> l.ownership().heartbeatAgeSeconds())
                 .filter(a -> !Double.isNaN(a)).max().orElse(Double.NaN);
-        boolean broker = dev.onceflow.common.http.RoleServer.brokerUp(heartbeat, EngineLoop.DEFAULT_SESSION_TIMEOUT_MS, d);
+        boolean broker = dev.onceflow.common.http.RoleServer.brokerUp(heartbeat, KafkaClients.DEFAULT_SESSION_TIMEOUT_MS, d);
         boolean db = dev.onceflow.common.http.RoleServer.Health.postgresUp(dataSource, d);
         d.put("problems", problems());
         return db && broker && partitions > 0 ? dev.onceflow.common.http.RoleServer.Health.up(d)
@@ -230,7 +231,7 @@ public final class Engine implements AutoCloseable {
     private Map<List<String>, Long> lag() {
         Map<List<String>, Long> lag = new HashMap<>();
         for (EngineLoop loop : started) {
-            loop.lag().forEach((tp, records) -> lag.merge(List.of(settings.groupId(), tp.topic(), String.valueOf(tp.partition())),
+            loop.ownership().lag().forEach((tp, records) -> lag.merge(List.of(settings.groupId(), tp.topic(), String.valueOf(tp.partition())),
                     records, Math::max));
         }
         return lag;

@@ -6,12 +6,14 @@ import java.util.Map;
 /**
  * The configuration snapshot of an engine, read once from {@link OnceflowConfig}.
  *
+ * @param httpConcurrency {@code http} calls in flight per worker ({@link HttpCalls})
  * @param unsafe the negative control: no processed-key check. Never in production.
  */
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
                       long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
-                      long stuckExecutionReportMs, long timerPollMs, java.util.List<String> httpAllowedHosts, Map<String, Object> consumerOverrides,
+                      long stuckExecutionReportMs, long timerPollMs, java.util.List<String> httpAllowedHosts,
+                      int httpConcurrency, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
 
     EngineSettings {
@@ -31,6 +33,7 @@ record EngineSettings(String bootstrapServers, String groupId, String transactio
                 config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.getLong(OnceflowConfig.ENGINE_TIMER_POLL),
                 java.util.Arrays.stream(config.get(OnceflowConfig.ENGINE_HTTP_ALLOWED_HOSTS).split(",")).map(String::trim)
                         .filter(h -> !h.isEmpty()).toList(),
+                config.getInt(OnceflowConfig.ENGINE_HTTP_CONCURRENCY),
                 config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }

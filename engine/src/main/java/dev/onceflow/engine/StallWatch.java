@@ -198,7 +198,9 @@ final class StallWatch implements AutoCloseable {
                      + "AND t.kind <> 'start' AND t.due_at > now() - interval '1 minute') "
                      // queued behind a running execution of its lane (ADR 0021): that one is the one to look at
                      + "AND NOT (e.status = 'queued' AND EXISTS (SELECT 1 FROM executions r WHERE r.ordering_key = e.ordering_key "
-                     + "AND r.finished_at IS NULL AND r.status = 'running'))")) {
+                     + "AND r.finished_at IS NULL AND r.status = 'running')) "
+                     // nor one still in its debounce window
+                     + "AND NOT (e.status = 'queued' AND e.not_before > now())")) {
             ps.setLong(1, settings.stuckExecutionReportMs());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();

@@ -34,6 +34,11 @@ public final class MeterNames {
     public static final String SCHEDULE_TICKS_FIRED = "onceflow.schedule.ticks.fired";
     /** {@code onceflow_schedule_ticks_missed_total{workflow}}: ticks due while no dispatcher ran that the misfire policy did not fire. */
     public static final String SCHEDULE_TICKS_MISSED = "onceflow.schedule.ticks.missed";
+    /**
+     * {@code onceflow_dispatcher_order_fallback_total{workflow}}: events of an ordered workflow for which no ordering key
+     * could be derived (a record without key and no pointer value, an API call without order key): sequences of one (ADR 0020).
+     */
+    public static final String ORDER_FALLBACK = "onceflow.dispatcher.order.fallback";
     /** {@code onceflow_executions_stuck} (gauge): executions not finished for longer than {@code engine.stuck.execution.report.ms}. */
     public static final String EXECUTIONS_STUCK = "onceflow.executions.stuck";
     /** Executions queued in their lanes (ADR 0021), per workflow, as of the stall watch's last check. */

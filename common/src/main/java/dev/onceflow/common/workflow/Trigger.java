@@ -20,11 +20,20 @@ public sealed interface Trigger {
      * record naming its workflow. On any other topic every JSON object record starts this
      * workflow with the record as its data; {@code id} and {@code time} are optional JSON pointers
      * (e.g. {@code /orderId}) to the record's identity and time. Without an id, the source position
-     * {@code topic-partition-offset} tells records apart.
+     * {@code topic-partition-offset} tells records apart. {@code orderKey}, optional, is a JSON
+     * pointer into the event's data (the record on a user topic, the trigger record's {@code data}
+     * on {@value Topics#TRIGGERS}) naming the ordering key (ADR 0020); without it, or where it
+     * leads nowhere, the record's key is the ordering key.
      */
-    record Kafka(String topic, String id, String time) implements Trigger {
+    record Kafka(String topic, String id, String time, String orderKey) implements Trigger {
         public Kafka {
             topic = topic == null || topic.isBlank() ? Topics.TRIGGERS : topic;
+            orderKey = orderKey == null || orderKey.isEmpty() ? null : orderKey;
+        }
+
+        /** A kafka trigger whose ordering key is the record's key. */
+        public Kafka(String topic, String id, String time) {
+            this(topic, id, time, null);
         }
 
         public boolean userTopic() {
@@ -32,8 +41,21 @@ public sealed interface Trigger {
         }
     }
 
-    /** HTTP: {@code POST /api/workflows/{id}/trigger} on a dispatcher, with an optional {@code Idempotency-Key}. */
-    record Api() implements Trigger {
+    /**
+     * HTTP: {@code POST /api/workflows/{id}/trigger} on a dispatcher, with an optional
+     * {@code Idempotency-Key}. The ordering key (ADR 0020) is the call's {@code Order-Key} header,
+     * else the value at {@code orderKey} (optional, a JSON pointer into the body); a call with
+     * neither is a sequence of one.
+     */
+    record Api(String orderKey) implements Trigger {
+        public Api {
+            orderKey = orderKey == null || orderKey.isEmpty() ? null : orderKey;
+        }
+
+        /** An api trigger without a pointer: only the {@code Order-Key} header orders calls. */
+        public Api() {
+            this(null);
+        }
     }
 
     /**

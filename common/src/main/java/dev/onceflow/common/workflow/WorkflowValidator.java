@@ -60,6 +60,22 @@ final class WorkflowValidator {
         return problems;
     }
 
+    /** A trigger's {@code orderKey} (ADR 0020): a JSON pointer into the event's data. */
+    private static Optional<String> orderKeyPointerProblem(String pointer) {
+        if (pointer == null) {
+            return Optional.empty();
+        }
+        if (!pointer.startsWith("/")) {
+            return Optional.of("trigger field 'orderKey': a JSON pointer starts with '/', got '" + pointer + "'");
+        }
+        try {
+            com.fasterxml.jackson.core.JsonPointer.compile(pointer);
+        } catch (IllegalArgumentException e) {
+            return Optional.of("trigger field 'orderKey': '" + pointer + "' is not a JSON pointer: " + e.getMessage());
+        }
+        return Optional.empty();
+    }
+
     static List<String> problems(Workflow wf) {
         List<String> problems = new ArrayList<>();
         if (wf.trigger() instanceof Trigger.Schedule schedule) {
@@ -75,6 +91,7 @@ final class WorkflowValidator {
                     || kafka.topic().startsWith("__"))) {
                 problems.add("trigger field 'topic': '" + kafka.topic() + "' is reserved for Onceflow or Kafka itself");
             }
+            orderKeyPointerProblem(kafka.orderKey()).ifPresent(problems::add);
             for (String[] pointer : new String[][] {{"id", kafka.id()}, {"time", kafka.time()}}) {
                 if (pointer[1] != null && !pointer[1].startsWith("/")) {
                     problems.add("trigger field '" + pointer[0] + "': a JSON pointer starts with '/', got '" + pointer[1] + "'");
@@ -84,6 +101,9 @@ final class WorkflowValidator {
                             + " carry their own id and time");
                 }
             }
+        }
+        if (wf.trigger() instanceof Trigger.Api api) {
+            orderKeyPointerProblem(api.orderKey()).ifPresent(problems::add);
         }
         problems.addAll(orderProblems(wf));
         if (wf.id() == null || !EventKey.WORKFLOW_ID.matcher(wf.id()).matches()) {

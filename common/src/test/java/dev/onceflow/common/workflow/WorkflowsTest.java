@@ -26,6 +26,25 @@ class WorkflowsTest {
     }
 
     @Test
+    void anOrderKeyPointerOnKafkaAndApiTriggersIsAJsonPointer() throws Exception {
+        Workflow kafka = parse("""
+                {"id": "k", "trigger": {"type": "kafka", "topic": "crm.changes", "orderKey": "/customer/id"},
+                 "nodes": [{"type": "end", "id": "a"}]}""");
+        assertThat(((Trigger.Kafka) kafka.trigger()).orderKey()).isEqualTo("/customer/id");
+        Workflow api = parse("""
+                {"id": "a", "trigger": {"type": "api", "orderKey": "/account"}, "nodes": [{"type": "end", "id": "a"}]}""");
+        assertThat(((Trigger.Api) api.trigger()).orderKey()).isEqualTo("/account");
+        assertThat(((Trigger.Api) parse("""
+                {"id": "a", "trigger": {"type": "api"}, "nodes": [{"type": "end", "id": "a"}]}""").trigger()).orderKey()).isNull();
+        assertThat(problems("""
+                {"id": "k", "trigger": {"type": "kafka", "orderKey": "customerId"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("trigger field 'orderKey': a JSON pointer starts with '/', got 'customerId'");
+        assertThat(problems("""
+                {"id": "a", "trigger": {"type": "api", "orderKey": "account"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("trigger field 'orderKey': a JSON pointer starts with '/'");
+    }
+
+    @Test
     void parsesAValidGraphIntoTypedNodes() throws Exception {
         Workflow wf = parse(VALID);
         assertThat(wf.id()).isEqualTo("orders");
@@ -124,7 +143,7 @@ class WorkflowsTest {
                         + " jitter, on); did you mean 'retry.attempts'?");
         assertThat(problems("""
                 {"id": "w", "trigger": {"type": "api", "path": "/x"}, "nodes": [{"type": "end", "id": "a"}]}"""))
-                .contains("trigger: unknown field 'path' of an api trigger (it takes no fields but 'type')");
+                .contains("trigger: unknown field 'path' of an api trigger (known fields: type, orderKey)");
     }
 
     @Test

@@ -288,7 +288,9 @@ final class BenchLatency {
                         if (r.key() == null) {
                             continue;
                         }
-                        String key = new String(r.key(), StandardCharsets.UTF_8);
+                        // Events are keyed by their ordering key (ADR 0020); their event key, what outcomes are keyed
+                        // by, travels in the onceflow.event.key header (absent on events keyed by it).
+                        String key = dev.onceflow.common.ByKeyRecord.eventKey(r.key(), r.headers());
                         if (key.startsWith(prefix)) {
                             (r.topic().equals(Topics.EVENTS) ? eventSeen : outcomeSeen).putIfAbsent(key, now);
                         }

@@ -1,0 +1,127 @@
+package dev.onceflow.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.Json;
+import dev.onceflow.common.Topics;
+import dev.onceflow.common.WorkflowStore;
+import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.common.workflow.Workflows;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The worker's loop against a real PostgreSQL and Kafka's mock clients: what it commits, and in
+ * which order, without a broker.
+ */
+@Timeout(180) // the embedded PostgreSQL may start in this test: a minute on a loaded machine
+class EngineLoopTest {
+
+    private static final TopicPartition EVENTS_0 = new TopicPartition(Topics.EVENTS, 0);
+    private static final TopicPartition TASKS_0 = new TopicPartition(Topics.TASKS, 0);
+
+    static EngineSettings settings() {
+        return new EngineSettings("mock:9092", "test-group", "onceflow-engine", 1, 500, 5_000, 3, 10_000, 15_000, 60_000, -1,
+                600_000, 200, List.of(), 64, Map.of(), Map.of(), Map.of(), false);
+    }
+
+    /** Hands the loop the mock clients the test holds. */
+    record MockClients(MockConsumer<byte[], byte[]> consumer, MockProducer<byte[], byte[]> producer) implements KafkaClients {
+        @Override
+        public Consumer<byte[], byte[]> consumer(String worker, EngineSettings settings) {
+            return consumer;
+        }
+
+        @Override
+        public Producer<byte[], byte[]> producer(String worker, EngineSettings settings) {
+            return producer;
+        }
+    }
+
+    private static long count(DataSource ds, String sql) throws Exception {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    @Test
+    void aPolledBatchCommitsPostgresThenOneKafkaTransactionCarryingItsOffsets() throws Exception {
+        DataSource ds = EngineTestDatabase.newDatabase("loop");
+        Workflow wf = new WorkflowStore(ds).deploy(Workflows.parse("loop.json", ("""
+                {"id": "loop-wf", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "a", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'a')",
+                   "params": ["event.key"], "next": "b"},
+                  {"type": "sql", "id": "b", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'b')",
+                   "params": ["event.key"]}
+                ]}""").getBytes(StandardCharsets.UTF_8)));
+        String key = wf.id() + "@1700000000000#e-1";
+        EventEnvelope event = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, Json.MAPPER.createObjectNode(),
+                "test", 1_700_000_000_500L);
+
+        MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
+        MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        consumer.updateBeginningOffsets(Map.of(EVENTS_0, 0L, TASKS_0, 0L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(EVENTS_0, TASKS_0));
+            consumer.addRecord(new ConsumerRecord<>(Topics.EVENTS, 0, 0L, key.getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+        });
+        // What was durable, and what Kafka had, when the loop stood between its two commits.
+        List<String> between = new CopyOnWriteArrayList<>();
+        EngineHooks hooks = new EngineHooks() {
+            @Override
+            public void afterDatabaseCommit(String worker, int records) {
+                try {
+                    between.add("records=" + records
+                            + " effects=" + count(ds, "SELECT count(*) FROM test_effects WHERE event_key = '" + key + "'")
+                            + " kafkaCommits=" + producer.commitCount() + " inFlight=" + producer.transactionInFlight());
+                } catch (Exception e) {
+                    between.add(e.toString());
+                }
+            }
+        };
+        EngineLoop loop = new EngineLoop("loop-test", settings(), ds, new WorkflowCache(new WorkflowStore(ds)), new EngineMetrics(),
+                hooks, Clock.systemUTC(), ExecutionTraces.OFF, new MockClients(consumer, producer));
+        Thread thread = new Thread(loop, "engine-loop-test");
+        thread.start();
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> producer.commitCount() >= 1);
+        } finally {
+            loop.stop();
+            assertThat(loop.awaitStopped(Duration.ofSeconds(20))).isTrue();
+        }
+
+        assertThat(between).as("PostgreSQL committed both nodes' effects before any Kafka transaction began")
+                .containsExactly("records=1 effects=2 kafkaCommits=0 inFlight=false");
+        List<Map<String, Map<TopicPartition, OffsetAndMetadata>>> offsets = producer.consumerGroupOffsetsHistory();
+        assertThat(offsets).as("one Kafka transaction carried the batch's offsets, with the consumer's group")
+                .containsExactly(Map.of("dummy.group.id", Map.of(EVENTS_0, new OffsetAndMetadata(1))));
+        List<ProducerRecord<byte[], byte[]>> sent = producer.history();
+        assertThat(sent).as("the execution's outcome, produced in that transaction").isNotEmpty()
+                .allMatch(r -> r.topic().equals(Topics.OUTCOMES));
+        assertThat(count(ds, "SELECT count(*) FROM executions WHERE event_key = '" + key + "' AND status = 'succeeded'")).isEqualTo(1);
+        assertThat(producer.closed()).as("the worker closed its producer when it stopped").isTrue();
+        assertThat(consumer.closed()).isTrue();
+    }
+}
