@@ -102,6 +102,13 @@ final class ExecutionStore implements AutoCloseable {
     private final Lanes lanes;
     /** Queued executions admitted from their lanes by this transaction, whose start tasks are to go out with it. */
     private final List<Lanes.Admitted> admitted = new ArrayList<>();
+    /**
+     * Lanes this transaction locked and left with nothing queued (every execution it created in
+     * them was admitted): until it ends nobody else can queue there, so a finish in one of them
+     * frees nothing to admit and skips the lane's statements (ADR 0021). Forgotten at every
+     * commit and rollback.
+     */
+    private final Set<String> quietLanes = new HashSet<>();
     private int pendingCompletes;
     private int savepoints;
     private final boolean logicalWal;
@@ -140,14 +147,15 @@ final class ExecutionStore implements AutoCloseable {
         lanes = new Lanes(connection);
         queuedAmong = connection.prepareStatement("SELECT id, ordering_key FROM executions WHERE id = ANY(?) AND status = 'queued' "
                 + "AND ordering_key IS NOT NULL");
-        // An execution with a lane is created queued, and its lane then admits it or not (ADR 0021).
+        // An execution with a lane is created running when its lane, read under its lock, has room
+        // and no one waiting, else queued (ADR 0021).
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
                 + "status, trigger, source, published_at, depth, ordering_key, per_key, not_before, debounce_from) "
-                + "SELECT k, w, v, CASE WHEN o IS NULL THEN 'running' ELSE 'queued' END, t::jsonb, s, "
+                + "SELECT k, w, v, st, t::jsonb, s, "
                 + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d, o, q, "
                 + "CASE WHEN b IS NOT NULL THEN now() + b * interval '1 millisecond' END, CASE WHEN b IS NOT NULL THEN now() END "
                 + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[], ?::int[], "
-                + "?::bigint[]) AS u(k, w, v, t, s, p, d, o, q, b) "
+                + "?::bigint[], ?::text[]) AS u(k, w, v, t, s, p, d, o, q, b, st) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
         // Debounce: the lane's executions still waiting out their debounce give way to the newest
         // (superseded, finished, their start timers gone); the newest inherits the burst's start
@@ -326,8 +334,29 @@ final class ExecutionStore implements AutoCloseable {
         insertExecutions.setArray(8, connection.createArrayOf("text", orderingKeys));
         insertExecutions.setArray(9, connection.createArrayOf("int4", limits));
         insertExecutions.setArray(10, connection.createArrayOf("int8", debounces));
-        // The lanes are locked before the insert: ids within a lane follow its lock order.
+        // The lanes are locked before the insert: ids within a lane follow its lock order. Under
+        // the lock, each lane's state decides which events start at once: inserted running, they
+        // cost no second write (an uncontended lane's whole price is the lock and this read).
         this.lanes.lock(laneKeys);
+        Map<String, int[]> state = this.lanes.state(laneKeys);
+        String[] statuses = new String[n];
+        boolean admitAfter = false;
+        for (int i = 0; i < n; i++) {
+            if (orderingKeys[i] == null) {
+                statuses[i] = ExecutionStatus.RUNNING.db();
+                continue;
+            }
+            int[] lane = state.computeIfAbsent(orderingKeys[i], k -> new int[2]); // {running, queued in line}
+            if (debounces[i] == null && lane[1] == 0 && lane[0] < limits[i]) {
+                statuses[i] = ExecutionStatus.RUNNING.db();
+                lane[0]++;
+            } else {
+                statuses[i] = ExecutionStatus.QUEUED.db();
+                lane[1] += debounces[i] == null ? 1 : 0;
+                admitAfter = true;
+            }
+        }
+        insertExecutions.setArray(11, connection.createArrayOf("text", statuses));
         try (ResultSet rs = insertExecutions.executeQuery()) {
             while (rs.next()) {
                 created.put(rs.getString(1), rs.getLong(2));
@@ -338,17 +367,35 @@ final class ExecutionStore implements AutoCloseable {
         }
         for (int i = 0; i < n; i++) {
             Long id = created.get(keys[i]);
-            if (id != null && orderingKeys[i] == null) {
+            if (id != null && ExecutionStatus.RUNNING.db().equals(statuses[i])) {
                 running.add(id);
+            } else if (id == null && orderingKeys[i] != null && ExecutionStatus.RUNNING.db().equals(statuses[i])) {
+                admitAfter = true; // a duplicate (or a retired key) took a slot it does not use
             }
         }
         List<Superseded> superseded = supersede(events, lanes, created, nowMs);
-        Set<Long> createdIds = new HashSet<>(created.values());
-        for (Lanes.Admitted a : this.lanes.admit(laneKeys, startDueMs)) {
-            if (createdIds.contains(a.id())) {
-                running.add(a.id()); // created here: the caller starts it
+        if (admitAfter) {
+            Set<Long> createdIds = new HashSet<>(created.values());
+            for (Lanes.Admitted a : this.lanes.admit(laneKeys, startDueMs)) {
+                if (createdIds.contains(a.id())) {
+                    running.add(a.id()); // created here: the caller starts it
+                } else {
+                    admitted.add(a);
+                }
+            }
+        }
+        Set<String> waiting = new HashSet<>();
+        for (int i = 0; i < n; i++) {
+            Long id = created.get(keys[i]);
+            if (orderingKeys[i] != null && (id == null || !running.contains(id))) {
+                waiting.add(orderingKeys[i]); // queued, superseded or a duplicate: the lane is not known quiet
+            }
+        }
+        for (String lane : laneKeys) {
+            if (waiting.contains(lane)) {
+                quietLanes.remove(lane);
             } else {
-                admitted.add(a);
+                quietLanes.add(lane);
             }
         }
         return new Created(created, running, superseded);
@@ -534,6 +581,7 @@ final class ExecutionStore implements AutoCloseable {
                 callback.run();
             }
         });
+        freed.removeAll(quietLanes);
         admitted.addAll(lanes.release(freed, lastFinish + START_GRACE_MS));
     }
 
@@ -761,6 +809,7 @@ final class ExecutionStore implements AutoCloseable {
     void rollbackTo(Savepoint savepoint) throws SQLException {
         connection.rollback(savepoint);
         markedDepth = -1;
+        quietLanes.clear(); // the locks taken after the savepoint may be gone with it
     }
 
     /** Savepoints taken in the open transaction (each that wrote is a subtransaction of it). */
@@ -778,6 +827,7 @@ final class ExecutionStore implements AutoCloseable {
         connection.commit();
         savepoints = 0;
         markedDepth = -1;
+        quietLanes.clear();
     }
 
     /** Sends every queued statement now, so a savepoint taken next covers only what follows. */
@@ -802,6 +852,7 @@ final class ExecutionStore implements AutoCloseable {
         pendingCompletes = 0;
         clearFinishes();
         admitted.clear();
+        quietLanes.clear();
         try {
             completeKey.clearBatch();
         } catch (SQLException ignored) {

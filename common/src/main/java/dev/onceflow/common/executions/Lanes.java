@@ -49,6 +49,7 @@ public final class Lanes {
     private final Connection connection;
     private final PreparedStatement lock;
     private final PreparedStatement admit;
+    private final PreparedStatement state;
 
     public Lanes(Connection connection) throws SQLException {
         this.connection = connection;
@@ -59,6 +60,9 @@ public final class Lanes {
         // The head of each lane, up to its per_key minus what runs: one statement, through the
         // partial index executions_lane. 'queued' is checked again on the row being updated, so an
         // execution cancelled meanwhile is never set running.
+        this.state = connection.prepareStatement("SELECT ordering_key, count(*) FILTER (WHERE status = 'running'), "
+                + "count(*) FILTER (WHERE status = 'queued' AND (not_before IS NULL OR not_before <= now())) "
+                + "FROM executions WHERE ordering_key = ANY(?) AND finished_at IS NULL GROUP BY ordering_key");
         this.admit = connection.prepareStatement("WITH lane AS ("
                 + "SELECT id, status, per_key, "
                 + "count(*) FILTER (WHERE status = 'running') OVER (PARTITION BY ordering_key) AS running, "
@@ -86,6 +90,25 @@ public final class Lanes {
                 // each row is one lock taken
             }
         }
+    }
+
+    /**
+     * Each lane's running executions and those queued in line (not in a debounce wait), by
+     * ordering key as {@code {running, queued}}; lanes with neither are absent. The lanes must be
+     * {@link #lock}ed by this transaction for the answer to hold until it ends.
+     */
+    public java.util.Map<String, int[]> state(Collection<String> orderingKeys) throws SQLException {
+        java.util.Map<String, int[]> lanes = new java.util.HashMap<>();
+        if (orderingKeys.isEmpty()) {
+            return lanes;
+        }
+        state.setArray(1, connection.createArrayOf("text", orderingKeys.toArray(new String[0])));
+        try (ResultSet rs = state.executeQuery()) {
+            while (rs.next()) {
+                lanes.put(rs.getString(1), new int[] {rs.getInt(2), rs.getInt(3)});
+            }
+        }
+        return lanes;
     }
 
     /**
