@@ -271,11 +271,6 @@ final class ExecutionStore implements AutoCloseable {
         }
     }
 
-    /** The executions of events without lanes, created running: {@link #createExecutions(List, List, long, long)} without lanes. */
-    Map<String, Long> createExecutions(List<EventEnvelope> events) throws SQLException {
-        return createExecutions(events, java.util.Collections.nCopies(events.size(), null), 0, 0).ids();
-    }
-
     /**
      * Creates the executions of many events in one statement (one round trip) unless one exists
      * for a key. The event keys must be distinct. An event with a lane ({@code perKeys} not null,
@@ -615,14 +610,6 @@ final class ExecutionStore implements AutoCloseable {
         }
     }
 
-    /** Marks the execution finished unless it already is; returns whether this call finished it. */
-    boolean finishExecution(long executionId, String status, String error, long finishedAt) throws SQLException {
-        flushFinishes();
-        boolean[] finished = {false};
-        finishLater(executionId, status, error, finishedAt, () -> finished[0] = true);
-        flushFinishes();
-        return finished[0];
-    }
 
     /**
      * Claims a node run. Returns true when this delivery inserted the processed key and so must
