@@ -65,9 +65,11 @@ class CallsRetriesAndCancelIT {
                 fleet.publish(retry.id(), "r-" + i, Fleet.data(i));
             }
             fleet.flush();
-            // Every call is made once and its outcome lost; then the engine is gone.
+            // Every call is made once and its outcome lost; then the engine is gone. Answers are
+            // taken by the worker's loop after the receiver counted the call (HttpCalls): wait for
+            // the hook to have lost each, or the stop would drop the last ones before it sees them.
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200))
-                    .until(() -> receiver.callsByKey().size() == 2 * EVENTS);
+                    .until(() -> receiver.callsByKey().size() == 2 * EVENTS && dies.lost.get() >= 2 * EVENTS);
             fleet.stop(first);
             Map<String, Integer> callsBefore = Map.copyOf(receiver.callsByKey());
 
