@@ -132,7 +132,7 @@ class WorkflowsTest {
     void unknownFieldsAreNamedWithTheFieldsThatExist() {
         assertThat(problems("""
                 {"id": "w", "nodse": [], "nodes": [{"type": "end", "id": "a"}]}"""))
-                .contains("unknown field 'nodse' (known fields: id, version, description, trigger, start, nodes, order, concurrency, debounce); did you mean 'nodes'?");
+                .contains("unknown field 'nodse' (known fields: id, version, description, trigger, start, nodes, order, concurrency, debounce, rateLimit); did you mean 'nodes'?");
         assertThat(problems("""
                 {"id": "w", "nodes": [{"type": "condition", "id": "check", "if": "true", "thn": "a"}, {"type": "end", "id": "a"}]}"""))
                 .contains("node 'check': unknown field 'thn' of a condition node (known fields: type, id, if, then, else, retry);"
