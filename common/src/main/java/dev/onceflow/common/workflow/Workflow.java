@@ -40,7 +40,7 @@ public record Workflow(String id, Integer version, String description, Trigger t
     public record RateLimit(Double perSecond, Boolean perKey, Integer burst) {
         public RateLimit {
             perKey = perKey != null && perKey;
-            burst = burst == null && perSecond != null ? Math.max(1, (int) Math.ceil(perSecond)) : burst;
+            burst = burst == null && perSecond != null ? Integer.valueOf(Math.max(1, (int) Math.ceil(perSecond))) : burst;
         }
     }
 
@@ -59,7 +59,7 @@ public record Workflow(String id, Integer version, String description, Trigger t
 
         public Debounce {
             keep = keep == null ? KEEP_LAST : keep;
-            maxMs = maxMs == null && ms != null ? ms * 10 : maxMs;
+            maxMs = maxMs == null && ms != null ? Long.valueOf(ms * 10) : maxMs;
         }
     }
 
