@@ -23,7 +23,8 @@ public final class Migrations {
     private static final Logger LOG = LoggerFactory.getLogger(Migrations.class);
     /** In order; append only, never edit a migration that has shipped. */
     static final List<String> SCRIPTS = List.of("V1__core.sql", "V2__rowchange_offsets.sql", "V3__execution_depth.sql",
-            "V4__waiting_executions.sql", "V5__retention.sql", "V6__absorbed_duplicates.sql", "V7__lanes.sql");
+            "V4__waiting_executions.sql", "V5__retention.sql", "V6__absorbed_duplicates.sql", "V7__lanes.sql",
+            "V8__limits.sql");
     private static final long LOCK_ID = 0x0CEF_1000L;
 
     private Migrations() {

@@ -47,6 +47,8 @@ final class Batch {
         /** Executions created queued behind their lane (ADR 0021). */
         long queued;
         private Map<String, Long> startedBy = new HashMap<>();
+        /** Executions a rate limit made wait for their turn (ADR 0022), by workflow. */
+        private Map<String, Long> throttledBy = new HashMap<>();
         private Map<List<String>, Long> finishedBy = new HashMap<>();
         private Map<List<String>, Long> outcomesBy = new HashMap<>();
         private Map<String, Long> deadLetteredBy = new HashMap<>();
@@ -93,6 +95,14 @@ final class Batch {
         }
 
         /** An execution was created. */
+        long throttledOf(String workflow) {
+            return throttledBy.getOrDefault(workflow, 0L);
+        }
+
+        void throttled(String workflow, long n) {
+            throttledBy.merge(workflow, n, Long::sum);
+        }
+
         void started(String workflow) {
             events++;
             startedBy.merge(workflow, 1L, Long::sum);
@@ -149,6 +159,7 @@ final class Batch {
             timersSet = c.timersSet;
             queued = c.queued;
             startedBy = new HashMap<>(c.startedBy);
+            throttledBy = new HashMap<>(c.throttledBy);
             finishedBy = new HashMap<>(c.finishedBy);
             outcomesBy = new HashMap<>(c.outcomesBy);
             deadLetteredBy = new HashMap<>(c.deadLetteredBy);
@@ -164,6 +175,7 @@ final class Batch {
         /** The labelled side of {@link #addTo}. */
         void recordTo(EngineMeters m) {
             startedBy.forEach((workflow, n) -> m.started(workflow, n));
+            throttledBy.forEach((workflow, n) -> m.throttled(workflow, n));
             finishedBy.forEach((k, n) -> m.finished(k.get(0), k.get(1), n));
             outcomesBy.forEach((k, n) -> m.nodeRuns(k.get(0), k.get(1), n));
             deadLetteredBy.forEach((reason, n) -> m.deadLettered(reason, n));

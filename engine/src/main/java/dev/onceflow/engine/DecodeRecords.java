@@ -88,8 +88,9 @@ final class DecodeRecords {
         Set<Long> candidates = new HashSet<>();
         for (Step s : steps) {
             TaskEnvelope t = s.task();
-            if (t.orderKey() != null && t.attempt() == 1 && t.path().isEmpty()
-                    && workflows.get(t.workflow(), t.version()).map(w -> t.node().equals(w.start())).orElse(false)) {
+            // a limited workflow's unordered executions have lanes of one (ADR 0022)
+            if (t.attempt() == 1 && t.path().isEmpty() && workflows.get(t.workflow(), t.version())
+                    .map(w -> t.node().equals(w.start()) && (t.orderKey() != null || w.limited())).orElse(false)) {
                 candidates.add(t.executionId());
             }
         }
@@ -132,10 +133,13 @@ final class DecodeRecords {
         List<ExecutionStore.Lane> lanes = new ArrayList<>(fresh.size());
         for (EventEnvelope event : fresh) {
             Workflow wf = workflows.get(event.workflow(), event.version()).orElseThrow();
-            lanes.add(wf.ordered() && event.orderKey() != null ? ExecutionStore.Lane.of(wf) : null);
+            // An unordered event of a workflow with a total or a rate limit waits in a lane of one (ADR 0022).
+            String lane = wf.ordered() && event.orderKey() != null ? event.orderKey() : wf.limited() ? event.eventKey() : null;
+            lanes.add(lane == null ? null : ExecutionStore.Lane.of(wf, lane));
         }
         long now = clock.millis();
         ExecutionStore.Created created = store.createExecutions(fresh, lanes, now + ExecutionStore.START_GRACE_MS, now);
+        created.throttled().forEach(batch.counts::throttled);
         for (ExecutionStore.Superseded gone : created.superseded()) {
             // Recorded, with its outcome, never silently dropped.
             batch.counts.finished(gone.workflow(), ExecutionStatus.SUPERSEDED, -1);

@@ -67,6 +67,11 @@ final class EngineMeters {
                 MeterNames.WORKFLOW, workflow);
     }
 
+    void throttled(String workflow, long n) {
+        count(MeterNames.THROTTLED, "Executions a rate limit made wait for their turn to start (ADR 0022)", n,
+                MeterNames.WORKFLOW, workflow);
+    }
+
     void finished(String workflow, String status, long n) {
         count(MeterNames.EXECUTIONS_FINISHED, "Executions finished, by workflow and status", n,
                 MeterNames.WORKFLOW, workflow, MeterNames.STATUS, status);

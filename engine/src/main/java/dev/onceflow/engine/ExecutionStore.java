@@ -100,6 +100,8 @@ final class ExecutionStore implements AutoCloseable {
     private final List<String> finishErrors = new ArrayList<>();
     private final List<Long> finishTimes = new ArrayList<>();
     private final Lanes lanes;
+    private final Limits limits;
+    private final PreparedStatement linkSuperseded;
     /** Queued executions admitted from their lanes by this transaction, whose start tasks are to go out with it. */
     private final List<Lanes.Admitted> admitted = new ArrayList<>();
     /**
@@ -143,19 +145,28 @@ final class ExecutionStore implements AutoCloseable {
         finishExecution = connection.prepareStatement("UPDATE executions x SET status = u.s, error = u.e, "
                 + "finished_at = timestamptz 'epoch' + u.f * interval '1 millisecond' "
                 + "FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS u(i, s, e, f) "
-                + "WHERE x.id = u.i AND x.finished_at IS NULL RETURNING x.id, x.ordering_key");
+                + "WHERE x.id = u.i AND x.finished_at IS NULL RETURNING x.id, x.ordering_key, x.workflow_id, x.total");
         lanes = new Lanes(connection);
+        limits = new Limits(connection);
+        // Debounce keep "first": an event superseded at its insert names the execution kept, maybe
+        // inserted by the same statement (which its subqueries cannot see), so a second statement.
+        linkSuperseded = connection.prepareStatement("UPDATE executions x SET superseded_by = k.id "
+                + "FROM unnest(?::bigint[], ?::text[]) AS u(i, kept) JOIN executions k ON k.event_key = u.kept WHERE x.id = u.i");
         queuedAmong = connection.prepareStatement("SELECT id, ordering_key FROM executions WHERE id = ANY(?) AND status = 'queued' "
                 + "AND ordering_key IS NOT NULL");
         // An execution with a lane is created running when its lane, read under its lock, has room
         // and no one waiting, else queued (ADR 0021).
         insertExecutions = connection.prepareStatement("INSERT INTO executions (event_key, workflow_id, workflow_version, "
-                + "status, trigger, source, published_at, depth, ordering_key, per_key, not_before, debounce_from) "
+                + "status, trigger, source, published_at, depth, ordering_key, per_key, not_before, debounce_from, total, "
+                + "finished_at, error) "
                 + "SELECT k, w, v, st, t::jsonb, s, "
                 + "CASE WHEN p > 0 THEN to_timestamp(p / 1000.0) END, d, o, q, "
-                + "CASE WHEN b IS NOT NULL THEN now() + b * interval '1 millisecond' END, CASE WHEN b IS NOT NULL THEN now() END "
+                + "CASE WHEN b IS NOT NULL THEN now() + b * interval '1 millisecond' "
+                + "WHEN nb IS NOT NULL THEN timestamptz 'epoch' + nb * interval '1 microsecond' END, "
+                + "CASE WHEN b IS NOT NULL THEN now() END, tot, "
+                + "CASE WHEN st = 'superseded' THEN timestamptz 'epoch' + ?::bigint * interval '1 millisecond' END, er "
                 + "FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[], ?::int[], "
-                + "?::bigint[], ?::text[]) AS u(k, w, v, t, s, p, d, o, q, b, st) "
+                + "?::bigint[], ?::text[], ?::bigint[], ?::int[], ?::text[]) AS u(k, w, v, t, s, p, d, o, q, b, st, nb, tot, er) "
                 + "ON CONFLICT (event_key) DO NOTHING RETURNING event_key, id");
         // Debounce: the lane's executions still waiting out their debounce give way to the newest
         // (superseded, finished, their start timers gone); the newest inherits the burst's start
@@ -249,7 +260,7 @@ final class ExecutionStore implements AutoCloseable {
      *                admitted at once; the others are queued, and their start tasks are to be kept
      *                in {@code start} timers ({@link #queueStart})
      */
-    record Created(Map<String, Long> ids, Set<Long> running, List<Superseded> superseded) {
+    record Created(Map<String, Long> ids, Set<Long> running, List<Superseded> superseded, Map<String, Long> throttled) {
         /** Whether the execution of {@code id} was replaced by a later one of its lane in the same transaction. */
         boolean supersededHere(long id) {
             return superseded.stream().anyMatch(s -> s.id() == id);
@@ -261,35 +272,54 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * An event's lane: its workflow's {@code concurrency.perKey}, and its debounce ({@code null}
-     * ms for none) (ADR 0021).
+     * An event's lane (ADRs 0021, 0022): its ordering key (or, for an unordered workflow with
+     * limits, its event key: a lane of one), its workflow's {@code concurrency.perKey} and
+     * {@code total} (null for none), its debounce ({@code null} ms for none) and its rate limit
+     * (null for none).
      */
-    record Lane(int perKey, Long debounceMs, Long debounceMaxMs) {
-        static Lane of(dev.onceflow.common.workflow.Workflow wf) {
-            return new Lane(wf.perKey(), wf.debounce() == null ? null : wf.debounce().ms(),
-                    wf.debounce() == null ? null : wf.debounce().maxMs());
+    record Lane(String key, int perKey, Long debounceMs, Long debounceMaxMs, boolean keepFirst, Integer total,
+                dev.onceflow.common.workflow.Workflow.RateLimit rate) {
+        static Lane of(dev.onceflow.common.workflow.Workflow wf, String key) {
+            dev.onceflow.common.workflow.Workflow.Debounce d = wf.debounce();
+            return new Lane(key, wf.perKey(), d == null ? null : d.ms(), d == null ? null : d.maxMs(),
+                    d != null && dev.onceflow.common.workflow.Workflow.Debounce.KEEP_FIRST.equals(d.keep()), wf.total(), wf.rateLimit());
+        }
+
+        /** A lane with only a per-key limit and maybe a debounce ({@code keep: "last"}). */
+        Lane(String key, int perKey, Long debounceMs, Long debounceMaxMs) {
+            this(key, perKey, debounceMs, debounceMaxMs, false, null, null);
+        }
+
+        /** The rate limit's bucket: the workflow's, or with {@code perKey} the lane's. */
+        String bucket(String workflow) {
+            return rate == null ? null : rate.perKey() ? "k:" + key : "w:" + workflow;
         }
     }
 
     /**
      * Creates the executions of many events in one statement (one round trip) unless one exists
-     * for a key. The event keys must be distinct. An event with a lane ({@code perKeys} not null,
-     * and an ordering key) is created queued under its lane's lock, and the lane then admits its
-     * head (ADR 0021): older queued executions first, whose start tasks {@link #takeAdmitted} hands
+     * for a key. The event keys must be distinct. An event with a lane is created under its lane's
+     * lock (and its workflow's, with a {@code concurrency.total}): running when the lane, the
+     * total and the rate limit let it start now, else queued, and the lane then admits its head
+     * (ADR 0021): older queued executions first, whose start tasks {@link #takeAdmitted} hands
      * over, their timers due at {@code startDueMs} in case they never go out.
      *
-     * <p>A debounced event's execution waits {@code debounceMs} before its lane may admit it, and
-     * replaces the executions of its lane still waiting so (they become {@code superseded} now,
-     * at {@code nowMs}, and their start timers go); its own wait is cut to its burst's
-     * {@code debounceMaxMs}.
+     * <p>A debounced event's execution ({@code keep: "last"}) waits {@code debounceMs} before its
+     * lane may admit it, and replaces the executions of its lane still waiting so (they become
+     * {@code superseded} now, at {@code nowMs}, and their start timers go); its own wait is cut to
+     * its burst's {@code debounceMaxMs}. Under {@code keep: "first"} an event within the window
+     * of its lane's kept execution is created {@code superseded} by it; the others are kept and
+     * open a window. A rate-limited event whose start the bucket puts later waits, queued, until
+     * then (ADR 0022).
      *
      * @param lanes per event, its lane, or null for none
      */
     Created createExecutions(List<EventEnvelope> events, List<Lane> lanes, long startDueMs, long nowMs) throws SQLException {
         Map<String, Long> created = new HashMap<>();
         Set<Long> running = new HashSet<>();
+        Map<String, Long> throttled = new HashMap<>();
         if (events.isEmpty()) {
-            return new Created(created, running, List.of());
+            return new Created(created, running, List.of(), throttled);
         }
         int n = events.size();
         String[] keys = new String[n];
@@ -300,16 +330,33 @@ final class ExecutionStore implements AutoCloseable {
         Long[] published = new Long[n];
         Integer[] depths = new Integer[n];
         String[] orderingKeys = new String[n];
-        Integer[] limits = new Integer[n];
+        Integer[] perKeys = new Integer[n];
         Long[] debounces = new Long[n];
+        Long[] notBefore = new Long[n];
+        Integer[] totals = new Integer[n];
+        String[] errors = new String[n];
         Set<String> laneKeys = new java.util.TreeSet<>();
+        Set<String> totalWorkflows = new java.util.TreeSet<>();
+        Set<String> firstLanes = new java.util.TreeSet<>();
+        Set<String> buckets = new java.util.TreeSet<>();
         for (int i = 0; i < n; i++) {
             EventEnvelope e = events.get(i);
-            if (lanes.get(i) != null && e.orderKey() != null) {
-                orderingKeys[i] = e.orderKey();
-                limits[i] = lanes.get(i).perKey();
-                debounces[i] = lanes.get(i).debounceMs();
-                laneKeys.add(e.orderKey());
+            Lane lane = lanes.get(i);
+            if (lane != null && lane.key() != null) {
+                orderingKeys[i] = lane.key();
+                perKeys[i] = lane.perKey();
+                debounces[i] = lane.keepFirst() ? null : lane.debounceMs();
+                totals[i] = lane.total();
+                laneKeys.add(lane.key());
+                if (lane.total() != null) {
+                    totalWorkflows.add(e.workflow());
+                }
+                if (lane.keepFirst()) {
+                    firstLanes.add(lane.key());
+                }
+                if (lane.rate() != null) {
+                    buckets.add(lane.bucket(e.workflow()));
+                }
             }
             keys[i] = e.eventKey();
             workflows[i] = e.workflow();
@@ -319,39 +366,80 @@ final class ExecutionStore implements AutoCloseable {
             published[i] = e.publishedAt();
             depths[i] = e.depth();
         }
-        insertExecutions.setArray(1, connection.createArrayOf("text", keys));
-        insertExecutions.setArray(2, connection.createArrayOf("text", workflows));
-        insertExecutions.setArray(3, connection.createArrayOf("int4", versions));
-        insertExecutions.setArray(4, connection.createArrayOf("text", triggers));
-        insertExecutions.setArray(5, connection.createArrayOf("text", sources));
-        insertExecutions.setArray(6, connection.createArrayOf("int8", published));
-        insertExecutions.setArray(7, connection.createArrayOf("int4", depths));
-        insertExecutions.setArray(8, connection.createArrayOf("text", orderingKeys));
-        insertExecutions.setArray(9, connection.createArrayOf("int4", limits));
-        insertExecutions.setArray(10, connection.createArrayOf("int8", debounces));
-        // The lanes are locked before the insert: ids within a lane follow its lock order. Under
-        // the lock, each lane's state decides which events start at once: inserted running, they
-        // cost no second write (an uncontended lane's whole price is the lock and this read).
+        // The workflows' totals, then the lanes, are locked before the insert: ids within a lane
+        // follow its lock order. Under the locks, each lane's state decides which events start
+        // at once: inserted running, they cost no second write (an uncontended lane's whole price
+        // is the lock and this read).
+        this.lanes.lockTotals(totalWorkflows);
         this.lanes.lock(laneKeys);
         Map<String, int[]> state = this.lanes.state(laneKeys);
+        Map<String, Integer> workflowRunning = new HashMap<>(this.lanes.running(totalWorkflows));
+        long clockMicros = firstLanes.isEmpty() && buckets.isEmpty() ? 0 : limits.nowMicros();
+        Map<String, Limits.Window> windows = new HashMap<>(limits.windows(firstLanes));
+        Map<String, Long> tats = limits.lockBuckets(buckets);
+        Map<String, Integer> keptAt = new java.util.LinkedHashMap<>();
         String[] statuses = new String[n];
+        String[] keptBy = new String[n];
         boolean admitAfter = false;
         for (int i = 0; i < n; i++) {
             if (orderingKeys[i] == null) {
                 statuses[i] = ExecutionStatus.RUNNING.db();
                 continue;
             }
+            Lane l = lanes.get(i);
+            if (l.keepFirst()) {
+                Limits.Window open = windows.get(orderingKeys[i]);
+                if (open != null && open.untilMicros() > clockMicros) {
+                    statuses[i] = ExecutionStatus.SUPERSEDED.db();
+                    keptBy[i] = open.keptEventKey();
+                    errors[i] = "superseded by " + open.keptEventKey() + " (debounce, keep first)";
+                    continue;
+                }
+                windows.put(orderingKeys[i], new Limits.Window(keys[i], clockMicros + l.debounceMs() * 1000));
+                keptAt.put(orderingKeys[i], i);
+            }
+            if (l.rate() != null) {
+                String bucket = l.bucket(workflows[i]);
+                long[] tat = {tats.getOrDefault(bucket, clockMicros)};
+                long start = Limits.reserve(tat, clockMicros, l.rate().perSecond(), l.rate().burst());
+                tats.put(bucket, tat[0]);
+                if (start > clockMicros) {
+                    statuses[i] = ExecutionStatus.QUEUED.db(); // not in line until then: its start timer is due then
+                    notBefore[i] = start;
+                    throttled.merge(workflows[i], 1L, Long::sum);
+                    continue;
+                }
+            }
             int[] lane = state.computeIfAbsent(orderingKeys[i], k -> new int[2]); // {running, queued in line}
-            if (debounces[i] == null && lane[1] == 0 && lane[0] < limits[i]) {
+            boolean totalRoom = totals[i] == null || workflowRunning.getOrDefault(workflows[i], 0) < totals[i];
+            if (debounces[i] == null && lane[1] == 0 && lane[0] < perKeys[i] && totalRoom) {
                 statuses[i] = ExecutionStatus.RUNNING.db();
                 lane[0]++;
+                if (totals[i] != null) {
+                    workflowRunning.merge(workflows[i], 1, Integer::sum);
+                }
             } else {
                 statuses[i] = ExecutionStatus.QUEUED.db();
                 lane[1] += debounces[i] == null ? 1 : 0;
                 admitAfter = true;
             }
         }
-        insertExecutions.setArray(11, connection.createArrayOf("text", statuses));
+        limits.saveBuckets(tats);
+        insertExecutions.setLong(1, nowMs);
+        insertExecutions.setArray(2, connection.createArrayOf("text", keys));
+        insertExecutions.setArray(3, connection.createArrayOf("text", workflows));
+        insertExecutions.setArray(4, connection.createArrayOf("int4", versions));
+        insertExecutions.setArray(5, connection.createArrayOf("text", triggers));
+        insertExecutions.setArray(6, connection.createArrayOf("text", sources));
+        insertExecutions.setArray(7, connection.createArrayOf("int8", published));
+        insertExecutions.setArray(8, connection.createArrayOf("int4", depths));
+        insertExecutions.setArray(9, connection.createArrayOf("text", orderingKeys));
+        insertExecutions.setArray(10, connection.createArrayOf("int4", perKeys));
+        insertExecutions.setArray(11, connection.createArrayOf("int8", debounces));
+        insertExecutions.setArray(12, connection.createArrayOf("text", statuses));
+        insertExecutions.setArray(13, connection.createArrayOf("int8", notBefore));
+        insertExecutions.setArray(14, connection.createArrayOf("int4", totals));
+        insertExecutions.setArray(15, connection.createArrayOf("text", errors));
         try (ResultSet rs = insertExecutions.executeQuery()) {
             while (rs.next()) {
                 created.put(rs.getString(1), rs.getLong(2));
@@ -368,10 +456,11 @@ final class ExecutionStore implements AutoCloseable {
                 admitAfter = true; // a duplicate (or a retired key) took a slot it does not use
             }
         }
-        List<Superseded> superseded = supersede(events, lanes, created, nowMs);
+        List<Superseded> superseded = new ArrayList<>(supersede(events, lanes, created, nowMs));
+        superseded.addAll(keepFirst(events, created, statuses, keptBy, errors, keptAt, windows, nowMs));
         if (admitAfter) {
             Set<Long> createdIds = new HashSet<>(created.values());
-            for (Lanes.Admitted a : this.lanes.admit(laneKeys, startDueMs)) {
+            for (Lanes.Admitted a : this.lanes.admit(laneKeys, totalWorkflows, startDueMs)) {
                 if (createdIds.contains(a.id())) {
                     running.add(a.id()); // created here: the caller starts it
                 } else {
@@ -393,7 +482,49 @@ final class ExecutionStore implements AutoCloseable {
                 quietLanes.add(lane);
             }
         }
-        return new Created(created, running, superseded);
+        return new Created(created, running, superseded, throttled);
+    }
+
+    /**
+     * Debounce {@code keep: "first"} (ADR 0022), after the insert: the events created
+     * {@code superseded} name the execution kept, and the lanes whose kept execution was created
+     * here open their window.
+     */
+    private List<Superseded> keepFirst(List<EventEnvelope> events, Map<String, Long> created, String[] statuses, String[] keptBy,
+                                       String[] errors, Map<String, Integer> keptAt, Map<String, Limits.Window> windows, long nowMs)
+            throws SQLException {
+        List<Superseded> superseded = new ArrayList<>();
+        List<Long> ids = new ArrayList<>();
+        List<String> kept = new ArrayList<>();
+        for (int i = 0; i < events.size(); i++) {
+            Long id = created.get(events.get(i).eventKey());
+            if (id != null && keptBy[i] != null) {
+                EventEnvelope e = events.get(i);
+                ids.add(id);
+                kept.add(keptBy[i]);
+                superseded.add(new Superseded(id, e.eventKey(), e.workflow(), e.version(), e.publishedAt(), errors[i], nowMs));
+            }
+        }
+        if (!ids.isEmpty()) {
+            linkSuperseded.setArray(1, connection.createArrayOf("int8", ids.toArray(new Long[0])));
+            linkSuperseded.setArray(2, connection.createArrayOf("text", kept.toArray(new String[0])));
+            linkSuperseded.executeUpdate();
+        }
+        List<String> lanes = new ArrayList<>();
+        List<Long> keptIds = new ArrayList<>();
+        List<String> keptKeys = new ArrayList<>();
+        List<Long> until = new ArrayList<>();
+        keptAt.forEach((lane, i) -> {
+            Long id = created.get(events.get(i).eventKey());
+            if (id != null) {
+                lanes.add(lane);
+                keptIds.add(id);
+                keptKeys.add(events.get(i).eventKey());
+                until.add(windows.get(lane).untilMicros());
+            }
+        });
+        limits.saveWindows(lanes, keptIds, keptKeys, until);
+        return superseded;
     }
 
     /**
@@ -407,9 +538,10 @@ final class ExecutionStore implements AutoCloseable {
         for (int i = 0; i < events.size(); i++) {
             EventEnvelope e = events.get(i);
             Long id = created.get(e.eventKey());
-            if (id != null && lanes.get(i) != null && lanes.get(i).debounceMs() != null && e.orderKey() != null) {
-                survivors.merge(e.orderKey(), id, Math::max);
-                maxMs.put(e.orderKey(), lanes.get(i).debounceMaxMs());
+            Lane lane = lanes.get(i);
+            if (id != null && lane != null && lane.debounceMs() != null && !lane.keepFirst() && lane.key() != null) {
+                survivors.merge(lane.key(), id, Math::max);
+                maxMs.put(lane.key(), lane.debounceMaxMs());
             }
         }
         List<Superseded> superseded = new ArrayList<>();
@@ -458,11 +590,11 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * Asks these lanes again (a debounced execution's wait ended, ADR 0021): under their locks,
-     * admits their heads. What it admits waits in {@link #takeAdmitted}.
+     * Asks these lanes again (a debounced or throttled execution's wait ended, ADRs 0021, 0022):
+     * under their locks (and their workflows' totals'), admits their heads. What it admits waits in {@link #takeAdmitted}.
      */
     void askLanes(Set<String> orderingKeys, long startDueMs) throws SQLException {
-        admitted.addAll(lanes.release(orderingKeys, startDueMs));
+        admitted.addAll(lanes.release(orderingKeys, lanes.totalsOf(orderingKeys), startDueMs));
     }
 
     /**
@@ -562,12 +694,16 @@ final class ExecutionStore implements AutoCloseable {
         clearFinishes();
         Set<Long> finished = new HashSet<>();
         Set<String> freed = new java.util.TreeSet<>();
+        Set<String> totals = new java.util.TreeSet<>();
         try (ResultSet rs = finishExecution.executeQuery()) {
             while (rs.next()) {
                 finished.add(rs.getLong(1));
                 String lane = rs.getString(2);
                 if (lane != null) {
                     freed.add(lane);
+                }
+                if (rs.getObject(4) != null) {
+                    totals.add(rs.getString(3)); // a slot of the whole workflow is free (ADR 0022)
                 }
             }
         }
@@ -577,7 +713,7 @@ final class ExecutionStore implements AutoCloseable {
             }
         });
         freed.removeAll(quietLanes);
-        admitted.addAll(lanes.release(freed, lastFinish + START_GRACE_MS));
+        admitted.addAll(lanes.release(freed, totals, lastFinish + START_GRACE_MS));
     }
 
     /**

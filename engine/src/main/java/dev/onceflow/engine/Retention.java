@@ -91,6 +91,11 @@ final class Retention implements AutoCloseable {
                 expired += n;
                 metrics.eventKeysExpired.add(n);
             } while (n == settings.batchSize() && !stopping);
+            do {
+                n = s.expireLimits(settings.batchSize());
+                s.commit();
+                transactions++;
+            } while (n == settings.batchSize() && !stopping);
         } catch (SQLException e) {
             failure = e;
             discardStore();

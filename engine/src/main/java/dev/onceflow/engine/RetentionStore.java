@@ -27,6 +27,7 @@ final class RetentionStore implements AutoCloseable {
     private final Connection connection;
     private final PreparedStatement remove;
     private final PreparedStatement expire;
+    private final PreparedStatement expireLimits;
 
     RetentionStore(Connection connection) throws SQLException {
         this.connection = connection;
@@ -61,6 +62,16 @@ final class RetentionStore implements AutoCloseable {
                     SELECT event_key FROM retired_event_keys WHERE finished_at < now() - ? * interval '1 ms'
                     ORDER BY finished_at LIMIT ?
                     FOR UPDATE SKIP LOCKED)""");
+        // ADR 0022: a bucket whose next start is long past is a full one, and a closed debounce
+        // window is no window: both the same as no row, so gone.
+        expireLimits = connection.prepareStatement("""
+                WITH b AS (DELETE FROM rate_buckets WHERE bucket IN (
+                    SELECT bucket FROM rate_buckets WHERE tat < now() - interval '1 minute' LIMIT ? FOR UPDATE SKIP LOCKED)
+                    RETURNING 1),
+                w AS (DELETE FROM debounce_windows WHERE ordering_key IN (
+                    SELECT ordering_key FROM debounce_windows WHERE until < now() - interval '1 minute' LIMIT ? FOR UPDATE SKIP LOCKED)
+                    RETURNING 1)
+                SELECT greatest((SELECT count(*) FROM b), (SELECT count(*) FROM w))""");
     }
 
     /**
@@ -83,6 +94,19 @@ final class RetentionStore implements AutoCloseable {
         expire.setLong(1, horizonMs);
         expire.setInt(2, limit);
         return expire.executeUpdate();
+    }
+
+    /**
+     * Deletes up to {@code limit} rate limit buckets and as many debounce windows that mean
+     * nothing any more (ADR 0022); returns the larger count. Uncommitted.
+     */
+    int expireLimits(int limit) throws SQLException {
+        expireLimits.setInt(1, limit);
+        expireLimits.setInt(2, limit);
+        try (ResultSet rs = expireLimits.executeQuery()) {
+            rs.next();
+            return rs.getInt(1);
+        }
     }
 
     void commit() throws SQLException {

@@ -199,7 +199,10 @@ final class StallWatch implements AutoCloseable {
                      // queued behind a running execution of its lane (ADR 0021): that one is the one to look at
                      + "AND NOT (e.status = 'queued' AND EXISTS (SELECT 1 FROM executions r WHERE r.ordering_key = e.ordering_key "
                      + "AND r.finished_at IS NULL AND r.status = 'running')) "
-                     // nor one still in its debounce window
+                     // nor behind the running ones of its workflow's concurrency.total (ADR 0022)
+                     + "AND NOT (e.status = 'queued' AND e.total IS NOT NULL AND EXISTS (SELECT 1 FROM executions r "
+                     + "WHERE r.workflow_id = e.workflow_id AND r.total IS NOT NULL AND r.finished_at IS NULL AND r.status = 'running')) "
+                     // nor one still in its debounce window or before its rate limit's turn
                      + "AND NOT (e.status = 'queued' AND e.not_before > now())")) {
             ps.setLong(1, settings.stuckExecutionReportMs());
             try (ResultSet rs = ps.executeQuery()) {
@@ -213,7 +216,7 @@ final class StallWatch implements AutoCloseable {
                         + settings.stuckExecutionReportMs() / 1000 + " s (engine.stuck.execution.report.ms); oldest "
                         + rs.getString(3) + " since " + rs.getTimestamp(2).toInstant()
                         + "; list them with: SELECT event_key, workflow_id, created_at FROM executions "
-                        + "WHERE finished_at IS NULL ORDER BY created_at (executions waiting on a timer that is not overdue, or queued behind a running one of their lane, are not counted)");
+                        + "WHERE finished_at IS NULL ORDER BY created_at (executions waiting on a timer that is not overdue, or queued behind a running one of their lane or their workflow's total, are not counted)");
             }
         }
     }

@@ -50,6 +50,44 @@ class LaneRaceTest {
     }
 
     /**
+     * {@code concurrency.total} across the fleet (ADR 0022): two engines create executions in two
+     * lanes of one workflow whose total is 1, the second while the first has not committed. The
+     * second waits on the workflow's lock, then counts the first's execution: only one runs.
+     */
+    @Test
+    void twoEnginesStartingTwoLanesOfAWorkflowWithATotalOfOneStartOneOfThem() throws Exception {
+        String wf = "total-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Connection a = ds.getConnection(); Connection b = ds.getConnection()) {
+            ExecutionStore first = new ExecutionStore(a);
+            ExecutionStore second = new ExecutionStore(b);
+            ExecutionStore.Created one = first.createExecutions(List.of(event(wf, "1", wf + "/a")), List.of(totalOfOne(wf + "/a")), 0, 0);
+            assertThat(one.running()).hasSize(1);
+            int secondPid = pid(b);
+            CompletableFuture<ExecutionStore.Created> two = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return second.createExecutions(List.of(event(wf, "2", wf + "/b")), List.of(totalOfOne(wf + "/b")), 0, 0);
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> waitsOnAdvisoryLock(secondPid));
+            first.commit();
+            assertThat(two.get(30, TimeUnit.SECONDS).running()).as("the second engine saw the first one's start").isEmpty();
+            second.commit();
+        }
+        assertThat(statuses(wf + "/a")).containsExactly("running");
+        assertThat(statuses(wf + "/b")).containsExactly("queued");
+    }
+
+    private static EventEnvelope event(String wf, String n, String lane) {
+        return new EventEnvelope(wf + "@" + n, wf, 1, 0, Json.MAPPER.createObjectNode(), "test", 0).withOrderKey(lane);
+    }
+
+    private static ExecutionStore.Lane totalOfOne(String lane) {
+        return new ExecutionStore.Lane(lane, 1, null, null, false, 1, null);
+    }
+
+    /**
      * Execution 1 of a fresh lane runs. The inserter creates execution 2 in its lane (lock, insert,
      * count: 1 runs, so 2 is queued) and holds its transaction open; the finisher then ends 1 and
      * releases the lane, with or without its lock; then the inserter commits.
@@ -63,7 +101,7 @@ class LaneRaceTest {
             ExecutionStore inserter = new ExecutionStore(inserting);
             EventEnvelope second = new EventEnvelope(wf + "@2", wf, 1, 0, Json.MAPPER.createObjectNode(), "test", 0)
                     .withOrderKey(lane);
-            ExecutionStore.Created created = inserter.createExecutions(List.of(second), List.of(new ExecutionStore.Lane(1, null, null)), 0, 0);
+            ExecutionStore.Created created = inserter.createExecutions(List.of(second), List.of(new ExecutionStore.Lane(lane, 1, null, null)), 0, 0);
             assertThat(created.running()).as("execution 1 runs, so 2 waits").isEmpty();
 
             finishing.setAutoCommit(false);
@@ -73,9 +111,9 @@ class LaneRaceTest {
                     st.executeUpdate("UPDATE executions SET status = 'succeeded', finished_at = now() WHERE id = " + first);
                     Lanes lanes = new Lanes(finishing);
                     if (locked) {
-                        lanes.release(List.of(lane), 0);
+                        lanes.release(List.of(lane), List.of(), 0);
                     } else {
-                        lanes.admit(List.of(lane), 0);
+                        lanes.admit(List.of(lane), List.of(), 0);
                     }
                     finishing.commit();
                 } catch (SQLException e) {

@@ -332,6 +332,173 @@ class LanesTest {
         assertThat(unfiredStartTimers(wf)).isZero();
     }
 
+    @Test
+    void aTotalBoundsTheWholeWorkflowAndAFinishAdmitsTheOldestHeadOfAnotherLane() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 600000, \"next\": \"effect\"}, " + EFFECT + "]",
+                "\"concurrency\": {\"total\": 2}, ");
+        String p = wf.id() + "@";
+        apply(List.of(event(wf, p + "1", wf.id() + "/a"), event(wf, p + "2", wf.id() + "/b"), event(wf, p + "3", wf.id() + "/c"),
+                event(wf, p + "4", wf.id() + "/d")));
+        assertThat(List.of(status(p + "1"), status(p + "2"), status(p + "3"), status(p + "4")))
+                .as("four lanes with room, but two may run in the whole workflow").containsExactly("running", "running", "queued", "queued");
+
+        List<ProducerRecord<byte[], byte[]>> out = fire(dueNow(p + "1/wait"));
+        assertThat(status(p + "1")).isEqualTo("succeeded");
+        assertThat(List.of(status(p + "3"), status(p + "4"))).as("1's slot goes to the oldest waiting, of another lane")
+                .containsExactly("running", "queued");
+        assertThat(tasks(out)).extracting(TaskEnvelope::eventKey).containsExactly(p + "3");
+        assertThat(new String(out.stream().filter(r -> r.topic().equals(Topics.TASKS)).findFirst().orElseThrow().key(),
+                StandardCharsets.UTF_8)).as("keyed by its own lane, so it reaches that lane's partition").isEqualTo(wf.id() + "/c");
+    }
+
+    @Test
+    void aTotalOnAnUnorderedWorkflowQueuesEachEventInALaneOfItsOwn() throws Exception {
+        Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 600000, \"next\": \"effect\"}, " + EFFECT + "]",
+                "\"order\": \"none\", \"concurrency\": {\"total\": 1}, ");
+        String p = wf.id() + "@";
+        apply(List.of(event(wf, p + "1", null), event(wf, p + "2", null)));
+        assertThat(List.of(status(p + "1"), status(p + "2"))).containsExactly("running", "queued");
+
+        List<ProducerRecord<byte[], byte[]>> out = fire(dueNow(p + "1/wait"));
+        assertThat(status(p + "2")).isEqualTo("running");
+        assertThat(tasks(out)).extracting(TaskEnvelope::eventKey).containsExactly(p + "2");
+        assertThat(new String(out.stream().filter(r -> r.topic().equals(Topics.TASKS)).findFirst().orElseThrow().key(),
+                StandardCharsets.UTF_8)).as("an unordered execution's tasks stay keyed by its event key").isEqualTo(p + "2");
+        out = apply(redeliver(out));
+        kafkaCommitted();
+        assertThat(status(p + "2")).as("its start ran (and now waits on its delay)").isEqualTo("running");
+        assertThat(timerKeys(wf)).contains(p + "2/wait");
+    }
+
+    @Test
+    void aRateLimitStartsItsBurstAtOnceAndTheRestAtItsPaceFromTimers() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "\"rateLimit\": {\"perSecond\": 2, \"burst\": 2}, ");
+        String p = wf.id() + "@";
+        Batch.Counts counts = new Batch.Counts();
+        List<ConsumerRecord<byte[], byte[]>> events = new ArrayList<>();
+        for (int i = 1; i <= 5; i++) {
+            events.add(event(wf, p + i, wf.id() + "/k" + i));
+        }
+        pipeline.apply(events, false, counts);
+        store.commit();
+        assertThat(effects(p)).as("a burst of two at once").containsExactly(p + "1", p + "2");
+        assertThat(List.of(status(p + "3"), status(p + "4"), status(p + "5"))).containsOnly("queued");
+        List<Long> starts = notBefore(wf);
+        assertThat(starts).as("the others at 2 per second, half a second apart").hasSize(3);
+        assertThat(starts.get(1) - starts.get(0)).isEqualTo(500_000);
+        assertThat(starts.get(2) - starts.get(1)).isEqualTo(500_000);
+        assertThat(starts.get(0)).as("the third start is one interval after the burst, four before the next free one")
+                .isEqualTo(bucketTat(wf) - 2_000_000);
+        assertThat(counts.throttledOf(wf.id())).isEqualTo(3);
+
+        // Their turn comes (PostgreSQL's clock decides, as for every timer): each starts from its timer.
+        endWindow(p + "3");
+        fire(p + "3");
+        assertThat(effects(p)).containsExactly(p + "1", p + "2", p + "3");
+        assertThat(status(p + "4")).isEqualTo("queued");
+    }
+
+    @Test
+    void aRateLimitPerKeyKeepsABucketPerOrderingKey() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "\"rateLimit\": {\"perSecond\": 0.01, \"perKey\": true}, ");
+        String p = wf.id() + "@";
+        apply(List.of(event(wf, p + "1", wf.id() + "/a"), event(wf, p + "2", wf.id() + "/a"), event(wf, p + "3", wf.id() + "/b")));
+        assertThat(List.of(status(p + "1"), status(p + "2"), status(p + "3"))).containsExactly("succeeded", "queued", "succeeded");
+        assertThat(notBefore(wf)).singleElement().as("a's second start 100 s after its first")
+                .satisfies(t -> assertThat(t - bucketTat(wf, "k:" + wf.id() + "/a") + 100_000_000).isZero());
+    }
+
+    @Test
+    void keepFirstRunsTheFirstOfABurstAndRecordsTheRestSupersededByIt() throws Exception {
+        Workflow wf = deploy("[" + EFFECT + "]", "\"debounce\": {\"ms\": 600000, \"keep\": \"first\"}, ");
+        String p = wf.id() + "@";
+        String lane = wf.id() + "/row-1";
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane),
+                event(wf, p + "x", wf.id() + "/row-2")));
+        out.addAll(apply(List.of(event(wf, p + "3", lane))));
+        assertThat(effects(p)).as("the first of each key's burst runs at once").containsExactly(p + "1", p + "x");
+        assertThat(List.of(status(p + "2"), status(p + "3"))).containsOnly("superseded");
+        assertThat(supersededBy(p + "2")).isEqualTo(supersededBy(p + "3")).isEqualTo(id(p + "1"));
+        List<dev.onceflow.common.Outcome> outcomes = new ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : out) {
+            if (r.topic().equals(Topics.OUTCOMES)) {
+                outcomes.add(Json.read(r.value(), dev.onceflow.common.Outcome.class));
+            }
+        }
+        assertThat(outcomes).filteredOn(o -> o.status().equals("superseded"))
+                .extracting(dev.onceflow.common.Outcome::eventKey, dev.onceflow.common.Outcome::error)
+                .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple(p + "2", "superseded by " + p + "1 (debounce, keep first)"),
+                        org.assertj.core.groups.Tuple.tuple(p + "3", "superseded by " + p + "1 (debounce, keep first)"));
+
+        // The window closes (PostgreSQL's clock decides): the next event of the key runs and opens another.
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("UPDATE debounce_windows SET until = now() - interval '1 second' WHERE ordering_key = '" + lane + "'");
+        }
+        apply(List.of(event(wf, p + "4", lane), event(wf, p + "5", lane)));
+        assertThat(effects(p)).containsExactly(p + "1", p + "x", p + "4");
+        assertThat(supersededBy(p + "5")).isEqualTo(id(p + "4"));
+    }
+
+    /** Makes timer {@code key} due now (PostgreSQL's clock); returns its key. */
+    static String dueNow(String key) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("UPDATE timers SET due_at = now() - interval '1 second' WHERE key = '" + key + "'");
+        }
+        return key;
+    }
+
+    static List<String> timerKeys(Workflow wf) throws SQLException {
+        List<String> keys = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT t.key FROM timers t JOIN executions e ON e.id = t.execution_id "
+                     + "WHERE e.workflow_id = '" + wf.id() + "' ORDER BY t.key")) {
+            while (rs.next()) {
+                keys.add(rs.getString(1));
+            }
+        }
+        return keys;
+    }
+
+    /** The queued executions' not_before, epoch µs, in id order. */
+    static List<Long> notBefore(Workflow wf) throws SQLException {
+        List<Long> times = new ArrayList<>();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (extract(epoch FROM not_before) * 1000000)::bigint FROM executions "
+                     + "WHERE workflow_id = '" + wf.id() + "' AND status = 'queued' ORDER BY id")) {
+            while (rs.next()) {
+                times.add(rs.getLong(1));
+            }
+        }
+        return times;
+    }
+
+    static long bucketTat(Workflow wf) throws SQLException {
+        return bucketTat(wf, "w:" + wf.id());
+    }
+
+    static long bucketTat(Workflow wf, String bucket) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT (extract(epoch FROM tat) * 1000000)::bigint FROM rate_buckets WHERE bucket = '"
+                     + bucket + "'")) {
+            assertThat(rs.next()).as("bucket " + bucket).isTrue();
+            return rs.getLong(1);
+        }
+    }
+
+    static Long supersededBy(String eventKey) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT superseded_by FROM executions WHERE event_key = '" + eventKey + "'")) {
+            return rs.next() ? (Long) rs.getObject(1) : null;
+        }
+    }
+
+    static Long id(String eventKey) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT id FROM executions WHERE event_key = '" + eventKey + "'")) {
+            return rs.next() ? rs.getLong(1) : null;
+        }
+    }
+
     /** Ends the debounce window of {@code eventKey} now (PostgreSQL's clock decides); returns its start timer's key. */
     static String endWindow(String eventKey) throws SQLException {
         try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {

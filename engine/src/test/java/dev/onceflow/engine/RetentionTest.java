@@ -156,8 +156,24 @@ class RetentionTest {
         Retention.Pass pass = runOnce(new RetentionSettings(DAY, 10 * DAY, 2, 60_000), new EngineMetrics());
 
         assertThat(pass.executionsRemoved()).isEqualTo(5);
-        assertThat(pass.transactions()).as("removal 2 + 2 + 1, then one expiry").isEqualTo(4);
+        assertThat(pass.transactions()).as("removal 2 + 2 + 1, then one expiry of keys and one of limits").isEqualTo(5);
         assertThat(count(ds, "SELECT count(*) FROM executions")).isZero();
+    }
+
+    @Test
+    void deletesRateBucketsAndDebounceWindowsThatMeanNothingAnyMore() throws Exception {
+        sql(ds, "INSERT INTO rate_buckets (bucket, tat) VALUES ('w:spent', now() - interval '2 minutes'), "
+                + "('w:busy', now() + interval '1 minute')");
+        sql(ds, "INSERT INTO debounce_windows (ordering_key, execution_id, event_key, until) VALUES "
+                + "('wf/closed', 1, 'wf@1', now() - interval '2 minutes'), ('wf/open', 2, 'wf@2', now() + interval '1 minute')");
+
+        runOnce(ONE_DAY_TEN_DAYS, new EngineMetrics());
+
+        assertThat(count(ds, "SELECT count(*) FROM rate_buckets WHERE bucket IN ('w:spent', 'w:busy')"))
+                .as("a bucket whose next start is past is full: the same as no row").isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM rate_buckets WHERE bucket = 'w:busy'")).isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM debounce_windows WHERE ordering_key IN ('wf/closed', 'wf/open')")).isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM debounce_windows WHERE ordering_key = 'wf/open'")).isEqualTo(1);
     }
 
     @Test

@@ -259,14 +259,14 @@ public final class ExecutionRecords {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), error = ? "
-                    + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id, id, ordering_key")) {
+                    + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id, id, ordering_key, total")) {
                 u.setString(1, error);
                 u.setString(2, eventKey);
                 Optional<String> workflow = Optional.empty();
                 try (ResultSet rs = u.executeQuery()) {
                     if (rs.next()) {
                         workflow = Optional.of(rs.getString(1));
-                        released(c, rs.getLong(2), rs.getString(3));
+                        released(c, rs.getLong(2), rs.getString(3), rs.getObject(4) == null ? null : rs.getString(1));
                     }
                 }
                 c.commit();
@@ -280,10 +280,10 @@ public final class ExecutionRecords {
 
     /**
      * After an execution of a lane ended here (ADR 0021): a queued one's start timer goes, and the
-     * lane admits its next executions, their start timers due at once (the engine owning the lane's
+     * lane (and, under a {@code concurrency.total}, the whole workflow: ADR 0022) admits its next executions, their start timers due at once (the engine owning the lane's
      * partition produces their start tasks).
      */
-    private static void released(Connection c, long executionId, String orderingKey) throws SQLException {
+    private static void released(Connection c, long executionId, String orderingKey, String totalWorkflow) throws SQLException {
         if (orderingKey == null) {
             return;
         }
@@ -292,7 +292,8 @@ public final class ExecutionRecords {
             d.setLong(1, executionId);
             d.executeUpdate();
         }
-        new Lanes(c).release(List.of(orderingKey), System.currentTimeMillis());
+        new Lanes(c).release(List.of(orderingKey), totalWorkflow == null ? List.of() : List.of(totalWorkflow),
+                System.currentTimeMillis());
     }
 
     /**
@@ -348,12 +349,12 @@ public final class ExecutionRecords {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
-                    + "error = ? WHERE event_key = ? AND status = 'running' RETURNING id, ordering_key")) {
+                    + "error = ? WHERE event_key = ? AND status = 'running' RETURNING id, ordering_key, workflow_id, total")) {
                 u.setString(1, error);
                 u.setString(2, eventKey);
                 try (ResultSet rs = u.executeQuery()) {
                     if (rs.next()) {
-                        released(c, rs.getLong(1), rs.getString(2));
+                        released(c, rs.getLong(1), rs.getString(2), rs.getObject(4) == null ? null : rs.getString(3));
                     }
                 }
                 c.commit();

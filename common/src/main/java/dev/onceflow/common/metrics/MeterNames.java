@@ -45,6 +45,8 @@ public final class MeterNames {
     public static final String LANE_QUEUED = "onceflow.engine.lane.queued";
     /** The most executions queued in any one lane, as of the stall watch's last check. */
     public static final String LANE_QUEUED_MAX = "onceflow.engine.lane.queued.max";
+    /** {@code onceflow_engine_throttled_total{workflow}}: executions a rate limit made wait for their turn to start (ADR 0022). */
+    public static final String THROTTLED = "onceflow.engine.throttled";
     /** {@code onceflow_http_calls_total}: calls made by http nodes. */
     public static final String HTTP_CALLS = "onceflow.http.calls";
     /** {@code onceflow_timers_fired_total}: durable timers whose tasks were produced. */

@@ -23,6 +23,13 @@ final class WorkflowValidator {
 
     /** Most executions of one ordering key that may run at once. */
     static final int MAX_PER_KEY = 1_000;
+    /** Most executions of one workflow that may run at once across the fleet. */
+    static final int MAX_TOTAL = 100_000;
+    /** The slowest and the fastest rate limits, in starts per second. */
+    static final double MIN_RATE = 0.001;
+    static final double MAX_RATE = 100_000;
+    /** The largest burst of a rate limit. */
+    static final int MAX_BURST = 100_000;
     /** The longest debounce window. */
     static final long MAX_DEBOUNCE_MS = 3_600_000;
 
@@ -32,13 +39,36 @@ final class WorkflowValidator {
         if (wf.order() != null && !Workflow.ORDER_KEY.equals(wf.order()) && !Workflow.ORDER_NONE.equals(wf.order())) {
             problems.add("field 'order': unknown order '" + wf.order() + "' (use \"key\" or \"none\")");
         }
-        if (wf.concurrency() != null) {
+        String orderNone = "this workflow's order is \"none\"" + (wf.order() == null ? " (the default for its trigger)" : "")
+                + "; set \"order\": \"key\"";
+        if (wf.concurrency() != null && wf.concurrency().perKey() != null) {
             int perKey = wf.concurrency().perKey();
             if (perKey < 1 || perKey > MAX_PER_KEY) {
                 problems.add("field 'concurrency.perKey': must be 1 to " + MAX_PER_KEY + ", got " + perKey);
             } else if (Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
-                problems.add("field 'concurrency.perKey': applies to lanes of one ordering key, but this workflow's order is "
-                        + "\"none\"" + (wf.order() == null ? " (the default for its trigger)" : "") + "; set \"order\": \"key\"");
+                problems.add("field 'concurrency.perKey': applies to lanes of one ordering key, but " + orderNone);
+            }
+        }
+        if (wf.concurrency() != null && wf.concurrency().total() != null) {
+            int total = wf.concurrency().total();
+            if (total < 1 || total > MAX_TOTAL) {
+                problems.add("field 'concurrency.total': must be 1 to " + MAX_TOTAL + ", got " + total);
+            }
+        }
+        if (wf.rateLimit() != null) {
+            Workflow.RateLimit r = wf.rateLimit();
+            if (r.perSecond() == null || !(r.perSecond() >= MIN_RATE) || r.perSecond() > MAX_RATE) {
+                problems.add("field 'rateLimit.perSecond': must be " + MIN_RATE + " to " + (long) MAX_RATE + " starts per second, got "
+                        + r.perSecond());
+            } else if (r.burst() < 1 || r.burst() > MAX_BURST) {
+                problems.add("field 'rateLimit.burst': must be 1 to " + MAX_BURST + ", got " + r.burst());
+            }
+            if (r.perKey() && Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
+                problems.add("field 'rateLimit.perKey': applies to the events of one ordering key, but " + orderNone);
+            }
+            if (wf.debounce() != null) {
+                problems.add("fields 'rateLimit' and 'debounce': not supported together yet (a debounced burst's start time "
+                        + "would overrule the start the rate limit gave it); keep one");
             }
         }
         if (wf.debounce() != null) {
@@ -48,13 +78,12 @@ final class WorkflowValidator {
             } else if (d.maxMs() < d.ms()) {
                 problems.add("field 'debounce.maxMs': must be at least 'ms' (" + d.ms() + "), got " + d.maxMs());
             }
-            if (!Workflow.Debounce.KEEP_LAST.equals(d.keep())) {
-                problems.add("field 'debounce.keep': only \"last\" is supported (the newest event of a burst runs), got '"
-                        + d.keep() + "'");
+            if (!Workflow.Debounce.KEEP_LAST.equals(d.keep()) && !Workflow.Debounce.KEEP_FIRST.equals(d.keep())) {
+                problems.add("field 'debounce.keep': unknown keep '" + d.keep() + "' (use \"last\": the newest event of a burst "
+                        + "runs, or \"first\": the first runs and the rest of its burst is superseded)");
             }
             if (Workflow.ORDER_NONE.equals(wf.effectiveOrder())) {
-                problems.add("field 'debounce': applies to the events of one ordering key, but this workflow's order is \"none\""
-                        + (wf.order() == null ? " (the default for its trigger)" : "") + "; set \"order\": \"key\"");
+                problems.add("field 'debounce': applies to the events of one ordering key, but " + orderNone);
             }
         }
         return problems;

@@ -45,6 +45,52 @@ class WorkflowsTest {
     }
 
     @Test
+    void limitsParseWithTheirDefaultsAndBadOnesAreNamedByField() throws Exception {
+        Workflow limited = parse("""
+                {"id": "l", "concurrency": {"total": 5}, "rateLimit": {"perSecond": 2.5},
+                 "nodes": [{"type": "end", "id": "a"}]}""");
+        assertThat(limited.total()).isEqualTo(5);
+        assertThat(limited.perKey()).isEqualTo(1);
+        assertThat(limited.rateLimit().burst()).as("one second's worth, rounded up").isEqualTo(3);
+        assertThat(limited.rateLimit().perKey()).isFalse();
+        assertThat(limited.limited()).isTrue();
+        assertThat(parse("""
+                {"id": "u", "trigger": {"type": "schedule", "intervalMs": 1000}, "concurrency": {"total": 1},
+                 "nodes": [{"type": "end", "id": "a"}]}""").total()).as("a total needs no order").isEqualTo(1);
+        assertThat(parse("""
+                {"id": "f", "debounce": {"ms": 500, "keep": "first"}, "nodes": [{"type": "end", "id": "a"}]}""").debounce().keep())
+                .isEqualTo("first");
+
+        assertThat(problems("""
+                {"id": "l", "concurrency": {"total": 0}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'concurrency.total': must be 1 to 100000, got 0");
+        assertThat(problems("""
+                {"id": "l", "rateLimit": {"perSecond": 0}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'rateLimit.perSecond': must be 0.001 to 100000 starts per second, got 0.0");
+        assertThat(problems("""
+                {"id": "l", "rateLimit": {}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'rateLimit.perSecond': must be 0.001 to 100000 starts per second, got null");
+        assertThat(problems("""
+                {"id": "l", "rateLimit": {"perSecond": 1, "burst": 0}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'rateLimit.burst': must be 1 to 100000, got 0");
+        assertThat(problems("""
+                {"id": "l", "order": "none", "rateLimit": {"perSecond": 1, "perKey": true}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'rateLimit.perKey': applies to the events of one ordering key, but this workflow's order is \"none\"");
+        assertThat(problems("""
+                {"id": "l", "rateLimit": {"perSecond": 1}, "debounce": {"ms": 100}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("fields 'rateLimit' and 'debounce': not supported together yet");
+        assertThat(problems("""
+                {"id": "l", "debounce": {}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'debounce.ms': must be 1 to 3600000 (one hour), got null");
+        assertThat(problems("""
+                {"id": "l", "debounce": {"ms": 100, "keep": "middle"}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'debounce.keep': unknown keep 'middle'");
+        assertThat(problems("""
+                {"id": "l", "order": "none", "concurrency": {"perKey": 2}, "nodes": [{"type": "end", "id": "a"}]}"""))
+                .contains("field 'concurrency.perKey': applies to lanes of one ordering key");
+    }
+
+    @Test
     void parsesAValidGraphIntoTypedNodes() throws Exception {
         Workflow wf = parse(VALID);
         assertThat(wf.id()).isEqualTo("orders");
@@ -132,7 +178,7 @@ class WorkflowsTest {
     void unknownFieldsAreNamedWithTheFieldsThatExist() {
         assertThat(problems("""
                 {"id": "w", "nodse": [], "nodes": [{"type": "end", "id": "a"}]}"""))
-                .contains("unknown field 'nodse' (known fields: id, version, description, trigger, start, nodes, order, concurrency, debounce); did you mean 'nodes'?");
+                .contains("unknown field 'nodse' (known fields: id, version, description, trigger, start, nodes, order, concurrency, debounce, rateLimit); did you mean 'nodes'?");
         assertThat(problems("""
                 {"id": "w", "nodes": [{"type": "condition", "id": "check", "if": "true", "thn": "a"}, {"type": "end", "id": "a"}]}"""))
                 .contains("node 'check': unknown field 'thn' of a condition node (known fields: type, id, if, then, else, retry);"

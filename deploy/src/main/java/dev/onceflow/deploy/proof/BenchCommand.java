@@ -149,7 +149,7 @@ public final class BenchCommand {
             for (int i = 0; i < rounds.size(); i++) {
                 String id = orderRoundWorkflow(rounds, i);
                 wfs.put(id, store.deploy(new Workflow(id, null, base.description(), base.trigger(), base.start(), base.nodes(),
-                        rounds.get(i), null, null)));
+                        rounds.get(i), null, null, null)));
             }
             OnceflowConfig config = infra.config();
             boolean engineRuns = plan.runsThroughput() || plan.runs(BenchPlan.Workload.LATENCY);
