@@ -141,6 +141,10 @@ final class CollectionSql {
         int at = 0;
         boolean spliced = false;
         while (m.find()) {
+            if (quoted(text, m.start())) {
+                throw new NotImportable(vars.where() + " field 'sql': variable {{" + m.group(1) + "}} inside a quoted string or "
+                        + "identifier: it can only be spliced in as text, which Onceflow does not do (" + text + ")");
+            }
             b.append(text, at, m.start());
             b.append('?');
             params.add(vars.in("sql").path(m.group(1)));
@@ -186,6 +190,20 @@ final class CollectionSql {
             approximations.add(vars.where() + ": withMeta: Onceflow's output is {rows, rowCount}, not [rows, meta]");
         }
         set(node, withVars, params);
+    }
+
+    /** Whether {@code pos} is inside a '…' literal or a "…" identifier of {@code sql}. */
+    static boolean quoted(String sql, int pos) {
+        char open = 0;
+        for (int i = 0; i < pos; i++) {
+            char c = sql.charAt(i);
+            if (open == 0 && (c == '\'' || c == '"')) {
+                open = c;
+            } else if (c == open) {
+                open = 0; // a doubled quote closes and reopens: the same as staying inside
+            }
+        }
+        return open != 0;
     }
 
     private static void set(ObjectNode node, String sql, List<String> params) {

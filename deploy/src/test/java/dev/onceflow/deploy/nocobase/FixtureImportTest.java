@@ -22,13 +22,26 @@ class FixtureImportTest {
     @Test
     void everyCurrentWorkflowHasAnOutcomeAndTheImportableOnesValidate() throws Exception {
         List<NocobaseImport.Outcome> outcomes = importFixture();
-        System.out.println(NocobaseImport.report(outcomes, "workflows-list.json"));
-        outcomes.stream().filter(o -> o.definition() != null).forEach(o -> System.out.println(o.definition()));
         Map<String, NocobaseImport.Status> byKey = outcomes.stream()
                 .collect(Collectors.toMap(o -> o.source().key(), NocobaseImport.Outcome::status));
-        assertThat(byKey).hasSize(13).doesNotContainKey("oldend");
-        assertThat(byKey).containsEntry("wmanual", NocobaseImport.Status.NOT_IMPORTABLE)
+        // one outcome per key: the non-current version of wpostnew is not imported
+        assertThat(byKey).hasSize(13);
+        assertThat(outcomes.stream().filter(o -> o.source().key().equals("wpostnew")).findFirst().orElseThrow().source().id()).isEqualTo(1001);
+        assertThat(byKey).containsEntry("wonce", NocobaseImport.Status.IMPORTED)
+                .containsEntry("wmanual", NocobaseImport.Status.NOT_IMPORTABLE)
                 .containsEntry("wrace", NocobaseImport.Status.NOT_IMPORTABLE)
-                .containsEntry("wround", NocobaseImport.Status.NOT_IMPORTABLE);
+                .containsEntry("wround", NocobaseImport.Status.NOT_IMPORTABLE)
+                // camelCase table and column names wait for issue 20 item 1 (quoted identifiers in table triggers)
+                .containsEntry("wcamel", NocobaseImport.Status.NOT_IMPORTABLE)
+                .containsEntry("wdue", NocobaseImport.Status.NOT_IMPORTABLE);
+        assertThat(byKey.values().stream().filter(s -> s == NocobaseImport.Status.APPROXIMATED)).hasSize(7);
+        for (NocobaseImport.Outcome o : outcomes) {
+            if (o.status() == NocobaseImport.Status.NOT_IMPORTABLE) {
+                assertThat(o.definition()).isNull();
+                assertThat(o.reasons()).as(o.source().key()).isNotEmpty();
+            } else {
+                dev.onceflow.common.workflow.Workflows.parse(o.fileName(), o.definition().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
     }
 }
