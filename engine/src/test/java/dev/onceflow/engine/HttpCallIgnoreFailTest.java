@@ -51,6 +51,16 @@ class HttpCallIgnoreFailTest {
     }
 
     @Test
+    void theRenderedRequestCarriesTheNodesIgnoreFail() throws Exception {
+        for (boolean ignoreFail : new boolean[] {true, false}) {
+            dev.onceflow.common.workflow.Node.Http node = (dev.onceflow.common.workflow.Node.Http) dev.onceflow.common.workflow.Workflows.parse("w",
+                    ("{\"id\":\"w\",\"nodes\":[{\"type\":\"http\",\"id\":\"n\",\"url\":\"http://127.0.0.1/\""
+                            + (ignoreFail ? ",\"ignoreFail\":true" : "") + "}]}").getBytes(StandardCharsets.UTF_8)).node("n").orElseThrow();
+            assertThat(HttpCall.render(node, Map.of(), java.util.List.of()).ignoreFail()).isEqualTo(ignoreFail);
+        }
+    }
+
+    @Test
     void non2xxFailsTheNodeWithoutIgnoreFail() throws Exception {
         NodeResult result = send(url(), false);
         assertThat(result).isInstanceOf(NodeResult.Failed.class);
