@@ -56,6 +56,9 @@ public final class NocobaseImport {
     public record Settings(String zone, Instant now) {
     }
 
+    /** The NocoBase version whose storage and semantics the translation follows (docs/nocobase.md). */
+    public static final String NOCOBASE_STUDIED = "2.2.0 (nocobase/nocobase commit 916a11c, 2026-08-22)";
+
     private NocobaseImport() {
     }
 
@@ -121,6 +124,7 @@ public final class NocobaseImport {
     public static String report(List<Outcome> outcomes, String sourceName) {
         StringBuilder b = new StringBuilder("# NocoBase import report\n\n");
         b.append("Source: ").append(sourceName).append("\n\n");
+        b.append("Translated as NocoBase stores workflows in plugin-workflow ").append(NOCOBASE_STUDIED).append(".\n\n");
         long imported = outcomes.stream().filter(o -> o.status() != Status.NOT_IMPORTABLE).count();
         b.append(imported).append(" of ").append(outcomes.size()).append(" current workflows importable (")
                 .append(count(outcomes, Status.IMPORTED)).append(" imported, ").append(count(outcomes, Status.APPROXIMATED))

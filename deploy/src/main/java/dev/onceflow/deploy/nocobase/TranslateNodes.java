@@ -109,7 +109,8 @@ final class TranslateNodes {
         List<String> branchEntries = new ArrayList<>();
         List<NocoNode> branches = branchesOf.getOrDefault(n.id(), List.of());
         boolean rejectOnFalse = n.type().equals("condition") && n.config().path("rejectOnFalse").asBoolean(false);
-        Set<Long> before = new HashSet<>(visited);
+        checkBranches(n, branches, vars);
+        Set<Long> before = n.type().equals("parallel") ? new HashSet<>(visited) : Set.of();
         for (NocoNode b : branches) {
             if (rejectOnFalse && b.branchIndex() == 0) {
                 approximations.add("condition " + n.describe() + " rejects on false: its false branch never runs in NocoBase; not imported");
@@ -136,6 +137,36 @@ final class TranslateNodes {
             next = chain(down, loops);
         }
         return node(n, slot, next, branchEntries, vars);
+    }
+
+    /** Branches only where NocoBase has them: a condition's 1 and 0, a loop's one body, a parallel's any number. */
+    private static void checkBranches(NocoNode n, List<NocoNode> branches, Variables vars) {
+        switch (n.type()) {
+            case "condition" -> {
+                for (NocoNode b : branches) {
+                    if (b.branchIndex() != 0 && b.branchIndex() != 1) {
+                        throw new NotImportable(vars.where() + ": branch " + b.branchIndex() + " (node " + b.describe()
+                                + "); a condition has branches 1 (true) and 0 (false)");
+                    }
+                }
+                if (branches.stream().map(NocoNode::branchIndex).distinct().count() < branches.size()) {
+                    throw new NotImportable(vars.where() + ": two nodes start the same branch");
+                }
+            }
+            case "loop" -> {
+                if (branches.size() > 1) {
+                    throw new NotImportable(vars.where() + ": " + branches.size() + " branches; a loop has one body");
+                }
+            }
+            case "parallel" -> {
+            }
+            default -> {
+                if (!branches.isEmpty()) {
+                    throw new NotImportable(vars.where() + ": branches under a " + n.type() + " node (node "
+                            + branches.get(0).describe() + ")");
+                }
+            }
+        }
     }
 
     private String node(NocoNode n, int slot, String next, List<String> branchEntries, Variables vars) {

@@ -85,6 +85,8 @@ final class TranslateTrigger {
         }
         if ((mode & 4) != 0) {
             ops.add("delete");
+            approximations.add("on destroy, trigger.row is the deleted row as PostgreSQL logs it: its primary key only, unless the "
+                    + "table has REPLICA IDENTITY FULL (ALTER TABLE " + table + " REPLICA IDENTITY FULL)");
         }
         JsonNode changed = c.path("changed");
         if ((mode & 2) != 0 && changed.isArray() && !changed.isEmpty()) {

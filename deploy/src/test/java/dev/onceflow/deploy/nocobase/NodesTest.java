@@ -219,6 +219,24 @@ class NodesTest {
     }
 
     @Test
+    void branchesWhereNocoBaseHasNoneAreNotImportable() {
+        long cond = add("c", "condition", "{\"engine\": \"basic\"}", null, null, null);
+        add("x", "end", "{}", cond, 2, null);
+        assertThat(outcome().reasons()).singleElement().asString().contains("branch 2");
+        nodes.clear();
+        next = 1;
+        long loop = add("l", "loop", "{\"target\": 2}", null, null, null);
+        add("b1", "end", "{}", loop, 0, null);
+        add("b2", "end", "{}", loop, 1, null);
+        assertThat(outcome().reasons()).singleElement().asString().contains("a loop has one body");
+        nodes.clear();
+        next = 1;
+        long calc = add("k", "calculation", "{\"expression\": \"1\"}", null, null, null);
+        add("b", "end", "{}", calc, 0, null);
+        assertThat(outcome().reasons()).singleElement().asString().contains("branches under a calculation node");
+    }
+
+    @Test
     void aCycleOrADanglingDownstreamIsNotImportable() {
         add("a", "end", "{}", null, null, 2L);
         add("b", "calculation", "{\"expression\": \"1\"}", 1L, null, 1L);
