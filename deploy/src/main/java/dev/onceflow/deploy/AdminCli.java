@@ -83,6 +83,7 @@ final class AdminCli {
                 .addSubcommand(new ExecutionsCancel()).addSubcommand(new ExecutionsRetry()));
         cl.addSubcommand(new CommandLine(new Dlq()).addSubcommand(new DlqList()).addSubcommand(new DlqRedrive()));
         cl.addSubcommand(new Fleet());
+        cl.addSubcommand(new CommandLine(new ImportCommand.Import()).addSubcommand(new ImportCommand.Nocobase()));
     }
 
     /** The options every command that calls the API takes (where they come from: {@link CliTarget}). */

@@ -42,7 +42,7 @@ class HelpTreeTest {
         List<List<String>> all = commands(Onceflow.tree(), List.of(), new ArrayList<>());
         assertThat(all).contains(List.of("dev"), List.of("engine"), List.of("dispatcher"), List.of("publish"), List.of("workflow", "deploy"),
                 List.of("workflow", "list"), List.of("workflow", "rollback"), List.of("executions", "show"), List.of("chaos"), List.of("bench"),
-                List.of("config"), List.of("fleet"), List.of("dlq", "redrive"));
+                List.of("config"), List.of("fleet"), List.of("dlq", "redrive"), List.of("import", "nocobase"));
         CommandLine root = Onceflow.tree();
         for (List<String> words : all) {
             CommandLine line = root;

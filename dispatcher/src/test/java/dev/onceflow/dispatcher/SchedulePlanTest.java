@@ -71,6 +71,42 @@ class SchedulePlanTest {
         assertThat(plan.due(T0.plusSeconds(20))).containsExactly(T0.plusSeconds(5), T0.plusSeconds(6), T0.plusSeconds(7));
     }
 
+    @Test
+    void limitFiresOnlyTheFirstTicksAtOrAfterStart() {
+        // interval 1 s from T0+5s, at most 3 runs: 5, 6, 7 — never 8, however long it runs
+        Trigger.Schedule s = new Trigger.Schedule(null, 1000L, "UTC", null, null, T0.plusSeconds(5), null, 3);
+        SchedulePlan plan = new SchedulePlan(new ScheduleRules(s), T0, T0);
+        assertThat(plan.due(T0.plusSeconds(60))).containsExactly(T0.plusSeconds(5), T0.plusSeconds(6), T0.plusSeconds(7));
+        assertThat(plan.due(T0.plusSeconds(3600))).isEmpty();
+        assertThat(plan.next()).isEmpty();
+    }
+
+    @Test
+    void limitIsTheSameForEveryReplicaWhateverItFiredBefore() {
+        // a cron every 10 s from T0+1s: the 4 ticks are T0+10, +20, +30, +40, on every replica
+        Trigger.Schedule s = new Trigger.Schedule("*/10 * * * * *", null, "UTC", "fire-all", null, T0.plusSeconds(1), null, 4);
+        SchedulePlan early = new SchedulePlan(new ScheduleRules(s), T0, T0);
+        SchedulePlan late = new SchedulePlan(new ScheduleRules(s), T0.plusSeconds(25), T0.plusSeconds(20)); // started later, knew T0+20 fired
+        List<Instant> firedEarly = new ArrayList<>();
+        List<Instant> firedLate = new ArrayList<>();
+        for (int sec = 0; sec <= 120; sec += 5) {
+            firedEarly.addAll(early.due(T0.plusSeconds(sec)));
+            if (sec >= 25) {
+                firedLate.addAll(late.due(T0.plusSeconds(sec)));
+            }
+        }
+        assertThat(firedEarly).containsExactly(T0.plusSeconds(10), T0.plusSeconds(20), T0.plusSeconds(30), T0.plusSeconds(40));
+        assertThat(firedLate).containsExactly(T0.plusSeconds(30), T0.plusSeconds(40));
+    }
+
+    @Test
+    void limitNeedsStartAndAPositiveCount() {
+        assertThat(ScheduleRules.problems(new Trigger.Schedule(null, 1000L, "UTC", null, null, null, null, 3)))
+                .containsExactly("trigger field 'limit': needs 'start' (the limit counts the ticks at or after it)");
+        assertThat(ScheduleRules.problems(new Trigger.Schedule(null, 1000L, "UTC", null, null, T0, null, 0)))
+                .containsExactly("trigger field 'limit': must be between 1 and 100000, got 0");
+    }
+
     @ParameterizedTest
     @CsvSource({
         // zone, a day with a spring-forward gap, a day with a fall-back overlap

@@ -60,6 +60,29 @@ class ScheduleSourceTest {
         assertThat(source.fired()).isEqualTo(1);
     }
 
+    @Test
+    void aLimitedScheduleFiresItsFirstTicksOnlyOnEveryReplica() {
+        // every second from T0+1s, at most 3 runs: two sources (replicas) that start at different times fire the same 3 keys
+        MapCatalog limited = new MapCatalog().with("thrice", 1, true,
+                new Trigger.Schedule(null, 1000L, "UTC", "fire-all", null, T0.plusSeconds(1), null, 3));
+        MockProducer<byte[], byte[]> other = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        ScheduleSource early = new ScheduleSource(limited, id -> Optional.empty(), producer, Clock.fixed(T0, ZoneOffset.UTC));
+        ScheduleSource late = new ScheduleSource(limited, id -> Optional.of(T0.plusSeconds(2)), other,
+                Clock.fixed(T0.plusMillis(2_500), ZoneOffset.UTC));
+        for (int ms = 0; ms <= 10_000; ms += 250) {
+            early.tick(T0.plusMillis(ms));
+            if (ms >= 2_500) {
+                late.tick(T0.plusMillis(ms));
+            }
+        }
+        java.util.List<String> expected = java.util.List.of("thrice@" + T0.plusSeconds(1).toEpochMilli(),
+                "thrice@" + T0.plusSeconds(2).toEpochMilli(), "thrice@" + T0.plusSeconds(3).toEpochMilli());
+        assertThat(keys()).containsExactlyElementsOf(expected);
+        // the late replica knew the tick T0+2s had fired: it fires T0+3s (a copy the event key absorbs), and never a fourth
+        assertThat(other.history().stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).toList())
+                .containsExactly(expected.get(2));
+    }
+
     private java.util.List<String> keys() {
         return producer.history().stream().map(ProducerRecord::key).map(k -> new String(k, StandardCharsets.UTF_8)).toList();
     }

@@ -30,12 +30,17 @@ import java.util.concurrent.CompletionException;
  * node's result: 2xx succeeds with {@code {status, headers, body}} (body as JSON when it parses,
  * else text), any other status fails with the status as the error class ({@code 503}, which a
  * retry policy's {@code 5xx} matches), a timeout with {@code timeout}, a refused or broken
- * connection with {@code connection}. Immutable; the client is shared and thread-safe.
+ * connection with {@code connection}. A node with {@code ignoreFail} succeeds instead, with the
+ * failure in its output ({@link #failed}). Immutable; the client is shared and thread-safe.
  */
 final class HttpCall {
 
-    /** The request, rendered once at the claim. */
-    record Request(String method, URI url, Map<String, String> headers, byte[] body, long timeoutMs, long maxResponseBytes) {
+    /** The request, rendered once at the claim; {@code ignoreFail}: a failed call succeeds the node (see {@link #failed}). */
+    record Request(String method, URI url, Map<String, String> headers, byte[] body, long timeoutMs, long maxResponseBytes,
+                   boolean ignoreFail) {
+        Request(String method, URI url, Map<String, String> headers, byte[] body, long timeoutMs, long maxResponseBytes) {
+            this(method, url, headers, body, timeoutMs, maxResponseBytes, false);
+        }
     }
 
     static final String CONTENT_TYPE = "Content-Type";
@@ -87,7 +92,7 @@ final class HttpCall {
                 headers.putIfAbsent(CONTENT_TYPE, "application/json");
             }
         }
-        return new Request(node.method(), url, headers, body, node.timeoutMs(), node.maxResponseBytes());
+        return new Request(node.method(), url, headers, body, node.timeoutMs(), node.maxResponseBytes(), node.ignoreFail());
     }
 
     static boolean allowed(String host, List<String> allowedHosts) {
@@ -141,8 +146,8 @@ final class HttpCall {
             return failure(e, target, r);
         }
         if (bytes.length > r.maxResponseBytes()) {
-            return new NodeResult.Failed(target + " answered " + response.statusCode() + " with a body over maxResponseBytes ("
-                    + r.maxResponseBytes() + ")", false, "response-too-large");
+            return failed(target + " answered " + response.statusCode() + " with a body over maxResponseBytes ("
+                    + r.maxResponseBytes() + ")", "response-too-large", null, r);
         }
         ObjectNode out = JsonNodeFactory.instance.objectNode().put("status", response.statusCode());
         ObjectNode headers = out.putObject("headers");
@@ -164,8 +169,23 @@ final class HttpCall {
             return NodeResult.Succeeded.continueWith(out, List.of());
         }
         String excerpt = text.length() > 300 ? text.substring(0, 300) + "…" : text;
-        return new NodeResult.Failed(target + " answered " + status + (excerpt.isBlank() ? "" : ": " + excerpt), false,
-                String.valueOf(status));
+        return failed(target + " answered " + status + (excerpt.isBlank() ? "" : ": " + excerpt), String.valueOf(status), out, r);
+    }
+
+    /**
+     * A failed call's result: {@link NodeResult.Failed}, or for an {@code ignoreFail} node (NocoBase's
+     * request node with "ignore failure") a success whose output carries {@code error} and
+     * {@code errorClass} beside the answer's {@code status}, {@code headers} and {@code body} when
+     * there was an answer (a timeout or a broken connection has none: {@code status} is null).
+     */
+    private static NodeResult failed(String error, String errorClass, ObjectNode answer, Request r) {
+        if (!r.ignoreFail()) {
+            return new NodeResult.Failed(error, false, errorClass);
+        }
+        ObjectNode out = answer != null ? answer : JsonNodeFactory.instance.objectNode().putNull("status");
+        out.put("error", error);
+        out.put("errorClass", errorClass);
+        return NodeResult.Succeeded.continueWith(out, List.of());
     }
 
     /** Whether a failure of this class leaves the call's outcome unknown: it may have reached the receiver. */
@@ -175,8 +195,8 @@ final class HttpCall {
 
     private static NodeResult failure(Throwable e, String target, Request r) {
         if (e instanceof HttpTimeoutException || e instanceof java.util.concurrent.TimeoutException) {
-            return new NodeResult.Failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), false, "timeout");
+            return failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), "timeout", null, r);
         }
-        return new NodeResult.Failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), false, "connection");
+        return failed(target + ": " + CallFailure.describe(e, r.url(), r.timeoutMs()), "connection", null, r);
     }
 }

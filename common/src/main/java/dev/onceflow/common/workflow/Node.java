@@ -125,7 +125,11 @@ public sealed interface Node {
      * or array, a template whose string values are templates ({@link Templates#renderJson}). The
      * engine adds {@code Idempotency-Key}, so a header of that name is refused. {@code onUnknownOutcome}
      * says what a redelivered call that was claimed but never recorded does: {@code fail} (default:
-     * the node fails as "outcome unknown") or {@code retry} (call again with the same key).
+     * the node fails as "outcome unknown") or {@code retry} (call again with the same key). With
+     * {@code ignoreFail} (default false) an answer that is not 2xx, a timeout or a broken connection
+     * succeeds the node with the failure in its output ({@code error}, {@code errorClass}, and the
+     * answer's {@code status}, {@code headers}, {@code body} when there was one) instead of failing
+     * it, as NocoBase's request node does; a retry policy then never sees a failure.
      */
     record Http(String id,
                 String method,
@@ -135,6 +139,7 @@ public sealed interface Node {
                 Long timeoutMs,
                 String onUnknownOutcome,
                 Long maxResponseBytes,
+                Boolean ignoreFail,
                 String next,
                 RetryPolicy retry) implements Node {
         public static final List<String> METHODS = List.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD");
@@ -156,6 +161,7 @@ public sealed interface Node {
             timeoutMs = timeoutMs == null ? DEFAULT_TIMEOUT_MS : timeoutMs;
             onUnknownOutcome = onUnknownOutcome == null ? FAIL : onUnknownOutcome;
             maxResponseBytes = maxResponseBytes == null ? DEFAULT_MAX_RESPONSE_BYTES : maxResponseBytes;
+            ignoreFail = ignoreFail != null && ignoreFail;
         }
 
         /** Whether {@code body} is an expression (a JSON string) rather than a JSON template. */

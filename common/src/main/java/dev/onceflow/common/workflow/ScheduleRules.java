@@ -30,6 +30,8 @@ public final class ScheduleRules {
     private final Trigger.Schedule schedule;
     private final ExecutionTime cron;
     private final ZoneId zone;
+    /** The {@code limit}-th tick at or after {@code start}, the last one that fires; null without a limit. */
+    private final Instant lastTick;
 
     public ScheduleRules(Trigger.Schedule schedule) {
         List<String> problems = problems(schedule);
@@ -39,6 +41,30 @@ public final class ScheduleRules {
         this.schedule = schedule;
         this.zone = ZoneId.of(schedule.zone());
         this.cron = schedule.cron() == null ? null : ExecutionTime.forCron(parse(schedule.cron()));
+        this.lastTick = schedule.limit() == null ? null : lastTick(schedule.start(), schedule.limit());
+    }
+
+    /**
+     * The {@code limit}-th tick at or after {@code start} (or the last one before {@code end}): the
+     * ticks are a pure function of the definition, so every replica computes the same last tick,
+     * whenever it starts and whatever it fired before.
+     */
+    private Instant lastTick(Instant start, int limit) {
+        Instant t = start.minusMillis(1);
+        if (cron == null) {
+            long interval = schedule.intervalMs();
+            long first = Math.floorDiv(t.toEpochMilli(), interval) * interval + interval;
+            return Instant.ofEpochMilli(first + (limit - 1) * interval);
+        }
+        Instant last = t;
+        for (int i = 0; i < limit; i++) {
+            Optional<Instant> n = unlimitedNext(last);
+            if (n.isEmpty()) {
+                break;
+            }
+            last = n.get();
+        }
+        return last;
     }
 
     static Cron parse(String expression) {
@@ -82,11 +108,24 @@ public final class ScheduleRules {
         if (s.start() != null && s.end() != null && !s.start().isBefore(s.end())) {
             problems.add("trigger field 'end': must be after 'start'");
         }
+        if (s.limit() != null) {
+            if (s.limit() < 1 || s.limit() > Trigger.Schedule.MAX_LIMIT) {
+                problems.add("trigger field 'limit': must be between 1 and " + Trigger.Schedule.MAX_LIMIT + ", got " + s.limit());
+            }
+            if (s.start() == null) {
+                problems.add("trigger field 'limit': needs 'start' (the limit counts the ticks at or after it)");
+            }
+        }
         return problems;
     }
 
-    /** The first fire time strictly after {@code after}, within the window; empty when there is none. */
+    /** The first fire time strictly after {@code after}, within the window and the limit; empty when there is none. */
     public Optional<Instant> next(Instant after) {
+        return unlimitedNext(after).filter(t -> lastTick == null || !t.isAfter(lastTick));
+    }
+
+    /** The first fire time strictly after {@code after}, within [start, end). */
+    private Optional<Instant> unlimitedNext(Instant after) {
         Instant from = after;
         if (schedule.start() != null && from.isBefore(schedule.start())) {
             from = schedule.start().minusMillis(1);

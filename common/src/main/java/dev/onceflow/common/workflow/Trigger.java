@@ -64,10 +64,15 @@ public sealed interface Trigger {
      * {@code workflowId@fireTimeMillis}, so replicas agree on the key and duplicates are absorbed.
      * Ticks missed while no dispatcher ran follow {@code misfire}: {@code fire-once} (default: one
      * event for the latest missed tick), {@code fire-all} (at most {@code maxMisfires}, default
-     * 100), {@code skip}. Ticks outside [{@code start}, {@code end}) never fire.
+     * 100), {@code skip}. Ticks outside [{@code start}, {@code end}) never fire. {@code limit}
+     * (optional, needs {@code start}) is the most ticks the schedule ever fires: only the first
+     * {@code limit} ticks at or after {@code start} fire, a property of the tick times alone, so
+     * every replica agrees without counting executions (NocoBase's schedule {@code limit}).
      */
     record Schedule(String cron, Long intervalMs, String zone, String misfire, Integer maxMisfires, Instant start,
-                    Instant end) implements Trigger {
+                    Instant end, Integer limit) implements Trigger {
+        /** Largest {@code limit}: the last tick is found by walking the ticks once. */
+        public static final int MAX_LIMIT = 100_000;
         public static final String FIRE_ONCE = "fire-once";
         public static final String FIRE_ALL = "fire-all";
         public static final String SKIP = "skip";
@@ -76,6 +81,12 @@ public sealed interface Trigger {
             zone = zone == null || zone.isBlank() ? "UTC" : zone;
             misfire = misfire == null || misfire.isBlank() ? FIRE_ONCE : misfire;
             maxMisfires = maxMisfires == null ? 100 : maxMisfires;
+        }
+
+        /** A schedule without a limit. */
+        public Schedule(String cron, Long intervalMs, String zone, String misfire, Integer maxMisfires, Instant start,
+                        Instant end) {
+            this(cron, intervalMs, zone, misfire, maxMisfires, start, end, null);
         }
     }
 
