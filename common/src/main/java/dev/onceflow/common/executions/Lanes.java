@@ -106,11 +106,16 @@ public final class Lanes {
      * one fixed order. Taken before the lanes' locks.
      */
     public void lockTotals(Collection<String> workflows) throws SQLException {
-        if (workflows.isEmpty()) {
+        takeLocks(lockTotals, workflows);
+    }
+
+    /** Runs one of the lock statements for these names, sorted; returns once every lock is held. */
+    private void takeLocks(PreparedStatement statement, Collection<String> names) throws SQLException {
+        if (names.isEmpty()) {
             return;
         }
-        lockTotals.setArray(1, connection.createArrayOf("text", new TreeSet<>(workflows).toArray(new String[0])));
-        try (ResultSet rs = lockTotals.executeQuery()) {
+        statement.setArray(1, connection.createArrayOf("text", new TreeSet<>(names).toArray(new String[0])));
+        try (ResultSet rs = statement.executeQuery()) {
             while (rs.next()) {
                 // each row is one lock taken
             }
@@ -149,15 +154,7 @@ public final class Lanes {
 
     /** Locks these lanes until the transaction ends, in one fixed order (no deadlock between two lockers). */
     public void lock(Collection<String> orderingKeys) throws SQLException {
-        if (orderingKeys.isEmpty()) {
-            return;
-        }
-        lock.setArray(1, connection.createArrayOf("text", new TreeSet<>(orderingKeys).toArray(new String[0])));
-        try (ResultSet rs = lock.executeQuery()) {
-            while (rs.next()) {
-                // each row is one lock taken
-            }
-        }
+        takeLocks(lock, orderingKeys);
     }
 
     /**
