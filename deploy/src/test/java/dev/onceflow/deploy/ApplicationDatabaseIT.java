@@ -103,6 +103,8 @@ class ApplicationDatabaseIT {
     @Test
     void nocoBaseTablesInPublicOnceflowInItsSchemaEveryEffectOnceThroughAnEngineHalt() throws Exception {
         Run run = run(false);
+        System.out.printf("application database: %d user changes, duplicate events/node runs absorbed after the halt: %d/%d%n",
+                USERS, run.engine.metrics().duplicateEvents(), run.engine.metrics().duplicateNodeRuns());
 
         // Once each: one audit row per users change and one per order item, one '!' per user.
         assertThat(run.count("SELECT count(*) FROM \"userAudits\"")).isEqualTo(USERS);
@@ -130,6 +132,9 @@ class ApplicationDatabaseIT {
     @Test
     void negativeControlUnsafeEnginesRunAnEffectTwiceThroughTheSameHalt() throws Exception {
         Run run = run(true);
+        System.out.printf("application database, unsafe: %d user changes -> %d audit rows, %d order items, %d users touched twice%n",
+                USERS, run.count("SELECT count(*) FROM \"userAudits\""), run.count("SELECT count(*) FROM \"orderItems\""),
+                run.count("SELECT count(*) FROM users WHERE nickname LIKE '%!!%'"));
         assertThat(run.count("SELECT count(*) FROM \"userAudits\"") + run.count("SELECT count(*) FROM \"orderItems\"")
                 + run.count("SELECT count(*) FROM users WHERE nickname LIKE '%!!%'"))
                 .as("without processed keys the halted batch's effects happen again").isGreaterThan(2L * USERS);
