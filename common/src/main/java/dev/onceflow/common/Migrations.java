@@ -30,22 +30,63 @@ public final class Migrations {
     private Migrations() {
     }
 
-    /** Applies the missing migrations; returns how many were applied. */
+    /** Applies the missing migrations in the connection's default schema; returns how many were applied. */
     public static int apply(DataSource dataSource) {
+        return apply(dataSource, "");
+    }
+
+    /**
+     * Applies the missing migrations in {@code schema} ({@code db.schema}; empty: the connection's
+     * default, as before ADR 0024), creating the schema when missing; returns how many were applied.
+     * The bookkeeping table {@code onceflow_schema} lives in that schema too, so two Onceflows in
+     * two schemas of one database migrate independently (one at a time: the lock is per database).
+     */
+    public static int apply(DataSource dataSource, String schema) {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(true);
             try (Statement s = c.createStatement()) {
                 s.execute("SELECT pg_advisory_lock(" + LOCK_ID + ")");
             }
             try {
+                if (schema != null && !schema.isEmpty()) {
+                    enter(c, schema);
+                }
                 return applyLocked(c);
             } finally {
                 try (Statement s = c.createStatement()) {
                     s.execute("SELECT pg_advisory_unlock(" + LOCK_ID + ")");
+                    if (schema != null && !schema.isEmpty()) {
+                        s.execute("RESET search_path"); // back to the data source's own, in case the connection is pooled
+                    }
                 }
             }
         } catch (SQLException e) {
             throw new IllegalStateException("cannot migrate the Onceflow schema: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Creates {@code schema} when missing and makes it the only schema the migrations see: every
+     * unqualified CREATE lands in it, and no ALTER can reach an application's table of the same
+     * name in {@code public}.
+     */
+    private static void enter(Connection c, String schema) throws SQLException {
+        String quoted = "\"" + schema.replace("\"", "\"\"") + "\"";
+        try (Statement s = c.createStatement(); PreparedStatement q = c.prepareStatement("SELECT 1 FROM pg_namespace WHERE nspname = ?")) {
+            q.setString(1, schema);
+            boolean exists;
+            try (ResultSet rs = q.executeQuery()) {
+                exists = rs.next();
+            }
+            if (!exists) {
+                // Only when missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database even when
+                // the schema exists, and an operator may have created it for a user that lacks it.
+                s.execute("CREATE SCHEMA IF NOT EXISTS " + quoted);
+                LOG.info("Created schema {} for Onceflow's tables (db.schema)", schema);
+            }
+            s.execute("SET search_path TO " + quoted);
+        } catch (SQLException e) {
+            throw new SQLException("cannot create or enter schema " + schema + " (db.schema): " + e.getMessage(), e.getSQLState(), e);
         }
     }
 

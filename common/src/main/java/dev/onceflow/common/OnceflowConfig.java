@@ -54,6 +54,11 @@ public final class OnceflowConfig {
             "JDBC URL of the PostgreSQL database holding workflows, executions and processed keys.");
     public static final Key DB_USER = Key.string("db.user", "postgres", "PostgreSQL user.");
     public static final Key DB_PASSWORD = new Key("db.password", Type.PASSWORD, "", 0, 0, "PostgreSQL password.");
+    public static final Key DB_SCHEMA = Key.string("db.schema", "",
+            "Schema holding all of Onceflow's tables, created when missing; connections search it, then public (ADR 0024). "
+                    + "Empty: the connection's default search_path (public).");
+    /** An unquoted lower-case identifier, as {@code db.schema} must be: it goes into search_path and DDL as is. */
+    private static final java.util.regex.Pattern SCHEMA_NAME = java.util.regex.Pattern.compile("[a-z_][a-z0-9_]{0,62}");
     public static final Key PARTITIONS = Key.number("topics.partitions", Type.INT, 6, 1, 10_000,
             "Partitions of onceflow.events/tasks when Onceflow creates them: the maximum engine parallelism.");
     public static final Key REPLICATION = Key.number("topics.replication", Type.INT, 1, 1, 16,
@@ -159,7 +164,7 @@ public final class OnceflowConfig {
             "How often each engine process removes history and retired keys past their time, batch after batch until none is "
                     + "left; several engine processes share the work without waiting on each other.");
 
-    public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, PARTITIONS, REPLICATION,
+    public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, DB_SCHEMA, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
@@ -319,6 +324,11 @@ public final class OnceflowConfig {
                 problems.add("configuration key '" + key.name() + "' must not be empty");
             }
         }
+        String schema = values.getOrDefault(DB_SCHEMA.name(), "").trim();
+        if (!schema.isEmpty() && (!SCHEMA_NAME.matcher(schema).matches() || schema.startsWith("pg_"))) {
+            problems.add("configuration key '" + DB_SCHEMA.name() + "': '" + schema + "' is not a schema name Onceflow can use "
+                    + "(lower-case letters, digits and '_', not starting with a digit or pg_, at most 63)");
+        }
         if (problems.isEmpty() && Long.parseLong(values.get(RETENTION_KEYS_MS.name()).trim())
                 < Long.parseLong(values.get(RETENTION_EXECUTIONS_MS.name()).trim())) {
             problems.add("configuration key '" + RETENTION_KEYS_MS.name() + "' (" + values.get(RETENTION_KEYS_MS.name()).trim()
@@ -343,6 +353,11 @@ public final class OnceflowConfig {
 
     public String get(Key key) {
         return values.get(key.name());
+    }
+
+    /** {@code db.schema}, trimmed: empty for the connection's default search_path. */
+    public String schema() {
+        return values.getOrDefault(DB_SCHEMA.name(), "").trim();
     }
 
     public int getInt(Key key) {

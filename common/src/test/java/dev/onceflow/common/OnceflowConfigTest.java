@@ -66,6 +66,17 @@ class OnceflowConfigTest {
     }
 
     @Test
+    void dbSchemaIsEmptyByDefaultAndMustBeAPlainSchemaName() {
+        assertThat(OnceflowConfig.defaults().schema()).as("today's behaviour: the connection's default search_path").isEmpty();
+        assertThat(OnceflowConfig.of(Map.of("db.schema", "onceflow")).schema()).isEqualTo("onceflow");
+        assertThat(OnceflowConfig.of(Map.of("db.schema", " onceflow ")).schema()).isEqualTo("onceflow");
+        for (String bad : new String[] {"Onceflow", "once-flow", "1flow", "pg_onceflow", "a,b", "x".repeat(64)}) {
+            assertThatThrownBy(() -> OnceflowConfig.of(Map.of("db.schema", bad))).as(bad)
+                    .hasMessageContaining("configuration key 'db.schema'").hasMessageContaining("not a schema name");
+        }
+    }
+
+    @Test
     void clientSettingsPassThroughByPrefix() {
         OnceflowConfig c = OnceflowConfig.of(Map.of("kafka.producer.linger.ms", "5", "kafka.consumer.fetch.min.bytes", "1"));
         assertThat(c.clientSettings("kafka.producer.")).containsExactly(Map.entry("linger.ms", "5"));

@@ -60,7 +60,7 @@ public final class LocalInfra implements AutoCloseable {
         // the embedded addresses always win.
         OnceflowConfig config = OnceflowConfig.load(null, System.getenv(), values);
         LocalInfra infra = new LocalInfra(kafka, postgres, config);
-        Migrations.apply(infra.dataSource());
+        Migrations.apply(infra.dataSource(), config.schema());
         createTopics(config);
         return infra;
     }

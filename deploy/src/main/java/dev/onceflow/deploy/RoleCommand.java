@@ -123,7 +123,7 @@ final class RoleCommand {
     /** Waits for PostgreSQL and runs migrations; Kafka is not needed (workflow deploy and list). */
     static DataSource prepareDatabase(OnceflowConfig config, StartupWait wait) throws InterruptedException {
         DataSource ds = Database.dataSource(config);
-        wait.await("PostgreSQL", withoutQuery(config.get(OnceflowConfig.DB_URL)), () -> migrate(ds));
+        wait.await("PostgreSQL", withoutQuery(config.get(OnceflowConfig.DB_URL)), () -> migrate(ds, config.schema()));
         return ds;
     }
 
@@ -132,9 +132,9 @@ final class RoleCommand {
         return new StartupWait(args.intValue("start-timeout", defaultSeconds, 0, 86_400) * 1000L);
     }
 
-    private static Integer migrate(DataSource ds) throws StartupWait.NotYet {
+    private static Integer migrate(DataSource ds, String schema) throws StartupWait.NotYet {
         try {
-            return Migrations.apply(ds);
+            return Migrations.apply(ds, schema);
         } catch (IllegalStateException e) {
             java.sql.SQLException sql = cause(e, java.sql.SQLException.class);
             if (sql != null && transientSqlState(sql.getSQLState())) {

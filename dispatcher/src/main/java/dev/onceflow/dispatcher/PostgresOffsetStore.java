@@ -15,7 +15,7 @@ import org.apache.kafka.connect.storage.MemoryOffsetBackingStore;
 
 /**
  * Debezium's offset store for the row-change capture, in Onceflow's PostgreSQL table
- * {@code rowchange_offsets} (one set of rows per replication slot). Debezium instantiates it by
+ * {@code rowchange_offsets} (one set of rows per replication slot; in {@code db.schema} when set). Debezium instantiates it by
  * class name and calls {@link #configure}, {@link #start}, then {@code set} from its offset
  * commit; {@link #save()} writes the whole map in one transaction, so a crash leaves either the
  * old or the new position, never half of one.
@@ -31,6 +31,8 @@ public final class PostgresOffsetStore extends MemoryOffsetBackingStore {
     static final String USER = "offset.storage.onceflow.user";
     static final String PASSWORD = "offset.storage.onceflow.password";
     static final String SLOT = "offset.storage.onceflow.slot";
+    /** {@code db.schema}: where {@code rowchange_offsets} lives; empty for the connection's default. */
+    static final String SCHEMA = "offset.storage.onceflow.schema";
 
     private DataSource dataSource;
     private String slot;
@@ -47,7 +49,7 @@ public final class PostgresOffsetStore extends MemoryOffsetBackingStore {
         if (url == null || slot == null) {
             throw new ConnectException("PostgresOffsetStore needs " + URL + " and " + SLOT);
         }
-        dataSource = Database.dataSource(url, o.get(USER), o.get(PASSWORD));
+        dataSource = Database.dataSource(url, o.get(USER), o.get(PASSWORD), o.getOrDefault(SCHEMA, ""));
     }
 
     @Override

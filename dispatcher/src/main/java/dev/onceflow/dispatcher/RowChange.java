@@ -17,7 +17,7 @@ import java.util.Objects;
  * the same on every replay of the same change, which is what makes the event key stable.
  *
  * @param op        {@code insert}, {@code update} or {@code delete}
- * @param table     {@code schema.table}
+ * @param table     {@code schema.table}, canonical ({@link dev.onceflow.common.workflow.TableName}: {@code public."orderItems"})
  * @param before    the old row (updates and deletes; complete only with {@code REPLICA IDENTITY FULL}), or null
  * @param after     the new row (inserts and updates), or null
  * @param lsn       the change's log sequence number
@@ -43,7 +43,7 @@ record RowChange(String op, String table, ObjectNode before, ObjectNode after, l
         return after != null ? after : before;
     }
 
-    /** Whether any of {@code columns} differs between the old and the new row (updates only). */
+    /** Whether any of {@code columns} (catalog names, as in the rows) differs between the old and the new row (updates only). */
     boolean changedAny(List<String> columns) {
         if (before == null || after == null) {
             return false;
@@ -112,7 +112,10 @@ record RowChange(String op, String table, ObjectNode before, ObjectNode after, l
             if (!source.has("lsn") || !source.has("table")) {
                 throw new IllegalArgumentException("change event without source.lsn/source.table: " + abbreviate(valueJson));
             }
-            String table = source.path("schema").asText("public") + "." + source.get("table").asText();
+            // The canonical text (TableName, ADR 0024): as the old "schema.table" for plain lower-case names,
+            // quoted where SQL needs it (public."orderItems"), so it equals the trigger's table.
+            String table = dev.onceflow.common.workflow.TableName.of(source.path("schema").asText("public"),
+                    source.get("table").asText()).toString();
             return new RowChange(op, table, object(value.get("before")), object(value.get("after")), source.get("lsn").asLong(),
                     source.path("txId").asLong(0), source.path("ts_ms").asLong(0), pk(keyJson));
         } catch (IOException e) {

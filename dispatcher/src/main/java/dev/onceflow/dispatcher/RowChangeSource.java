@@ -6,6 +6,7 @@ import dev.onceflow.common.DeadLetter;
 import dev.onceflow.common.EventEnvelope;
 import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.Topics;
+import dev.onceflow.common.workflow.TableName;
 import io.debezium.engine.ChangeEvent;
 import io.debezium.engine.DebeziumEngine;
 import java.sql.Connection;
@@ -67,13 +68,20 @@ final class RowChangeSource implements AutoCloseable {
 
     enum State { STANDBY, LEADING, CLOSED }
 
-    /** The capture's settings, from {@code dispatcher.table.*} and {@code db.*}. */
+    /**
+     * The capture's settings, from {@code dispatcher.table.*} and {@code db.*}. The watched database
+     * ({@code url}) is reached with its default search path: every table is named schema-qualified.
+     * Onceflow's own ({@code offsets*}: the offsets table, the leader's lock session) searches
+     * {@code db.schema} first, like every other connection of Onceflow (ADR 0024).
+     */
     record Settings(String url, String user, String password, String slot, String publication, Duration takeover,
-                    Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword, int maxDepth) {
+                    Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword, String offsetsSchema,
+                    int maxDepth) {
         private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
         Settings {
             Objects.requireNonNull(url, "url");
+            offsetsSchema = offsetsSchema == null ? "" : offsetsSchema;
             if (!NAME.matcher(slot).matches()) {
                 throw new IllegalArgumentException("configuration key 'dispatcher.table.slot': '" + slot
                         + "' is not a valid replication slot name (lower-case letters, digits, '_', at most 63)");
@@ -96,7 +104,7 @@ final class RowChangeSource implements AutoCloseable {
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_LOCK_POLL_MS)),
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_OFFSET_FLUSH_MS)),
                     c.get(OnceflowConfig.DB_URL), c.get(OnceflowConfig.DB_USER), c.get(OnceflowConfig.DB_PASSWORD),
-                    c.getInt(OnceflowConfig.TABLE_MAX_DEPTH));
+                    c.schema(), c.getInt(OnceflowConfig.TABLE_MAX_DEPTH));
         }
     }
 
@@ -163,7 +171,8 @@ final class RowChangeSource implements AutoCloseable {
         this.limit = limit;
         this.clock = clock;
         this.watched = Database.dataSource(settings.url(), settings.user(), settings.password());
-        this.onceflow = Database.dataSource(settings.offsetsUrl(), settings.offsetsUser(), settings.offsetsPassword());
+        this.onceflow = Database.dataSource(settings.offsetsUrl(), settings.offsetsUser(), settings.offsetsPassword(),
+                settings.offsetsSchema());
         this.thread = new Thread(this::loop, "onceflow-rowchange-source");
         this.thread.setDaemon(true);
     }
@@ -314,7 +323,7 @@ final class RowChangeSource implements AutoCloseable {
                 boolean hasKey;
                 try (PreparedStatement q = c.prepareStatement("SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i "
                         + "WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)) FROM pg_class c WHERE c.oid = to_regclass(?)")) {
-                    q.setString(1, table);
+                    q.setString(1, table); // canonical text is what to_regclass reads: public."orderItems"
                     try (ResultSet rs = q.executeQuery()) {
                         if (!rs.next()) {
                             problems.add("table " + table + " does not exist in " + settings.url() + " (named by the table trigger of "
@@ -327,13 +336,13 @@ final class RowChangeSource implements AutoCloseable {
                 }
                 if (t.getValue() && identity != 'f') {
                     // 'changed' compares old and new values: pgoutput sends the old row only with REPLICA IDENTITY FULL.
-                    s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
+                    s.execute("ALTER TABLE " + TableName.parse(table).sql() + " REPLICA IDENTITY FULL");
                     LOG.info("Set REPLICA IDENTITY FULL on {}: a table trigger of {} compares changed columns", table,
                             workflowsOf(table, true));
                 } else if (identity != 'f' && (identity == 'n' || !hasKey)) {
                     // A published table without a replica identity rejects the application's own UPDATE and
                     // DELETE ("cannot update table ... because it does not have a replica identity").
-                    s.execute("ALTER TABLE " + table + " REPLICA IDENTITY FULL");
+                    s.execute("ALTER TABLE " + TableName.parse(table).sql() + " REPLICA IDENTITY FULL");
                     LOG.warn("Set REPLICA IDENTITY FULL on {}: it has no primary key, and once published PostgreSQL would "
                             + "reject its updates and deletes without one", table);
                 }
@@ -356,7 +365,8 @@ final class RowChangeSource implements AutoCloseable {
                 }
             }
             s.execute((exists ? "ALTER PUBLICATION " + settings.publication() + " SET TABLE "
-                    : "CREATE PUBLICATION " + settings.publication() + " FOR TABLE ") + String.join(", ", tables));
+                    : "CREATE PUBLICATION " + settings.publication() + " FOR TABLE ")
+                    + tables.stream().map(t -> TableName.parse(t).sql()).collect(Collectors.joining(", ")));
         }
     }
 
@@ -451,6 +461,7 @@ final class RowChangeSource implements AutoCloseable {
         p.setProperty(PostgresOffsetStore.USER, settings.offsetsUser());
         p.setProperty(PostgresOffsetStore.PASSWORD, settings.offsetsPassword() == null ? "" : settings.offsetsPassword());
         p.setProperty(PostgresOffsetStore.SLOT, settings.slot());
+        p.setProperty(PostgresOffsetStore.SCHEMA, settings.offsetsSchema()); // rowchange_offsets lives in db.schema
         p.setProperty("offset.flush.interval.ms", String.valueOf(settings.offsetFlush().toMillis()));
         p.setProperty("database.hostname", pg.getProperty("PGHOST", "localhost").split(",")[0]);
         p.setProperty("database.port", pg.getProperty("PGPORT", "5432").split(",")[0]);
@@ -462,7 +473,8 @@ final class RowChangeSource implements AutoCloseable {
         p.setProperty("slot.name", settings.slot());
         p.setProperty("publication.name", settings.publication());
         p.setProperty("publication.autocreate.mode", "disabled"); // setPublication() keeps the publication in step
-        p.setProperty("table.include.list", tables.stream().map(Pattern::quote).collect(Collectors.joining(",")));
+        // Matched against schema.table with the catalog names; the publication already lists exactly these tables.
+        p.setProperty("table.include.list", tables.stream().map(t -> TableName.parse(t).includeRegex()).collect(Collectors.joining(",")));
         p.setProperty("snapshot.mode", "no_data");
         // The engine's depth marks (ADR 0011), decoded in WAL order with the changes.
         p.setProperty("message.prefix.include.list", Pattern.quote(RowChange.DEPTH_PREFIX));

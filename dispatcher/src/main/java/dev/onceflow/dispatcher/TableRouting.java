@@ -59,7 +59,7 @@ final class TableRouting {
             if (!t.operations().contains(change.op())) {
                 continue;
             }
-            if ("update".equals(change.op()) && !t.changed().isEmpty() && !change.changedAny(t.changed())) {
+            if ("update".equals(change.op()) && !t.changed().isEmpty() && !change.changedAny(t.changedColumns())) {
                 continue;
             }
             String key = EventKey.of(entry.id(), change.commitMs(), change.position()).toString();

@@ -138,6 +138,33 @@ class TableRoutingTest {
                 .containsExactly(java.util.Map.entry("public.customers", false), java.util.Map.entry("public.orders", true));
     }
 
+    // A NocoBase-shaped table: camelCase table and columns, as Debezium reports them (catalog names, unquoted).
+    private static final String CAMEL_UPDATE = """
+            {"before":{"id":7,"nickname":"ann","createdAt":1,"updatedAt":1,"createdById":3},
+             "after":{"id":7,"nickname":"ann","createdAt":1,"updatedAt":2,"createdById":3},
+             "source":{"version":"3.6.1.Final","connector":"postgresql","name":"onceflow","ts_ms":1736442000123,
+                       "db":"postgres","schema":"public","table":"orderItems","txId":772,"lsn":24023200},
+             "op":"u","ts_ms":1736442000200}""";
+
+    @Test
+    void camelCaseTablesAndColumnsRouteByTheirQuotedNames() {
+        RowChange c = RowChange.parse("{\"id\":7}", CAMEL_UPDATE);
+        assertThat(c.table()).isEqualTo("public.\"orderItems\"");
+        assertThat(c.position()).isEqualTo("24023200:772:public.\"orderItems\":7");
+        List<WorkflowCatalog.Entry> wfs = List.of(
+                wf("updated", new Trigger.Table("\"orderItems\"", List.of("update"), List.of("\"updatedAt\""), "row.createdById == 3")),
+                wf("created", new Trigger.Table("public.\"orderItems\"", List.of("update"), List.of("\"createdAt\""), null)),
+                wf("folded", new Trigger.Table("orderitems", null, null, null)));
+        List<EventEnvelope> events = TableRouting.route(c, wfs, 0, 10, new OrderKeys(true, new DispatcherMetrics())).events();
+        assertThat(events).as("only updatedAt changed; orderitems is another table").extracting(EventEnvelope::workflow)
+                .containsExactly("updated");
+        assertThat(events.get(0).orderKey()).isEqualTo("updated/public.\"orderItems\"/7");
+        assertThat(events.get(0).eventKey()).isEqualTo("updated@1736442000123#24023200:772:public.\"orderItems\":7");
+        assertThat(EventKey.parse(events.get(0).eventKey()).discriminator()).isEqualTo("24023200:772:public.\"orderItems\":7");
+        assertThat(TableRouting.watchedTables(wfs)).containsOnly(java.util.Map.entry("public.orderitems", false),
+                java.util.Map.entry("public.\"orderItems\"", true));
+    }
+
     private static List<String> ids(TableRouting.Routed routed) {
         return routed.events().stream().map(EventEnvelope::workflow).toList();
     }

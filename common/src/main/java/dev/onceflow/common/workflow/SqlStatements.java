@@ -139,6 +139,12 @@ public final class SqlStatements {
                     return "'SET TRANSACTION' would change the isolation of the transaction that holds the node's claim;"
                             + " the engine chooses it";
                 }
+                if (second.equals("LOCAL") && w.size() > 2 && (w.get(2).equals("SEARCH_PATH") || w.get(2).equals("SCHEMA"))) {
+                    // The engine's own statements later in this transaction name Onceflow's tables unqualified (ADR 0024).
+                    return "'SET LOCAL " + w.get(2).toLowerCase(java.util.Locale.ROOT) + "' would change where the engine's own"
+                            + " statements after this node, in the same transaction, find Onceflow's tables; qualify the"
+                            + " application's tables instead (public.executions)";
+                }
                 if (second.equals("LOCAL") || second.equals("CONSTRAINTS")) {
                     return null;
                 }

@@ -92,9 +92,12 @@ public sealed interface Trigger {
 
     /**
      * Row changes on a PostgreSQL table, captured by the dispatcher with Debezium ({@code pgoutput}).
-     * {@code table} is {@code schema.table} or a bare name in {@code public}. {@code operations}
+     * {@code table} is {@code schema.table} or a bare name in {@code public}, written as in SQL
+     * ({@link TableName}: {@code "orderItems"} quoted keeps its case) and kept in its canonical
+     * text ({@code public."orderItems"}). {@code operations}
      * is a subset of {@code insert}, {@code update}, {@code delete} (default: all three). With
-     * {@code changed}, an update fires only when one of those columns changed (the table is given
+     * {@code changed} (column names written as in SQL: {@code "createdAt"}, {@code nickname}),
+     * an update fires only when one of those columns changed (the table is given
      * {@code REPLICA IDENTITY FULL} so that the old row is known). {@code condition} is an
      * expression over {@code op}, {@code row} (the new row, or the old one for a delete),
      * {@code before} and {@code after} that must yield true for the change to fire. The event key is
@@ -106,12 +109,39 @@ public sealed interface Trigger {
         public static final java.util.List<String> OPERATIONS = java.util.List.of("insert", "update", "delete");
 
         public Table {
-            if (table != null && !table.isBlank() && !table.contains(".")) {
-                table = "public." + table;
+            if (table != null && !table.isBlank()) {
+                try {
+                    table = TableName.parse(table).toString();
+                } catch (IllegalArgumentException e) {
+                    // kept as written: the validator reports why it is not a table name
+                }
             }
             operations = operations == null || operations.isEmpty() ? OPERATIONS : java.util.List.copyOf(operations);
-            changed = changed == null ? java.util.List.of() : java.util.List.copyOf(changed);
+            changed = changed == null ? java.util.List.of() : changed.stream().map(Table::canonicalColumn).toList();
             condition = condition == null || condition.isBlank() ? null : condition;
+        }
+
+        private static String canonicalColumn(String column) {
+            try {
+                return TableName.quoteIfNeeded(TableName.column(column));
+            } catch (IllegalArgumentException e) {
+                return column; // kept as written: the validator reports it
+            }
+        }
+
+        /** The table as the catalog names it. @throws IllegalArgumentException when {@code table} is not a table name */
+        public TableName tableName() {
+            return TableName.parse(table);
+        }
+
+        /**
+         * The {@code changed} columns as the catalog names them, i.e. as they appear in the captured
+         * rows ({@code "createdAt"} → {@code createdAt}).
+         *
+         * @throws IllegalArgumentException when one is not a column name (the validator refuses such a definition)
+         */
+        public java.util.List<String> changedColumns() {
+            return changed.stream().map(TableName::column).toList();
         }
     }
 }

@@ -168,17 +168,17 @@ final class WorkflowValidator {
         return problems;
     }
 
-    /** A table name PostgreSQL accepts unquoted: schema.table, lower case, letters, digits and '_'. */
-    private static final java.util.regex.Pattern TABLE = java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]{0,62}\\.[a-z_][a-z0-9_$]{0,62}");
-    private static final java.util.regex.Pattern COLUMN = java.util.regex.Pattern.compile("[a-z_][a-z0-9_$]{0,62}");
-
     static List<String> tableProblems(Trigger.Table table) {
         List<String> problems = new ArrayList<>();
         if (table.table() == null || table.table().isBlank()) {
             problems.add("trigger field 'table': missing (schema.table, or a table in public)");
-        } else if (!TABLE.matcher(table.table()).matches()) {
-            problems.add("trigger field 'table': '" + table.table() + "' is not an unquoted PostgreSQL table name "
-                    + "(lower-case letters, digits and '_', as schema.table)");
+        } else {
+            try {
+                TableName.parse(table.table());
+            } catch (IllegalArgumentException e) {
+                problems.add("trigger field 'table': " + e.getMessage() + " (a table is written as in SQL: orders, "
+                        + "public.orders, public.\"orderItems\")");
+            }
         }
         for (String op : table.operations()) {
             if (!Trigger.Table.OPERATIONS.contains(op)) {
@@ -189,8 +189,10 @@ final class WorkflowValidator {
             problems.add("trigger field 'operations': an operation is listed twice: " + table.operations());
         }
         for (String column : table.changed()) {
-            if (column == null || !COLUMN.matcher(column).matches()) {
-                problems.add("trigger field 'changed': '" + column + "' is not an unquoted PostgreSQL column name");
+            try {
+                TableName.column(column);
+            } catch (IllegalArgumentException e) {
+                problems.add("trigger field 'changed': " + e.getMessage() + " (a column is written as in SQL: status, \"createdAt\")");
             }
         }
         if (!table.changed().isEmpty() && !table.operations().contains("update")) {

@@ -62,6 +62,14 @@ class SqlStatementsTest {
     }
 
     @Test
+    void aNodeCannotMoveTheSearchPathUnderTheEnginesOwnStatements() {
+        for (String sql : new String[] {"SET LOCAL search_path = public", "set local search_path to app, public",
+                "SET LOCAL SCHEMA 'public'"}) {
+            assertThat(SqlStatements.problem(sql)).as(sql).contains("find Onceflow's tables").contains("qualify");
+        }
+    }
+
+    @Test
     void ordinaryStatementsPassEvenWhenTheyMentionForbiddenWords() {
         for (String sql : new String[] {"INSERT INTO t (s) VALUES ('COMMIT; BEGIN')", "UPDATE t SET commit = 1 WHERE id = ?",
                 "SELECT * FROM \"rollback\"", "SET LOCAL statement_timeout = 1000", "SET CONSTRAINTS ALL DEFERRED",

@@ -43,8 +43,10 @@ class TableTriggerTest {
     void rejectsUnknownOperationsQuotedNamesAndAMissingTable() {
         assertThat(problems("{\"type\": \"table\", \"table\": \"orders\", \"operations\": [\"upsert\"]}"))
                 .contains("rows.json").contains("unknown operation 'upsert'");
-        assertThat(problems("{\"type\": \"table\", \"table\": \"Orders; DROP TABLE x\"}"))
-                .contains("trigger field 'table'").contains("not an unquoted PostgreSQL table name");
+        assertThat(problems("{\"type\": \"table\", \"table\": \"orders; DROP TABLE x\"}"))
+                .contains("trigger field 'table'").contains("unexpected ';'");
+        assertThat(problems("{\"type\": \"table\", \"table\": \"orderItems\"}"))
+                .contains("trigger field 'table'").contains("fold it to orderitems").contains("public.\"orderItems\"");
         assertThat(problems("{\"type\": \"table\"}")).contains("trigger field 'table': missing");
         assertThat(problems("{\"type\": \"table\", \"table\": \"orders\", \"operations\": [\"insert\", \"insert\"]}"))
                 .contains("listed twice");
@@ -55,7 +57,24 @@ class TableTriggerTest {
         assertThat(problems("{\"type\": \"table\", \"table\": \"orders\", \"operations\": [\"insert\"], \"changed\": [\"status\"]}"))
                 .contains("field 'changed': only applies to updates");
         assertThat(problems("{\"type\": \"table\", \"table\": \"orders\", \"changed\": [\"st atus\"]}"))
-                .contains("'st atus' is not an unquoted PostgreSQL column name");
+                .contains("trigger field 'changed'").contains("'st atus' is not a PostgreSQL column name");
+        assertThat(problems("{\"type\": \"table\", \"table\": \"users\", \"changed\": [\"createdAt\"]}"))
+                .contains("trigger field 'changed'").contains("fold it to createdat");
+    }
+
+    @Test
+    void acceptsQuotedCamelCaseAndSchemaQualifiedNamesAsNocoBaseCreatesThem() throws Exception {
+        Trigger.Table t = (Trigger.Table) parse("{\"type\": \"table\", \"table\": \"app.\\\"orderItems\\\"\", "
+                + "\"operations\": [\"update\"], \"changed\": [\"\\\"createdAt\\\"\", \"\\\"nickname\\\"\", \"status\"], "
+                + "\"condition\": \"row.createdById == 1\"}").trigger();
+        assertThat(t.table()).isEqualTo("app.\"orderItems\"");
+        assertThat(t.tableName()).isEqualTo(TableName.of("app", "orderItems"));
+        assertThat(t.changed()).as("canonical: quoted only where needed").containsExactly("\"createdAt\"", "nickname", "status");
+        assertThat(t.changedColumns()).as("as the rows name them").containsExactly("createdAt", "nickname", "status");
+        Trigger.Table bare = (Trigger.Table) parse("{\"type\": \"table\", \"table\": \"\\\"orderItems\\\"\"}").trigger();
+        assertThat(bare.table()).isEqualTo("public.\"orderItems\"");
+        assertThat(((Trigger.Table) parse("{\"type\": \"table\", \"table\": \"public.\\\"users\\\"\"}").trigger()).table())
+                .as("quotes that change nothing are dropped").isEqualTo("public.users");
     }
 
     @Test
