@@ -34,12 +34,18 @@ class LimitsIT {
              {"type": "delay", "id": "wait", "ms": 300, "next": "out"},
              {"type": "sql", "id": "out", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'out')", "params": ["event.key"]}]""";
 
+    /**
+     * One of the two engines fails every third batch after its PostgreSQL commit (as
+     * {@link CrashBetweenCommitsIT}): a finish's admission of the next execution is then lost with
+     * its Kafka transaction and made good by the admitted execution's start timer.
+     */
     @Test
-    void aTotalBoundsWhatRunsAtOnceAcrossEngines() throws Exception {
+    void aTotalBoundsWhatRunsAtOnceAcrossEnginesThroughCrashesBetweenTheCommits() throws Exception {
         Workflow wf = fleet.deploy("""
                 {"id": "%s", "trigger": {"type": "kafka"}, "concurrency": {"total": 2}, "nodes": %s}"""
                 .formatted(Fleet.uniqueId("total"), STAMPED));
-        fleet.startEngine(2);
+        CrashBetweenCommitsIT.FailBetweenCommits crashes = new CrashBetweenCommitsIT.FailBetweenCommits(6);
+        fleet.startEngine(2, crashes, false, 10);
         fleet.startEngine(2);
         fleet.startDispatcher();
         fleet.awaitStableGroup(4);
@@ -54,6 +60,7 @@ class LimitsIT {
         List<long[]> runs = intervals(wf);
         assertThat(runs).hasSize(events);
         assertThat(maxOverlap(runs)).as("executions running at once, across both engines").isBetween(1, 2);
+        assertThat(crashes.injected.get()).as("crashes injected between the commits").isGreaterThanOrEqualTo(2);
         assertThat(fleet.duplicateEffects(wf.id())).isZero();
         assertThat(fleet.count("SELECT count(DISTINCT event_key) FROM it_effects WHERE node = 'out' AND event_key LIKE ? || '@%'",
                 wf.id())).isEqualTo(events);
