@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * waiting or running here is not queued twice (a lease that fired while it waited). While
  * {@link #BACKLOG} wait, the worker takes no new records ({@link #backlogged()}).
  *
- * <p>Threads: {@link #queue}, {@link #done}, {@link #idle} and {@link #backlogged} are called by
+ * <p>Threads: {@link #queue}, {@link #done} and {@link #backlogged} are called by
  * the worker's thread only (it alone starts statements, so the bound holds without a lock); the
  * statements run on this step's threads and come back through a concurrent queue. Owned by one
  * worker for its life; {@link #close} cancels what runs and drops what is left.
@@ -129,11 +129,6 @@ final class LongStatements implements AutoCloseable {
         return out;
     }
 
-    /** Whether nothing waits, runs or waits to be produced. Worker thread. */
-    boolean idle() {
-        return waiting.isEmpty() && running == 0 && ended.isEmpty();
-    }
-
     /** Whether so many statements wait that the worker should take no new records until they drain. Worker thread. */
     boolean backlogged() {
         return waiting.size() >= BACKLOG;
@@ -175,8 +170,8 @@ final class LongStatements implements AutoCloseable {
         RunLongStatement run = null;
         try {
             run = slot.run();
-            RunLongStatement.Done done = run.run(p, tracing);
-            metrics.longStatements.increment();
+            RunLongStatement.Done done = run.run(p, tracing, () -> closed);
+            metrics.countLongStatement();
             return done;
         } catch (Throwable e) {
             if (run != null) {

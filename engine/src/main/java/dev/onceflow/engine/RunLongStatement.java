@@ -56,8 +56,12 @@ final class RunLongStatement implements AutoCloseable {
         this.policy = policy;
     }
 
-    /** Runs the statement and commits what it recorded. Throws with nothing committed. */
-    Done run(Batch.PendingStatement handed, boolean tracing) throws SQLException {
+    /**
+     * Runs the statement and commits what it recorded. Throws with nothing committed.
+     *
+     * @param stopping whether the worker is stopping: a statement it cancelled is no failure of the node
+     */
+    Done run(Batch.PendingStatement handed, boolean tracing, java.util.function.BooleanSupplier stopping) throws SQLException {
         Batch batch = new Batch(new Batch.Counts(tracing));
         Step step = handed.step();
         TaskEnvelope task = step.task();
@@ -79,6 +83,10 @@ final class RunLongStatement implements AutoCloseable {
         long started = System.nanoTime();
         NodeResult result = runner.runLong(handed.node(), NodeContext.variables(task), store.connection());
         long nanos = System.nanoTime() - started;
+        if (stopping.getAsBoolean()) {
+            // Cancelled by the worker's stop (or finished just then): rolled back, left to its lease.
+            throw new IllegalStateException("the worker stopped while the statement ran");
+        }
         if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
             store.rollbackTo(sp); // the failed statement goes; the key's lock stays
         }
