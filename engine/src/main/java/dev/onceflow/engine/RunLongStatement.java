@@ -79,6 +79,9 @@ final class RunLongStatement implements AutoCloseable {
                 return commit(step.key(), batch, List.of());
             }
         }
+        // Row changes of the statement start executions one deeper (ADR 0011); before the
+        // savepoint, so a failed statement's rollback keeps the mark.
+        store.markDepth(task.depth() + 1);
         Savepoint sp = store.savepoint();
         long started = System.nanoTime();
         NodeResult result = runner.runLong(handed.node(), NodeContext.variables(task), store.connection());
