@@ -142,4 +142,34 @@ class RunLongStatementTest {
         assertThat(count(ds, "SELECT count(*) FROM test_effects WHERE node = 'long' AND event_key = ?", key))
                 .as("the checker sees the effect twice when the guarantee is off").isEqualTo(2);
     }
+
+    /**
+     * A cancel that commits while the statement runs is not blocked by it (the execution is
+     * share-locked only after the statement), and the statement is rolled back: no node's effect
+     * commits after its execution was cancelled (ADR 0013).
+     */
+    @Test
+    void aCancelWhileTheStatementRunsRollsItBack() throws Exception {
+        DataSource ds = EngineTestDatabase.get();
+        Workflow wf = deploy(ds);
+        String key = wf.id() + "@1700000000000#c-1";
+        Batch.PendingStatement handed = handOff(ds, wf, key, ClaimPolicy.ONCE);
+        try (RunLongStatement runner = runner(ds, ClaimPolicy.ONCE)) {
+            CompletableFuture<RunLongStatement.Done> running = CompletableFuture.supplyAsync(() -> run(runner, handed));
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20)).until(() -> count(ds,
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE ? AND state = 'active'",
+                    "INSERT INTO test_effects%pg_sleep%") >= 1);
+            long cancelStarted = System.nanoTime();
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+                st.setQueryTimeout(1); // fails the test if the statement's transaction blocks the cancel
+                st.executeUpdate("UPDATE executions SET status = 'cancelled', finished_at = now() WHERE event_key = '" + key + "'");
+            }
+            assertThat(running.isDone()).as("the cancel committed while the statement ran").isFalse();
+            assertThat(System.nanoTime() - cancelStarted).isLessThan(TimeUnit.SECONDS.toNanos(1));
+            RunLongStatement.Done done = running.get(30, TimeUnit.SECONDS);
+            assertThat(done.out()).as("nothing follows").isEmpty();
+        }
+        assertThat(count(ds, "SELECT count(*) FROM test_effects WHERE event_key = ?", key)).as("the effect rolled back").isZero();
+        assertThat(count(ds, "SELECT count(*) FROM processed_keys WHERE key = ? AND status = 'started'", key + "/long")).isEqualTo(1);
+    }
 }
