@@ -38,7 +38,7 @@ final class LongStatements implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(LongStatements.class);
 
-    /** Statements waiting for a slot past which the worker stops taking records until they drain. */
+    /** Statements waiting for a slot at which the worker takes no new records until fewer wait. */
     static final int BACKLOG = 1_000;
 
     /** Opens a long-statement slot's connection and its transaction step. */
@@ -129,7 +129,7 @@ final class LongStatements implements AutoCloseable {
         return out;
     }
 
-    /** Whether so many statements wait that the worker should take no new records until they drain. Worker thread. */
+    /** Whether so many statements wait that the worker should take no new records now. Worker thread. */
     boolean backlogged() {
         return waiting.size() >= BACKLOG;
     }
