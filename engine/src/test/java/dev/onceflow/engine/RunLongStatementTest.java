@@ -180,4 +180,36 @@ class RunLongStatementTest {
         assertThat(count(ds, "SELECT count(*) FROM test_effects WHERE event_key = ?", key)).as("the effect rolled back").isZero();
         assertThat(count(ds, "SELECT count(*) FROM processed_keys WHERE key = ? AND status = 'started'", key + "/long")).isEqualTo(1);
     }
+
+    /**
+     * The inline limit ({@code engine.sql.inline.ms}): a statement stopped there is
+     * {@link SqlNode#OVERRAN} (handed off, no failure) and remembered by its worker's runner; one
+     * whose own timeout is no longer than the limit times out as the node's failure, as before.
+     */
+    @Test
+    void aStatementStoppedAtTheInlineLimitIsHandedOffUnlessItsOwnTimeoutIsAsShort() throws Exception {
+        NodeRunner runner = new NodeRunner(30_000, Clock.systemUTC(), List.of(), 1_000);
+        dev.onceflow.common.workflow.Node.Sql slow = new dev.onceflow.common.workflow.Node.Sql("slow", "SELECT pg_sleep(1.6)",
+                List.of(), null, null);
+        dev.onceflow.common.workflow.Node.Sql shortTimeout = new dev.onceflow.common.workflow.Node.Sql("short", "SELECT pg_sleep(1.6)",
+                List.of(), null, 1_000L);
+        try (Connection c = ds.getConnection()) {
+            c.setAutoCommit(false);
+            assertThat(runner.runsLong(slow)).isFalse();
+            NodeResult overran = runner.run(slow, java.util.Map.of(), c);
+            c.rollback();
+            assertThat(overran).isInstanceOf(NodeResult.Failed.class);
+            assertThat(((NodeResult.Failed) overran).errorClass()).isEqualTo(SqlNode.OVERRAN);
+            assertThat(runner.runsLong(slow)).as("remembered: handed off from now on").isTrue();
+
+            NodeResult timedOut = runner.run(shortTimeout, java.util.Map.of(), c);
+            c.rollback();
+            assertThat(((NodeResult.Failed) timedOut).errorClass()).isEqualTo("timeout");
+            assertThat(runner.runsLong(shortTimeout)).isFalse();
+
+            assertThat(runner.runLong(slow, java.util.Map.of(), c)).as("off the thread, its own timeout")
+                    .isInstanceOf(NodeResult.Succeeded.class);
+            c.rollback();
+        }
+    }
 }
