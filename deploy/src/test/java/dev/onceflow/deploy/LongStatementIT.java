@@ -4,15 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.deploy.proof.ChildProcess;
 import dev.onceflow.engine.Engine;
 import dev.onceflow.engine.EngineHooks;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,6 +42,15 @@ class LongStatementIT {
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
+    private ChildProcess child;
+
+    /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
+    @AfterEach
+    void killChild() throws Exception {
+        if (child != null) {
+            child.kill9();
+        }
+    }
 
     /** A workflow whose long node writes its effect and sleeps {@code seconds} in one statement, then one more effect. */
     private Workflow deployLong(String prefix, int seconds) throws Exception {
@@ -66,7 +81,7 @@ class LongStatementIT {
     }
 
     private void awaitStatementRunning() {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50)).until(() -> fleet.count(
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(50)).until(() -> fleet.count(
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO it_effects%pg_sleep%' AND state = 'active'") == 1);
     }
 
@@ -161,5 +176,47 @@ class LongStatementIT {
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> effects(wf, "after") >= 1);
         assertThat(hooks.injected.get()).isEqualTo(1);
         assertThat(effects(wf, "long")).as("the checker sees the effect twice when the guarantee is off").isEqualTo(2);
+    }
+
+    /**
+     * The same two crashes in a real engine process: kill -9 while the statement runs (its
+     * PostgreSQL session ends without a commit), and a halt ({@code --halt-between-commits}, as a
+     * kill -9 ends it) after a long statement's own commit and before the Kafka transaction with
+     * its follow-ups. An in-process engine then takes the partitions; the leases bring both tasks back.
+     */
+    @Test
+    void aLongStatementsEffectHappensOnceWhenItsEngineProcessIsKilled() throws Exception {
+        Workflow wf = deployLong("killed", 5);
+        Path dir = Files.createDirectories(Path.of("target", "long-statement-it"));
+        Path haltTrigger = dir.resolve("halt-" + wf.id());
+        Files.deleteIfExists(haltTrigger);
+        Map<String, String> env = fleet.config(1).environment();
+        child = new ChildProcess("engine-" + wf.id(), ChildProcess.java("384m", Onceflow.class.getName(),
+                List.of("engine", "--halt-between-commits", haltTrigger.toString())), env, dir);
+        child.start(); // the statement runs once the child has joined the group and taken the partitions
+        publishEvent(wf, "k-1");
+        fleet.flush();
+        awaitStatementRunning();
+        child.kill9(); // mid-statement: nothing committed
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> fleet.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO it_effects%pg_sleep%' AND state = 'active'") == 0);
+        assertThat(effects(wf, "long")).as("the killed engine's statement committed nothing").isZero();
+
+        child.start();
+        publishEvent(wf, "k-2");
+        fleet.flush();
+        awaitStatementRunning();
+        Files.writeString(haltTrigger, "halt"); // the next commit of this process is the statement's own
+        long pid = child.pid();
+        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(haltTrigger)
+                && ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        assertThat(effects(wf, "long")).as("k-2's statement committed before the halt").isEqualTo(1);
+        assertThat(effects(wf, "after")).as("its follow-up was lost with the process").isZero();
+
+        fleet.startEngine(1);
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.succeeded(wf.id()) == 2);
+        assertThat(effects(wf, "long")).as("each long statement's effect, once").isEqualTo(2);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+        assertThat(effects(wf, "after")).isEqualTo(2);
     }
 }
