@@ -96,6 +96,11 @@ public final class OnceflowConfig {
             "Hosts http nodes may call, comma-separated (exact names, or *.example.com for subdomains); empty allows any host.");
     public static final Key ENGINE_HTTP_CONCURRENCY = Key.number("engine.http.concurrency", Type.INT, 64, 1, 10_000,
             "http calls in flight per engine worker, made off its poll thread; more wait in memory (their claims are durable).");
+    public static final Key ENGINE_SQL_INLINE = Key.number("engine.sql.inline.ms", Type.LONG, 1_000, 1_000, 86_400_000,
+            "How long a sql node's statement may run on the poll thread, in its batch's transaction; one that overruns is "
+                    + "rolled back and run off the poll thread, as every later run of that node on this worker (whole seconds).");
+    public static final Key ENGINE_SQL_LONG_CONCURRENCY = Key.number("engine.sql.long.concurrency", Type.INT, 2, 1, 1_000,
+            "Long sql statements running at once per engine worker, each on its own connection, off the poll thread.");
     public static final Key DISPATCHER_APP_ID = Key.string("dispatcher.application.id", "onceflow-dispatcher",
             "Kafka Streams application id shared by all dispatcher replicas.");
     public static final Key DISPATCHER_DEDUPE_MS = Key.number("dispatcher.dedupe.retention.ms", Type.LONG, 86_400_000L,
@@ -167,7 +172,7 @@ public final class OnceflowConfig {
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, DB_SCHEMA, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
-            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
+            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, ENGINE_SQL_INLINE, ENGINE_SQL_LONG_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_ORDER_KEYS, DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);

@@ -58,7 +58,9 @@ class AdminApiIT {
 
     @BeforeAll
     void start() {
-        engine = fleet.startEngine(2);
+        // aCancelWhileANodeRunsLetsThatNodeFinishAndNothingAfterItRun runs a 3 s statement inline, in
+        // its batch's transaction: past the default inline limit (1 s) it would be handed off (ADR 0021).
+        engine = fleet.startEngine(2, java.util.Map.of(dev.onceflow.common.OnceflowConfig.ENGINE_SQL_INLINE.name(), "10000"));
         dispatcher = fleet.startDispatcher();
         dispatcher.awaitRunning(Duration.ofSeconds(60));
         base = "http://localhost:" + dispatcher.httpPort();

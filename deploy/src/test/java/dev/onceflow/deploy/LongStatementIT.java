@@ -3,126 +3,220 @@ package dev.onceflow.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onceflow.common.EventEnvelope;
+import dev.onceflow.common.OnceflowConfig;
+import dev.onceflow.common.Json;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.deploy.proof.ChildProcess;
 import dev.onceflow.engine.Engine;
+import dev.onceflow.engine.EngineHooks;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * A statement that runs longer than the consumer's max.poll.interval.ms (design, "Long SQL"): the
- * worker pauses its partitions and keeps polling while it runs, so the group sees no rebalance,
- * and the executions on other workers' partitions keep finishing meanwhile. The control shows
- * that a consumer which stops polling that long is put out of its group, which this test would see.
+ * Long SQL off the poll thread (ADR 0021): a statement marked {@code long} runs on a connection and
+ * in a transaction of its own, so the worker that handed it off keeps polling and the other keys of
+ * its partitions keep finishing (before, the worker paused every partition until the statement
+ * ended, and they all waited). And its effect happens once whatever stops the engine: while the
+ * statement runs (rolled back, run again after its lease) or between its PostgreSQL commit and the
+ * Kafka transaction that carries its follow-ups (its lease delivers the task again, which finds
+ * the key processed). The negative control runs the last case on the unsafe engine, which keeps
+ * no processed keys, and must see the effect twice.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class LongStatementIT {
 
-    private static final int MAX_POLL_INTERVAL_MS = 10_000;
-    private static final int SLEEP_S = 30; // 3 × max.poll.interval.ms, past the transaction (10 s) and idle-in-transaction (15 s) timeouts
+    private static final int OTHERS = 200;
+    /** The long statement's timeout: its lease is due 30 s after it (ApplyOutcome.LEASE_GRACE_MS). */
+    private static final int TIMEOUT_MS = 8_000;
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
+    private ChildProcess child;
 
-    @Test
-    void aStatementLongerThanTheMaxPollIntervalCausesNoRebalanceWhileOtherPartitionsFlow() throws Exception {
-        Workflow slow = fleet.deploy("""
-                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
-                  {"type": "sql", "id": "sleep", "sql": "SELECT pg_sleep(%d)", "timeoutMs": 120000, "next": "after"},
-                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
-                   "params": ["event.key"]}
-                ]}""".formatted(Fleet.uniqueId("slow"), SLEEP_S));
-        Workflow fast = fleet.deploy("{\"id\": \"" + Fleet.uniqueId("fast") + "\", \"trigger\": {\"type\": \"kafka\"}, \"nodes\": "
-                + Fleet.effectNode("effect") + "}");
-        fleet.startDispatcher();
-        // One worker per partition, each allowed 10 s between polls.
-        Engine engine = fleet.startEngine(6, Map.of("kafka.consumer.max.poll.interval.ms", String.valueOf(MAX_POLL_INTERVAL_MS)));
-        fleet.publish(fast.id(), "warm-up", Fleet.data(0));
-        fleet.flush();
-        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.finished(fast.id()) == 1);
-        fleet.awaitStableGroup(6);
-        long revokedBefore = engine.metrics().partitionsRevoked();
-
-        fleet.publish(slow.id(), "s-1", Fleet.data(1));
-        fleet.flush();
-        await().atMost(Duration.ofSeconds(30)).until(() -> fleet.count(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'") == 1);
-        long started = System.currentTimeMillis();
-        for (int i = 0; i < 1000; i++) {
-            fleet.publish(fast.id(), "f-" + i, Fleet.data(i));
+    /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
+    @AfterEach
+    void killChild() throws Exception {
+        if (child != null) {
+            child.kill9();
         }
-        fleet.flush();
-        // 1,000 executions keep finishing on the other workers while the statement runs (all but
-        // those whose key shares the sleeping worker's partition, which wait for it).
-        await().atMost(Duration.ofSeconds(SLEEP_S - 3)).pollInterval(Duration.ofMillis(200))
-                .until(() -> fleet.finished(fast.id()) >= 1 + 1000 * 3 / 6);
-        long fastDoneWhileSleeping = fleet.finished(fast.id()) - 1;
-        long sleptSoFar = System.currentTimeMillis() - started;
-        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500))
-                .until(() -> fleet.finished(slow.id()) == 1 && fleet.finished(fast.id()) == 1001);
-
-        assertThat(sleptSoFar).as("measured while the statement ran").isLessThan(SLEEP_S * 1000L);
-        assertThat(fastDoneWhileSleeping).as("executions on other partitions finished meanwhile").isGreaterThanOrEqualTo(500);
-        assertThat(engine.metrics().partitionsRevoked() - revokedBefore).as("no rebalance while the statement ran").isZero();
-        assertThat(engine.metrics().longStatements()).isGreaterThanOrEqualTo(1);
-        assertThat(fleet.succeeded(slow.id())).isEqualTo(1);
-        assertThat(fleet.duplicateEffects(fast.id())).isZero();
-        assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE node = 'after' AND event_key LIKE ? || '@%'", slow.id()))
-                .isEqualTo(1);
     }
 
-    /** The control: a consumer that does not poll for longer than max.poll.interval.ms loses its partitions. */
+    /** A workflow whose long node writes its effect and sleeps {@code seconds} in one statement, then one more effect. */
+    private Workflow deployLong(String prefix, int seconds) throws Exception {
+        return fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "long", "long": true, "timeoutMs": %d,
+                   "sql": "INSERT INTO it_effects (event_key, node) SELECT ?, 'long' FROM pg_sleep(%d)", "params": ["event.key"],
+                   "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""".formatted(Fleet.uniqueId(prefix), TIMEOUT_MS, seconds));
+    }
+
+    private static String key(Workflow wf, String id) {
+        return wf.id() + "@1700000000000#" + id;
+    }
+
+    /** Straight to {@value Topics#EVENTS}, keyed as the dispatcher keys them: what is measured is the engine. */
+    private void publishEvent(Workflow wf, String id) {
+        String key = key(wf, id);
+        EventEnvelope event = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, Fleet.data(0), "test",
+                System.currentTimeMillis());
+        fleet.publishRaw(Topics.EVENTS, key, Json.bytes(event));
+    }
+
+    private long effects(Workflow wf, String node) throws Exception {
+        return fleet.count("SELECT count(*) FROM it_effects WHERE node = ? AND event_key LIKE ? || '@%'", node, wf.id());
+    }
+
+    private void awaitStatementRunning() {
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(50)).until(() -> fleet.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO it_effects%pg_sleep%' AND state = 'active'") == 1);
+    }
+
     @Test
-    void aConsumerThatStopsPollingThatLongIsPutOutOfItsGroup() throws Exception {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.config(1).get(dev.onceflow.common.OnceflowConfig.KAFKA_BOOTSTRAP));
-        String group = Fleet.uniqueId("control");
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, MAX_POLL_INTERVAL_MS);
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 1_000);
-        AtomicInteger lost = new AtomicInteger();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-             Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, p.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG)))) {
-            consumer.subscribe(List.of(Topics.EVENTS), new ConsumerRebalanceListener() {
-                @Override
-                public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
-                    lost.addAndGet(partitions.size());
-                }
+    void otherKeysOnTheSameWorkerFinishWhileALongStatementRuns() throws Exception {
+        Workflow slow = deployLong("long", 5);
+        Workflow fast = fleet.deploy("{\"id\": \"" + Fleet.uniqueId("fast") + "\", \"trigger\": {\"type\": \"kafka\"}, \"nodes\": "
+                + Fleet.effectNode("effect") + "}");
+        // One worker owns every partition: before, every key waited on its poll thread.
+        Engine engine = fleet.startEngine(1);
+        publishEvent(slow, "slow");
+        fleet.flush();
+        awaitStatementRunning();
+        long revokedBefore = engine.metrics().partitionsRevoked();
 
-                @Override
-                public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
-                }
-
-                @Override
-                public void onPartitionsLost(java.util.Collection<TopicPartition> partitions) {
-                    lost.addAndGet(partitions.size());
-                }
-            });
-            await().atMost(Duration.ofSeconds(30)).until(() -> {
-                consumer.poll(Duration.ofMillis(200));
-                return !consumer.assignment().isEmpty();
-            });
-            // A worker blocked in a statement, not polling: until the broker shows the group without it
-            // (its heartbeat thread leaves once max.poll.interval.ms passed without a poll), not for a guessed time.
-            await().atMost(Duration.ofMillis(MAX_POLL_INTERVAL_MS + 30_000L)).pollInterval(Duration.ofMillis(500))
-                    .until(() -> admin.describeConsumerGroups(List.of(group)).all().get().get(group).members().isEmpty());
-            consumer.poll(Duration.ofMillis(500));
+        for (int i = 0; i < OTHERS; i++) {
+            publishEvent(fast, "fast-" + i);
         }
-        assertThat(lost.get()).as("partitions revoked or lost after not polling").isPositive();
+        fleet.flush();
+        // Stops at whichever comes first: the others all done, or the long statement committed.
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(50))
+                .until(() -> fleet.succeeded(fast.id()) == OTHERS || effects(slow, "long") > 0);
+        long othersDone = fleet.succeeded(fast.id());
+        long longDoneThen = effects(slow, "long");
+
+        assertThat(othersDone).as("the other keys' executions succeeded").isEqualTo(OTHERS);
+        assertThat(longDoneThen).as("... while the long statement still ran").isZero();
+
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() -> fleet.succeeded(slow.id()) == 1);
+        assertThat(effects(slow, "long")).as("the long statement's effect, once").isEqualTo(1);
+        assertThat(effects(slow, "after")).isEqualTo(1);
+        assertThat(fleet.duplicateEffects(fast.id())).isZero();
+        assertThat(engine.metrics().longStatements()).as("run off the poll thread").isEqualTo(1);
+        assertThat(engine.metrics().partitionsRevoked() - revokedBefore).as("no rebalance meanwhile").isZero();
+    }
+
+    @Test
+    void aLongStatementsEffectHappensOnceWhenItsEngineStopsWhileItRuns() throws Exception {
+        Workflow wf = deployLong("stopped", 5);
+        Engine first = fleet.startEngine(1);
+        publishEvent(wf, "s-1");
+        fleet.flush();
+        awaitStatementRunning();
+        fleet.stop(first); // cancels the running statement: rolled back, the key stays 'started'
+        assertThat(effects(wf, "long")).as("nothing committed by the stopped engine").isZero();
+        assertThat(fleet.count("SELECT count(*) FROM processed_keys WHERE key = ? AND status = 'started'", key(wf, "s-1") + "/long"))
+                .isEqualTo(1);
+
+        // The next engine gets nothing from Kafka (the handing batch committed its offsets): the lease brings the task back.
+        fleet.startEngine(1);
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.succeeded(wf.id()) == 1);
+        assertThat(effects(wf, "long")).as("the long statement's effect, once").isEqualTo(1);
+        assertThat(effects(wf, "after")).isEqualTo(1);
+    }
+
+    /** Fails the first time a worker is about to produce what long statements committed: a crash between the two commits. */
+    static final class FailAfterLongStatement implements EngineHooks {
+        final AtomicInteger injected = new AtomicInteger();
+
+        @Override
+        public void afterLongStatements(String worker, List<String> keys) {
+            if (injected.compareAndSet(0, 1)) {
+                throw new IllegalStateException("injected crash between a long statement's PostgreSQL commit and the Kafka commit");
+            }
+        }
+    }
+
+    @Test
+    void aLongStatementsEffectHappensOnceWhenItsFollowUpsAreLostBetweenTheCommits() throws Exception {
+        Workflow wf = deployLong("between", 2);
+        FailAfterLongStatement hooks = new FailAfterLongStatement();
+        fleet.startEngine(1, hooks, false);
+        publishEvent(wf, "b-1");
+        fleet.flush();
+
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.succeeded(wf.id()) == 1);
+        assertThat(hooks.injected.get()).as("the fault was injected").isEqualTo(1);
+        assertThat(effects(wf, "long")).as("the long statement's effect, once").isEqualTo(1);
+        assertThat(effects(wf, "after")).isEqualTo(1);
+        assertThat(fleet.count("SELECT count(*) FROM timers WHERE key = ? AND kind = 'lease' AND fired_at IS NOT NULL",
+                key(wf, "b-1") + "/long")).as("its lease fired, then was marked").isEqualTo(1);
+    }
+
+    @Test
+    void negativeControlUnsafeEngineRunsTheLongStatementTwice() throws Exception {
+        Workflow wf = deployLong("unsafe", 2);
+        FailAfterLongStatement hooks = new FailAfterLongStatement();
+        fleet.startEngine(1, hooks, true);
+        publishEvent(wf, "u-1");
+        fleet.flush();
+
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> effects(wf, "after") >= 1);
+        assertThat(hooks.injected.get()).isEqualTo(1);
+        assertThat(effects(wf, "long")).as("the checker sees the effect twice when the guarantee is off").isEqualTo(2);
+    }
+
+    /**
+     * The same two crashes in a real engine process: kill -9 while the statement runs (its
+     * PostgreSQL session ends without a commit), and a halt ({@code --halt-between-commits}, as a
+     * kill -9 ends it) after a long statement's own commit and before the Kafka transaction with
+     * its follow-ups. An in-process engine then takes the partitions; the leases bring both tasks back.
+     */
+    @Test
+    void aLongStatementsEffectHappensOnceWhenItsEngineProcessIsKilled() throws Exception {
+        Workflow wf = deployLong("killed", 5);
+        Path dir = Files.createDirectories(Path.of("target", "long-statement-it"));
+        Path haltTrigger = dir.resolve("halt-" + wf.id());
+        Files.deleteIfExists(haltTrigger);
+        Map<String, String> env = fleet.config(1).environment();
+        child = new ChildProcess("engine-" + wf.id(), ChildProcess.java("384m", Onceflow.class.getName(),
+                List.of("engine", "--halt-between-commits", haltTrigger.toString())), env, dir);
+        child.start(); // the statement runs once the child has joined the group and taken the partitions
+        publishEvent(wf, "k-1");
+        fleet.flush();
+        awaitStatementRunning();
+        child.kill9(); // mid-statement: nothing committed
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> fleet.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO it_effects%pg_sleep%' AND state = 'active'") == 0);
+        assertThat(effects(wf, "long")).as("the killed engine's statement committed nothing").isZero();
+
+        child.start();
+        publishEvent(wf, "k-2");
+        fleet.flush();
+        awaitStatementRunning();
+        Files.writeString(haltTrigger, "halt"); // the next commit of this process is the statement's own
+        long pid = child.pid();
+        await().atMost(Duration.ofSeconds(60)).until(() -> !Files.exists(haltTrigger)
+                && ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        assertThat(effects(wf, "long")).as("k-2's statement committed before the halt").isEqualTo(1);
+        assertThat(effects(wf, "after")).as("its follow-up was lost with the process").isZero();
+
+        fleet.startEngine(1);
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> fleet.succeeded(wf.id()) == 2);
+        assertThat(effects(wf, "long")).as("each long statement's effect, once").isEqualTo(2);
+        assertThat(fleet.duplicateEffects(wf.id())).isZero();
+        assertThat(effects(wf, "after")).isEqualTo(2);
     }
 }

@@ -90,6 +90,10 @@ final class ApplyOutcome {
             batch.calls.add(new Batch.PendingCall(step, (Node.Http) node, c.request()));
             return List.of();
         }
+        if (result instanceof NodeResult.LongStatement) {
+            handOff(step, (Node.Sql) node, batch);
+            return List.of();
+        }
         if (result instanceof NodeResult.Branched b) {
             record(key, NodeStatus.SUCCEEDED, b.output(), List.of(), null);
             outcome(step, node, NodeStatus.SUCCEEDED, null, batch);
@@ -119,6 +123,19 @@ final class ApplyOutcome {
         return List.of();
     }
 
+    /**
+     * A long statement's key stays {@code started} (claimed, no outcome) until
+     * {@link LongStatements} has run it in a transaction of its own, after this one committed. Its
+     * lease timer delivers the task again if that never happens (the engine stopped first); the
+     * statement's own timeout bounds how long it can run, so the lease is due after that.
+     */
+    private void handOff(Step step, Node.Sql node, Batch batch) throws SQLException {
+        TaskEnvelope task = step.task();
+        store.setLease(step.key(), task.executionId(), step.partition(), clock.millis() + runner.timeoutMs(node) + LEASE_GRACE_MS,
+                task);
+        batch.statements.add(new Batch.PendingStatement(step, node));
+    }
+
     /** Counts the outcome just recorded, and keeps it for the node's span (ADR 0019). */
     private void outcome(Step step, Node node, NodeStatus status, String error, Batch batch) {
         batch.counts.outcome(node, status);
@@ -133,6 +150,13 @@ final class ApplyOutcome {
         Optional<ExecutionStore.StoredRun> stored = store.storedRun(step.key());
         if (stored.isPresent() && stored.get().status() == NodeStatus.STARTED && node instanceof Node.Http http) {
             return unknownOutcome(step, http, stored.get(), batch);
+        }
+        if (stored.isPresent() && stored.get().status() == NodeStatus.STARTED && node instanceof Node.Sql sql
+                && batch.state(step.task().executionId()) == ExecutionStatus.RUNNING) {
+            // A long statement handed off and not recorded (lost with its engine, or still on its
+            // way): handed off again. Its runner locks the key, so it runs once (LongStatements).
+            handOff(step, sql, batch);
+            return List.of();
         }
         if (stored.isEmpty() || stored.get().status() == NodeStatus.STARTED) {
             LOG.warn("Processed key {} has no finished outcome (status {}); not producing follow-ups", step.key(),

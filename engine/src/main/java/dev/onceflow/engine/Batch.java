@@ -197,6 +197,21 @@ final class Batch {
             return step.task().idempotencyKey();
         }
     }
+    /** Long {@code sql} statements whose keys this batch claimed, run off the poll thread once it committed. */
+    final List<PendingStatement> statements = new ArrayList<>();
+
+    /** A claimed long statement: the step and its node (ADR 0021). */
+    record PendingStatement(Step step, dev.onceflow.common.workflow.Node.Sql node) {
+    }
+
+    int statementMark() {
+        return statements.size();
+    }
+
+    void undoStatementsTo(int mark) {
+        statements.subList(mark, statements.size()).clear();
+    }
+
     /** The executions this batch read (share-locked) or finished, by id. */
     private final java.util.Map<Long, ExecutionStatus> states = new java.util.HashMap<>();
     final Counts counts;

@@ -97,12 +97,14 @@ final class BatchPipeline {
             throws SQLException, ReplayCarefully, RetryBatch {
         Batch batch = new Batch(counts);
         calls = List.of();
+        statements = List.of();
         applied = 0;
         if (!careful && policy.records()) {
             advance(decode.all(records, batch), batch, false);
             store.flushFinishes();
             admitted(batch);
             calls = batch.calls;
+            statements = batch.statements;
             startTimers = List.copyOf(batch.startTimers);
             applied = records.size();
             return batch.out;
@@ -116,6 +118,7 @@ final class BatchPipeline {
                 admitted(batch);
             }
             calls = batch.calls;
+            statements = batch.statements;
             startTimers = List.copyOf(batch.startTimers);
             applied = records.size();
             return batch.out;
@@ -129,6 +132,7 @@ final class BatchPipeline {
             Savepoint sp = store.savepoint();
             int produced = batch.mark();
             int called = batch.callMark();
+            int handed = batch.statementMark();
             int started = batch.startMark();
             Batch.Counts counted = batch.counts.snapshot();
             try {
@@ -144,6 +148,7 @@ final class BatchPipeline {
                 store.rollbackTo(sp);
                 batch.undoTo(produced);
                 batch.undoCallsTo(called);
+                batch.undoStatementsTo(handed);
                 batch.undoStartsTo(started);
                 batch.counts.restore(counted);
                 if (!poison.failedAndExhausted(record)) {
@@ -155,6 +160,7 @@ final class BatchPipeline {
             applied++;
         }
         calls = batch.calls;
+        statements = batch.statements;
         startTimers = List.copyOf(batch.startTimers);
         return batch.out;
     }
@@ -189,6 +195,15 @@ final class BatchPipeline {
         return taken;
     }
 
+    private List<Batch.PendingStatement> statements = List.of();
+
+    /** The long statements the last applied batch claimed: to be run off the poll thread once it committed (ADR 0021). */
+    List<Batch.PendingStatement> takeStatements() {
+        List<Batch.PendingStatement> taken = statements;
+        statements = List.of();
+        return taken;
+    }
+
     /** A claimed call, what it came to, and how long it took. */
     record CallResult(Batch.PendingCall call, NodeResult result, long nanos) {
         CallResult(Batch.PendingCall call, NodeResult result) {
@@ -207,6 +222,7 @@ final class BatchPipeline {
             throws SQLException, ReplayCarefully {
         Batch batch = new Batch(counts);
         calls = List.of();
+        statements = List.of();
         applied = 0;
         java.util.Set<Long> ids = new java.util.HashSet<>();
         results.forEach(r -> ids.add(r.call().step().task().executionId()));
@@ -240,6 +256,7 @@ final class BatchPipeline {
         store.flushFinishes();
         admitted(batch);
         calls = batch.calls;
+        statements = batch.statements;
         startTimers = List.copyOf(batch.startTimers);
         return batch.out;
     }

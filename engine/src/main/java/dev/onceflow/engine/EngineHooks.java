@@ -24,4 +24,13 @@ public interface EngineHooks {
      */
     default void afterHttpCalls(String worker, java.util.List<String> keys) {
     }
+
+    /**
+     * Called after long statements committed their own PostgreSQL transactions and before the
+     * worker's Kafka transaction produces what they recorded (ADR 0021). Throwing here is an engine
+     * that died between those two commits: the records are lost, and the statements' lease timers
+     * deliver their tasks again, which find the keys processed and produce the follow-ups.
+     */
+    default void afterLongStatements(String worker, java.util.List<String> keys) {
+    }
 }

@@ -29,11 +29,14 @@ import org.slf4j.LoggerFactory;
  *   <li>a poll batch ({@link BatchPipeline#apply}), whose Kafka transaction carries its offsets;</li>
  *   <li>the answers of {@code http} calls, made off this thread by {@link HttpCalls} and recorded
  *       by {@link BatchPipeline#record}: no offsets, their lease timers marked fired after;</li>
+ *   <li>what long statements committed, run off this thread by {@link LongStatements} in
+ *       transactions of their own: their records produced, then their lease timers marked fired;</li>
  *   <li>due timers ({@link DueTimers}): tasks produced, then the timers marked fired.</li>
  * </ul>
  * The loop polls every iteration and never pauses a partition for one call: a slow endpoint holds
  * its own executions only (ADR 0021). It pauses all of them only while calls wait for a slot for
- * too long ({@link HttpCalls#backlogged()}: back-pressure), and while a long statement runs ({@link KeepMembership}).
+ * too long ({@link HttpCalls#backlogged()}: back-pressure), or while {@link LongStatements#BACKLOG}
+ * long statements wait for a slot.
  *
  * <p>Why the commits come in this order: the PostgreSQL commit is the durable proof that each node
  * ran (its processed key); the Kafka commit only moves the offsets and publishes follow-ups. A
@@ -70,10 +73,11 @@ final class EngineLoop implements Runnable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Ownership ownership;
     private final WorkerClients kafka;
-    private final NodeRunner runner;
     private final WorkerDatabase db;
     /** The worker's http step, for its life: calls survive a reconnect and are recorded after it. */
     private final HttpCalls calls;
+    /** The worker's long-statement step, for its life, like {@link #calls}. */
+    private final LongStatements statements;
     private int consecutiveFailures;
 
     /**
@@ -89,11 +93,10 @@ final class EngineLoop implements Runnable {
         this.traces = traces;
         this.ownership = new Ownership(metrics);
         this.kafka = new WorkerClients(name, settings, clients, ownership);
-        // For the life of the worker: its long statements keep the worker in its group.
-        this.runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts());
-        runner.keepAlive(new KeepMembership(kafka::consumer, metrics));
+        NodeRunner runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts(), settings.sqlInlineMs());
         this.db = new WorkerDatabase(name, dataSource, settings, workflows, runner, clock);
         this.calls = new HttpCalls(settings.httpConcurrency(), clock, metrics, traces);
+        this.statements = new LongStatements(name, settings.sqlLongConcurrency(), db::openLongStatement, metrics, traces.on());
     }
 
     State state() {
@@ -152,7 +155,7 @@ final class EngineLoop implements Runnable {
         } finally {
             closeClients();
             calls.close(); // what was not recorded comes back through its lease timer
-            runner.close();
+            statements.close(); // the same
             state.set(State.STOPPED);
             stopped.countDown();
             LOG.info("Engine worker {} stopped", name);
@@ -173,13 +176,15 @@ final class EngineLoop implements Runnable {
     private void pollLoop() throws Exception {
         long nextTimerCheck = System.nanoTime();
         while (state.get() == State.RUNNING) {
-            kafka.holdBack(calls.backlogged());
+            kafka.holdBack(calls.backlogged() || statements.backlogged());
+            // Long statements do not quicken the pace: at most IDLE_POLL more on a statement that ran for seconds.
             ConsumerRecords<byte[], byte[]> records = kafka.consumer().poll(calls.idle() ? IDLE_POLL : BUSY_POLL);
             ownership.afterPoll();
             if (!records.isEmpty()) {
                 runBatch(records);
             }
             recordAnswers();
+            recordStatements();
             // Pacing, not business time: the wall clock paces the loop even under a test's fixed clock.
             long now = System.nanoTime();
             if (now - nextTimerCheck >= 0) {
@@ -215,6 +220,7 @@ final class EngineLoop implements Runnable {
                 metrics.batches.increment();
                 consecutiveFailures = 0;
                 calls.queue(pipeline.takeCalls());
+                statements.queue(pipeline.takeStatements());
                 if (applied == records.size()) {
                     return;
                 }
@@ -280,6 +286,7 @@ final class EngineLoop implements Runnable {
                 });
                 counts.addTo(metrics);
                 calls.queue(pipeline.takeCalls());
+                statements.queue(pipeline.takeStatements());
                 // A careful replay stopped at its savepoint budget: the rest in a new transaction.
                 results = new ArrayList<>(results.subList(leases.size(), results.size()));
             } catch (BatchPipeline.ReplayCarefully e) {
@@ -292,6 +299,42 @@ final class EngineLoop implements Runnable {
                 db.dropIfBroken();
                 return;
             }
+        }
+    }
+
+    /**
+     * Produces what the long statements that ended committed (ADR 0021): one Kafka transaction
+     * without offsets (their PostgreSQL transactions committed on their own connections), then
+     * their lease timers and admitted start timers marked fired. A failure is not retried here: the
+     * lease timers deliver the tasks again, whose keys then produce the follow-ups from their outcomes.
+     */
+    private void recordStatements() throws Exception {
+        List<RunLongStatement.Done> done = statements.done();
+        if (done.isEmpty()) {
+            return;
+        }
+        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
+        List<String> leases = new ArrayList<>();
+        List<String> starts = new ArrayList<>();
+        for (RunLongStatement.Done d : done) {
+            out.addAll(d.out());
+            leases.add(d.key());
+            starts.addAll(d.starts());
+        }
+        try {
+            kafka.commits().commit(db.store(), out, Map.of(), () -> {
+                done.forEach(d -> traces.committed(d.counts()));
+                hooks.afterLongStatements(name, leases);
+            }, s -> {
+                markStartsFired(s, starts);
+                s.markLeasesFired(leases);
+            });
+            done.forEach(d -> d.counts().addTo(metrics));
+        } catch (Throwable e) {
+            Failures.Recovery recovery = rollBack(e);
+            LOG.warn("Engine worker {}: producing what {} long statements recorded failed ({}, {}); their lease timers "
+                    + "deliver them again", name, done.size(), recovery, Failures.describe(e));
+            db.dropIfBroken();
         }
     }
 

@@ -53,6 +53,7 @@ final class EngineMeters {
             deadLettered(reason.name(), 0);
         }
         httpCalls(0);
+        longStatements(0);
         timersFired(0);
         partitionsRevoked(0);
     }
@@ -93,6 +94,11 @@ final class EngineMeters {
 
     void httpCalls(long n) {
         count(MeterNames.HTTP_CALLS, "Calls made by http nodes, each with its Idempotency-Key", n);
+    }
+
+    void longStatements(long n) {
+        count(MeterNames.LONG_STATEMENTS, "sql statements run off the poll thread, each in a transaction of its own "
+                + "(marked long, or past engine.sql.inline.ms)", n);
     }
 
     void timersFired(long n) {

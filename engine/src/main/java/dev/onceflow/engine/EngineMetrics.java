@@ -73,6 +73,13 @@ public final class EngineMetrics {
         }
     }
 
+    void countLongStatement() {
+        longStatements.increment();
+        if (meters != null) {
+            meters.longStatements(1);
+        }
+    }
+
     void countHttpCalls(int n) {
         httpCalls.add(n);
         if (meters != null) {
@@ -99,7 +106,10 @@ public final class EngineMetrics {
         return partitionsRevoked.sum();
     }
 
-    /** Statements that ran longer than a second, during which the worker paused its partitions and kept polling. */
+    /**
+     * Statements run off the poll thread (ADR 0021), each in a transaction of its own: marked
+     * {@code long}, or past {@code engine.sql.inline.ms}; counted once their transaction committed.
+     */
     public long longStatements() {
         return longStatements.sum();
     }

@@ -7,13 +7,15 @@ import java.util.Map;
  * The configuration snapshot of an engine, read once from {@link OnceflowConfig}.
  *
  * @param httpConcurrency {@code http} calls in flight per worker ({@link HttpCalls})
+ * @param sqlInlineMs     how long a statement may run on the poll thread before it is handed off ({@link LongStatements})
+ * @param sqlLongConcurrency long statements running at once per worker, each on its own connection
  * @param unsafe the negative control: no processed-key check. Never in production.
  */
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
                       long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
                       long stuckExecutionReportMs, long timerPollMs, java.util.List<String> httpAllowedHosts,
-                      int httpConcurrency, Map<String, Object> consumerOverrides,
+                      int httpConcurrency, long sqlInlineMs, int sqlLongConcurrency, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
 
     EngineSettings {
@@ -33,7 +35,8 @@ record EngineSettings(String bootstrapServers, String groupId, String transactio
                 config.getLong(OnceflowConfig.ENGINE_STUCK_REPORT), config.getLong(OnceflowConfig.ENGINE_TIMER_POLL),
                 java.util.Arrays.stream(config.get(OnceflowConfig.ENGINE_HTTP_ALLOWED_HOSTS).split(",")).map(String::trim)
                         .filter(h -> !h.isEmpty()).toList(),
-                config.getInt(OnceflowConfig.ENGINE_HTTP_CONCURRENCY),
+                config.getInt(OnceflowConfig.ENGINE_HTTP_CONCURRENCY), config.getLong(OnceflowConfig.ENGINE_SQL_INLINE),
+                config.getInt(OnceflowConfig.ENGINE_SQL_LONG_CONCURRENCY),
                 config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }

@@ -760,6 +760,21 @@ final class ExecutionStore implements AutoCloseable {
         return claimKey.executeUpdate() == 1;
     }
 
+    /**
+     * Locks a processed key's row until the commit and returns its status: the claim of a long
+     * statement's own transaction (ADR 0021). A second runner of the same key waits here until the
+     * first commits (then finds an outcome) or rolls back (then runs it).
+     */
+    Optional<NodeStatus> lockKey(String key) throws SQLException {
+        flush();
+        try (PreparedStatement ps = connection.prepareStatement("SELECT status FROM processed_keys WHERE key = ? FOR UPDATE")) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(NodeStatus.of(rs.getString(1))) : Optional.empty();
+            }
+        }
+    }
+
     Optional<StoredRun> storedRun(String key) throws SQLException {
         flush(); // an outcome completed earlier in this batch must be visible
         selectKey.setString(1, key);

@@ -53,6 +53,14 @@ sealed interface NodeResult {
     }
 
     /**
+     * A {@code sql} node whose key this delivery claimed and whose statement runs long (marked
+     * {@code long}, or it overran {@code engine.sql.inline.ms} on this worker): it runs off the
+     * poll thread, in a transaction of its own, once the claim has committed ({@link LongStatements}).
+     */
+    record LongStatement() implements NodeResult {
+    }
+
+    /**
      * @param transactionAborted the failing SQL statement aborted the PostgreSQL transaction: the
      *                           batch must be rolled back and replayed with a savepoint per node
      * @param errorClass         what a retry policy's {@code on} matches: a SQLSTATE, {@code timeout},

@@ -15,44 +15,62 @@ import java.util.Map;
  * node's statement commits or rolls back together with the processed key that records it.
  * Expression and SQL errors become {@link NodeResult.Failed}; only errors of the connection itself
  * (the database is gone) escape as {@link SQLException}, so the whole batch is retried.
- * Not thread-safe: one per worker.
+ *
+ * <p>A statement runs on the poll thread for at most {@code engine.sql.inline.ms}; one that
+ * overruns it is stopped ({@link SqlNode#OVERRAN}) and remembered, and from then on that node's
+ * statement, like one marked {@code long}, is {@link #runsLong long}: handed off to
+ * {@link LongStatements}, which runs it with {@link #runLong} (ADR 0021). Thread-safe: its only
+ * state is that set of statements, shared by the worker's poll thread and its long-statement threads.
  */
 final class NodeRunner {
 
     private final SqlNode sqlNode;
     private final java.time.Clock clock;
+    private final long inlineMs;
+    /** Statements that overran the inline limit on this worker, for its life. */
+    private final java.util.Set<Node.Sql> overran = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     NodeRunner(long defaultSqlTimeoutMs) {
         this(defaultSqlTimeoutMs, java.time.Clock.systemUTC());
     }
 
     NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock) {
-        this(defaultSqlTimeoutMs, clock, List.of());
+        this(defaultSqlTimeoutMs, clock, List.of(), Long.MAX_VALUE);
     }
 
-    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts) {
-        this.sqlNode = new SqlNode(defaultSqlTimeoutMs, statements);
+    /** @param inlineMs how long a statement may run inline before it is handed off; {@code Long.MAX_VALUE}: never */
+    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts, long inlineMs) {
+        this.sqlNode = new SqlNode(defaultSqlTimeoutMs);
         this.clock = clock;
         this.httpAllowedHosts = List.copyOf(httpAllowedHosts);
+        this.inlineMs = inlineMs;
     }
 
     private final List<String> httpAllowedHosts;
-    /** Where statements run, so that a long one keeps the worker in its group (design, "Long SQL"). */
-    private final LongStatements statements = new LongStatements();
 
-    /** What the worker does while a statement runs long. */
-    void keepAlive(LongStatements.KeepAlive keepAlive) {
-        statements.keepAlive(keepAlive);
+    /** Whether this statement runs off the poll thread: marked {@code long}, or it overran the inline limit here. */
+    boolean runsLong(Node node) {
+        return node instanceof Node.Sql sql && (sql.markedLong() || overran.contains(sql));
     }
 
-    void close() {
-        statements.close();
+    /** The statement's own timeout (its {@code timeoutMs}, else {@code engine.sql.timeout.ms}). */
+    long timeoutMs(Node.Sql node) {
+        return sqlNode.timeoutMs(node);
+    }
+
+    /** Runs a long statement with its own timeout, on a long-statement thread's connection. */
+    NodeResult runLong(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
+        return sqlNode.run(node, variables, connection);
     }
 
     NodeResult run(Node node, Map<String, Object> variables, Connection connection) throws SQLException {
         try {
             if (node instanceof Node.Sql sql) {
-                return sqlNode.run(sql, variables, connection);
+                NodeResult result = sqlNode.run(sql, variables, connection, inlineMs);
+                if (result instanceof NodeResult.Failed f && SqlNode.OVERRAN.equals(f.errorClass())) {
+                    overran.add(sql);
+                }
+                return result;
             }
             if (node instanceof Node.Condition condition) {
                 return condition(condition, variables);
@@ -106,7 +124,7 @@ final class NodeRunner {
         Map<String, List<Integer>> groups = new java.util.LinkedHashMap<>();
         Object[][] params = new Object[nodes.size()][];
         for (int i = 0; i < nodes.size(); i++) {
-            if (nodes.get(i) instanceof Node.Sql sql && SqlNode.batchable(sql)) {
+            if (nodes.get(i) instanceof Node.Sql sql && SqlNode.batchable(sql) && !runsLong(sql)) {
                 try {
                     params[i] = SqlNode.params(sql, variables.get(i));
                 } catch (IllegalArgumentException e) {
@@ -119,14 +137,17 @@ final class NodeRunner {
         for (List<Integer> group : groups.values()) {
             Node.Sql first = (Node.Sql) nodes.get(group.get(0));
             try (java.sql.PreparedStatement ps = connection.prepareStatement(first.sql())) {
-                ps.setQueryTimeout((int) Math.max(1, (sqlNode.timeoutMs(first) + 999) / 1000));
+                // Each node of the batch gets the inline limit: a batch past it is replayed node by
+                // node, where a node that overruns alone is handed off.
+                long limit = inlineMs == Long.MAX_VALUE ? Long.MAX_VALUE : inlineMs * group.size();
+                ps.setQueryTimeout(SqlNode.seconds(Math.min(sqlNode.timeoutMs(first), limit)));
                 for (int i : group) {
                     for (int p = 0; p < params[i].length; p++) {
                         ps.setObject(p + 1, params[i][p]);
                     }
                     ps.addBatch();
                 }
-                int[] counts = statements.run(ps::executeBatch);
+                int[] counts = ps.executeBatch();
                 for (int k = 0; k < group.size(); k++) {
                     int i = group.get(k);
                     ObjectNode out = JsonNodeFactory.instance.objectNode().put("rowCount", counts[k]);

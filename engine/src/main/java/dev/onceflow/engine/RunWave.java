@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * The second step of a batch, once per node depth (a "wave"): reads the state of the wave's
  * executions (share-locked: a cancel cannot slip in), claims the wave's processed keys in one
  * statement ({@link ClaimPolicy}), runs the claimed nodes — plain DML of many nodes as one JDBC
- * batch — and hands every result to {@link ApplyOutcome}, which returns the next wave. A key that
+ * batch — and hands every result to {@link ApplyOutcome}, which returns the next wave. A long
+ * statement ({@link NodeRunner#runsLong}) is claimed and not run: it is handed off. A key that
  * existed ran before: its stored outcome is replayed instead. Each node still runs only if its own
  * processed key was inserted by this transaction, and its statement runs in that transaction.
  *
@@ -122,7 +123,10 @@ final class RunWave {
                 continue;
             }
             NodeResult result = results[i];
-            if (result == null) {
+            if (result == null && runner.runsLong(nodes.get(i))) {
+                // Claimed here, run off the poll thread once this transaction committed (ADR 0021).
+                result = new NodeResult.LongStatement();
+            } else if (result == null) {
                 store.markDepth(step.task().depth() + 1); // before the savepoint: a rollback to it keeps the mark
                 Savepoint sp = careful ? store.savepoint() : null;
                 long started = System.nanoTime();
@@ -134,12 +138,15 @@ final class RunWave {
                     }
                     // Undo the failed statement; the claim, made before the savepoint, stays.
                     store.rollbackTo(sp);
+                    if (SqlNode.OVERRAN.equals(f.errorClass())) {
+                        result = new NodeResult.LongStatement(); // stopped at the inline limit: handed off
+                    }
                 }
             } else if (result instanceof NodeResult.Failed f && f.transactionAborted()) {
                 throw new BatchPipeline.ReplayCarefully(f.error());
             }
             batch.counts.nodeRuns++;
-            if (!(result instanceof NodeResult.Call)) {
+            if (!(result instanceof NodeResult.Call) && !(result instanceof NodeResult.LongStatement)) {
                 batch.counts.ran(nodes.get(i), nanos[i]); // a call is timed when it is made, after the commit
             }
             if (LOG.isDebugEnabled()) {

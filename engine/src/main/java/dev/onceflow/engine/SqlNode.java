@@ -25,46 +25,49 @@ final class SqlNode {
 
     static final int MAX_ROWS = 100;
 
+    /**
+     * The error class of a statement stopped at the poll thread's limit ({@code engine.sql.inline.ms})
+     * before its own timeout: not a failure of the node, which is then run off the poll thread.
+     */
+    static final String OVERRAN = "overran-inline";
+
     private final long defaultTimeoutMs;
-    private final LongStatements statements;
 
     SqlNode(long defaultTimeoutMs) {
-        this(defaultTimeoutMs, null);
-    }
-
-    SqlNode(long defaultTimeoutMs, LongStatements statements) {
         this.defaultTimeoutMs = defaultTimeoutMs;
-        this.statements = statements;
     }
 
+    /** Runs the statement with its own timeout. */
     NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection) throws SQLException {
+        return run(node, variables, connection, Long.MAX_VALUE);
+    }
+
+    /**
+     * Runs the statement, stopped after {@code limitMs} or its own timeout, whichever is shorter.
+     * Stopped by the limit, it is {@link #OVERRAN}: its transaction is aborted, as by any failed
+     * statement, and the caller rolls it back.
+     */
+    NodeResult run(Node.Sql node, Map<String, Object> variables, Connection connection, long limitMs) throws SQLException {
         String refused = refusal(node);
         if (refused != null) {
             return new NodeResult.Failed(refused);
         }
         Object[] params = params(node, variables);
         long timeoutMs = timeoutMs(node);
+        long stopMs = Math.min(timeoutMs, limitMs);
         try (PreparedStatement ps = connection.prepareStatement(node.sql())) {
             // pgjdbc cancels the statement from a timer thread when it runs past the timeout.
-            ps.setQueryTimeout((int) Math.max(1, (timeoutMs + 999) / 1000));
+            ps.setQueryTimeout(seconds(stopMs));
             for (int i = 0; i < params.length; i++) {
                 ps.setObject(i + 1, params[i]);
             }
             ObjectNode out = JsonNodeFactory.instance.objectNode();
-            LongStatements.Statement<Void> execute = () -> {
-                if (ps.execute()) {
-                    try (ResultSet rs = ps.getResultSet()) {
-                        readRows(rs, out);
-                    }
-                } else {
-                    out.put("rowCount", ps.getUpdateCount());
+            if (ps.execute()) {
+                try (ResultSet rs = ps.getResultSet()) {
+                    readRows(rs, out);
                 }
-                return null;
-            };
-            if (statements == null) {
-                execute.run();
             } else {
-                statements.run(execute);
+                out.put("rowCount", ps.getUpdateCount());
             }
             return NodeResult.Succeeded.continueWith(out, node.successors());
         } catch (SQLException e) {
@@ -72,12 +75,21 @@ final class SqlNode {
                 throw e;
             }
             String state = e.getSQLState();
+            if ("57014".equals(state) && seconds(stopMs) < seconds(timeoutMs)) {
+                return new NodeResult.Failed("SQL statement ran past " + stopMs + " ms on the poll thread "
+                        + "(engine.sql.inline.ms); it runs off the poll thread instead", true, OVERRAN);
+            }
             if ("57014".equals(state)) {
                 return new NodeResult.Failed("SQL statement timed out after " + timeoutMs
                         + " ms (statement_timeout / query cancelled)", true, "timeout");
             }
             return new NodeResult.Failed("SQL error " + state + ": " + e.getMessage(), true, state);
         }
+    }
+
+    /** pgjdbc's query timeout is in whole seconds: at least one. */
+    static int seconds(long ms) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, (ms + 999) / 1000));
     }
 
     /**

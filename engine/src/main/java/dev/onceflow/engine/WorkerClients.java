@@ -72,13 +72,14 @@ final class WorkerClients {
     void holdBack(boolean hold) {
         if (hold) {
             if (!held) {
-                LOG.warn("Engine worker {}: http calls wait over {} ms for one of engine.http.concurrency slots; its partitions "
-                        + "pause until they catch up", worker, HttpCalls.BACKLOG_MS);
+                LOG.warn("Engine worker {}: http calls wait over {} ms for one of engine.http.concurrency slots, or {} long "
+                        + "statements for one of engine.sql.long.concurrency; its partitions pause until they catch up", worker,
+                        HttpCalls.BACKLOG_MS, LongStatements.BACKLOG);
             }
             consumer.pause(consumer.assignment());
             held = true;
         } else if (held) {
-            LOG.info("Engine worker {}: http calls caught up; its partitions resume", worker);
+            LOG.info("Engine worker {}: http calls and long statements caught up; its partitions resume", worker);
             consumer.resume(consumer.assignment());
             held = false;
         }

@@ -41,21 +41,39 @@ final class WorkerDatabase implements AutoCloseable {
     /** The store, on a connection opened now if there is none. */
     ExecutionStore store() throws SQLException {
         if (store == null) {
-            Connection connection = dataSource.getConnection();
+            store = openStore();
+            pipeline = new BatchPipeline(store, workflows, runner, clock, policy(), poison);
+        }
+        return store;
+    }
+
+    /**
+     * A long-statement slot's own connection and transaction step ({@link LongStatements}). Called
+     * from the slots' threads: it reads only what this object was built with.
+     */
+    RunLongStatement openLongStatement() throws SQLException {
+        ExecutionStore own = openStore();
+        return new RunLongStatement(own, new ApplyOutcome(own, workflows, policy(), clock, runner), runner, policy());
+    }
+
+    private ClaimPolicy policy() {
+        return settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE;
+    }
+
+    private ExecutionStore openStore() throws SQLException {
+        Connection connection = dataSource.getConnection();
+        try {
             try (java.sql.Statement st = connection.createStatement()) {
                 // A frozen or partitioned zombie must not hold its uncommitted claims (row locks)
                 // for longer than this: PostgreSQL ends its session and the new owner of the
                 // partition proceeds (ADR 0009). Statements themselves are not affected.
                 st.execute("SET idle_in_transaction_session_timeout = " + settings.idleInTransactionTimeoutMs());
-            } catch (SQLException e) {
-                connection.close();
-                throw e;
             }
-            store = new ExecutionStore(connection);
-            pipeline = new BatchPipeline(store, workflows, runner, clock,
-                    settings.unsafe() ? ClaimPolicy.UNSAFE : ClaimPolicy.ONCE, poison);
+            return new ExecutionStore(connection);
+        } catch (SQLException | RuntimeException e) {
+            connection.close();
+            throw e;
         }
-        return store;
     }
 
     /** The pipeline over {@link #store()}. */

@@ -43,7 +43,7 @@ class EngineLoopTest {
 
     static EngineSettings settings() {
         return new EngineSettings("mock:9092", "test-group", "onceflow-engine", 1, 500, 5_000, 3, 10_000, 15_000, 60_000, -1,
-                600_000, 200, List.of(), 64, Map.of(), Map.of(), Map.of(), false);
+                600_000, 200, List.of(), 64, 1_000, 2, Map.of(), Map.of(), Map.of(), false);
     }
 
     /** Hands the loop the mock clients the test holds. */
@@ -123,5 +123,125 @@ class EngineLoopTest {
         assertThat(count(ds, "SELECT count(*) FROM executions WHERE event_key = '" + key + "' AND status = 'succeeded'")).isEqualTo(1);
         assertThat(producer.closed()).as("the worker closed its producer when it stopped").isTrue();
         assertThat(consumer.closed()).isTrue();
+    }
+
+    private static EventEnvelope event(Workflow wf, String id) {
+        return new EventEnvelope(wf.id() + "@1700000000000#" + id, wf.id(), wf.version(), 1_700_000_000_000L,
+                Json.MAPPER.createObjectNode(), "test", 1_700_000_000_500L);
+    }
+
+    private static ConsumerRecord<byte[], byte[]> record(long offset, EventEnvelope e) {
+        return new ConsumerRecord<>(Topics.EVENTS, 0, offset, e.eventKey().getBytes(StandardCharsets.UTF_8), Json.bytes(e));
+    }
+
+    /**
+     * A {@code long} statement runs off the poll thread (ADR 0021): events polled after it was
+     * handed off all finish while it still runs, no partition is paused for it, and it then
+     * commits its effect once, in its own transaction, its outcome produced by the loop and its
+     * lease marked fired. On the old loop the poll thread ran the statement, and the other
+     * events waited for it.
+     */
+    @Test
+    void aLongStatementRunsOffThePollThreadWhileLaterEventsFinish() throws Exception {
+        DataSource ds = EngineTestDatabase.newDatabase("longsql");
+        WorkflowStore workflows = new WorkflowStore(ds);
+        Workflow slow = workflows.deploy(Workflows.parse("slow.json", """
+                {"id": "slow-wf", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "long", "long": true, "timeoutMs": 20000,
+                   "sql": "INSERT INTO test_effects (event_key, node) SELECT ?, 'long' FROM pg_sleep(4)", "params": ["event.key"]}
+                ]}""".getBytes(StandardCharsets.UTF_8)));
+        Workflow fast = workflows.deploy(Workflows.parse("fast.json", """
+                {"id": "fast-wf", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "a", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'a')",
+                   "params": ["event.key"]}
+                ]}""".getBytes(StandardCharsets.UTF_8)));
+        EventEnvelope longOne = event(slow, "long-1");
+
+        MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
+        MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        consumer.updateBeginningOffsets(Map.of(EVENTS_0, 0L, TASKS_0, 0L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(EVENTS_0, TASKS_0));
+            consumer.addRecord(record(0, longOne));
+        });
+        // The next poll, once the long statement's batch committed: 20 events of other keys.
+        consumer.schedulePollTask(() -> {
+            for (int i = 0; i < 20; i++) {
+                consumer.addRecord(record(1 + i, event(fast, "fast-" + i)));
+            }
+        });
+        List<Boolean> pausedAtPolls = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            consumer.schedulePollTask(() -> pausedAtPolls.add(!consumer.paused().isEmpty()));
+        }
+        EngineLoop loop = new EngineLoop("long-test", settings(), ds, new WorkflowCache(workflows), new EngineMetrics(),
+                EngineHooks.NONE, Clock.systemUTC(), ExecutionTraces.OFF, new MockClients(consumer, producer));
+        Thread thread = new Thread(loop, "engine-loop-long-test");
+        thread.start();
+        long fastDone;
+        long longEffectsThen;
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> count(ds,
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO test_effects%pg_sleep%' AND state = 'active'") == 1);
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> count(ds,
+                    "SELECT count(*) FROM executions WHERE workflow_id = 'fast-wf' AND status = 'succeeded'") == 20
+                    || count(ds, "SELECT count(*) FROM test_effects WHERE node = 'long'") > 0);
+            fastDone = count(ds, "SELECT count(*) FROM executions WHERE workflow_id = 'fast-wf' AND status = 'succeeded'");
+            longEffectsThen = count(ds, "SELECT count(*) FROM test_effects WHERE node = 'long'");
+            await().atMost(Duration.ofSeconds(30)).until(() -> count(ds,
+                    "SELECT count(*) FROM timers WHERE kind = 'lease' AND fired_at IS NOT NULL") == 1);
+        } finally {
+            loop.stop();
+            assertThat(loop.awaitStopped(Duration.ofSeconds(20))).isTrue();
+        }
+        assertThat(fastDone).as("the other events' executions all succeeded ...").isEqualTo(20);
+        assertThat(longEffectsThen).as("... while the long statement still ran").isZero();
+        assertThat(pausedAtPolls).as("no poll found a partition paused").isNotEmpty().containsOnly(false);
+        assertThat(count(ds, "SELECT count(*) FROM test_effects WHERE node = 'long'")).as("its effect, once").isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM executions WHERE event_key = '" + longOne.eventKey()
+                + "' AND status = 'succeeded'")).isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM processed_keys WHERE key = '" + longOne.eventKey() + "/long' "
+                + "AND status = 'succeeded'")).isEqualTo(1);
+        assertThat(producer.history()).as("its outcome went out in the loop's Kafka transaction")
+                .anyMatch(r -> r.topic().equals(Topics.OUTCOMES) && new String(r.key(), StandardCharsets.UTF_8).equals(longOne.eventKey()));
+    }
+
+    /**
+     * A statement not marked {@code long} that overruns {@code engine.sql.inline.ms} (1 s here) is
+     * stopped and rolled back, and the careful replay hands it off: it then runs to its end off the
+     * poll thread, and its node succeeds, once.
+     */
+    @Test
+    void aStatementThatOverrunsTheInlineLimitIsHandedOffAndSucceeds() throws Exception {
+        DataSource ds = EngineTestDatabase.newDatabase("overrun");
+        WorkflowStore workflows = new WorkflowStore(ds);
+        Workflow wf = workflows.deploy(Workflows.parse("overrun.json", """
+                {"id": "overrun-wf", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "sql", "id": "slow", "sql": "INSERT INTO test_effects (event_key, node) SELECT ?, 'slow' FROM pg_sleep(2.5)",
+                   "params": ["event.key"]}
+                ]}""".getBytes(StandardCharsets.UTF_8)));
+        EventEnvelope e = event(wf, "o-1");
+        MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
+        MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        consumer.updateBeginningOffsets(Map.of(EVENTS_0, 0L, TASKS_0, 0L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(EVENTS_0, TASKS_0));
+            consumer.addRecord(record(0, e));
+        });
+        EngineMetrics metrics = new EngineMetrics();
+        EngineLoop loop = new EngineLoop("overrun-test", settings(), ds, new WorkflowCache(workflows), metrics,
+                EngineHooks.NONE, Clock.systemUTC(), ExecutionTraces.OFF, new MockClients(consumer, producer));
+        Thread thread = new Thread(loop, "engine-loop-overrun-test");
+        thread.start();
+        try {
+            await().atMost(Duration.ofSeconds(40)).until(() -> count(ds,
+                    "SELECT count(*) FROM executions WHERE event_key = '" + e.eventKey() + "' AND status = 'succeeded'") == 1);
+        } finally {
+            loop.stop();
+            assertThat(loop.awaitStopped(Duration.ofSeconds(20))).isTrue();
+        }
+        assertThat(count(ds, "SELECT count(*) FROM test_effects WHERE node = 'slow'")).as("its effect, once").isEqualTo(1);
+        assertThat(metrics.longStatements()).as("run off the poll thread").isEqualTo(1);
+        assertThat(metrics.batchFailures()).as("the overrun is no failure of the batch").isZero();
     }
 }

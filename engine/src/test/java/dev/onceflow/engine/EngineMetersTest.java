@@ -221,9 +221,11 @@ class EngineMetersTest {
         metrics.countHttpCalls(2);
         metrics.countTimersFired(3);
         metrics.countPartitionsRevoked(4);
+        metrics.countLongStatement();
 
         assertThat(meters.scrape()).contains("onceflow_http_calls_total 2.0", "onceflow_timers_fired_total 3.0",
-                "onceflow_partitions_revoked_total 4.0");
+                "onceflow_partitions_revoked_total 4.0", "onceflow_long_statements_total 1.0");
+        assertThat(metrics.longStatements()).isEqualTo(1);
         assertThat(metrics.httpCalls()).isEqualTo(2);
         assertThat(metrics.timersFired()).isEqualTo(3);
         assertThat(metrics.partitionsRevoked()).isEqualTo(4);

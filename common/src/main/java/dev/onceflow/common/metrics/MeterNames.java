@@ -49,6 +49,8 @@ public final class MeterNames {
     public static final String THROTTLED = "onceflow.engine.throttled";
     /** {@code onceflow_http_calls_total}: calls made by http nodes. */
     public static final String HTTP_CALLS = "onceflow.http.calls";
+    /** {@code onceflow_long_statements_total}: sql statements run off the poll thread, in transactions of their own (ADR 0021). */
+    public static final String LONG_STATEMENTS = "onceflow.long.statements";
     /** {@code onceflow_timers_fired_total}: durable timers whose tasks were produced. */
     public static final String TIMERS_FIRED = "onceflow.timers.fired";
     /** {@code onceflow_partitions_revoked_total}: partitions an engine's workers gave up in rebalances. */

@@ -50,15 +50,28 @@ public sealed interface Node {
     /**
      * Runs one SQL statement. {@code params} are expressions whose values are bound as JDBC
      * parameters to the statement's {@code ?} placeholders, in order; they are never concatenated
-     * into the statement.
+     * into the statement. {@code long: true} says the statement is expected to run long: the
+     * engine runs it off its poll thread, in a transaction of its own, from the start (ADR 0021);
+     * without it, a statement that overruns {@code engine.sql.inline.ms} once is handed off so
+     * from then on by that worker.
      */
-    record Sql(String id, String sql, List<String> params, String next, Long timeoutMs, RetryPolicy retry) implements Node {
+    record Sql(String id, String sql, List<String> params, String next, Long timeoutMs, RetryPolicy retry,
+               @JsonProperty("long") Boolean longRunning) implements Node {
         public Sql {
             params = params == null ? List.of() : List.copyOf(params);
         }
 
+        public Sql(String id, String sql, List<String> params, String next, Long timeoutMs, RetryPolicy retry) {
+            this(id, sql, params, next, timeoutMs, retry, null);
+        }
+
         public Sql(String id, String sql, List<String> params, String next, Long timeoutMs) {
-            this(id, sql, params, next, timeoutMs, null);
+            this(id, sql, params, next, timeoutMs, null, null);
+        }
+
+        /** Whether the definition marks the statement {@code long}. */
+        public boolean markedLong() {
+            return Boolean.TRUE.equals(longRunning);
         }
 
         @Override

@@ -10,9 +10,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The chaos run's crash between the two commits, in a real engine process: when the file
- * {@code trigger} appears, the next worker to commit a batch of records to PostgreSQL takes the
- * file away and halts the JVM ({@link Runtime#halt}, as a kill -9 would end it) before its Kafka
- * transaction begins. The batch's records are then delivered again to whichever engine takes the
+ * {@code trigger} appears, the next worker to commit a batch of records to PostgreSQL (or whose
+ * long statements committed in their own transactions, ADR 0021) takes the file away and halts the
+ * JVM ({@link Runtime#halt}, as a kill -9 would end it) before its Kafka transaction begins. The batch's records are then delivered again to whichever engine takes the
  * partitions: with processed keys each node's effect stays once, and the unsafe negative control
  * runs them twice, every time. Installed only by the hidden engine option
  * {@code --halt-between-commits FILE} that {@link ChaosFleet} gives its engines; never in
@@ -32,13 +32,21 @@ public final class HaltBetweenCommits implements EngineHooks {
 
     @Override
     public void afterDatabaseCommit(String worker, int records) {
-        if (records == 0) {
-            return;
+        if (records > 0) {
+            haltIfAsked(worker, records + " records");
         }
+    }
+
+    /** The same fault after long statements committed in their own transactions (ADR 0021). */
+    @Override
+    public void afterLongStatements(String worker, java.util.List<String> keys) {
+        haltIfAsked(worker, keys.size() + " long statements");
+    }
+
+    private void haltIfAsked(String worker, String what) {
         try {
             if (Files.deleteIfExists(trigger)) {
-                LOG.error("{}: halting after the PostgreSQL commit of {} records, before their Kafka transaction (chaos fault)",
-                        worker, records);
+                LOG.error("{}: halting after the PostgreSQL commit of {}, before their Kafka transaction (chaos fault)", worker, what);
                 System.out.flush();
                 Runtime.getRuntime().halt(EXIT_STATUS);
             }
