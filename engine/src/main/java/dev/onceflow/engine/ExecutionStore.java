@@ -777,6 +777,48 @@ final class ExecutionStore implements AutoCloseable {
         }
     }
 
+    // ---- operator commands (ADR 0022): rare, so their statements are prepared per call -----------
+
+    /** What a retried node's task carries from its execution: the trigger data and the depth. */
+    record Start(com.fasterxml.jackson.databind.node.ObjectNode trigger, int depth) {
+    }
+
+    /** The trigger data and depth of an execution, for a task rebuilt by an operator's retry. */
+    Start startOf(long executionId) throws SQLException {
+        try (PreparedStatement q = connection.prepareStatement("SELECT trigger, depth FROM executions WHERE id = ?")) {
+            q.setLong(1, executionId);
+            try (ResultSet rs = q.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                JsonNode trigger = rs.getString(1) == null ? null : Json.tree(rs.getString(1));
+                return new Start(trigger instanceof com.fasterxml.jackson.databind.node.ObjectNode o ? o : null, rs.getInt(2));
+            }
+        }
+    }
+
+    /**
+     * Sets a failed execution running again (an operator's retry): only while it is failed, so a
+     * redelivered command changes nothing. Returns whether it did.
+     */
+    boolean restart(long executionId) throws SQLException {
+        flushFinishes();
+        try (PreparedStatement u = connection.prepareStatement("UPDATE executions SET status = 'running', finished_at = NULL, "
+                + "error = NULL WHERE id = ? AND status = 'failed'")) {
+            u.setLong(1, executionId);
+            return u.executeUpdate() == 1;
+        }
+    }
+
+    /** Deletes the unfired start timer of a queued execution that will never start (cancelled). */
+    void dropStartTimer(long executionId) throws SQLException {
+        try (PreparedStatement d = connection.prepareStatement("DELETE FROM timers WHERE execution_id = ? AND kind = 'start' "
+                + "AND fired_at IS NULL")) {
+            d.setLong(1, executionId);
+            d.executeUpdate();
+        }
+    }
+
     /**
      * Tells PostgreSQL, in this transaction, that row changes from here on are made at
      * {@code depth}: a transactional logical decoding message that the row-change capture reads
