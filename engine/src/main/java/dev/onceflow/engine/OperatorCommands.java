@@ -113,7 +113,9 @@ final class OperatorCommands {
                         f.nodeId(), f.attempt());
                 return List.of();
             }
-            store.restart(execution.id());
+            if (!store.restart(execution.id())) {
+                return List.of(); // cannot happen under the share lock read above; nothing to run if it did
+            }
             batch.states(Map.of(execution.id(), ExecutionStatus.RUNNING));
             LOG.info("Retrying execution {} from node '{}' (attempt {}) by operator command {}", command.eventKey(),
                     command.node(), command.attempt(), command.id());
