@@ -81,6 +81,9 @@ final class OperatorCommands {
             }
             LOG.info("Cancelling execution {} ({}) by operator command {}", command.eventKey(), status.db(), command.id());
             apply.finish(step, ExecutionStatus.CANCELLED, command.cancelError(), batch);
+            // Sent now, not with the batch's other finishes: events later in this batch then count
+            // its lane freed. Whom the release admits goes out with the batch (BatchPipeline.admitted).
+            store.flushFinishes();
         } else if (!batch.finishedHere(execution.id()) && status == ExecutionStatus.CANCELLED
                 && command.cancelError().equals(execution.error())) {
             // This command cancelled it and its Kafka transaction aborted: the outcome again, same content.
