@@ -660,9 +660,10 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * Reads, and share-locks until the commit, the status of the given executions: a cancel
-     * ({@code UPDATE … SET status = 'cancelled'}) that commits first is seen here, and one that
-     * comes later waits for this transaction, so no node runs after its execution was cancelled.
+     * Reads, and share-locks until the commit, the status of the given executions: a finish
+     * committed first (a cancel applied by another worker's transaction, a zombie's or the new
+     * owner's: ADR 0022) is seen here, and one that comes later waits for this transaction, so no
+     * node runs after its execution was cancelled.
      */
     Map<Long, ExecutionStatus> lockStates(Set<Long> executionIds) throws SQLException {
         flushFinishes();
