@@ -306,7 +306,9 @@ final class AdminApi {
         } catch (InterruptedException interrupted) {
             Thread.currentThread().interrupt();
             throw new ApiException(503, "interrupted while publishing the " + command.kind() + " command; nothing changed");
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException failed) {
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                 | org.apache.kafka.common.KafkaException failed) {
+            // Every failure to produce is one answer: the command is not out, and the API wrote nothing.
             throw new ApiException(503, "Kafka did not take the " + command.kind() + " command ("
                     + (failed.getCause() != null ? failed.getCause().getMessage() : failed.getMessage()) + "); nothing changed, try again");
         }
