@@ -309,6 +309,7 @@ class OperatorCommandsTest {
             assertThat(new String(r.headers().lastHeader(Topics.H_ERROR_CLASS).value(), StandardCharsets.UTF_8)).isEqualTo("MALFORMED_JSON");
             assertThat(new String(r.headers().lastHeader(Topics.H_ERROR_MESSAGE).value(), StandardCharsets.UTF_8))
                     .contains("undecodable operator command").contains("kind must be 'cancel' or 'retry'");
+            assertThat(r.headers().lastHeader(Topics.H_COMMAND)).as("still a command, for a redrive").isNotNull();
         });
         assertThat(status(key)).isEqualTo("succeeded");
     }
