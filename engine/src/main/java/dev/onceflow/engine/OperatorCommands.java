@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * <p>Once under redelivery: a command comes again only when the Kafka transaction that carried it
  * aborted, so what it produced then was never visible. A cancel whose finishing update matches no
  * row produces the execution's outcome again only if the cancel was its own (its error names the
- * command), else nothing; a retry whose execution is no longer failed delivers its step again only
- * if the step's processed key exists (which replays, never runs), else nothing. Not thread-safe:
+ * command), else nothing; a retry whose node's processed key exists (its attempt ran) delivers its
+ * step again, which replays and never runs; one that finds the execution not failed, or failed
+ * since at another node or attempt, does nothing. Not thread-safe:
  * one per worker, inside its {@link BatchPipeline}.
  */
 final class OperatorCommands {
@@ -108,6 +109,11 @@ final class OperatorCommands {
             return List.of();
         }
         TaskEnvelope task = retryTask(execution, command, failed.get(), wf.get());
+        if (store.storedRun(key).isPresent()) {
+            // Applied before (the retried node ran, whatever it came to), and its Kafka transaction
+            // aborted: the step again replays what it produced, an outcome of a new failure included.
+            return List.of(new Step(task, record, record.partition()));
+        }
         if (status == ExecutionStatus.FAILED && !batch.finishedHere(execution.id())) {
             ExecutionRecords.FailedNode f = failed.get();
             if (!f.nodeId().equals(command.node()) || f.attempt() + 1 != command.attempt() || !f.path().isEmpty()) {
@@ -122,10 +128,6 @@ final class OperatorCommands {
             batch.states(Map.of(execution.id(), ExecutionStatus.RUNNING));
             LOG.info("Retrying execution {} from node '{}' (attempt {}) by operator command {}", command.eventKey(),
                     command.node(), command.attempt(), command.id());
-            return List.of(new Step(task, record, record.partition()));
-        }
-        if (store.storedRun(key).isPresent()) {
-            // Retried before, and its Kafka transaction aborted: the step again replays what it produced.
             return List.of(new Step(task, record, record.partition()));
         }
         LOG.info("Operator command {} (retry) absorbed: execution {} is {}", command.id(), command.eventKey(), status.db());

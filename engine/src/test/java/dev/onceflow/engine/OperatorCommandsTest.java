@@ -295,6 +295,41 @@ class OperatorCommandsTest {
     }
 
     @Test
+    void aRetryThatFailsAgainRedeliveredProducesTheSameFailedOutcomeAndRunsNothing() throws Exception {
+        String table = "cmd_missing_" + UUID.randomUUID().toString().substring(0, 8);
+        Workflow wf = deploy("[{\"type\": \"sql\", \"id\": \"write\", \"sql\": \"INSERT INTO " + table
+                + " (event_key) VALUES (?)\", \"params\": [\"event.key\"]}]");
+        String key = wf.id() + "@1";
+        carefully(List.of(event(wf, key, null)));
+        assertThat(status(key)).isEqualTo("failed");
+
+        // Retried without the fix: the node runs as attempt 2 and fails again.
+        OperatorCommand retry = OperatorCommand.retry(key, id(key), "write", 2, System.currentTimeMillis());
+        List<ProducerRecord<byte[], byte[]>> out = carefully(List.of(delivered(retry, key)));
+        assertThat(status(key)).isEqualTo("failed");
+        assertThat(outcomes(out)).extracting(Outcome::status).containsExactly("failed");
+        String failedAgain = row(key);
+
+        // Its Kafka transaction aborted: the command again. The failure's outcome again, the node not again.
+        List<ProducerRecord<byte[], byte[]>> again = carefully(List.of(delivered(retry, key)));
+        assertThat(outcomes(again)).containsExactly(outcomes(out).get(0));
+        assertThat(row(key)).isEqualTo(failedAgain);
+        assertThat(count("SELECT count(*) FROM processed_keys WHERE key LIKE '" + key + "/write%'")).isEqualTo(2);
+    }
+
+    /** A batch whose node's statement fails: as EngineLoop does, the fast path gives way to the careful replay. */
+    List<ProducerRecord<byte[], byte[]>> carefully(List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
+        try {
+            return apply(records);
+        } catch (BatchPipeline.ReplayCarefully e) {
+            store.rollbackQuietly();
+            List<ProducerRecord<byte[], byte[]>> out = pipeline.apply(records, true, new Batch.Counts());
+            store.commit();
+            return out;
+        }
+    }
+
+    @Test
     void aMalformedCommandIsDeadLetteredWithItsReasonAndTheRestOfTheBatchRuns() throws Exception {
         Workflow wf = deploy("[" + effect("effect", null) + "]");
         String key = wf.id() + "@1";
