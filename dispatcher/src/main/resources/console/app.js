@@ -152,7 +152,7 @@ signOut.addEventListener('click', () => {
 const SINCE = { '15m': 15 * 60e3, '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
 // The one status vocabulary of the API, for executions and node runs alike (ShownStatus).
 const STATUSES = ['running', 'waiting', 'succeeded', 'failed', 'cancelled'];
-const UNFINISHED = new Set(['running', 'waiting']);
+const UNFINISHED = new Set(['running', 'waiting', 'queued']);
 
 /**
  * The first thing the page shows: per workflow, its executions counted by status, each count a
@@ -330,13 +330,17 @@ async function executionPage(key) {
       drawn = signature;
     }
   };
+  // Until then the page reads the execution again although it is finished: a command was sent.
+  let pendingUntil = 0;
   document.getElementById('btn-cancel').addEventListener('click', async () => {
-    if (!await confirmAction('Cancel this execution?', `${key} becomes cancelled. A node running now finishes; nothing after it runs.`, 'Cancel execution')) {
+    if (!await confirmAction('Cancel this execution?', `${key} becomes cancelled when the engine reaches the command. A node running now finishes; nothing after it runs.`, 'Cancel execution')) {
       return;
     }
     try {
-      await post('/api/executions/' + encodeURIComponent(key) + '/cancel');
-      flash('Execution cancelled');
+      await post('/api/executions/' + encodeURIComponent(key) + '/cancel', { reason: 'through the console' });
+      // A command the engine applies in its own batch (ADR 0025): the page reads the execution until it shows.
+      flash('Cancel requested');
+      pendingUntil = Date.now() + 15000;
       await load();
     } catch (e) {
       showError(e);
@@ -348,14 +352,15 @@ async function executionPage(key) {
     }
     try {
       const r = await post('/api/executions/' + encodeURIComponent(key) + '/retry');
-      flash(`Retry started from node '${r.node}' (attempt ${r.attempt})`);
+      flash(`Retry requested from node '${r.node}' (attempt ${r.attempt})`);
+      pendingUntil = Date.now() + 15000;
       await load();
     } catch (e) {
       showError(e);
     }
   });
   every(2000, async () => {
-    if (!current || UNFINISHED.has(current.status) || !drawn) {
+    if (!current || UNFINISHED.has(current.status) || !drawn || Date.now() < pendingUntil) {
       await load();
     }
   });

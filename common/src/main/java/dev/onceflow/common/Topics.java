@@ -32,6 +32,12 @@ public final class Topics {
     /** The event key of a {@value #BY_KEY} record, whose record key is the ordering key (ADR 0020). */
     public static final String H_EVENT_KEY = "onceflow.event.key";
 
+    /**
+     * Marks a record of {@value #TASKS} as an operator's command ({@link OperatorCommand}, ADR 0025);
+     * its value is the command's kind.
+     */
+    public static final String H_COMMAND = "onceflow.command";
+
     public static final String H_ERROR_CLASS = "onceflow.error.class";
     public static final String H_ERROR_MESSAGE = "onceflow.error.message";
     public static final String H_SOURCE_TOPIC = "onceflow.source.topic";

@@ -32,7 +32,8 @@ import picocli.CommandLine.Parameters;
  * {@link CliTarget}. Exit codes: {@value #OK} ok, {@value #USAGE} usage,
  * {@value #FAILED} the API refused the request (400, 409), {@value #NOT_FOUND} not found,
  * {@value #UNAUTHORIZED} a missing or wrong token, {@value #UNAVAILABLE} the API could not be
- * reached or failed (5xx).
+ * reached or failed (5xx), {@value #PENDING} an operator command was published but the engine had
+ * not applied it within {@code --wait}.
  */
 final class AdminCli {
 
@@ -42,6 +43,8 @@ final class AdminCli {
     static final int NOT_FOUND = 3;
     static final int UNAUTHORIZED = 4;
     static final int UNAVAILABLE = 5;
+    /** An operator command was published, but its result did not show within {@code --wait}. */
+    static final int PENDING = 6;
 
     private AdminCli() {
     }
@@ -318,7 +321,15 @@ final class AdminCli {
         }
     }
 
-    /** A command that posts to {@code /api/executions/{key}/<action>} and prints the answer. */
+    /**
+     * A command that posts an operator command to {@code /api/executions/{key}/<action>}. The API
+     * answers 202 once the command is published; the engine applies it in its own batch (ADR 0025),
+     * so the command then reads the execution until its status shows the result, for at most
+     * {@code --wait} seconds, and prints it ({@code status:}); with {@code --no-wait} it prints the
+     * answer only. Exit {@value #PENDING} when the result did not show in time (the command stays
+     * published: the engine applies it when it reaches it), {@value #FAILED} when the execution
+     * ended otherwise first (a cancel that came after its end).
+     */
     abstract static class ExecutionAction implements Callable<Integer> {
         @Mixin
         Api api;
@@ -326,22 +337,103 @@ final class AdminCli {
         CommandLine.Model.CommandSpec spec;
         @Parameters(paramLabel = "EVENT_KEY", description = "The execution's event key, whole, as executions list and publish print it.")
         String key;
+        @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "10",
+                description = "How long to wait for the engine to apply the command (default: ${DEFAULT-VALUE}).")
+        int waitSeconds;
+        @Option(names = "--no-wait", description = "Return once the command is published; do not wait for the engine to apply it.")
+        boolean noWait;
+
+        /** The request body, or null. */
+        Object body() {
+            return null;
+        }
+
+        /** Whether {@code execution} shows the result of the command {@code answer} describes. */
+        abstract boolean applied(JsonNode answer, JsonNode execution);
+
+        /** Whether the result shown is the one asked for. */
+        abstract boolean asked(JsonNode answer, JsonNode execution);
 
         @Override
-        public Integer call() {
-            JsonNode answer = api.client().post("/api/executions/" + q(key) + "/" + spec.name(), null);
-            print(spec.commandLine().getOut(), api, answer, null, List.of());
+        public Integer call() throws InterruptedException {
+            Client client = api.client();
+            JsonNode answer = client.post("/api/executions/" + q(key) + "/" + spec.name(), body());
+            com.fasterxml.jackson.databind.node.ObjectNode shown = answer.deepCopy();
+            PrintWriter out = spec.commandLine().getOut();
+            if (noWait) {
+                shown.put("status", "requested");
+                print(out, api, shown, null, List.of());
+                return OK;
+            }
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(Math.max(0, waitSeconds));
+            JsonNode execution = client.get("/api/executions/" + q(key));
+            // Polling an HTTP API a person waits on: no clock to drive, so a short pause between reads.
+            while (!applied(answer, execution) && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                execution = client.get("/api/executions/" + q(key));
+            }
+            shown.put("status", execution.path("status").asText());
+            print(out, api, shown, null, List.of());
+            if (!applied(answer, execution)) {
+                spec.commandLine().getErr().println(spec.qualifiedName() + ": the " + spec.name() + " command is published, but the "
+                        + "engine had not applied it within " + waitSeconds + " s (it applies it when it reaches it on the "
+                        + "execution's partition); see onceflow executions show " + key);
+                return PENDING;
+            }
+            if (!asked(answer, execution)) {
+                spec.commandLine().getErr().println(spec.qualifiedName() + ": execution " + key + " is "
+                        + execution.path("status").asText() + ": it ended before the " + spec.name() + " reached it");
+                return FAILED;
+            }
             return OK;
         }
     }
 
-    @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a running or waiting execution.")
+    @Command(name = "cancel", mixinStandardHelpOptions = true, description = "Cancel a running, waiting or queued execution "
+            + "(the engine applies it: a node running now finishes, nothing after it runs).")
     static final class ExecutionsCancel extends ExecutionAction {
+        @Option(names = "--reason", description = "Why, kept in the execution's error.")
+        String reason;
+
+        @Override
+        Object body() {
+            return reason == null ? null : Map.of("reason", reason);
+        }
+
+        @Override
+        boolean applied(JsonNode answer, JsonNode execution) {
+            return !UNFINISHED.contains(execution.path("status").asText());
+        }
+
+        @Override
+        boolean asked(JsonNode answer, JsonNode execution) {
+            return execution.path("status").asText().equals("cancelled");
+        }
     }
+
+    /** The statuses as shown of an execution that has not ended. */
+    static final java.util.Set<String> UNFINISHED = java.util.Set.of("running", "waiting", "queued");
 
     @Command(name = "retry", mixinStandardHelpOptions = true,
             description = "Continue a failed execution from its failed node (a new attempt; nodes that succeeded do not run again).")
     static final class ExecutionsRetry extends ExecutionAction {
+        @Override
+        boolean applied(JsonNode answer, JsonNode execution) {
+            if (!execution.path("status").asText().equals("failed")) {
+                return true;
+            }
+            for (JsonNode n : execution.path("nodes")) {
+                if (n.path("processedKey").asText().equals(answer.path("processedKey").asText())) {
+                    return true; // the retried attempt ran (and failed again)
+                }
+            }
+            return false;
+        }
+
+        @Override
+        boolean asked(JsonNode answer, JsonNode execution) {
+            return true;
+        }
     }
 
     // ---- dead letters -------------------------------------------------------------------------

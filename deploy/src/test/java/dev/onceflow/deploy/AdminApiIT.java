@@ -204,9 +204,54 @@ class AdminApiIT {
         e.get("nodes").forEach(n -> ran.add(n.get("node").asText()));
         assertThat(ran).as("the running node finished; nothing after the cancel ran").contains("slow").doesNotContain("after");
         assertThat(fleet.count("SELECT count(*) FROM it_effects WHERE event_key = ?", key)).isZero();
-        assertThat(call("POST", "/api/executions/" + enc(key) + "/cancel", null, TestInfra.TOKEN).statusCode()).isEqualTo(409);
-        assertThat(call("GET", "/metrics", null, null).body()).as("the cancel is counted as a finish with status cancelled")
+        assertThat(e.get("error").asText()).as("the error names the command that cancelled it")
+                .startsWith("cancelled by operator (command ");
+        HttpResponse<String> again = call("POST", "/api/executions/" + enc(key) + "/cancel", null, TestInfra.TOKEN);
+        assertThat(again.statusCode()).isEqualTo(409);
+        assertThat(again.body()).contains("is already cancelled");
+        String engineMetrics = "http://localhost:" + engine.httpPort() + "/metrics";
+        assertThat(http.send(HttpRequest.newBuilder(URI.create(engineMetrics)).build(), HttpResponse.BodyHandlers.ofString()).body())
+                .as("the engine counts the cancel as a finish with status cancelled")
                 .containsPattern("onceflow_executions_finished_total\\{[^}]*status=\"cancelled\"[^}]*workflow=\"" + wf.id() + "\"[^}]*} 1\\.0");
+        List<String> outcomes = new ArrayList<>();
+        for (var r : fleet.readCommitted(dev.onceflow.common.Topics.OUTCOMES)) {
+            dev.onceflow.common.Outcome o = Json.read(r.value(), dev.onceflow.common.Outcome.class);
+            if (o.eventKey().equals(key)) {
+                outcomes.add(o.status() + " " + o.error());
+            }
+        }
+        assertThat(outcomes).as("the cancel published the execution's outcome, once (ADR 0025)")
+                .containsExactly("cancelled " + e.get("error").asText());
+    }
+
+    @Test
+    void aCancelIsRefusedWithTheReasonAndAnswered202WithItsCommandWhenAccepted() throws Exception {
+        Workflow wf = fleet.deploy("""
+                {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "delay", "id": "wait", "ms": 600000}
+                ]}""".formatted(Fleet.uniqueId("cancel202")));
+        fleet.publish(wf.id(), "n-1", Fleet.data(1));
+        fleet.flush();
+        String key = eventKey(wf, "n-1");
+        await().atMost(Duration.ofMinutes(1)).until(() -> fleet.count("SELECT count(*) FROM timers WHERE key = ?", key + "/wait") == 1);
+        assertThat(call("POST", "/api/executions/" + enc(wf.id() + "@no-such") + "/cancel", null, TestInfra.TOKEN).statusCode())
+                .isEqualTo(404);
+        assertThat(call("POST", "/api/executions/" + enc(key) + "/cancel", "{not json", TestInfra.TOKEN).statusCode()).isEqualTo(400);
+
+        HttpResponse<String> accepted = call("POST", "/api/executions/" + enc(key) + "/cancel", "{\"reason\": \"bad data\"}",
+                TestInfra.TOKEN);
+
+        assertThat(accepted.statusCode()).as(accepted.body()).isEqualTo(202);
+        JsonNode answer = Json.tree(accepted.body());
+        assertThat(answer.get("command").asText()).isEqualTo("cancel");
+        String commandId = answer.get("commandId").asText();
+        await().atMost(Duration.ofSeconds(30)).until(() -> ok("GET", "/api/executions/" + enc(key), null).get("status").asText()
+                .equals("cancelled"));
+        assertThat(ok("GET", "/api/executions/" + enc(key), null).get("error").asText())
+                .isEqualTo("cancelled by operator (command " + commandId + "): bad data");
+        Cli late = cli(TestInfra.TOKEN, "executions", "cancel", key);
+        assertThat(late.code()).isEqualTo(AdminCli.FAILED);
+        assertThat(late.err()).contains("is already cancelled");
     }
 
     @Test

@@ -166,8 +166,20 @@ class CallsRetriesAndCancelIT {
         String waiting = "SELECT count(*) FROM timers t JOIN executions e ON e.id = t.execution_id WHERE e.workflow_id = ?";
         await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(100))
                 .until(() -> fleet.count(waiting, cancelled.id()) == EVENTS && fleet.count(waiting, control.id()) == EVENTS);
-        long cancelledRows = fleet.count("WITH c AS (UPDATE executions SET status = 'cancelled', finished_at = now() "
-                + "WHERE workflow_id = ? AND finished_at IS NULL RETURNING 1) SELECT count(*) FROM c", cancelled.id());
+        // An operator's cancel of each, as the admin API publishes it (ADR 0025): a command on its partition of the tasks topic.
+        long cancelledRows = 0;
+        try (var c = fleet.ds.getConnection(); var q = c.prepareStatement("SELECT event_key, id, coalesce(ordering_key, event_key) "
+                + "FROM executions WHERE workflow_id = ? AND finished_at IS NULL")) {
+            q.setString(1, cancelled.id());
+            try (var rs = q.executeQuery()) {
+                while (rs.next()) {
+                    fleet.send(dev.onceflow.common.OperatorCommand.cancel(rs.getString(1), rs.getLong(2), "test", System.currentTimeMillis())
+                            .record(rs.getString(3)));
+                    cancelledRows++;
+                }
+            }
+        }
+        fleet.flush();
 
         // The control's delays end and its nodes after them run; the cancelled ones' timers fire on the same partitions.
         await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200)).until(() -> fleet.finished(control.id()) == EVENTS
@@ -182,5 +194,14 @@ class CallsRetriesAndCancelIT {
         assertThat(fleet.count("SELECT count(*) FROM processed_keys WHERE key LIKE ? || '@%/after'", cancelled.id())).isZero();
         assertThat(fleet.count("SELECT count(*) FROM executions WHERE workflow_id = ? AND status = 'cancelled'", cancelled.id()))
                 .isEqualTo(EVENTS);
+        List<String> outcomes = new java.util.ArrayList<>();
+        for (var r : fleet.readCommitted(dev.onceflow.common.Topics.OUTCOMES)) {
+            dev.onceflow.common.Outcome o = dev.onceflow.common.Json.read(r.value(), dev.onceflow.common.Outcome.class);
+            if (o.workflow().equals(cancelled.id())) {
+                outcomes.add(o.eventKey() + ":" + o.status());
+            }
+        }
+        assertThat(outcomes).as("each cancel published its execution's outcome, once").hasSize(EVENTS).doesNotHaveDuplicates()
+                .allMatch(o -> o.endsWith(":cancelled"));
     }
 }

@@ -239,7 +239,7 @@ class ConsoleIT {
         confirm();
 
         wait.until(ExpectedConditions.textToBe(By.cssSelector("#exec-status .status"), "cancelled"));
-        assertThat(visible("#exec-error").getText()).contains("cancelled through the admin API");
+        assertThat(visible("#exec-error").getText()).contains("cancelled by operator (command ").contains("through the console");
         visible("#timeline tr[data-node=wait][data-status=cancelled]");
         wait.until(ExpectedConditions.attributeContains(By.id("graph"), "data-statuses", "\"wait\":\"cancelled\""));
         assertThat(browser.findElement(By.id("btn-cancel")).isEnabled()).isFalse();

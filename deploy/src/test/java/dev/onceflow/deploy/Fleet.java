@@ -181,10 +181,15 @@ public final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterA
     }
 
     Future<RecordMetadata> publishRaw(String topic, String key, byte[] value) {
+        return send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    /** Produces a record as built (an operator command with its header, ADR 0025). */
+    Future<RecordMetadata> send(ProducerRecord<byte[], byte[]> record) {
         if (producer == null) {
             producer = PublishCommand.producer(infra.config(Map.of()));
         }
-        return producer.send(new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value));
+        return producer.send(record);
     }
 
     /**

@@ -4,33 +4,30 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.onceflow.common.EventKey;
 import dev.onceflow.common.Json;
-import dev.onceflow.common.TaskEnvelope;
+import dev.onceflow.common.OperatorCommand;
 import dev.onceflow.common.Topics;
 import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.executions.Execution;
 import dev.onceflow.common.executions.ExecutionRecords;
 import dev.onceflow.common.executions.ExecutionRow;
+import dev.onceflow.common.executions.ExecutionStatus;
 import dev.onceflow.common.executions.ShownStatus;
 import dev.onceflow.common.executions.NodeRun;
 import dev.onceflow.common.executions.Page;
 import dev.onceflow.common.http.ApiException;
 import dev.onceflow.common.http.RoleServer;
 import dev.onceflow.common.workflow.DefinitionException;
-import dev.onceflow.common.workflow.Node;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +35,6 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.Producer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,9 +42,9 @@ import org.slf4j.LoggerFactory;
  * The admin API's executions and workflows endpoints (JSON, bearer token; served by the
  * dispatcher's {@link RoleServer}). Reads and writes the engine's tables through
  * {@link ExecutionRecords}, which holds their SQL; this class keeps to parameters, JSON and status
- * codes (the workflows list still reads the {@code workflows} table here). A retry continues an
- * execution by producing a task record on {@value Topics#TASKS}, which the engine runs under a new
- * processed key (a new attempt), so nodes that succeeded do not run again. Thread-safe.
+ * codes (the workflows list still reads the {@code workflows} table here). Cancel and retry change
+ * nothing here: they validate and publish an {@link OperatorCommand} on {@value Topics#TASKS}, which
+ * the engine applies in its own batch (ADR 0025). Thread-safe.
  */
 final class AdminApi {
 
@@ -63,12 +59,11 @@ final class AdminApi {
     private final DeadLetterApi deadLetters;
     private final FleetApi fleet;
 
-    private final java.util.function.Consumer<String> cancelled;
+    private final java.time.Clock clock;
 
-    /** @param cancelled told the workflow of each execution cancelled here (a metric) */
-    AdminApi(DataSource db, Producer<byte[], byte[]> producer, DeadLetterApi deadLetters, FleetApi fleet,
-             java.util.function.Consumer<String> cancelled) {
-        this.cancelled = cancelled;
+    /** @param producer idempotent, {@code acks=all}: publishes the operator commands (ADR 0025) */
+    AdminApi(DataSource db, Producer<byte[], byte[]> producer, DeadLetterApi deadLetters, FleetApi fleet, java.time.Clock clock) {
+        this.clock = clock;
         this.db = db;
         this.records = new ExecutionRecords(db);
         this.workflows = new WorkflowStore(db);
@@ -238,82 +233,99 @@ final class AdminApi {
     }
 
     /**
-     * {@code POST /api/executions/{key}/cancel}: a running or waiting execution becomes
-     * {@code cancelled}; a node running at that moment finishes, and nothing after it runs
-     * ({@link ExecutionRecords#cancel} says why).
+     * {@code POST /api/executions/{key}/cancel}, with an optional body {@code {"reason": "..."}}:
+     * validates that the execution exists and is running, waiting or queued, then publishes a
+     * cancel command for the engine to apply (ADR 0025) and answers 202 with its id. The engine
+     * finishes the execution {@code cancelled} in its own batch, with its outcome record; a node
+     * running at that moment finishes, and nothing after it runs.
      */
     private void cancel(Context ctx) throws SQLException {
         String key = ctx.pathParam("key");
-        String workflow = records.cancel(key, "cancelled through the admin API").orElse(null);
-        if (workflow == null) {
-            Execution e = find(key);
-            throw new ApiException(409, "execution '" + key + "' is already " + e.status().db() + ": only a running or "
-                    + "waiting execution can be cancelled");
+        Execution e = find(key);
+        if (e.status().finished()) {
+            throw new ApiException(409, "execution '" + key + "' is already " + e.status().db() + ": only a running, waiting or "
+                    + "queued execution can be cancelled");
         }
-        cancelled.accept(workflow);
-        LOG.info("Execution {} cancelled through the admin API", key);
-        RoleServer.json(ctx, 200, Map.of("eventKey", key, "status", "cancelled"));
+        OperatorCommand command = OperatorCommand.cancel(key, e.id(), reason(ctx), clock.millis());
+        publish(command, e);
+        LOG.info("Cancel of execution {} requested through the admin API (command {})", key, command.id());
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("commandId", command.id());
+        answer.put("command", command.kind());
+        answer.put("eventKey", key);
+        RoleServer.json(ctx, 202, answer);
     }
 
     /**
-     * {@code POST /api/executions/{key}/retry}: a failed execution continues from its failed node,
-     * as a new attempt (a new processed key), with the outputs and variables of the nodes that
-     * succeeded before it; those do not run again. The execution is set running first (under its
-     * row lock: {@link ExecutionRecords#startRetry}), then the task is produced; if Kafka does not
-     * take it, the execution is set back to failed and the call answers 503 (try again).
+     * {@code POST /api/executions/{key}/retry}: validates that the execution failed at a node of its
+     * main path and that its workflow version is stored, then publishes a retry command for the
+     * engine to apply (ADR 0025) and answers 202 with its id, the node and the attempt. The engine
+     * sets the execution running and runs that node again as its next attempt (a new processed
+     * key), with the outputs and variables of the nodes that succeeded before it; those do not run again.
      */
-    private void retry(Context ctx) throws Exception {
+    private void retry(Context ctx) throws SQLException {
         String key = ctx.pathParam("key");
-        ExecutionRecords.RetryStart<TaskEnvelope> start = records.startRetry(key, this::retryTask);
-        if (start instanceof ExecutionRecords.Unknown) {
-            throw notFound(key);
+        Execution e = find(key);
+        if (e.status() != ExecutionStatus.FAILED) {
+            throw new ApiException(409, "execution '" + key + "' is " + e.status().db() + ": only a failed execution can be retried");
         }
-        if (start instanceof ExecutionRecords.NotFailed<TaskEnvelope> notFailed) {
-            throw new ApiException(409, "execution '" + key + "' is " + notFailed.status().db() + ": only a failed execution can be retried");
-        }
-        TaskEnvelope task = ((ExecutionRecords.Started<TaskEnvelope>) start).plan();
-        try {
-            producer.send(new ProducerRecord<>(Topics.TASKS, task.partitionKey().getBytes(StandardCharsets.UTF_8), Json.bytes(task)))
-                    .get(30, TimeUnit.SECONDS);
-        } catch (Exception failed) {
-            records.retryNotStarted(key, "retry not started: Kafka did not take its task (" + failed.getMessage() + ")");
-            throw new ApiException(503, "Kafka did not take the retry's task: " + failed.getMessage() + "; the execution is failed again");
-        }
-        LOG.info("Execution {} retried from node '{}' (attempt {}) through the admin API", key, task.node(), task.attempt());
-        RoleServer.json(ctx, 202, Map.of("eventKey", key, "node", task.node(), "attempt", task.attempt(),
-                "processedKey", task.processedKey()));
-    }
-
-    /** The task that runs the failed node again, on the main path, as its next attempt. */
-    private TaskEnvelope retryTask(Execution e, Optional<ExecutionRecords.FailedNode> failedNode) throws SQLException {
-        ExecutionRecords.FailedNode failed = failedNode.orElseThrow(() -> new ApiException(409, "execution '" + e.eventKey()
-                + "' failed before any node ran (" + (e.row().error() == null ? "" : e.row().error()) + "): there is no node to "
+        ExecutionRecords.FailedNode failed = records.failedNode(e.id()).orElseThrow(() -> new ApiException(409, "execution '"
+                + key + "' failed before any node ran (" + (e.row().error() == null ? "" : e.row().error()) + "): there is no node to "
                 + "continue from; fix the cause and publish the event again under a new key"));
         if (!failed.path().isEmpty()) {
             throw new ApiException(409, "node '" + failed.nodeId() + "' failed inside a parallel branch or loop iteration (" + failed.path()
                     + "); retrying from inside a branch is not supported yet");
         }
-        ExecutionRow row = e.row();
-        Workflow wf = workflows.load(row.workflowId(), row.workflowVersion())
-                .orElseThrow(() -> new ApiException(409, "version " + row.workflowVersion() + " of workflow '"
-                        + row.workflowId() + "' is no longer stored"));
-        Map<String, JsonNode> outputs = new HashMap<>();
-        ObjectNode vars = JsonNodeFactory.instance.objectNode();
-        for (ExecutionRecords.Output o : failed.outputs()) {
-            outputs.put(o.nodeId(), o.output());
-            if (wf.node(o.nodeId()).orElse(null) instanceof Node.Calculation && o.output().isObject()) {
-                vars.setAll((ObjectNode) o.output());
-            }
+        if (workflows.load(e.row().workflowId(), e.row().workflowVersion()).isEmpty()) {
+            throw new ApiException(409, "version " + e.row().workflowVersion() + " of workflow '" + e.row().workflowId()
+                    + "' is no longer stored");
         }
-        long eventTime;
+        OperatorCommand command = OperatorCommand.retry(key, e.id(), failed.nodeId(), failed.attempt() + 1, clock.millis());
+        publish(command, e);
+        LOG.info("Retry of execution {} from node '{}' (attempt {}) requested through the admin API (command {})", key,
+                command.node(), command.attempt(), command.id());
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("commandId", command.id());
+        answer.put("command", command.kind());
+        answer.put("eventKey", key);
+        answer.put("node", command.node());
+        answer.put("attempt", command.attempt());
+        answer.put("processedKey", key + "/" + command.node() + "#" + command.attempt());
+        RoleServer.json(ctx, 202, answer);
+    }
+
+    /**
+     * Produces the command on {@value Topics#TASKS}, keyed by the execution's ordering key (else its
+     * event key), so it reaches the worker that owns its tasks, in order with them (ADR 0025). The
+     * producer is idempotent with {@code acks=all}; a send Kafka does not take changed nothing: 503.
+     */
+    private void publish(OperatorCommand command, Execution e) {
+        String partitionKey = e.orderingKey() != null ? e.orderingKey() : e.eventKey();
         try {
-            eventTime = EventKey.parse(e.eventKey()).timestamp();
-        } catch (RuntimeException notAKey) {
-            eventTime = 0;
+            producer.send(command.record(partitionKey)).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "interrupted while publishing the " + command.kind() + " command; nothing changed");
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                 | org.apache.kafka.common.KafkaException failed) {
+            // Every failure to produce is one answer: the command is not out, and the API wrote nothing.
+            throw new ApiException(503, "Kafka did not take the " + command.kind() + " command ("
+                    + (failed.getCause() != null ? failed.getCause().getMessage() : failed.getMessage()) + "); nothing changed, try again");
         }
-        return new TaskEnvelope(e.eventKey(), e.id(), wf.id(), wf.version(), failed.nodeId(), "", eventTime, (ObjectNode) e.trigger(),
-                outputs, e.publishedAt() == null ? 0 : e.publishedAt().toEpochMilli(), e.depth(), vars, failed.attempt() + 1)
-                .withOrderKey(e.orderingKey()); // its tasks stay on its lane's partition (ADR 0020)
+    }
+
+    /** The optional {@code reason} of a JSON body; null without one. */
+    private static String reason(Context ctx) {
+        byte[] body = ctx.bodyAsBytes();
+        if (body == null || body.length == 0) {
+            return null;
+        }
+        try {
+            JsonNode reason = Json.MAPPER.readTree(body).path("reason");
+            return reason.isTextual() ? reason.asText() : null;
+        } catch (java.io.IOException malformed) {
+            throw new ApiException(400, "malformed JSON body: " + malformed.getMessage());
+        }
     }
 
     // ---- workflows ------------------------------------------------------------------------------

@@ -93,6 +93,10 @@ final class DeadLetterApi {
             }
             ProducerRecord<byte[], byte[]> again = new ProducerRecord<>(topic, r.key(), r.value());
             again.headers().add(H_REDRIVEN_FROM, (r.partition() + "@" + r.offset()).getBytes(StandardCharsets.UTF_8));
+            Header command = r.headers().lastHeader(Topics.H_COMMAND);
+            if (command != null) {
+                again.headers().add(command); // an operator's command is redriven as a command (ADR 0025)
+            }
             var m = producer.send(again).get(30, TimeUnit.SECONDS);
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("from", r.partition() + "@" + r.offset());

@@ -211,9 +211,7 @@ public final class Dispatcher implements AutoCloseable {
                     new FleetApi(config.get(OnceflowConfig.KAFKA_BOOTSTRAP), config.get(OnceflowConfig.ENGINE_GROUP),
                             config.get(OnceflowConfig.DISPATCHER_APP_ID), dataSource, config.get(OnceflowConfig.TABLE_SLOT),
                             this::captureStatus),
-                    workflow -> meters().counter(dev.onceflow.common.metrics.MeterNames.EXECUTIONS_FINISHED,
-                            "Executions finished, by workflow and status", dev.onceflow.common.metrics.MeterNames.WORKFLOW, workflow,
-                            dev.onceflow.common.metrics.MeterNames.STATUS, "cancelled").increment());
+                    java.time.Clock.systemUTC());
             publish = new PublishApi(catalog, ingress, () -> new org.apache.kafka.clients.producer.KafkaProducer<>(PublishApi.producerSettings(
                     config.get(OnceflowConfig.KAFKA_BOOTSTRAP), sourceProducerSettings()),
                     new org.apache.kafka.common.serialization.ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer()));

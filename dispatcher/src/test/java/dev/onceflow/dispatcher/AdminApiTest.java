@@ -23,7 +23,7 @@ class AdminApiTest {
     @Test
     void theOpenApiFileDescribesEveryRegisteredEndpointAndNoOther() throws Exception {
         AdminApi admin = new AdminApi(null, null, new DeadLetterApi("localhost:1", null),
-                new FleetApi("localhost:1", "engines", "dispatchers", null, "slot", () -> null), w -> { });
+                new FleetApi("localhost:1", "engines", "dispatchers", null, "slot", () -> null), Clock.systemUTC());
         ApiIngress ingress = new ApiIngress(new MapCatalog(), null, RecordSizeLimit.KAFKA_DEFAULT, Clock.systemUTC());
         try (RoleServer server = new RoleServer("127.0.0.1", 0, "t", new RoleServer.Role("test", () -> RoleServer.Health.up(Map.of()),
                 () -> RoleServer.Health.up(Map.of()), () -> "", routes -> {

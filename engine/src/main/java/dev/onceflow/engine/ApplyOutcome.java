@@ -254,13 +254,16 @@ final class ApplyOutcome {
         return steps;
     }
 
-    /** Finishes the execution unless it is finished; its outcome goes out once the finish is applied. */
+    /**
+     * Finishes the execution unless it is finished (a queued one too: an operator's cancel, ADR
+     * 0022); its outcome goes out once the finish is applied.
+     */
     void finish(Step step, ExecutionStatus status, String error, Batch batch) throws SQLException {
         TaskEnvelope t = step.task();
         if (batch.finishedHere(t.executionId())) {
             return; // another branch finished it in this batch; its outcome is on its way
         }
-        if (batch.state(t.executionId()) != ExecutionStatus.RUNNING) {
+        if (batch.state(t.executionId()).finished()) {
             finishAgain(step, batch); // finished before this batch: a redelivery after a crash
             return;
         }

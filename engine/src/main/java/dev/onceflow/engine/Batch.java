@@ -316,8 +316,11 @@ final class Batch {
 
     void deadLetter(ConsumerRecord<byte[], byte[]> record, Reason reason, String message) {
         LOG.warn("Dead-lettering {}-{}@{}: {}", record.topic(), record.partition(), record.offset(), message);
+        // An operator's command stays one (ADR 0025): a redrive publishes it again as a command.
+        org.apache.kafka.common.header.Header command = record.headers().lastHeader(Topics.H_COMMAND);
         out.add(new DeadLetter(reason.name(), message, record.topic(), record.partition(), record.offset())
-                .record(record.key(), record.value(), null));
+                .record(record.key(), record.value(), command == null ? null
+                        : new org.apache.kafka.common.header.internals.RecordHeaders(new org.apache.kafka.common.header.Header[] {command})));
         counts.deadLettered(reason.name());
     }
 

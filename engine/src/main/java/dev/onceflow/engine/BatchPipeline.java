@@ -83,8 +83,8 @@ final class BatchPipeline {
         this.store = store;
         this.policy = policy;
         this.poison = poison;
-        this.decode = new DecodeRecords(store, workflows, policy, clock);
         this.apply = new ApplyOutcome(store, workflows, policy, clock, runner);
+        this.decode = new DecodeRecords(store, workflows, policy, clock, new OperatorCommands(store, workflows, apply));
         this.wave = new RunWave(store, workflows, runner, policy, apply);
     }
 
@@ -323,7 +323,8 @@ final class BatchPipeline {
                         apply.finish(new Step(t, record, record.partition()), ExecutionStatus.FAILED, error, batch);
                     }
                 }
-            } else {
+            } else if (!dev.onceflow.common.OperatorCommand.isCommand(record.headers())) {
+                // (a command's execution is left as it is: the command is in the dead-letter topic to issue again)
                 TaskEnvelope task = Json.read(record.value(), TaskEnvelope.class);
                 String error = "node '" + task.node() + "': " + reason + " (record kept in " + Topics.DLQ + ")";
                 batch.states(store.lockStates(java.util.Set.of(task.executionId())));

@@ -25,7 +25,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * from the start (its processed nodes are absorbed, the first one that never ran runs: ADR 0004),
  * one of a finished execution produces its outcome again, and one whose execution retention
  * removed is absorbed by its retired key with nothing produced (ADR 0015; {@link ExecutionStore}
- * decides, so both paths below get it). A task record is a step as it is.
+ * decides, so both paths below get it). A task record is a step as it is; an operator's command
+ * on the tasks topic is applied in its place ({@link OperatorCommands}, ADR 0025).
  * Undecodable records are dead-lettered; an event of a workflow that is not deployed creates its
  * execution already failed. Not thread-safe: one per worker.
  */
@@ -35,8 +36,10 @@ final class DecodeRecords {
     private final WorkflowCache workflows;
     private final ClaimPolicy policy;
     private final Clock clock;
+    private final OperatorCommands commands;
 
-    DecodeRecords(ExecutionStore store, WorkflowCache workflows, ClaimPolicy policy, Clock clock) {
+    DecodeRecords(ExecutionStore store, WorkflowCache workflows, ClaimPolicy policy, Clock clock, OperatorCommands commands) {
+        this.commands = commands;
         this.store = store;
         this.workflows = workflows;
         this.policy = policy;
@@ -65,6 +68,8 @@ final class DecodeRecords {
                     freshPartitions.add(record.partition());
                     freshTraces.add(traceparent(record));
                 }
+            } else if (dev.onceflow.common.OperatorCommand.isCommand(record.headers())) {
+                steps.addAll(commands.apply(record, batch)); // in its place among the tasks (ADR 0025)
             } else {
                 TaskEnvelope task = task(record, batch);
                 if (task != null) {
@@ -171,6 +176,9 @@ final class DecodeRecords {
 
     /** The steps of one record (the careful path), its execution created on its own. */
     List<Step> one(ConsumerRecord<byte[], byte[]> record, Batch batch) throws SQLException {
+        if (!record.topic().equals(Topics.EVENTS) && dev.onceflow.common.OperatorCommand.isCommand(record.headers())) {
+            return commands.apply(record, batch);
+        }
         if (!record.topic().equals(Topics.EVENTS)) {
             TaskEnvelope task = task(record, batch);
             return task == null ? List.of() : startsOfQueued(List.of(new Step(task, record, record.partition())), batch);

@@ -811,9 +811,10 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * Reads, and share-locks until the commit, the status of the given executions: a cancel
-     * ({@code UPDATE … SET status = 'cancelled'}) that commits first is seen here, and one that
-     * comes later waits for this transaction, so no node runs after its execution was cancelled.
+     * Reads, and share-locks until the commit, the status of the given executions: a finish
+     * committed first (a cancel applied by another worker's transaction, a zombie's or the new
+     * owner's: ADR 0025) is seen here, and one that comes later waits for this transaction, so no
+     * node runs after its execution was cancelled.
      */
     Map<Long, ExecutionStatus> lockStates(Set<Long> executionIds) throws SQLException {
         flushFinishes();
@@ -925,6 +926,48 @@ final class ExecutionStore implements AutoCloseable {
         if (kinds.contains(ApplyOutcome.DELAY)) {
             markWaitedOut.setArray(1, array);
             markWaitedOut.executeUpdate();
+        }
+    }
+
+    // ---- operator commands (ADR 0025): rare, so their statements are prepared per call -----------
+
+    /** What a retried node's task carries from its execution: the trigger data and the depth. */
+    record Start(com.fasterxml.jackson.databind.node.ObjectNode trigger, int depth) {
+    }
+
+    /** The trigger data and depth of an execution, for a task rebuilt by an operator's retry. */
+    Start startOf(long executionId) throws SQLException {
+        try (PreparedStatement q = connection.prepareStatement("SELECT trigger, depth FROM executions WHERE id = ?")) {
+            q.setLong(1, executionId);
+            try (ResultSet rs = q.executeQuery()) {
+                if (!rs.next()) {
+                    return null;
+                }
+                JsonNode trigger = rs.getString(1) == null ? null : Json.tree(rs.getString(1));
+                return new Start(trigger instanceof com.fasterxml.jackson.databind.node.ObjectNode o ? o : null, rs.getInt(2));
+            }
+        }
+    }
+
+    /**
+     * Sets a failed execution running again (an operator's retry): only while it is failed, so a
+     * redelivered command changes nothing. Returns whether it did.
+     */
+    boolean restart(long executionId) throws SQLException {
+        flushFinishes();
+        try (PreparedStatement u = connection.prepareStatement("UPDATE executions SET status = 'running', finished_at = NULL, "
+                + "error = NULL WHERE id = ? AND status = 'failed'")) {
+            u.setLong(1, executionId);
+            return u.executeUpdate() == 1;
+        }
+    }
+
+    /** Deletes the unfired start timer of a queued execution that will never start (cancelled). */
+    void dropStartTimer(long executionId) throws SQLException {
+        try (PreparedStatement d = connection.prepareStatement("DELETE FROM timers WHERE execution_id = ? AND kind = 'start' "
+                + "AND fired_at IS NULL")) {
+            d.setLong(1, executionId);
+            d.executeUpdate();
         }
     }
 

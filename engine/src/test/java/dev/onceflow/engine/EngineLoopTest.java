@@ -244,4 +244,60 @@ class EngineLoopTest {
         assertThat(metrics.longStatements()).as("run off the poll thread").isEqualTo(1);
         assertThat(metrics.batchFailures()).as("the overrun is no failure of the batch").isZero();
     }
+
+    @Test
+    void aCancelCommandIsAppliedByTheLoopAndItsOutcomeCommitsWithTheCommandsOffset() throws Exception {
+        DataSource ds = EngineTestDatabase.newDatabase("loopcmd");
+        Workflow wf = new WorkflowStore(ds).deploy(Workflows.parse("loopcmd.json", ("""
+                {"id": "loop-cmd", "trigger": {"type": "kafka"}, "nodes": [
+                  {"type": "delay", "id": "wait", "ms": 600000, "next": "after"},
+                  {"type": "sql", "id": "after", "sql": "INSERT INTO test_effects (event_key, node) VALUES (?, 'after')",
+                   "params": ["event.key"]}
+                ]}""").getBytes(StandardCharsets.UTF_8)));
+        String key = wf.id() + "@1700000000000#c-1";
+        EventEnvelope event = new EventEnvelope(key, wf.id(), wf.version(), 1_700_000_000_000L, Json.MAPPER.createObjectNode(),
+                "test", 1_700_000_000_500L);
+        dev.onceflow.common.OperatorCommand cancel = dev.onceflow.common.OperatorCommand.cancel(key, 0, "by test", 0);
+        ProducerRecord<byte[], byte[]> published = cancel.record(key);
+        ConsumerRecord<byte[], byte[]> command = new ConsumerRecord<>(Topics.TASKS, 0, 0L, published.key(), published.value());
+        published.headers().forEach(h -> command.headers().add(h));
+        // The engine's clock, an hour ahead: the delay is not due while the test runs, and the finish time is known.
+        java.time.Instant now = java.time.Instant.now().plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+
+        MockConsumer<byte[], byte[]> consumer = new MockConsumer<>("earliest");
+        MockProducer<byte[], byte[]> producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        consumer.updateBeginningOffsets(Map.of(EVENTS_0, 0L, TASKS_0, 0L));
+        consumer.schedulePollTask(() -> {
+            consumer.rebalance(List.of(EVENTS_0, TASKS_0));
+            consumer.addRecord(new ConsumerRecord<>(Topics.EVENTS, 0, 0L, key.getBytes(StandardCharsets.UTF_8), Json.bytes(event)));
+        });
+        consumer.schedulePollTask(() -> consumer.addRecord(command)); // the next poll: the operator's command, on the tasks topic
+        EngineLoop loop = new EngineLoop("loop-cmd-test", settings(), ds, new WorkflowCache(new WorkflowStore(ds)), new EngineMetrics(),
+                new EngineHooks() { }, Clock.fixed(now, java.time.ZoneOffset.UTC), ExecutionTraces.OFF, new MockClients(consumer, producer));
+        Thread thread = new Thread(loop, "engine-loop-cmd-test");
+        thread.start();
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> producer.history().stream().anyMatch(r -> r.topic().equals(Topics.OUTCOMES)));
+        } finally {
+            loop.stop();
+            assertThat(loop.awaitStopped(Duration.ofSeconds(20))).isTrue();
+        }
+
+        List<dev.onceflow.common.Outcome> outcomes = new java.util.ArrayList<>();
+        for (ProducerRecord<byte[], byte[]> r : producer.history()) {
+            if (r.topic().equals(Topics.OUTCOMES)) {
+                outcomes.add(Json.read(r.value(), dev.onceflow.common.Outcome.class));
+            }
+        }
+        assertThat(outcomes).as("one outcome, cancelled at the engine's clock").singleElement().satisfies(o -> {
+            assertThat(o.status()).isEqualTo("cancelled");
+            assertThat(o.finishedAt()).isEqualTo(now.toEpochMilli());
+            assertThat(o.error()).isEqualTo(cancel.cancelError());
+        });
+        assertThat(producer.consumerGroupOffsetsHistory()).as("the command's offset committed in the outcome's transaction")
+                .contains(Map.of("dummy.group.id", Map.of(TASKS_0, new OffsetAndMetadata(1))));
+        assertThat(count(ds, "SELECT count(*) FROM executions WHERE event_key = '" + key + "' AND status = 'cancelled' "
+                + "AND finished_at = to_timestamp(" + now.toEpochMilli() + " / 1000.0)")).isEqualTo(1);
+        assertThat(count(ds, "SELECT count(*) FROM test_effects")).isZero();
+    }
 }

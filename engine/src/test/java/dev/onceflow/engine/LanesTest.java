@@ -196,17 +196,35 @@ class LanesTest {
     }
 
     @Test
-    void aCancelFreesTheLaneAndTheNextStartsFromItsTimer() throws Exception {
+    void aCancelFreesTheLaneAndTheNextStartsInTheCancelsBatchOrFromItsTimer() throws Exception {
         Workflow wf = deploy("[{\"type\": \"delay\", \"id\": \"wait\", \"ms\": 60000, \"next\": \"effect\"}, " + EFFECT + "]", "");
         String p = wf.id() + "@";
         String lane = wf.id() + "/k";
         apply(List.of(event(wf, p + "1", lane), event(wf, p + "2", lane)));
         assertThat(status(p + "2")).isEqualTo("queued");
 
-        assertThat(new ExecutionRecords(ds).cancel(p + "1", "cancelled by test")).contains(wf.id());
+        // An operator's cancel (ADR 0025), as the admin API publishes it.
+        dev.onceflow.common.OperatorCommand cancel = dev.onceflow.common.OperatorCommand.cancel(p + "1",
+                new ExecutionRecords(ds).find(p + "1").orElseThrow().id(), "cancelled by test", 0);
+        ProducerRecord<byte[], byte[]> sent = cancel.record(lane);
+        ConsumerRecord<byte[], byte[]> command = new ConsumerRecord<>(Topics.TASKS, PARTITION, offsets.getAndIncrement(), sent.key(),
+                sent.value());
+        sent.headers().forEach(h -> command.headers().add(h));
+        List<ProducerRecord<byte[], byte[]>> out = apply(List.of(command));
 
+        assertThat(status(p + "1")).isEqualTo("cancelled");
         assertThat(status(p + "2")).isEqualTo("running");
+        assertThat(tasks(out)).as("its start task, in the cancel's Kafka transaction").extracting(TaskEnvelope::eventKey, TaskEnvelope::node)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(p + "2", "wait"));
+        // That transaction is lost: the start timer, due after its grace, produces the task.
         List<ExecutionStore.DueTimer> due = store.dueTimers(java.util.Set.of(PARTITION), 10_000);
+        store.rollbackQuietly();
+        assertThat(due).as("not due before its grace").filteredOn(t -> t.key().equals(p + "2")).isEmpty();
+        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+            assertThat(st.executeUpdate("UPDATE timers SET due_at = now() - interval '1 second' WHERE key = '" + p + "2' AND kind = 'start' "
+                    + "AND fired_at IS NULL")).isEqualTo(1);
+        }
+        due = store.dueTimers(java.util.Set.of(PARTITION), 10_000);
         store.rollbackQuietly();
         assertThat(due).filteredOn(t -> t.key().equals(p + "2")).singleElement()
                 .satisfies(t -> assertThat(t.kind()).isEqualTo(ExecutionStore.START))

@@ -16,8 +16,9 @@ import javax.sql.DataSource;
 /**
  * The reads and operator commands over the engine's execution tables ({@code executions},
  * {@code processed_keys}, {@code retired_event_keys}) for the roles that are not the engine: the
- * dispatcher's admin API (list, show, cancel, retry; ADR 0016) and its schedule source (the last
- * tick). The engine owns these tables: their shape is the one migrations {@code V1__core.sql},
+ * dispatcher's admin API (list, show, and what it validates an operator's command with, ADR 0025)
+ * and its schedule source (the last tick). Operator commands change nothing here: the engine
+ * applies them. The engine owns these tables: their shape is the one migrations {@code V1__core.sql},
  * {@code V3__execution_depth.sql}, {@code V4__waiting_executions.sql} and {@code V5__retention.sql}
  * give them, and a migration that changes a column read here changes this class with it. The
  * engine writes them through its own store ({@code ExecutionStore}), with the same
@@ -37,7 +38,7 @@ public final class ExecutionRecords {
     }
 
     /**
-     * The node a failed execution continues from, read under the execution's row lock.
+     * The node a failed execution continues from.
      *
      * @param path    the loop iteration or branch it failed in, empty on the main path
      * @param attempt the highest attempt of that node so far (on the main path, or of that failed run)
@@ -52,33 +53,6 @@ public final class ExecutionRecords {
 
     /** One node's output, as a retried task carries it. */
     public record Output(String nodeId, JsonNode output) {
-    }
-
-    /** Builds what a retry continues with, or refuses by throwing (then nothing is written). */
-    @FunctionalInterface
-    public interface RetryPlan<T> {
-
-        /**
-         * @param execution the failed execution, locked
-         * @param failed    empty when it failed before any node ran
-         */
-        T plan(Execution execution, Optional<FailedNode> failed) throws SQLException;
-    }
-
-    /** How {@link #startRetry} ended. */
-    public sealed interface RetryStart<T> {
-    }
-
-    /** No execution has the event key (retention may have removed it: {@link #retired}). */
-    public record Unknown<T>() implements RetryStart<T> {
-    }
-
-    /** The execution is not failed; nothing was written. */
-    public record NotFailed<T>(ExecutionStatus status) implements RetryStart<T> {
-    }
-
-    /** The execution is running again (committed) and {@code plan} is what its plan returned. */
-    public record Started<T>(Execution execution, T plan) implements RetryStart<T> {
     }
 
     /**
@@ -246,122 +220,13 @@ public final class ExecutionRecords {
     }
 
     /**
-     * Cancels the running or waiting execution of an event key: it becomes {@code cancelled},
-     * finished now, with {@code error}. Returns its workflow id, or empty when no unfinished
-     * execution has the key (unknown, or finished already: {@link #find} tells which).
-     *
-     * <p>The update waits for the share lock a worker holds on the execution while a node of it
-     * runs ({@code lockStates}), so a node running at that moment finishes, and nothing after it
-     * runs (the engine reads the status before every wave, timers and tasks included): the cancel
-     * takes effect at the next batch boundary, never in the middle of a node (ADR 0016).
+     * The node a failed execution continues from ({@link #failedNode(Connection, long)}), read on a
+     * connection of its own: what the admin API validates a retry with before it publishes the
+     * command (ADR 0025); the engine reads it again when it applies the command.
      */
-    public Optional<String> cancel(String eventKey, String error) throws SQLException {
+    public Optional<FailedNode> failedNode(long executionId) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'cancelled', finished_at = now(), error = ? "
-                    + "WHERE event_key = ? AND finished_at IS NULL RETURNING workflow_id, id, ordering_key, total")) {
-                u.setString(1, error);
-                u.setString(2, eventKey);
-                Optional<String> workflow = Optional.empty();
-                try (ResultSet rs = u.executeQuery()) {
-                    if (rs.next()) {
-                        workflow = Optional.of(rs.getString(1));
-                        released(c, rs.getLong(2), rs.getString(3), rs.getObject(4) == null ? null : rs.getString(1));
-                    }
-                }
-                c.commit();
-                return workflow;
-            } catch (SQLException | RuntimeException failed) {
-                c.rollback();
-                throw failed;
-            }
-        }
-    }
-
-    /**
-     * After an execution of a lane ended here (ADR 0021): a queued one's start timer goes, and the
-     * lane (and, under a {@code concurrency.total}, the whole workflow: ADR 0022) admits its next executions, their start timers due at once (the engine owning the lane's
-     * partition produces their start tasks).
-     */
-    private static void released(Connection c, long executionId, String orderingKey, String totalWorkflow) throws SQLException {
-        if (orderingKey == null) {
-            return;
-        }
-        try (PreparedStatement d = c.prepareStatement("DELETE FROM timers WHERE execution_id = ? AND kind = 'start' "
-                + "AND fired_at IS NULL")) {
-            d.setLong(1, executionId);
-            d.executeUpdate();
-        }
-        new Lanes(c).release(List.of(orderingKey), totalWorkflow == null ? List.of() : List.of(totalWorkflow),
-                System.currentTimeMillis());
-    }
-
-    /**
-     * Sets a failed execution running again, in one transaction that holds its row lock
-     * ({@code SELECT … FOR UPDATE}) from the status check to the commit: of two concurrent retries
-     * the second sees {@code running} and is refused (ADR 0016). Under that lock {@code plan} gets
-     * the execution and the node to continue from; when it returns, the execution is set
-     * {@code running} (finished_at and error cleared) and committed. The caller then produces the
-     * task, outside any transaction, and calls {@link #retryNotStarted} if Kafka does not take it.
-     * When {@code plan} throws, nothing is written.
-     */
-    public <T> RetryStart<T> startRetry(String eventKey, RetryPlan<T> plan) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                Execution e;
-                try (PreparedStatement lock = c.prepareStatement("SELECT " + EXECUTION_COLUMNS
-                        + " FROM executions WHERE event_key = ? FOR UPDATE")) {
-                    lock.setString(1, eventKey);
-                    try (ResultSet rs = lock.executeQuery()) {
-                        if (!rs.next()) {
-                            c.rollback();
-                            return new Unknown<>();
-                        }
-                        e = execution(rs);
-                    }
-                }
-                if (e.status() != ExecutionStatus.FAILED) {
-                    c.rollback();
-                    return new NotFailed<>(e.status());
-                }
-                T planned = plan.plan(e, failedNode(c, e.id()));
-                try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'running', finished_at = NULL, error = NULL "
-                        + "WHERE id = ?")) {
-                    u.setLong(1, e.id());
-                    u.executeUpdate();
-                }
-                c.commit();
-                return new Started<>(e, planned);
-            } catch (SQLException | RuntimeException failed) {
-                c.rollback();
-                throw failed;
-            }
-        }
-    }
-
-    /**
-     * Sets an execution whose retry was started but whose task Kafka did not take failed again,
-     * with {@code error}; only while it is still {@code running} (a worker that did get the task
-     * and finished it keeps its outcome).
-     */
-    public void retryNotStarted(String eventKey, String error) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try (PreparedStatement u = c.prepareStatement("UPDATE executions SET status = 'failed', finished_at = now(), "
-                    + "error = ? WHERE event_key = ? AND status = 'running' RETURNING id, ordering_key, workflow_id, total")) {
-                u.setString(1, error);
-                u.setString(2, eventKey);
-                try (ResultSet rs = u.executeQuery()) {
-                    if (rs.next()) {
-                        released(c, rs.getLong(1), rs.getString(2), rs.getObject(4) == null ? null : rs.getString(3));
-                    }
-                }
-                c.commit();
-            } catch (SQLException | RuntimeException failed) {
-                c.rollback();
-                throw failed;
-            }
+            return failedNode(c, executionId);
         }
     }
 
@@ -371,7 +236,7 @@ public final class ExecutionRecords {
      * retry runs as the next one, under a processed key no earlier delivery holds: ADR 0013), and
      * the outputs of the main path's nodes that succeeded or wait, in the order they finished.
      */
-    private static Optional<FailedNode> failedNode(Connection c, long executionId) throws SQLException {
+    public static Optional<FailedNode> failedNode(Connection c, long executionId) throws SQLException {
         try (PreparedStatement q = c.prepareStatement("WITH failed AS (SELECT node_id, path, attempt FROM processed_keys "
                 + "WHERE execution_id = ? AND status = 'failed' ORDER BY finished_at DESC NULLS LAST, attempt DESC LIMIT 1) "
                 + "SELECT f.node_id, f.path, greatest(f.attempt, (SELECT max(p.attempt) FROM processed_keys p "
