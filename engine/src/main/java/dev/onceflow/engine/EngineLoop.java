@@ -1,7 +1,6 @@
 package dev.onceflow.engine;
 
 import dev.onceflow.common.Topics;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *   <li>the answers of {@code http} calls, made off this thread by {@link HttpCalls} and recorded
  *       by {@link BatchPipeline#record}: no offsets, their lease timers marked fired after;</li>
  *   <li>what long statements committed, run off this thread by {@link LongStatements} in
- *       transactions of their own: their records produced, then their lease timers marked fired;</li>
+ *       transactions of their own: their records produced, then their lease timers marked fired
+ *       (both recorded by {@link OffThreadResults});</li>
  *   <li>due timers ({@link DueTimers}): tasks produced, then the timers marked fired.</li>
  * </ul>
  * The loop polls every iteration and never pauses a partition for one call: a slow endpoint holds
@@ -78,6 +78,8 @@ final class EngineLoop implements Runnable {
     private final HttpCalls calls;
     /** The worker's long-statement step, for its life, like {@link #calls}. */
     private final LongStatements statements;
+    /** Records what {@link #calls} and {@link #statements} finished, on this thread. */
+    private final OffThreadResults results;
     private int consecutiveFailures;
 
     /**
@@ -97,6 +99,7 @@ final class EngineLoop implements Runnable {
         this.db = new WorkerDatabase(name, dataSource, settings, workflows, runner, clock);
         this.calls = new HttpCalls(settings.httpConcurrency(), clock, metrics, traces);
         this.statements = new LongStatements(name, settings.sqlLongConcurrency(), db::openLongStatement, metrics, traces.on());
+        this.results = new OffThreadResults(name, db, kafka, hooks, traces, metrics, calls, statements, this::rollBack);
     }
 
     State state() {
@@ -183,8 +186,8 @@ final class EngineLoop implements Runnable {
             if (!records.isEmpty()) {
                 runBatch(records);
             }
-            recordAnswers();
-            recordStatements();
+            results.recordAnswers();
+            results.recordStatements();
             // Pacing, not business time: the wall clock paces the loop even under a test's fixed clock.
             long now = System.nanoTime();
             if (now - nextTimerCheck >= 0) {
@@ -215,7 +218,7 @@ final class EngineLoop implements Runnable {
                 kafka.commits().commit(db.store(), out, offsets(done), () -> {
                     traces.committed(counts); // what the commit recorded lasts: its spans may go (never throws)
                     hooks.afterDatabaseCommit(name, done.size());
-                }, s -> markStartsFired(s, starts));
+                }, s -> OffThreadResults.markStartsFired(s, starts));
                 counts.addTo(metrics);
                 metrics.batches.increment();
                 consecutiveFailures = 0;
@@ -261,83 +264,6 @@ final class EngineLoop implements Runnable {
         }
     }
 
-    /**
-     * Records the answers of the calls made so far (design, "HTTP"): their outcomes and what
-     * follows them through PostgreSQL, then a Kafka transaction without offsets, then the calls'
-     * lease timers marked fired. Calls that recording claims are queued in turn. Whatever fails
-     * is not retried here: the lease timers deliver the tasks again, and a key without an outcome
-     * then follows its node's {@code onUnknownOutcome}. Partitions this worker lost meanwhile do
-     * not matter: a key that is no longer {@code started} keeps the outcome it has ({@link BatchPipeline#record}).
-     */
-    private void recordAnswers() throws Exception {
-        List<BatchPipeline.CallResult> results = calls.answered();
-        boolean careful = false;
-        while (!results.isEmpty()) {
-            BatchPipeline pipeline = db.pipeline();
-            Batch.Counts counts = new Batch.Counts(traces.on());
-            try {
-                hooks.afterHttpCalls(name, keys(results));
-                List<ProducerRecord<byte[], byte[]>> out = pipeline.record(results, careful, counts);
-                List<String> leases = keys(results.subList(0, pipeline.appliedRecords()));
-                List<String> starts = pipeline.takeStartTimers();
-                kafka.commits().commit(db.store(), out, Map.of(), () -> traces.committed(counts), s -> {
-                    markStartsFired(s, starts);
-                    s.markLeasesFired(leases);
-                });
-                counts.addTo(metrics);
-                calls.queue(pipeline.takeCalls());
-                statements.queue(pipeline.takeStatements());
-                // A careful replay stopped at its savepoint budget: the rest in a new transaction.
-                results = new ArrayList<>(results.subList(leases.size(), results.size()));
-            } catch (BatchPipeline.ReplayCarefully e) {
-                db.rollBack();
-                careful = true;
-            } catch (Throwable e) {
-                Failures.Recovery recovery = rollBack(e);
-                LOG.warn("Engine worker {}: recording the outcomes of {} http calls failed ({}, {}); their lease timers "
-                        + "deliver them again", name, results.size(), recovery, Failures.describe(e));
-                db.dropIfBroken();
-                return;
-            }
-        }
-    }
-
-    /**
-     * Produces what the long statements that ended committed (ADR 0021): one Kafka transaction
-     * without offsets (their PostgreSQL transactions committed on their own connections), then
-     * their lease timers and admitted start timers marked fired. A failure is not retried here: the
-     * lease timers deliver the tasks again, whose keys then produce the follow-ups from their outcomes.
-     */
-    private void recordStatements() throws Exception {
-        List<RunLongStatement.Done> done = statements.done();
-        if (done.isEmpty()) {
-            return;
-        }
-        List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
-        List<String> leases = new ArrayList<>();
-        List<String> starts = new ArrayList<>();
-        for (RunLongStatement.Done d : done) {
-            out.addAll(d.out());
-            leases.add(d.key());
-            starts.addAll(d.starts());
-        }
-        try {
-            kafka.commits().commit(db.store(), out, Map.of(), () -> {
-                done.forEach(d -> traces.committed(d.counts()));
-                hooks.afterLongStatements(name, leases);
-            }, s -> {
-                markStartsFired(s, starts);
-                s.markLeasesFired(leases);
-            });
-            done.forEach(d -> d.counts().addTo(metrics));
-        } catch (Throwable e) {
-            Failures.Recovery recovery = rollBack(e);
-            LOG.warn("Engine worker {}: producing what {} long statements recorded failed ({}, {}); their lease timers "
-                    + "deliver them again", name, done.size(), recovery, Failures.describe(e));
-            db.dropIfBroken();
-        }
-    }
-
     /** The timer step ({@link DueTimers}); a failure is tried again at the next round, after a back-off. */
     private void fireDueTimers() throws Exception {
         try {
@@ -373,21 +299,6 @@ final class EngineLoop implements Runnable {
         db.dropIfBroken();
         kafka.rewind(records);
         backOff();
-    }
-
-    /**
-     * After a Kafka commit: the start timers of the queued executions the work admitted are
-     * marked fired, their start tasks being out (ADR 0021). A crash before this fires them after
-     * their grace, and the start node's processed key absorbs the second start.
-     */
-    private static void markStartsFired(ExecutionStore s, List<String> starts) throws SQLException {
-        if (!starts.isEmpty()) {
-            s.markStartsFired(starts);
-        }
-    }
-
-    private static List<String> keys(List<BatchPipeline.CallResult> results) {
-        return results.stream().map(r -> r.call().step().key()).toList();
     }
 
     private static Map<TopicPartition, OffsetAndMetadata> offsets(List<ConsumerRecord<byte[], byte[]>> records) {
