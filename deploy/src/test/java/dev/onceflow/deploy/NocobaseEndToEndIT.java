@@ -255,8 +255,10 @@ class NocobaseEndToEndIT {
         assertThat(notes(app, null)).filteredOn(n -> n.startsWith("line ")).containsExactlyInAnyOrder("line 10 deleted",
                 "line 12 deleted");
         assertThat(calls.get("GET /order/100")).as("worder's request").hasValue(1);
-        // waction (post action, sent twice with one key): gross = (50 - 5) * 2 stored and logged once
-        assertThat(notes(app, null)).filteredOn(n -> n.startsWith("gross ")).singleElement().asString().startsWith("gross 90");
+        // waction (post action, sent twice with one key): gross = (50 - 5) * 2 stored and logged once, with the title read
+        // from NocoBase's own workflows table (public.workflows, not Onceflow's, first on the search path)
+        assertThat(notes(app, null)).filteredOn(n -> n.startsWith("gross ")).singleElement().asString().startsWith("gross 90")
+                .endsWith(" by After submit: gross");
         // wcustom (custom action, sent twice with one key): the hook answered 503, ignoreFail let the next node log it, once
         assertThat(notes(app, 42L)).containsExactly("status 503");
         assertThat(calls.get("POST /hook")).as("wcustom's request").hasValue(1);
@@ -394,16 +396,20 @@ class NocobaseEndToEndIT {
                   "note": "status {{$jobsMapByNodeKey.hook.status}}"}}}""", null, null);
         NocoRows.link(hook, status);
 
-        // 6. post action on orders: formula.js calculation, update, create
+        // 6. post action on orders: formula.js calculation, update, a single query on NocoBase's own workflows collection
+        //    (the name Onceflow's table has too: the import qualifies it public.), create
         w = r.workflow("waction" + s, "After submit: gross", "action", "{\"collection\": \"orders\", \"global\": true}");
         ObjectNode net = r.node(w, "net", "calculation",
                 "{\"engine\": \"formula.js\", \"expression\": \"({{$context.data.total}} - {{$context.data.discount}}) * 2\"}", null, null);
         ObjectNode gross = r.node(w, "gross", "update", """
                 {"collection": "orders", "params": {"filter": {"$and": [{"id": {"$eq": "{{$context.data.id}}"}}, {"status": {"$ne": "void"}}]},
                   "values": {"gross": "{{$jobsMapByNodeKey.net}}"}}}""", null, null);
+        ObjectNode self = r.node(w, "self", "query", """
+                {"collection": "workflows", "multiple": false, "params": {"filter": {"key": {"$eq": "waction%s"}}}}""".formatted(s), null, null);
         ObjectNode noted = r.node(w, "noted", "create", """
-                {"collection": "postLogs", "params": {"values": {"note": "gross {{$jobsMapByNodeKey.net}}"}}}""", null, null);
-        NocoRows.link(net, gross, noted);
+                {"collection": "postLogs", "params": {"values": {"note": "gross {{$jobsMapByNodeKey.net}} by {{$jobsMapByNodeKey.self.title}}"}}}""",
+                null, null);
+        NocoRows.link(net, gross, self, noted);
 
         // 7. static schedule, repeat every second from startsOn, limit 3
         w = r.workflow("wtick" + s, "Tick", "schedule", """
