@@ -126,10 +126,11 @@ w = 1012
 f12 = node(w, 'rounded', 'calculation', {'engine': 'math.js', 'expression': 'round({{$context.data.total}} * 1.2, 2)'}, 'Round')
 wf(w, 'wround', 'Rounded total', 'collection', {'mode': 1, 'collection': 'orders'}, [f12])
 
-# 13. a camelCase collection (needs issue 20 item 1's quoted identifiers) and a disabled current workflow
+# 13. a camelCase collection and changed field (quoted in the trigger: "orderItems", "productName"), disabled in NocoBase
 w = 1013
 e13 = node(w, 'done', 'end', {'endStatus': 1})
-wf(w, 'wcamel', 'Order item created', 'collection', {'mode': 1, 'collection': 'orderItems'}, [e13], enabled=False)
+wf(w, 'wcamel', 'Order item created or renamed', 'collection', {'mode': 3, 'collection': 'orderItems', 'changed': ['productName']},
+   [e13], enabled=False)
 
 with open('workflows-list.json', 'w') as f:
     json.dump({'data': W, 'meta': {'count': len(W), 'page': 1, 'pageSize': len(W), 'totalPage': 1}}, f, indent=1)

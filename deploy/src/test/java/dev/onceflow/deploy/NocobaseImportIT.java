@@ -76,8 +76,8 @@ class NocobaseImportIT {
         try (Stream<Path> list = Files.list(out)) {
             files = list.filter(p -> p.toString().endsWith(".json")).sorted().toList();
         }
-        assertThat(files.stream().map(p -> p.getFileName().toString())).containsExactly("nb-wbranches.json", "nb-wcustom.json",
-                "nb-wnightly.json", "nb-wonce.json", "nb-worderpaid.json", "nb-wpostaction.json", "nb-wpostnew.json", "nb-wpurge.json");
+        assertThat(files.stream().map(p -> p.getFileName().toString())).containsExactly("nb-wbranches.json", "nb-wcamel.json", "nb-wcustom.json",
+                "nb-wdue.json", "nb-wnightly.json", "nb-wonce.json", "nb-worderpaid.json", "nb-wpostaction.json", "nb-wpostnew.json", "nb-wpurge.json");
         for (Path f : files) {
             Workflows.parse(f.toString(), Files.readAllBytes(f)); // the validator workflow deploy uses: throws on any problem
         }
@@ -87,7 +87,7 @@ class NocobaseImportIT {
         Run check = run(deployCheck);
         assertThat(check.code()).as(check.err()).isZero();
         String report = Files.readString(out.resolve("import-report.md"));
-        assertThat(report).contains("8 of 13 current workflows importable")
+        assertThat(report).contains("10 of 13 current workflows importable")
                 .doesNotContain("old version").contains("(key wmanual, id 1010)");
     }
 

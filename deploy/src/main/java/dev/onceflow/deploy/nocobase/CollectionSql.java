@@ -3,6 +3,7 @@ package dev.onceflow.deploy.nocobase;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.onceflow.common.workflow.TableName;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -14,7 +15,11 @@ import java.util.regex.Pattern;
  * NocoBase's collection nodes (query, create, update, destroy) and its {@code sql} node as
  * Onceflow {@code sql} nodes: one statement with {@code ?} parameters, each an expression the
  * engine binds (values from variables are never spliced into the text). Identifiers are quoted,
- * as NocoBase's columns are camelCase. Stateless.
+ * as NocoBase's columns are camelCase, and tables are qualified with {@code public}: with
+ * {@code db.schema} set, a node's search path is {@code <schema>, public} (ADR 0024), so an
+ * unqualified {@code workflows} or {@code executions} — NocoBase has collections of both names —
+ * would reach Onceflow's own table. For the same reason an {@code sql} node's own text naming one
+ * of Onceflow's tables unqualified is not importable. Stateless.
  */
 final class CollectionSql {
 
@@ -129,6 +134,7 @@ final class CollectionSql {
         if (text.isEmpty()) {
             throw new NotImportable(vars.where() + " field 'sql': empty");
         }
+        refuseOnceflowNames(text, vars);
         List<String> params = new ArrayList<>();
         Map<String, JsonNode> named = new java.util.HashMap<>();
         for (JsonNode v : c.path("variables")) {
@@ -213,7 +219,29 @@ final class CollectionSql {
     }
 
     private static String table(JsonNode c, Variables vars) {
-        return Filters.quote(TranslateTrigger.table(c.path("collection").asText(null), vars.where()));
+        return TableName.DEFAULT_SCHEMA + "." + Filters.quote(TranslateTrigger.table(c.path("collection").asText(null), vars.where()));
+    }
+
+    /**
+     * Onceflow's own tables (common's migrations): with {@code db.schema} set they come first on a
+     * node's search path, so an unqualified name in an {@code sql} node resolves to them (ADR 0024).
+     */
+    static final List<String> ONCEFLOW_TABLES = List.of("workflows", "executions", "processed_keys", "timers", "branch_arrivals",
+            "absorbed_duplicates", "retired_event_keys", "rowchange_offsets", "debounce_windows", "rate_buckets", "onceflow_schema");
+    /** A name not after a dot nor before one (qualified, or a qualifier itself), bare or quoted, outside '…' literals. */
+    private static final Pattern UNQUALIFIED = Pattern.compile("'(?:[^']|'')*'|(?<![.\\w\"])\"?(" + String.join("|", ONCEFLOW_TABLES)
+            + ")\"?(?![\\w\"])(?!\\s*\\.)", Pattern.CASE_INSENSITIVE);
+
+    /** Refuses SQL text that names one of Onceflow's tables unqualified: it would read or change Onceflow's, not NocoBase's. */
+    private static void refuseOnceflowNames(String text, Variables vars) {
+        Matcher m = UNQUALIFIED.matcher(text);
+        while (m.find()) {
+            if (m.group(1) != null) {
+                throw new NotImportable(vars.where() + " field 'sql': names '" + m.group(1) + "' without a schema; Onceflow has a table "
+                        + "of that name, found first on a node's search path when Onceflow runs in the application's database "
+                        + "(db.schema, ADR 0024). Write public." + m.group(1) + " in NocoBase's node, then import again (" + text + ")");
+            }
+        }
     }
 
     private static String column(String field, Variables vars) {

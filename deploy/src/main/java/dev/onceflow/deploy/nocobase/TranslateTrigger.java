@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.onceflow.common.workflow.ScheduleRules;
+import dev.onceflow.common.workflow.TableName;
 import dev.onceflow.common.workflow.Trigger;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -69,13 +70,23 @@ final class TranslateTrigger {
         return collection;
     }
 
+    /**
+     * A collection's table as a table trigger names it (ADR 0024): in {@code public}, where
+     * NocoBase keeps its collections, and quoted when not a plain lower-case name, since NocoBase
+     * creates its tables with quotes ({@code orderItems} → {@code public."orderItems"}); written bare,
+     * the trigger would refuse it rather than watch {@code orderitems}.
+     */
+    static String triggerTable(String table) {
+        return TableName.of(TableName.DEFAULT_SCHEMA, table).toString();
+    }
+
     private static Result collection(NocoWorkflow wf, JsonNode c, List<String> approximations) {
         String table = table(c.path("collection").asText(null), "trigger");
         int mode = c.path("mode").asInt(0);
         if (mode <= 0 || mode > 7) {
             throw new NotImportable("trigger field 'mode': " + mode + " is not a combination of 1 create, 2 update, 4 destroy");
         }
-        ObjectNode t = JsonNodeFactory.instance.objectNode().put("type", "table").put("table", "public." + table);
+        ObjectNode t = JsonNodeFactory.instance.objectNode().put("type", "table").put("table", triggerTable(table));
         var ops = t.putArray("operations");
         if ((mode & 1) != 0) {
             ops.add("insert");
@@ -86,11 +97,12 @@ final class TranslateTrigger {
         if ((mode & 4) != 0) {
             ops.add("delete");
             approximations.add("on destroy, trigger.row is the deleted row as PostgreSQL logs it: its primary key only, unless the "
-                    + "table has REPLICA IDENTITY FULL (ALTER TABLE " + table + " REPLICA IDENTITY FULL)");
+                    + "table has REPLICA IDENTITY FULL (ALTER TABLE " + triggerTable(table) + " REPLICA IDENTITY FULL)");
         }
         JsonNode changed = c.path("changed");
         if ((mode & 2) != 0 && changed.isArray() && !changed.isEmpty()) {
-            t.set("changed", changed.deepCopy());
+            var columns = t.putArray("changed");
+            changed.forEach(f -> columns.add(TableName.quoteIfNeeded(f.asText())));
         }
         Map<String, String> context = Map.of("data", "trigger.row");
         JsonNode condition = c.get("condition");
@@ -198,9 +210,9 @@ final class TranslateTrigger {
         if (c.hasNonNull("limit") && c.get("limit").asInt() > 0) {
             throw new NotImportable("date-field schedule with limit " + c.get("limit") + ": not translated (ADR 0023)");
         }
-        ObjectNode t = JsonNodeFactory.instance.objectNode().put("type", "table").put("table", "public." + table);
+        ObjectNode t = JsonNodeFactory.instance.objectNode().put("type", "table").put("table", triggerTable(table));
         t.putArray("operations").add("insert").add("update");
-        t.putArray("changed").add(field);
+        t.putArray("changed").add(TableName.quoteIfNeeded(field));
         approximations.add("date-field schedule on " + table + "." + field + " became a table trigger on insert and on update of "
                 + field + " plus a delay until that time (ADR 0023): a row whose " + field + " changes twice waits twice (both "
                 + "run); rows written before the switch never fire; a time already past runs at once (NocoBase skips it)");

@@ -112,7 +112,7 @@ class NodesTest {
         assertThat(l.items()).isEqualTo("trigger.row.items");
         assertThat(l.doNode()).isEqualTo("body");
         Node.Sql body = node(wf, "body", Node.Sql.class);
-        assertThat(body.sql()).isEqualTo("UPDATE \"items\" SET \"n\" = ?, \"updatedAt\" = now() WHERE \"id\" = ?");
+        assertThat(body.sql()).isEqualTo("UPDATE public.\"items\" SET \"n\" = ?, \"updatedAt\" = now() WHERE \"id\" = ?");
         assertThat(body.params()).containsExactly("loop.index", "loop.item.id");
         assertThat(outcome().approximations()).anyMatch(a -> a.contains("joins on the first branch"));
     }
@@ -139,16 +139,16 @@ class NodesTest {
                 3L, null, null);
         Workflow wf = imported();
         Node.Sql q = node(wf, "q", Node.Sql.class);
-        assertThat(q.sql()).isEqualTo("SELECT * FROM \"posts\" WHERE CAST(\"title\" AS TEXT) ILIKE ? ORDER BY \"createdAt\" DESC LIMIT 1 OFFSET 1");
+        assertThat(q.sql()).isEqualTo("SELECT * FROM public.\"posts\" WHERE CAST(\"title\" AS TEXT) ILIKE ? ORDER BY \"createdAt\" DESC LIMIT 1 OFFSET 1");
         assertThat(q.next()).isEqualTo("q-found");
         assertThat(node(wf, "q-found", Node.Condition.class).thenNode()).isEqualTo("c");
         assertThat(node(wf, "q-empty", Node.End.class).failed()).isTrue();
         Node.Sql c = node(wf, "c", Node.Sql.class);
-        assertThat(c.sql()).isEqualTo("INSERT INTO \"logs\" (\"postId\", \"createdAt\", \"updatedAt\") VALUES (?, ?, now()) RETURNING *");
+        assertThat(c.sql()).isEqualTo("INSERT INTO public.\"logs\" (\"postId\", \"createdAt\", \"updatedAt\") VALUES (?, ?, now()) RETURNING *");
         assertThat(c.params()).containsExactly("nodes['q'].output.rows[0].id", "trigger.row.createdAt");
         assertThat(node(wf, "u", Node.Sql.class).params()).containsExactly("0", "nodes['c'].output.rows[0].postId");
         Node.Sql d = node(wf, "d", Node.Sql.class);
-        assertThat(d.sql()).isEqualTo("DELETE FROM \"logs\" WHERE (\"id\" < ?)");
+        assertThat(d.sql()).isEqualTo("DELETE FROM public.\"logs\" WHERE (\"id\" < ?)");
         assertThat(d.params()).containsExactly("nodes['u'].output.rowCount");
     }
 
@@ -169,6 +169,18 @@ class NodesTest {
         assertThat(s.sql()).isEqualTo("SELECT id::text FROM t WHERE a = ? AND b = ? AND c = ? AND d = ':not'");
         assertThat(s.params()).containsExactly("trigger.row.a", "trigger.row.b", "trigger.row.c");
         assertThat(o.approximations()).anyMatch(a -> a.contains("bound as parameters"));
+    }
+
+    @Test
+    void anSqlNodeNamingOneOfOnceflowsTablesUnqualifiedIsNotImportable() throws Exception {
+        // NocoBase has collections named workflows and executions; with db.schema the search path finds Onceflow's first
+        add("s", "sql", "{\"sql\": \"SELECT count(*) FROM \\\"executions\\\" WHERE status = 1\"}", null, null, null);
+        assertThat(outcome().reasons()).singleElement().asString().contains("names 'executions' without a schema")
+                .contains("public.executions");
+        nodes.clear();
+        add("s", "sql", "{\"sql\": \"SELECT e.id, 'workflows' AS label FROM public.executions e JOIN public.\\\"workflows\\\" w "
+                + "ON w.id = e.\\\"workflowId\\\" WHERE e.workflows_seen > 0\"}", null, null, null);
+        assertThat(node(imported(), "s", Node.Sql.class).sql()).startsWith("SELECT e.id, 'workflows' AS label FROM public.executions e");
     }
 
     @Test

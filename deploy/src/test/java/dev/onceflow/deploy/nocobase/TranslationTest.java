@@ -93,6 +93,23 @@ class TranslationTest {
     }
 
     @Test
+    void aCamelCaseCollectionAndChangedColumnsAreQuotedAsTableTriggersWantThem() throws Exception {
+        Rows r = new Rows();
+        r.add("e", "end", "{}", null, null);
+        NocobaseImport.Outcome o = r.imported("collection", """
+                {"mode": 7, "collection": "main:orderItems", "changed": ["createdById", "status"]}""");
+        JsonNode def = Json.tree(o.definition());
+        // in the file as ADR 0024 writes them: quoted where not all lower case
+        assertThat(def.path("trigger").path("table").asText()).isEqualTo("public.\"orderItems\"");
+        assertThat(def.path("trigger").path("changed").get(0).asText()).isEqualTo("\"createdById\"");
+        assertThat(def.path("trigger").path("changed").get(1).asText()).isEqualTo("status");
+        Trigger.Table t = (Trigger.Table) parsed(o).trigger();
+        assertThat(t.tableName()).isEqualTo(dev.onceflow.common.workflow.TableName.of("public", "orderItems"));
+        assertThat(t.changedColumns()).containsExactly("createdById", "status");
+        assertThat(o.approximations()).anyMatch(a -> a.contains("ALTER TABLE public.\"orderItems\" REPLICA IDENTITY FULL"));
+    }
+
+    @Test
     void aCollectionOfAnotherDataSourceIsNotImportable() {
         Rows r = new Rows();
         r.add("e", "end", "{}", null, null);
@@ -140,14 +157,16 @@ class TranslationTest {
     }
 
     @Test
-    void aDateFieldScheduleWaitsUntilTheFieldAndOneWithRepeatIsNotImportable() {
+    void aDateFieldScheduleWaitsUntilTheFieldAndOneWithRepeatIsNotImportable() throws Exception {
         Rows r = new Rows();
         r.add("e", "end", "{}", null, null);
-        NocobaseImport.Outcome o = r.imported("schedule", "{\"mode\": 1, \"collection\": \"tasks\", \"startsOn\": {\"field\": \"due\", \"offset\": 0}}");
+        NocobaseImport.Outcome o = r.imported("schedule", "{\"mode\": 1, \"collection\": \"tasks\", \"startsOn\": {\"field\": \"dueAt\", \"offset\": 0}}");
         JsonNode def = Json.tree(o.definition());
-        assertThat(def.path("trigger").path("changed").get(0).asText()).isEqualTo("due");
+        assertThat(def.path("trigger").path("changed").get(0).asText()).isEqualTo("\"dueAt\""); // NocoBase's camelCase field, quoted
+        assertThat(((Trigger.Table) Workflows.parse("t", o.definition().getBytes(java.nio.charset.StandardCharsets.UTF_8)).trigger())
+                .changedColumns()).containsExactly("dueAt");
         assertThat(def.path("start").asText()).isEqualTo("nb-wait-until");
-        assertThat(def.path("nodes").get(0).path("until").asText()).isEqualTo("trigger.row.due");
+        assertThat(def.path("nodes").get(0).path("until").asText()).isEqualTo("trigger.row.dueAt");
         assertThat(o.approximations()).anyMatch(a -> a.contains("date-field schedule"));
         NocobaseImport.Outcome repeat = r.imported("schedule", "{\"mode\": 1, \"collection\": \"tasks\", \"startsOn\": {\"field\": \"due\"}, \"repeat\": 86400000}");
         assertThat(repeat.reasons()).singleElement().asString().contains("repeat");
