@@ -154,7 +154,7 @@ class NocobaseEndToEndIT {
         receiver.start();
         String receiverUrl = "http://127.0.0.1:" + receiver.getAddress().getPort();
         // The schedules start together, far enough ahead for every role to be up (a missed tick is skipped, as in NocoBase).
-        long t0 = Instant.now().plusSeconds(45).getEpochSecond();
+        long t0 = Instant.now().plusSeconds(70).getEpochSecond(); // roles were up in about 15 s here; CI machines are slower
         Instant start = Instant.ofEpochSecond(t0 + (t0 % 2)); // an even second: a tick of */2
         NocoRows rows = workflows(s, receiverUrl, start);
         rows.insert(app);
