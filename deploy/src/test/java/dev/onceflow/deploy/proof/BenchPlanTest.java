@@ -27,6 +27,34 @@ class BenchPlanTest {
     }
 
     @Test
+    void profileRunsOnlyWhenNamedOrAskedFor() {
+        assertThat(BenchPlan.of(null, false, false).runs(Workload.PROFILE)).isFalse();
+        assertThat(BenchPlan.of(null, false, true).labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3",
+                "slow-key", "profile", "limits");
+        assertThat(BenchPlan.of(null, false, false).labels()).doesNotContain("profile", "scaling");
+        assertThat(BenchPlan.of("profile,limits", false, false).labels()).containsExactly("profile", "limits");
+        assertThat(BenchPlan.of("limits", false, true).labels()).containsExactly("profile", "limits");
+        assertThat(BenchPlan.of("profile", false, false).runsThroughput()).isTrue();
+    }
+
+    @Test
+    void scalingRunsOnlyWhenNamedAndAloneNeedsNoSharedInfra() {
+        assertThat(BenchPlan.of(null, false, true).runs(Workload.SCALING)).isFalse();
+        assertThat(BenchPlan.of("scaling", false, false).needsSharedInfra()).isFalse();
+        assertThat(BenchPlan.of("scaling,w1", false, false).needsSharedInfra()).isTrue();
+        assertThat(BenchPlan.of("scaling", false, true).labels()).containsExactly("profile", "scaling");
+    }
+
+    @Test
+    void scalingCountsAreCommaSeparatedPositiveNumbers() {
+        assertThat(BenchPlan.counts("scaling-partitions", " 6,12 ,24,", 1000)).containsExactly(6, 12, 24);
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", "1,two", 64)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--scaling-workers").hasMessageContaining("'two'");
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", "0", 64)).hasMessageContaining("from 1 to 64");
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", " , ", 64)).hasMessageContaining("at least one");
+    }
+
+    @Test
     void onlyNamesTheWorkloadsInAnyOrderAndCase() {
         BenchPlan plan = BenchPlan.of(" Slow-Key ,w1-order,", false);
         assertThat(plan.labels()).containsExactly("w1-order", "slow-key");
@@ -48,7 +76,7 @@ class BenchPlanTest {
     @Test
     void anUnknownOrEmptyListIsRefusedNamingTheKnownOnes() {
         assertThatThrownBy(() -> BenchPlan.of("w1,slowkey", false)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("'slowkey'").hasMessageContaining("slow-key").hasMessageContaining("w1-order");
+                .hasMessageContaining("'slowkey'").hasMessageContaining("slow-key").hasMessageContaining("w1-order").hasMessageContaining("profile");
         assertThatThrownBy(() -> BenchPlan.of(" , ", false)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least one");
     }
