@@ -10,7 +10,6 @@ import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
 import dev.onceflow.deploy.Args;
-import dev.onceflow.deploy.LocalInfra;
 import dev.onceflow.deploy.PublishCommand;
 import dev.onceflow.deploy.Scripts;
 import dev.onceflow.dispatcher.Dispatcher;
@@ -43,7 +42,8 @@ public final class BenchCommand {
 
     private final PrintStream out;
     private final int workers;
-    private LocalInfra infra;
+    private BenchInfra infra;
+    private int brokers = 1;
     private DataSource ds;
     private int latencySeconds = 20;
     private BenchPlan plan = BenchPlan.all();
@@ -79,6 +79,8 @@ public final class BenchCommand {
                     + "statements, rows, commits and WAL, Kafka records, bytes and transactions, CPU, per workload shape."),
             Args.Opt.value("profile-executions", "N", "Executions of w1 in the profile (default 2000; the other shapes scale "
                     + "from it: waits N/4, ten-nodes N/2, loop-100 N/20)."),
+            Args.Opt.value("brokers", "1|3", "Kafka brokers: 1 (in this JVM, replication 1), or 3 child processes with replication "
+                    + "factor 3 and min.insync.replicas 2, as chaos --brokers 3; the bare limits use the same (default 1)."),
             Args.Opt.value("scaling-partitions", "LIST", "Partition counts of the scaling curve (default 6,12,24)."),
             Args.Opt.value("scaling-workers", "LIST", "Engine worker counts of the scaling curve (default 1,2,4)."),
             Args.Opt.value("scaling-executions", "N", "Executions per point of the scaling curve (default 5000)."),
@@ -97,6 +99,10 @@ public final class BenchCommand {
         bench.latencySeconds = args.intValue("latency-seconds", 20, 5, 3600);
         bench.plan = BenchPlan.of(args.get("only", null), args.flag("latency-only"), args.flag("profile"));
         bench.profileExecutions = args.intValue("profile-executions", 2000, 100, 1_000_000);
+        bench.brokers = args.intValue("brokers", 1, 1, 3);
+        if (bench.brokers == 2) {
+            throw new IllegalArgumentException("--brokers must be 1 or 3 (3: replication factor 3, min.insync.replicas 2)");
+        }
         bench.scalingExecutions = args.intValue("scaling-executions", 5000, 100, 10_000_000);
         bench.scalingPartitions = BenchPlan.counts("scaling-partitions", args.get("scaling-partitions", "6,12,24"), 1000);
         bench.scalingWorkers = BenchPlan.counts("scaling-workers", args.get("scaling-workers", "1,2,4"), 64);
@@ -168,16 +174,20 @@ public final class BenchCommand {
             }
         }
         Path dir = Files.createTempDirectory("onceflow-bench-");
-        out.println("Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ...");
+        out.println(brokers == 1 ? "Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ..."
+                : "Starting " + brokers + " Kafka brokers (child processes, replication factor " + brokers
+                + ", min.insync.replicas 2) and PostgreSQL (fsync=on, synchronous_commit=on) ...");
         // The profile counts statements with pg_stat_statements, which must be preloaded; other runs stay as they were.
         Map<String, String> postgresSettings = plan.runs(BenchPlan.Workload.PROFILE)
                 ? Map.of("shared_preload_libraries", "pg_stat_statements") : Map.of();
-        infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
-                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"), true, postgresSettings);
+        infra = BenchInfra.start(dir, brokers, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"), postgresSettings);
         ds = infra.dataSource();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),
                 "java", System.getProperty("java.version"), "postgres_fsync", "on", "synchronous_commit", "on"));
+        report.put("kafka", Map.of("brokers", brokers, "replication_factor", infra.replication(),
+                "min_insync_replicas", brokers == 1 ? 1 : 2, "brokers_in", brokers == 1 ? "this JVM" : "child processes"));
         report.put("workloads", plan.labels());
         report.put("load_average_start", BenchScaling.loadAverage());
         if (scaling != null) {
@@ -228,7 +238,8 @@ public final class BenchCommand {
             if (plan.runs(BenchPlan.Workload.LIMITS)) {
                 out.println("limits: bare Kafka transactional consume-produce and bare batched PostgreSQL inserts");
                 Map<String, Object> limits = new LinkedHashMap<>();
-                limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers));
+                limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers,
+                        infra.replication()));
                 limits.put("postgres_batched_insert_rows_per_s", BenchLimits.postgres(ds, limitRecords, 100));
                 report.put("limits", limits);
             }

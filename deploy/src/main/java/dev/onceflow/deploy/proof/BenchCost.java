@@ -37,6 +37,8 @@ record BenchCost(Map<String, Double> values) {
         c.put("cpu_ms_dispatcher", "dispatcher cpu ms");
         c.put("cpu_ms_broker", "broker cpu ms");
         c.put("cpu_ms_postgres", "pg cpu ms");
+        c.put("cpu_ms_bench", "bench cpu ms");
+        c.put("cpu_ms_jit", "jit ms");
         c.put("cpu_ms_jvm_other", "other jvm cpu ms");
         return java.util.Collections.unmodifiableMap(c);
     }

@@ -88,8 +88,8 @@ final class BenchProfile {
                 "kafka", "in-JVM broker JMX: BrokerTopicMetrics MessagesInPerSec/BytesInPerSec counts (all topics, internal included), "
                         + "RequestMetrics EndTxn requests (engine and dispatcher transactions, commits and aborts)",
                 "cpu", "per thread in this JVM (engine: its loop, client and helper threads; dispatcher: stream threads and "
-                        + "sources; broker: the in-JVM broker's named threads), the rest of the JVM (GC, JIT, compilers, unnamed "
-                        + "broker threads, the bench's publisher) as process minus those; "
+                        + "sources; broker: the in-JVM broker's named threads; bench: the publisher), JIT compilation time "
+                        + "(CompilationMXBean), the rest of the JVM (GC, unnamed threads) as process minus those; "
                         + "PostgreSQL: postmaster and its children from /proc, exited backends included via cutime",
                 "settle_ms", SETTLE_MS));
         LocalReceiver receiver = LocalReceiver.start();
@@ -290,6 +290,7 @@ final class BenchProfile {
         double engineMs = 0;
         double dispatcherMs = 0;
         double brokerMs = 0;
+        double benchMs = 0;
         for (ThreadInfo t : threads.getThreadInfo(threads.getAllThreadIds())) {
             if (t == null) {
                 continue;
@@ -302,6 +303,7 @@ final class BenchProfile {
                 case ENGINE -> engineMs += ns / 1e6;
                 case DISPATCHER -> dispatcherMs += ns / 1e6;
                 case BROKER -> brokerMs += ns / 1e6;
+                case BENCH -> benchMs += ns / 1e6;
                 default -> { }
             }
         }
@@ -312,7 +314,12 @@ final class BenchProfile {
         v.put("cpu_ms_dispatcher", dispatcherMs);
         v.put("cpu_ms_broker", brokerMs);
         v.put("cpu_ms_postgres", postgresCpuMs(postmasterPid));
-        v.put("cpu_ms_jvm_other", processMs - engineMs - dispatcherMs - brokerMs);
+        // The JIT's compiler threads are not Java threads; their (elapsed, close to CPU) time is reported apart.
+        java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        double jitMs = jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
+        v.put("cpu_ms_bench", benchMs);
+        v.put("cpu_ms_jit", jitMs);
+        v.put("cpu_ms_jvm_other", processMs - engineMs - dispatcherMs - brokerMs - benchMs - jitMs);
         return v;
     }
 
@@ -327,7 +334,7 @@ final class BenchProfile {
 
     /** Whose CPU a thread's time is, by its name. */
     enum ThreadRole {
-        ENGINE, DISPATCHER, BROKER, OTHER;
+        ENGINE, DISPATCHER, BROKER, BENCH, OTHER;
 
         private static final List<String> BROKER_THREADS = List.of("kafka-request-handler", "kafka-network-thread", "data-plane",
                 "TxnMarkerSender", "group-coordinator", "transaction-coordinator", "share-coordinator", "kafka-scheduler", "raft",
@@ -348,6 +355,9 @@ final class BenchProfile {
                     || thread.startsWith("onceflow-rowchange") || thread.startsWith("onceflow-slot-watch")
                     || thread.startsWith("onceflow-figures") || thread.contains("onceflow-record-lag")) {
                 return DISPATCHER;
+            }
+            if (thread.equals("main") || thread.startsWith("kafka-producer-network-thread | producer-")) {
+                return BENCH; // the bench's publisher, its own producer and its waits
             }
             return BROKER_THREADS.stream().anyMatch(thread::contains) ? BROKER : OTHER;
         }

@@ -62,5 +62,6 @@ class BenchCostTest {
         assertThat(ThreadRole.of("onceflow-schedule-source", engine, "onceflow-engine", app)).isEqualTo(ThreadRole.DISPATCHER);
         assertThat(ThreadRole.of("data-plane-kafka-request-handler-0", engine, "onceflow-engine", app)).isEqualTo(ThreadRole.BROKER);
         assertThat(ThreadRole.of("G1 Conc#0", engine, "onceflow-engine", app)).isEqualTo(ThreadRole.OTHER);
+        assertThat(ThreadRole.of("main", engine, "onceflow-engine", app)).isEqualTo(ThreadRole.BENCH);
     }
 }
