@@ -135,14 +135,13 @@ final class BenchChart {
                     color, e.getKey()));
         }
         sb.append("</svg><table border=\"1\" cellpadding=\"4\"><tr><th>partitions</th><th>workers</th><th>executions/s</th>"
-                + "<th>cores: engine</th><th>broker</th><th>PostgreSQL</th><th>JIT</th><th>rest of JVM</th><th>executions/s per engine core</th>"
+                + "<th>cores: engine</th><th>broker</th><th>PostgreSQL</th><th>rest of JVM (JIT, GC)</th><th>executions/s per engine core</th>"
                 + "<th>load</th></tr>");
         for (Map<String, Object> p : points) {
             Map<String, Object> cores = (Map<String, Object>) p.get("cores");
             sb.append("<tr><td>").append(p.get("partitions")).append("</td><td>").append(p.get("workers")).append("</td><td>")
                     .append(p.get("executions_per_s")).append("</td><td>").append(cores.get("engine")).append("</td><td>")
                     .append(cores.get("broker")).append("</td><td>").append(cores.get("postgres")).append("</td><td>")
-                    .append(cores.get("jit")).append("</td><td>")
                     .append(cores.get("jvm_other")).append("</td><td>").append(p.get("executions_per_engine_core_s")).append("</td><td>")
                     .append(p.get("load_average")).append("</td></tr>");
         }

@@ -38,8 +38,7 @@ record BenchCost(Map<String, Double> values) {
         c.put("cpu_ms_broker", "broker cpu ms");
         c.put("cpu_ms_postgres", "pg cpu ms");
         c.put("cpu_ms_bench", "bench cpu ms");
-        c.put("cpu_ms_jit", "jit ms");
-        c.put("cpu_ms_jvm_other", "other jvm cpu ms");
+        c.put("cpu_ms_jvm_other", "rest of jvm cpu ms");
         return java.util.Collections.unmodifiableMap(c);
     }
 
@@ -52,6 +51,13 @@ record BenchCost(Map<String, Double> values) {
                 d.put(k, v - before);
             }
         });
+        return new BenchCost(d);
+    }
+
+    /** Each counter times {@code factor} (an idle cost per second times the seconds of a run, say). */
+    BenchCost times(double factor) {
+        Map<String, Double> d = new LinkedHashMap<>();
+        values.forEach((k, v) -> d.put(k, v * factor));
         return new BenchCost(d);
     }
 

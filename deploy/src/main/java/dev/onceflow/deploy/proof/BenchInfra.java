@@ -60,6 +60,9 @@ interface BenchInfra extends AutoCloseable {
             };
         }
         ChaosFleet fleet = new ChaosFleet(dir, Files.createDirectories(dir.resolve("logs")), false, brokers);
+        // The brokers are child processes: an interrupted run (Ctrl-C, kill) must not leave them behind.
+        Thread stopAtExit = new Thread(fleet::stop, "onceflow-bench-stop-brokers");
+        Runtime.getRuntime().addShutdownHook(stopAtExit);
         try {
             DataSource ds = fleet.startPostgres();
             fleet.startBroker();
@@ -87,6 +90,11 @@ interface BenchInfra extends AutoCloseable {
 
                 public void close() {
                     fleet.stop();
+                    try {
+                        Runtime.getRuntime().removeShutdownHook(stopAtExit);
+                    } catch (IllegalStateException e) {
+                        // already exiting: the hook runs (stop is idempotent)
+                    }
                 }
             };
         } catch (Exception | Error e) {

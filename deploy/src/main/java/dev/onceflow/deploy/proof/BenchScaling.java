@@ -102,7 +102,11 @@ final class BenchScaling {
             p.put("workers", workers);
             p.put("executions_per_s", rate);
             Map<String, Object> cores = new LinkedHashMap<>();
-            cpu1.forEach((k, v) -> cores.put(k.replace("cpu_ms_", ""), BenchCommand.round((v - cpu0.get(k)) / wallMs, 2)));
+            cpu1.forEach((k, v) -> {
+                if (k.startsWith("cpu_ms_")) {
+                    cores.put(k.substring("cpu_ms_".length()), BenchCommand.round((v - cpu0.get(k)) / wallMs, 2));
+                }
+            });
             p.put("cores", cores);
             double engineCores = ((Number) cores.get("engine")).doubleValue();
             p.put("executions_per_engine_core_s", engineCores > 0 ? BenchCommand.round(rate / engineCores, 0) : null);

@@ -22,6 +22,15 @@ class BenchCostTest {
     }
 
     @Test
+    void theMarginalCostLeavesOutWhatTheSystemSpendsIdleMeanwhile() {
+        BenchCost idlePerS = new BenchCost(Map.of("cpu_ms_engine", 60.0, "pg_statements", 30.0));
+        BenchCost run = new BenchCost(Map.of("cpu_ms_engine", 1000.0, "pg_statements", 3150.0));
+        // 1,000 executions over 4 s: 240 ms and 120 statements of that were the idle background.
+        BenchCost marginal = run.minus(idlePerS.times(4)).per(1000);
+        assertThat(marginal.values()).containsOnly(Map.entry("cpu_ms_engine", 0.76), Map.entry("pg_statements", 3.03));
+    }
+
+    @Test
     void roundingKeepsSmallFiguresPrecise() {
         assertThat(BenchCost.round(0.123456)).isEqualTo(0.123);
         assertThat(BenchCost.round(123.456)).isEqualTo(123.5);
