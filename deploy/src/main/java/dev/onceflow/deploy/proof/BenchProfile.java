@@ -278,10 +278,12 @@ final class BenchProfile {
             }
         }
         Map<String, double[]> topics = brokerTopics();
-        v.put("kafka_records", topics.values().stream().mapToDouble(x -> x[0]).sum());
-        v.put("kafka_bytes", topics.values().stream().mapToDouble(x -> x[1]).sum());
-        v.put("kafka_transactions", requestCount("EndTxn"));
-        topics.forEach((t, x) -> v.put("kafka_records." + t, x[0]));
+        if (!topics.isEmpty()) { // none without a broker in this JVM (bench --brokers 3): absent, not zero
+            v.put("kafka_records", topics.values().stream().mapToDouble(x -> x[0]).sum());
+            v.put("kafka_bytes", topics.values().stream().mapToDouble(x -> x[1]).sum());
+            v.put("kafka_transactions", requestCount("EndTxn"));
+            topics.forEach((t, x) -> v.put("kafka_records." + t, x[0]));
+        }
         cpu(v);
         return new BenchCost(v);
     }
