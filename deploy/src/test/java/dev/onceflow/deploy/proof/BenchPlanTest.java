@@ -199,4 +199,17 @@ class BenchPlanTest {
                         + "p50 5040 ms");
         assertThat(BenchChart.html(Map.of(), "t", lines)).contains("<li>w1 with order &quot;key&quot; (on)");
     }
+
+    @Test
+    void summaryHasALinePerProfiledShape() {
+        Map<String, Object> per = new LinkedHashMap<>();
+        per.put("pg_statements", 3.134);
+        per.put("pg_tup_written", 11.0);
+        per.put("pg_wal_bytes", 4334.0);
+        per.put("cpu_ms_engine", 0.173);
+        per.put("cpu_ms_postgres", 0.24);
+        Map<String, Object> report = Map.of("profile", Map.of("workloads", Map.of("w1", Map.of("per_execution", per))));
+        assertThat(BenchSummary.lines(report)).containsExactly("profile w1, per execution: 3.134 PostgreSQL statements, 11.0 tuples "
+                + "written, 4,334 WAL bytes, - Kafka records; CPU ms: engine 0.173, PostgreSQL 0.240");
+    }
 }
