@@ -105,7 +105,7 @@ final class BenchProfile {
             report.put("idle_per_s", idle.values());
             for (Shape shape : shapes(store, receiver, n)) {
                 out.printf("profile %s: %,d executions of %s%n", shape.name(), shape.executions(), shape.description());
-                Map<Long, Object[]> stmts0 = statementCalls();
+                Map<Long, Object[]> stmts0 = statements ? statementCalls() : Map.of();
                 BenchCost start = snapshot();
                 long t0 = System.nanoTime();
                 publish(producer, shape);
@@ -304,6 +304,7 @@ final class BenchProfile {
         double dispatcherMs = 0;
         double brokerMs = 0;
         double benchMs = 0;
+        int brokerThreads = 0;
         for (ThreadInfo t : threads.getThreadInfo(threads.getAllThreadIds())) {
             if (t == null) {
                 continue;
@@ -315,7 +316,10 @@ final class BenchProfile {
             switch (ThreadRole.of(t.getThreadName(), engineName, group, appId)) {
                 case ENGINE -> engineMs += ns / 1e6;
                 case DISPATCHER -> dispatcherMs += ns / 1e6;
-                case BROKER -> brokerMs += ns / 1e6;
+                case BROKER -> {
+                    brokerMs += ns / 1e6;
+                    brokerThreads++;
+                }
                 case BENCH -> benchMs += ns / 1e6;
                 default -> { }
             }
@@ -325,7 +329,9 @@ final class BenchProfile {
         Map<String, Double> v = new LinkedHashMap<>();
         v.put("cpu_ms_engine", engineMs);
         v.put("cpu_ms_dispatcher", dispatcherMs);
-        v.put("cpu_ms_broker", brokerMs);
+        if (brokerThreads > 0) { // none when the brokers are processes of their own (bench --brokers 3): absent, not zero
+            v.put("cpu_ms_broker", brokerMs);
+        }
         v.put("cpu_ms_postgres", postgresCpuMs(postmasterPid));
         // The JIT's compiler threads are not Java threads: their CPU is in the rest of the JVM. Their elapsed
         // compilation time is reported beside it as a hint, not subtracted: on a loaded machine it exceeds their CPU.
