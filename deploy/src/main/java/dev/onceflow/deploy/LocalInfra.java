@@ -36,7 +36,12 @@ public final class LocalInfra implements AutoCloseable {
      *                   {@code onceflow dev} does; otherwise PostgreSQL's own shutdown hook stops it at exit
      */
     public static LocalInfra start(Path dir, Map<String, String> settings, boolean stopAtExit) {
-        LocalPostgres postgres = LocalPostgres.start(dir.resolve("postgres"), 0, stopAtExit);
+        return start(dir, settings, stopAtExit, Map.of());
+    }
+
+    /** As {@link #start(Path, Map, boolean)}, with further PostgreSQL server settings ({@link LocalPostgres#start(Path, int, boolean, Map)}). */
+    public static LocalInfra start(Path dir, Map<String, String> settings, boolean stopAtExit, Map<String, String> postgresSettings) {
+        LocalPostgres postgres = LocalPostgres.start(dir.resolve("postgres"), 0, stopAtExit, postgresSettings);
         LocalKafka kafka;
         try {
             kafka = LocalKafka.start(dir.resolve("kafka"));

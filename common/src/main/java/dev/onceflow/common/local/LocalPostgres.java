@@ -41,6 +41,15 @@ public final class LocalPostgres implements AutoCloseable {
      * passes false and must {@link #close()} it, or the hook would stop PostgreSQL while they still use it.
      */
     public static LocalPostgres start(Path dir, int port, boolean stopAtExit) {
+        return start(dir, port, stopAtExit, java.util.Map.of());
+    }
+
+    /**
+     * As {@link #start(Path, int, boolean)}, with further server settings on top of the durable ones
+     * (for instance {@code shared_preload_libraries=pg_stat_statements}, which {@code bench --only profile}
+     * asks for to count statements; the embedded binaries ship the extension).
+     */
+    public static LocalPostgres start(Path dir, int port, boolean stopAtExit, java.util.Map<String, String> serverSettings) {
         long began = System.nanoTime();
         try {
             Files.createDirectories(dir);
@@ -58,6 +67,7 @@ public final class LocalPostgres implements AutoCloseable {
                     .setServerConfig("max_connections", "200")
                     .setServerConfig("shared_buffers", "256MB")
                     .setRegisterShutdownHook(stopAtExit);
+            serverSettings.forEach(builder::setServerConfig);
             if (port > 0) {
                 builder.setPort(port);
             }

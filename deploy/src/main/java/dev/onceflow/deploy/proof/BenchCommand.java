@@ -10,7 +10,6 @@ import dev.onceflow.common.WorkflowStore;
 import dev.onceflow.common.workflow.Workflow;
 import dev.onceflow.common.workflow.Workflows;
 import dev.onceflow.deploy.Args;
-import dev.onceflow.deploy.LocalInfra;
 import dev.onceflow.deploy.PublishCommand;
 import dev.onceflow.deploy.Scripts;
 import dev.onceflow.dispatcher.Dispatcher;
@@ -43,13 +42,18 @@ public final class BenchCommand {
 
     private final PrintStream out;
     private final int workers;
-    private LocalInfra infra;
+    private BenchInfra infra;
+    private int brokers = 1;
     private DataSource ds;
     private int latencySeconds = 20;
     private BenchPlan plan = BenchPlan.all();
     private int slowKeySeconds = 60;
     private int slowKeyRate = 100;
     private int slowKeyMs = (int) BenchSlowKey.SLOW_ANSWER_MS;
+    private int profileExecutions = 2000;
+    private int scalingExecutions = 5000;
+    private List<Integer> scalingPartitions = List.of(6, 12, 24);
+    private List<Integer> scalingWorkers = List.of(1, 2, 4);
 
     private BenchCommand(PrintStream out, int workers) {
         this.out = out;
@@ -71,6 +75,15 @@ public final class BenchCommand {
             Args.Opt.flag("latency-only", "Measure latency only (the same as --only latency)."),
             Args.Opt.value("only", "LIST", "Measure only these workloads, comma-separated, of: " + BenchPlan.Workload.known()
                     + " (default all)."),
+            Args.Opt.flag("profile", "Also measure the cost per execution (the same as adding profile to --only): PostgreSQL "
+                    + "statements, rows, commits and WAL, Kafka records, bytes and transactions, CPU, per workload shape."),
+            Args.Opt.value("profile-executions", "N", "Executions of w1 in the profile (default 2000; the other shapes scale "
+                    + "from it: waits N/4, ten-nodes N/2, loop-100 N/20)."),
+            Args.Opt.value("brokers", "1|3", "Kafka brokers: 1 (in this JVM, replication 1), or 3 child processes with replication "
+                    + "factor 3 and min.insync.replicas 2, as chaos --brokers 3; the bare limits use the same (default 1)."),
+            Args.Opt.value("scaling-partitions", "LIST", "Partition counts of the scaling curve (default 6,12,24)."),
+            Args.Opt.value("scaling-workers", "LIST", "Engine worker counts of the scaling curve (default 1,2,4)."),
+            Args.Opt.value("scaling-executions", "N", "Executions per point of the scaling curve (default 5000)."),
             Args.Opt.value("slow-key-seconds", "N", "Seconds of publishing in the slow-key workload (default 60)."),
             Args.Opt.value("slow-key-rate", "N", "Events/s of the other keys in the slow-key workload (default 100)."),
             Args.Opt.value("slow-key-ms", "N", "Milliseconds the slow key's calls take to answer (default 5000; 0: a control run)."),
@@ -84,7 +97,15 @@ public final class BenchCommand {
         int limitRecords = args.intValue("limit-records", 100_000, 1000, 10_000_000);
         BenchCommand bench = new BenchCommand(out, args.intValue("workers", 3, 1, 64));
         bench.latencySeconds = args.intValue("latency-seconds", 20, 5, 3600);
-        bench.plan = BenchPlan.of(args.get("only", null), args.flag("latency-only"));
+        bench.plan = BenchPlan.of(args.get("only", null), args.flag("latency-only"), args.flag("profile"));
+        bench.profileExecutions = args.intValue("profile-executions", 2000, 100, 1_000_000);
+        bench.brokers = args.intValue("brokers", 1, 1, 3);
+        if (bench.brokers == 2) {
+            throw new IllegalArgumentException("--brokers must be 1 or 3 (3: replication factor 3, min.insync.replicas 2)");
+        }
+        bench.scalingExecutions = args.intValue("scaling-executions", 5000, 100, 10_000_000);
+        bench.scalingPartitions = BenchPlan.counts("scaling-partitions", args.get("scaling-partitions", "6,12,24"), 1000);
+        bench.scalingWorkers = BenchPlan.counts("scaling-workers", args.get("scaling-workers", "1,2,4"), 64);
         bench.slowKeySeconds = args.intValue("slow-key-seconds", 60, 5, 3600);
         bench.slowKeyRate = args.intValue("slow-key-rate", 100, 1, 10_000);
         bench.slowKeyMs = args.intValue("slow-key-ms", (int) BenchSlowKey.SLOW_ANSWER_MS, 0, 14_000);
@@ -97,10 +118,22 @@ public final class BenchCommand {
             Path jsonPath = Path.of(json);
             Files.write(jsonPath, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(report));
             Path html = jsonPath.resolveSibling(jsonPath.getFileName().toString().replaceAll("\\.json$", "") + ".html");
-            Files.writeString(html, BenchChart.html(chartSections(report, n), "onceflow bench", summary));
+            Files.writeString(html, BenchChart.html(chartSections(report, n), "onceflow bench", summary, preformatted(report),
+                    BenchChart.scaling(castMap(report.get("scaling")))));
             out.println("Figures written to " + json + ", chart to " + html);
         }
         return 0;
+    }
+
+    /** Tables shown as they are printed: the cost per execution, when profiled. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, List<String>> preformatted(Map<String, Object> report) {
+        Map<String, List<String>> blocks = new LinkedHashMap<>();
+        Map<String, Object> profile = castMap(report.get("profile"));
+        if (profile != null) {
+            blocks.put("Cost per execution (bench profile; counters of PostgreSQL, the broker and the CPU)", (List<String>) profile.get("table"));
+        }
+        return blocks;
     }
 
     /** The timelines the chart shows: w1 at full and half load, and the slow-key workload's unaffected keys. */
@@ -125,16 +158,41 @@ public final class BenchCommand {
     }
 
     private Map<String, Object> execute(int n, int stormKeys, int limitRecords) throws Exception {
-        Path dir = Files.createTempDirectory("onceflow-bench-");
         out.println("Workloads: " + String.join(", ", plan.labels()));
-        out.println("Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ...");
-        infra = LocalInfra.start(dir, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
-                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"));
+        Map<String, Object> scaling = null;
+        if (plan.runs(BenchPlan.Workload.SCALING)) {
+            // Its own broker and database per partition count, before (and apart from) the shared ones.
+            scaling = new BenchScaling(out, scalingExecutions).run(scalingPartitions, scalingWorkers);
+            if (!plan.needsSharedInfra()) {
+                Map<String, Object> report = new LinkedHashMap<>();
+                report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(), "java", System.getProperty("java.version"),
+                        "postgres_fsync", "on", "synchronous_commit", "on"));
+                report.put("workloads", plan.labels());
+                report.put("scaling", scaling);
+                report.put("load_average_end", BenchScaling.loadAverage());
+                return report;
+            }
+        }
+        Path dir = Files.createTempDirectory("onceflow-bench-");
+        out.println(brokers == 1 ? "Starting the embedded Kafka broker and PostgreSQL (fsync=on, synchronous_commit=on) ..."
+                : "Starting " + brokers + " Kafka brokers (child processes, replication factor " + brokers
+                + ", min.insync.replicas 2) and PostgreSQL (fsync=on, synchronous_commit=on) ...");
+        // The profile counts statements with pg_stat_statements, which must be preloaded; other runs stay as they were.
+        Map<String, String> postgresSettings = plan.runs(BenchPlan.Workload.PROFILE)
+                ? Map.of("shared_preload_libraries", "pg_stat_statements") : Map.of();
+        infra = BenchInfra.start(dir, brokers, Map.of(OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
+                OnceflowConfig.DISPATCHER_HTTP_PORT.name(), "-1"), postgresSettings);
         ds = infra.dataSource();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("machine", Map.of("cores", Runtime.getRuntime().availableProcessors(),
                 "java", System.getProperty("java.version"), "postgres_fsync", "on", "synchronous_commit", "on"));
+        report.put("kafka", Map.of("brokers", brokers, "replication_factor", infra.replication(),
+                "min_insync_replicas", brokers == 1 ? 1 : 2, "brokers_in", brokers == 1 ? "this JVM" : "child processes"));
         report.put("workloads", plan.labels());
+        report.put("load_average_start", BenchScaling.loadAverage());
+        if (scaling != null) {
+            report.put("scaling", scaling);
+        }
         try {
             Scripts.run(ds, "CREATE TABLE bench_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL)");
             WorkflowStore store = new WorkflowStore(ds);
@@ -180,7 +238,8 @@ public final class BenchCommand {
             if (plan.runs(BenchPlan.Workload.LIMITS)) {
                 out.println("limits: bare Kafka transactional consume-produce and bare batched PostgreSQL inserts");
                 Map<String, Object> limits = new LinkedHashMap<>();
-                limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers));
+                limits.put("kafka_txn_consume_produce_records_per_s", BenchLimits.kafka(infra.bootstrapServers(), limitRecords, 500, workers,
+                        infra.replication()));
                 limits.put("postgres_batched_insert_rows_per_s", BenchLimits.postgres(ds, limitRecords, 100));
                 report.put("limits", limits);
             }
@@ -188,6 +247,7 @@ public final class BenchCommand {
             if (!ratios.isEmpty()) {
                 report.put("ratios", ratios);
             }
+            report.put("load_average_end", BenchScaling.loadAverage());
             report.put("peak_rss_mb", peakRssMb());
             report.put("cpu_s", cpuMillis() / 1000.0);
             if (report.containsKey("w1")) {
@@ -247,6 +307,9 @@ public final class BenchCommand {
         if (plan.runs(BenchPlan.Workload.SLOW_KEY)) {
             Map<String, Object> slow = new BenchSlowKey(ds, out, slowKeyMs).run(store, producer, slowKeySeconds, slowKeyRate);
             report.put("slow_key", slow);
+        }
+        if (plan.runs(BenchPlan.Workload.PROFILE)) {
+            report.put("profile", new BenchProfile(ds, infra.config(), engine, out).run(producer, store, profileExecutions));
         }
     }
 

@@ -177,7 +177,10 @@ final class BenchLatency {
         Properties ap = new Properties();
         ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         try (Admin admin = Admin.create(ap)) {
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+            // The broker's default replication: 1 on the embedded broker, 3 with bench --brokers 3 (whose
+            // min.insync.replicas 2 would refuse a topic of one replica).
+            admin.createTopics(List.of(new NewTopic(topic, java.util.Optional.of(1), java.util.Optional.empty())))
+                    .all().get(30, TimeUnit.SECONDS);
         }
         Properties pp = new Properties();
         pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

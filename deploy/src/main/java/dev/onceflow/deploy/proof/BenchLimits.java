@@ -36,12 +36,15 @@ final class BenchLimits {
     private BenchLimits() {
     }
 
-    /** Records/s copied by {@code workers} transactional loops with {@code batch} records per transaction. */
-    static double kafka(String bootstrap, int records, int batch, int workers) throws Exception {
+    /**
+     * Records/s copied by {@code workers} transactional loops with {@code batch} records per transaction, on topics
+     * of {@code replication} replicas (the brokers' {@code min.insync.replicas} applies).
+     */
+    static double kafka(String bootstrap, int records, int batch, int workers, int replication) throws Exception {
         String in = "bench.limit.in." + UUID.randomUUID().toString().substring(0, 6);
         String outTopic = in.replace(".in.", ".out.");
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            admin.createTopics(List.of(new NewTopic(in, 6, (short) 1), new NewTopic(outTopic, 6, (short) 1))).all().get();
+            admin.createTopics(List.of(new NewTopic(in, 6, (short) replication), new NewTopic(outTopic, 6, (short) replication))).all().get();
         }
         byte[] value = new byte[300];
         // The input is loaded before the clock starts; a plain (non-idempotent) producer suffices.

@@ -12,7 +12,9 @@ import java.util.stream.Collectors;
  * Which workloads one {@code onceflow bench} run measures: all of them by default, or those named by
  * {@code --only} (comma-separated), or the latency workload alone ({@code --latency-only}). The
  * warm-up runs whenever the engine does (any workload but {@code limits}); the ratios are computed
- * from whatever was measured.
+ * from whatever was measured. {@code profile} (the cost per execution, {@link BenchProfile}) is not
+ * part of the default run, which keeps its duration: name it in {@code --only}, or add it with
+ * {@code --profile}.
  */
 record BenchPlan(Set<Workload> workloads) {
 
@@ -25,6 +27,8 @@ record BenchPlan(Set<Workload> workloads) {
         W2("w2"),
         W3("w3"),
         SLOW_KEY("slow-key"),
+        PROFILE("profile"),
+        SCALING("scaling"),
         LIMITS("limits");
 
         final String label;
@@ -42,8 +46,54 @@ record BenchPlan(Set<Workload> workloads) {
         workloads = workloads.isEmpty() ? EnumSet.noneOf(Workload.class) : EnumSet.copyOf(workloads);
     }
 
+    /** The default run: every workload but {@code profile} and {@code scaling}, which are asked for by name. */
     static BenchPlan all() {
-        return new BenchPlan(EnumSet.allOf(Workload.class));
+        return new BenchPlan(EnumSet.complementOf(EnumSet.of(Workload.PROFILE, Workload.SCALING)));
+    }
+
+    /** Whether the run needs the shared broker and database ({@code scaling} starts its own). */
+    boolean needsSharedInfra() {
+        return workloads.stream().anyMatch(w -> w != Workload.SCALING);
+    }
+
+    /**
+     * A comma-separated list of positive counts, as {@code --scaling-partitions 6,12,24} takes.
+     *
+     * @throws IllegalArgumentException naming the option when an entry is not a whole number from 1 to {@code max}
+     */
+    static List<Integer> counts(String option, String list, int max) {
+        List<Integer> counts = new ArrayList<>();
+        for (String part : list.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int n;
+            try {
+                n = Integer.parseInt(p);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--" + option + ": '" + p + "' is not a number");
+            }
+            if (n < 1 || n > max) {
+                throw new IllegalArgumentException("--" + option + ": " + n + " is not from 1 to " + max);
+            }
+            counts.add(n);
+        }
+        if (counts.isEmpty()) {
+            throw new IllegalArgumentException("--" + option + ": name at least one count");
+        }
+        return List.copyOf(counts);
+    }
+
+    /** The plan of {@code --only LIST}, {@code --latency-only} and {@code --profile} (which adds {@code profile}). */
+    static BenchPlan of(String only, boolean latencyOnly, boolean profile) {
+        BenchPlan plan = of(only, latencyOnly);
+        if (!profile) {
+            return plan;
+        }
+        Set<Workload> chosen = EnumSet.copyOf(plan.workloads().isEmpty() ? EnumSet.of(Workload.PROFILE) : plan.workloads());
+        chosen.add(Workload.PROFILE);
+        return new BenchPlan(chosen);
     }
 
     /**
@@ -85,7 +135,7 @@ record BenchPlan(Set<Workload> workloads) {
 
     /** Whether the engine runs any workload after the latency one (so that its CPU time is worth reporting). */
     boolean runsThroughput() {
-        return workloads.stream().anyMatch(w -> w != Workload.LATENCY && w != Workload.LIMITS);
+        return workloads.stream().anyMatch(w -> w != Workload.LATENCY && w != Workload.LIMITS && w != Workload.SCALING);
     }
 
     /** The labels of the chosen workloads, in the order a run measures them. */

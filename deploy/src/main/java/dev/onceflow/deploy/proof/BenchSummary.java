@@ -43,11 +43,27 @@ final class BenchSummary {
                     lat.get("p50"), lat.get("p99"), unaffected.get("finished"), unaffected.get("published"), unaffected.get("over_1s"),
                     slowKey.get("finished"), slowKey.get("published"), map(slowKey.get("latency_ms")).get("p50")));
         }
+        Map<String, Object> profile = map(report.get("profile"));
+        Map<String, Object> profiled = profile == null ? null : map(profile.get("workloads"));
+        if (profiled != null) {
+            profiled.forEach((shape, figures) -> {
+                Map<String, Object> per = map(map(figures).get("per_execution"));
+                lines.add(String.format(Locale.ROOT, "profile %s, per execution: %s PostgreSQL statements, %s tuples written, %s WAL bytes, "
+                                + "%s Kafka records; CPU ms: engine %s, PostgreSQL %s", shape, figure(per.get("pg_statements")),
+                        figure(per.get("pg_tup_written")), figure(per.get("pg_wal_bytes")), figure(per.get("kafka_records")),
+                        figure(per.get("cpu_ms_engine")), figure(per.get("cpu_ms_postgres"))));
+            });
+        }
         Map<String, Object> ratios = map(report.get("ratios"));
         if (ratios != null && !ratios.isEmpty()) {
             lines.add("ratios: " + ratios);
         }
         return lines;
+    }
+
+    /** A cost figure as the profile's table prints it ("-" when absent). */
+    private static String figure(Object v) {
+        return v instanceof Number n ? BenchCost.format(n.doubleValue()) : "-";
     }
 
     /** Executions/s as a whole number with thousands separators ("3,887"); "?" when absent. */

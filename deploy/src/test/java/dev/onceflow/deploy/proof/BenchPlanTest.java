@@ -27,6 +27,34 @@ class BenchPlanTest {
     }
 
     @Test
+    void profileRunsOnlyWhenNamedOrAskedFor() {
+        assertThat(BenchPlan.of(null, false, false).runs(Workload.PROFILE)).isFalse();
+        assertThat(BenchPlan.of(null, false, true).labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3",
+                "slow-key", "profile", "limits");
+        assertThat(BenchPlan.of(null, false, false).labels()).doesNotContain("profile", "scaling");
+        assertThat(BenchPlan.of("profile,limits", false, false).labels()).containsExactly("profile", "limits");
+        assertThat(BenchPlan.of("limits", false, true).labels()).containsExactly("profile", "limits");
+        assertThat(BenchPlan.of("profile", false, false).runsThroughput()).isTrue();
+    }
+
+    @Test
+    void scalingRunsOnlyWhenNamedAndAloneNeedsNoSharedInfra() {
+        assertThat(BenchPlan.of(null, false, true).runs(Workload.SCALING)).isFalse();
+        assertThat(BenchPlan.of("scaling", false, false).needsSharedInfra()).isFalse();
+        assertThat(BenchPlan.of("scaling,w1", false, false).needsSharedInfra()).isTrue();
+        assertThat(BenchPlan.of("scaling", false, true).labels()).containsExactly("profile", "scaling");
+    }
+
+    @Test
+    void scalingCountsAreCommaSeparatedPositiveNumbers() {
+        assertThat(BenchPlan.counts("scaling-partitions", " 6,12 ,24,", 1000)).containsExactly(6, 12, 24);
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", "1,two", 64)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--scaling-workers").hasMessageContaining("'two'");
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", "0", 64)).hasMessageContaining("from 1 to 64");
+        assertThatThrownBy(() -> BenchPlan.counts("scaling-workers", " , ", 64)).hasMessageContaining("at least one");
+    }
+
+    @Test
     void onlyNamesTheWorkloadsInAnyOrderAndCase() {
         BenchPlan plan = BenchPlan.of(" Slow-Key ,w1-order,", false);
         assertThat(plan.labels()).containsExactly("w1-order", "slow-key");
@@ -48,7 +76,7 @@ class BenchPlanTest {
     @Test
     void anUnknownOrEmptyListIsRefusedNamingTheKnownOnes() {
         assertThatThrownBy(() -> BenchPlan.of("w1,slowkey", false)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("'slowkey'").hasMessageContaining("slow-key").hasMessageContaining("w1-order");
+                .hasMessageContaining("'slowkey'").hasMessageContaining("slow-key").hasMessageContaining("w1-order").hasMessageContaining("profile");
         assertThatThrownBy(() -> BenchPlan.of(" , ", false)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least one");
     }
@@ -170,5 +198,18 @@ class BenchPlanTest {
                 "slow-key: unaffected keys p50 35 ms, p99 4900 ms (6000 of 6000 finished, 120 over 1 s); slow key: 15 of 15 finished, "
                         + "p50 5040 ms");
         assertThat(BenchChart.html(Map.of(), "t", lines)).contains("<li>w1 with order &quot;key&quot; (on)");
+    }
+
+    @Test
+    void summaryHasALinePerProfiledShape() {
+        Map<String, Object> per = new LinkedHashMap<>();
+        per.put("pg_statements", 3.134);
+        per.put("pg_tup_written", 11.0);
+        per.put("pg_wal_bytes", 4334.0);
+        per.put("cpu_ms_engine", 0.173);
+        per.put("cpu_ms_postgres", 0.24);
+        Map<String, Object> report = Map.of("profile", Map.of("workloads", Map.of("w1", Map.of("per_execution", per))));
+        assertThat(BenchSummary.lines(report)).containsExactly("profile w1, per execution: 3.134 PostgreSQL statements, 11.0 tuples "
+                + "written, 4,334 WAL bytes, - Kafka records; CPU ms: engine 0.173, PostgreSQL 0.240");
     }
 }
