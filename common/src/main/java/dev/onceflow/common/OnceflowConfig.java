@@ -101,6 +101,9 @@ public final class OnceflowConfig {
                     + "rolled back and run off the poll thread, as every later run of that node on this worker (whole seconds).");
     public static final Key ENGINE_SQL_LONG_CONCURRENCY = Key.number("engine.sql.long.concurrency", Type.INT, 2, 1, 1_000,
             "Long sql statements running at once per engine worker, each on its own connection, off the poll thread.");
+    public static final Key ENGINE_LEASE_GRACE = Key.number("engine.lease.grace.ms", Type.LONG, 30_000, 2_000, 3_600_000,
+            "How long past its timeout a claimed http call or long statement may stay unrecorded before its lease timer "
+                    + "delivers its task again (a call waiting for a slot longer than half of this is not made).");
     public static final Key DISPATCHER_APP_ID = Key.string("dispatcher.application.id", "onceflow-dispatcher",
             "Kafka Streams application id shared by all dispatcher replicas.");
     public static final Key DISPATCHER_DEDUPE_MS = Key.number("dispatcher.dedupe.retention.ms", Type.LONG, 86_400_000L,
@@ -172,7 +175,7 @@ public final class OnceflowConfig {
     public static final List<Key> KEYS = List.of(KAFKA_BOOTSTRAP, DB_URL, DB_USER, DB_PASSWORD, DB_SCHEMA, PARTITIONS, REPLICATION,
             BY_KEY_RETENTION_MS, ENGINE_WORKERS, ENGINE_GROUP, ENGINE_MAX_POLL, ENGINE_SQL_TIMEOUT, ENGINE_POISON_ATTEMPTS,
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
-            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, ENGINE_SQL_INLINE, ENGINE_SQL_LONG_CONCURRENCY, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
+            ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, ENGINE_SQL_INLINE, ENGINE_SQL_LONG_CONCURRENCY, ENGINE_LEASE_GRACE, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_ORDER_KEYS, DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
             TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);

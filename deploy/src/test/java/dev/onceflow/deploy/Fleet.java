@@ -62,6 +62,7 @@ public final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterA
     private KafkaProducer<byte[], byte[]> producer;
     /** Registered for the class (JUnit called beforeAll): closed after the class, not after each test. */
     private boolean perClass;
+    private Map<String, String> settings = Map.of();
 
     Fleet(TestInfra infra) {
         this.infra = infra;
@@ -71,7 +72,13 @@ public final class Fleet implements BeforeAllCallback, AfterEachCallback, AfterA
     OnceflowConfig config(int workers) {
         return infra.config(Map.of(OnceflowConfig.ENGINE_GROUP.name(), group,
                 OnceflowConfig.ENGINE_WORKERS.name(), String.valueOf(workers),
-                OnceflowConfig.ENGINE_MAX_POLL.name(), "200"));
+                OnceflowConfig.ENGINE_MAX_POLL.name(), "200")).with(settings);
+    }
+
+    /** Configuration values every role of this fleet gets on top of the defaults (child processes too, through {@link #config}). */
+    Fleet with(Map<String, String> values) {
+        this.settings = Map.copyOf(values);
+        return this;
     }
 
     Dispatcher startDispatcher() {

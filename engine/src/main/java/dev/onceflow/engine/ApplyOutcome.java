@@ -37,7 +37,7 @@ final class ApplyOutcome {
     private final Clock clock;
     static final String LEASE = "lease";
     /** How long past an http call's timeout its claim is held before a redelivery treats its outcome as unknown. */
-    static final long LEASE_GRACE_MS = 30_000;
+    static final long DEFAULT_LEASE_GRACE_MS = 30_000;
 
     private final Branches branches;
     private final NodeRunner runner;
@@ -86,7 +86,7 @@ final class ApplyOutcome {
             // after this batch commits. The lease timer delivers the task again if that never
             // happens (the engine stopped between the call and its record).
             store.setLease(key, task.executionId(), step.partition(),
-                    clock.millis() + c.request().timeoutMs() + LEASE_GRACE_MS, task);
+                    clock.millis() + c.request().timeoutMs() + runner.leaseGraceMs(), task);
             batch.calls.add(new Batch.PendingCall(step, (Node.Http) node, c.request()));
             return List.of();
         }
@@ -131,7 +131,7 @@ final class ApplyOutcome {
      */
     private void handOff(Step step, Node.Sql node, Batch batch) throws SQLException {
         TaskEnvelope task = step.task();
-        store.setLease(step.key(), task.executionId(), step.partition(), clock.millis() + runner.timeoutMs(node) + LEASE_GRACE_MS,
+        store.setLease(step.key(), task.executionId(), step.partition(), clock.millis() + runner.timeoutMs(node) + runner.leaseGraceMs(),
                 task);
         batch.statements.add(new Batch.PendingStatement(step, node));
     }
@@ -194,7 +194,7 @@ final class ApplyOutcome {
      */
     private List<Step> unknownOutcome(Step step, Node.Http http, ExecutionStore.StoredRun run, Batch batch) throws SQLException {
         TaskEnvelope task = step.task();
-        long leaseEnd = run.startedAtMs() + http.timeoutMs() + LEASE_GRACE_MS;
+        long leaseEnd = run.startedAtMs() + http.timeoutMs() + runner.leaseGraceMs();
         if (clock.millis() < leaseEnd) {
             store.setLease(step.key(), task.executionId(), step.partition(), leaseEnd, task);
             return List.of();

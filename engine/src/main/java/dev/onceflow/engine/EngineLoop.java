@@ -95,9 +95,10 @@ final class EngineLoop implements Runnable {
         this.traces = traces;
         this.ownership = new Ownership(metrics);
         this.kafka = new WorkerClients(name, settings, clients, ownership);
-        NodeRunner runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts(), settings.sqlInlineMs());
+        NodeRunner runner = new NodeRunner(settings.sqlTimeoutMs(), clock, settings.httpAllowedHosts(), settings.sqlInlineMs(),
+                settings.leaseGraceMs());
         this.db = new WorkerDatabase(name, dataSource, settings, workflows, runner, clock);
-        this.calls = new HttpCalls(settings.httpConcurrency(), clock, metrics, traces);
+        this.calls = new HttpCalls(settings.httpConcurrency(), settings.leaseGraceMs() / 2, clock, metrics, traces);
         this.statements = new LongStatements(name, settings.sqlLongConcurrency(), db::openLongStatement, metrics, traces.on());
         this.results = new OffThreadResults(name, db, kafka, hooks, traces, metrics, calls, statements, this::rollBack);
     }

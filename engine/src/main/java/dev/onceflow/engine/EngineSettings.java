@@ -9,13 +9,14 @@ import java.util.Map;
  * @param httpConcurrency {@code http} calls in flight per worker ({@link HttpCalls})
  * @param sqlInlineMs     how long a statement may run on the poll thread before it is handed off ({@link LongStatements})
  * @param sqlLongConcurrency long statements running at once per worker, each on its own connection
+ * @param leaseGraceMs    how long past its timeout a claimed call or long statement may stay unrecorded ({@link ApplyOutcome})
  * @param unsafe the negative control: no processed-key check. Never in production.
  */
 record EngineSettings(String bootstrapServers, String groupId, String transactionalIdPrefix, int workers,
                       int maxPollRecords, long sqlTimeoutMs, int poisonMaxAttempts, long transactionTimeoutMs,
                       long idleInTransactionTimeoutMs, long stallReportMs, long hangingTransactionAbortMs,
                       long stuckExecutionReportMs, long timerPollMs, java.util.List<String> httpAllowedHosts,
-                      int httpConcurrency, long sqlInlineMs, int sqlLongConcurrency, Map<String, Object> consumerOverrides,
+                      int httpConcurrency, long sqlInlineMs, int sqlLongConcurrency, long leaseGraceMs, Map<String, Object> consumerOverrides,
                       Map<String, Object> producerOverrides, Map<String, Object> adminOverrides, boolean unsafe) {
 
     EngineSettings {
@@ -36,7 +37,7 @@ record EngineSettings(String bootstrapServers, String groupId, String transactio
                 java.util.Arrays.stream(config.get(OnceflowConfig.ENGINE_HTTP_ALLOWED_HOSTS).split(",")).map(String::trim)
                         .filter(h -> !h.isEmpty()).toList(),
                 config.getInt(OnceflowConfig.ENGINE_HTTP_CONCURRENCY), config.getLong(OnceflowConfig.ENGINE_SQL_INLINE),
-                config.getInt(OnceflowConfig.ENGINE_SQL_LONG_CONCURRENCY),
+                config.getInt(OnceflowConfig.ENGINE_SQL_LONG_CONCURRENCY), config.getLong(OnceflowConfig.ENGINE_LEASE_GRACE),
                 config.clientSettings("kafka.consumer."),
                 config.clientSettings("kafka.producer."), config.clientSettings("kafka.admin."), unsafe);
     }

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * or answered and not yet recorded) comes back through its lease timer, and its key's
  * {@code onUnknownOutcome} decides.
  *
- * <p>A call that waited here past half of its lease's grace ({@link ApplyOutcome#LEASE_GRACE_MS})
+ * <p>A call that waited here past half of its lease's grace ({@code engine.lease.grace.ms})
  * is not made: its answer might come after the lease ran out and a redelivery decided for it. Its
  * lease timer delivers it instead.
  *
@@ -33,15 +33,17 @@ final class HttpCalls implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpCalls.class);
 
-    /** The longest a call waits here before it is left to its lease timer. */
-    static final long MAX_WAIT_MS = ApplyOutcome.LEASE_GRACE_MS / 2;
-    /** A call waiting this long means the worker claims calls faster than it can make them: {@link #backlogged()}. */
-    static final long BACKLOG_MS = MAX_WAIT_MS / 3;
+    /** The longest a call waits here before it is left to its lease timer, under the default lease grace. */
+    static final long MAX_WAIT_MS = ApplyOutcome.DEFAULT_LEASE_GRACE_MS / 2;
 
     private record Waiting(Batch.PendingCall call, long queuedAtMs) {
     }
 
     private final int concurrency;
+    /** The longest a call waits here before it is left to its lease timer: half the lease's grace. */
+    private final long maxWaitMs;
+    /** A call waiting this long means the worker claims calls faster than it can make them: {@link #backlogged()}. */
+    private final long backlogMs;
     private final Clock clock;
     private final EngineMetrics metrics;
     private final ExecutionTraces traces;
@@ -52,10 +54,17 @@ final class HttpCalls implements AutoCloseable {
     private volatile boolean closed;
 
     HttpCalls(int concurrency, Clock clock, EngineMetrics metrics, ExecutionTraces traces) {
+        this(concurrency, MAX_WAIT_MS, clock, metrics, traces);
+    }
+
+    /** @param maxWaitMs the longest a call waits for a slot before it is left to its lease timer (half its grace) */
+    HttpCalls(int concurrency, long maxWaitMs, Clock clock, EngineMetrics metrics, ExecutionTraces traces) {
         if (concurrency < 1) {
             throw new IllegalArgumentException("concurrency must be at least 1: " + concurrency);
         }
         this.concurrency = concurrency;
+        this.maxWaitMs = maxWaitMs;
+        this.backlogMs = maxWaitMs / 3;
         this.clock = clock;
         this.metrics = metrics;
         this.traces = traces;
@@ -90,14 +99,14 @@ final class HttpCalls implements AutoCloseable {
     }
 
     /**
-     * Whether the oldest waiting call has waited {@link #BACKLOG_MS}: the worker should take no new
-     * work until it has not, or calls would wait past {@link #MAX_WAIT_MS} and be left to their
+     * Whether the oldest waiting call has waited a third of its longest wait: the worker should take no new
+     * work until it has not, or calls would wait past that longest wait and be left to their
      * leases (an {@code onUnknownOutcome: fail} node would then fail without having been called).
      * Worker thread.
      */
     boolean backlogged() {
         Waiting oldest = waiting.peek();
-        return oldest != null && clock.millis() - oldest.queuedAtMs() >= BACKLOG_MS;
+        return oldest != null && clock.millis() - oldest.queuedAtMs() >= backlogMs;
     }
 
     private void startWaiting() {
@@ -105,7 +114,7 @@ final class HttpCalls implements AutoCloseable {
         int started = 0;
         while (inFlight.get() < concurrency && !waiting.isEmpty()) {
             Waiting w = waiting.poll();
-            if (clock.millis() - w.queuedAtMs() > MAX_WAIT_MS) {
+            if (clock.millis() - w.queuedAtMs() > maxWaitMs) {
                 stale.add(w.call());
                 continue;
             }
@@ -117,7 +126,7 @@ final class HttpCalls implements AutoCloseable {
         }
         if (!stale.isEmpty()) {
             LOG.warn("{} http calls waited over {} ms for one of {} slots (engine.http.concurrency) and are not made now; "
-                    + "their lease timers deliver them again", stale.size(), MAX_WAIT_MS, concurrency);
+                    + "their lease timers deliver them again", stale.size(), maxWaitMs, concurrency);
         }
     }
 

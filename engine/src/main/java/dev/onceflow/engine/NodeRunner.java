@@ -27,6 +27,7 @@ final class NodeRunner {
     private final SqlNode sqlNode;
     private final java.time.Clock clock;
     private final long inlineMs;
+    private final long leaseGraceMs;
     /** Statements that overran the inline limit on this worker, for its life. */
     private final java.util.Set<Node.Sql> overran = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
@@ -35,15 +36,25 @@ final class NodeRunner {
     }
 
     NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock) {
-        this(defaultSqlTimeoutMs, clock, List.of(), Long.MAX_VALUE);
+        this(defaultSqlTimeoutMs, clock, List.of(), Long.MAX_VALUE, ApplyOutcome.DEFAULT_LEASE_GRACE_MS);
     }
 
-    /** @param inlineMs how long a statement may run inline before it is handed off; {@code Long.MAX_VALUE}: never */
-    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts, long inlineMs) {
+    /**
+     * @param inlineMs     how long a statement may run inline before it is handed off; {@code Long.MAX_VALUE}: never
+     * @param leaseGraceMs how long past its timeout a claimed call or long statement may stay unrecorded
+     *                     before its lease timer delivers it again ({@code engine.lease.grace.ms})
+     */
+    NodeRunner(long defaultSqlTimeoutMs, java.time.Clock clock, List<String> httpAllowedHosts, long inlineMs, long leaseGraceMs) {
         this.sqlNode = new SqlNode(defaultSqlTimeoutMs);
         this.clock = clock;
         this.httpAllowedHosts = List.copyOf(httpAllowedHosts);
         this.inlineMs = inlineMs;
+        this.leaseGraceMs = leaseGraceMs;
+    }
+
+    /** {@code engine.lease.grace.ms}: a lease is due this long after the call's or the statement's own timeout. */
+    long leaseGraceMs() {
+        return leaseGraceMs;
     }
 
     private final List<String> httpAllowedHosts;

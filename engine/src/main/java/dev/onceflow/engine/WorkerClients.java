@@ -72,9 +72,9 @@ final class WorkerClients {
     void holdBack(boolean hold) {
         if (hold) {
             if (!held) {
-                LOG.warn("Engine worker {}: http calls wait over {} ms for one of engine.http.concurrency slots, or {} long "
-                        + "statements for one of engine.sql.long.concurrency; its partitions pause until they catch up", worker,
-                        HttpCalls.BACKLOG_MS, LongStatements.BACKLOG);
+                LOG.warn("Engine worker {}: http calls wait over a sixth of engine.lease.grace.ms for one of "
+                        + "engine.http.concurrency slots, or {} long statements for one of engine.sql.long.concurrency; its "
+                        + "partitions pause until they catch up", worker, LongStatements.BACKLOG);
             }
             consumer.pause(consumer.assignment());
             held = true;

@@ -43,7 +43,7 @@ class EngineLoopTest {
 
     static EngineSettings settings() {
         return new EngineSettings("mock:9092", "test-group", "onceflow-engine", 1, 500, 5_000, 3, 10_000, 15_000, 60_000, -1,
-                600_000, 200, List.of(), 64, 1_000, 2, Map.of(), Map.of(), Map.of(), false);
+                600_000, 200, List.of(), 64, 1_000, 2, 30_000, Map.of(), Map.of(), Map.of(), false);
     }
 
     /** Hands the loop the mock clients the test holds. */

@@ -143,7 +143,7 @@ class HttpCallsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> received.get() == 1);
         assertThat(http.backlogged()).as("one call waits, but not for long").isFalse();
 
-        clock.now = clock.now.plusMillis(HttpCalls.BACKLOG_MS);
+        clock.now = clock.now.plusMillis(HttpCalls.MAX_WAIT_MS / 3);
         assertThat(http.backlogged()).isTrue();
         release.countDown();
         await().atMost(Duration.ofSeconds(10)).until(() -> {

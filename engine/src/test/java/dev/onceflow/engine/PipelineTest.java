@@ -662,7 +662,7 @@ class PipelineTest {
     List<Outcome> deliverAfterTheLease(Workflow wf, String key) throws Exception {
         TaskEnvelope t = new TaskEnvelope(key, executionId(key), wf.id(), wf.version(), "call", "", 0,
                 Json.MAPPER.createObjectNode().put("n", 7), Map.of(), 0);
-        Clock later = Clock.offset(Clock.systemUTC(), Duration.ofMillis(2000 + ApplyOutcome.LEASE_GRACE_MS + 1000));
+        Clock later = Clock.offset(Clock.systemUTC(), Duration.ofMillis(2000 + ApplyOutcome.DEFAULT_LEASE_GRACE_MS + 1000));
         BatchPipeline afterLease = new BatchPipeline(store, new WorkflowCache(new WorkflowStore(ds)), new NodeRunner(5_000, later),
                 later, ClaimPolicy.ONCE, new PoisonAttempts(3));
         List<Outcome> outcomes = new ArrayList<>(outcomes(commit(afterLease, store, List.of(task(t)), new Batch.Counts())));

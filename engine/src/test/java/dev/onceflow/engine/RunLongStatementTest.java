@@ -188,7 +188,7 @@ class RunLongStatementTest {
      */
     @Test
     void aStatementStoppedAtTheInlineLimitIsHandedOffUnlessItsOwnTimeoutIsAsShort() throws Exception {
-        NodeRunner runner = new NodeRunner(30_000, Clock.systemUTC(), List.of(), 1_000);
+        NodeRunner runner = new NodeRunner(30_000, Clock.systemUTC(), List.of(), 1_000, 30_000);
         dev.onceflow.common.workflow.Node.Sql slow = new dev.onceflow.common.workflow.Node.Sql("slow", "SELECT pg_sleep(1.6)",
                 List.of(), null, null);
         dev.onceflow.common.workflow.Node.Sql shortTimeout = new dev.onceflow.common.workflow.Node.Sql("short", "SELECT pg_sleep(1.6)",
