@@ -59,7 +59,9 @@ import org.junit.jupiter.api.io.TempDir;
  * rows, three static schedules (repeat in ms with a limit, cron with an end, once) by waiting for
  * their ticks, a date-field schedule by a row whose {@code dueAt} comes, a custom action and a post
  * action through the dispatcher's API (each sent twice with one idempotency key), requests to a local
- * receiver. One engine process halts between its PostgreSQL and its Kafka commit during the run.
+ * receiver. One engine process halts between its PostgreSQL and its Kafka commit while the
+ * row-change workflows run; the two that call the receiver are fired after it (a call claimed by a
+ * batch that dies between its commits fails its execution as "outcome unknown", by design).
  * Then each workflow's effects — rows in the application's tables, calls at the receiver — are
  * checked against what NocoBase's semantics say, once each.
  *
@@ -185,6 +187,10 @@ class NocobaseEndToEndIT {
         for (Path f : files) {
             store.deploy(Workflows.parse(f.toString(), Files.readAllBytes(f))); // the validator and store 'workflow deploy' uses
         }
+        // Not NocoBase's: a one-statement workflow whose events make sure the child has a batch to halt on (below).
+        dev.onceflow.common.workflow.Workflow bait = store.deploy(Workflows.parse("halt-bait.json", ("{\"id\": \"halt-bait" + s
+                + "\", \"trigger\": {\"type\": \"kafka\"}, \"order\": \"none\", \"nodes\": [{\"type\": \"sql\", \"id\": \"noop\", "
+                + "\"sql\": \"SELECT 1\"}]}").getBytes(StandardCharsets.UTF_8)));
 
         Engine engine = new Engine(config, onceflow, EngineHooks.NONE, Clock.systemUTC(), false);
         engine.start();
@@ -206,13 +212,29 @@ class NocobaseEndToEndIT {
         fleet.awaitStableGroup(3); // two in-process workers and the child's one
         assertThat(Instant.now()).as("every role up before the schedules' first tick").isBefore(start);
 
-        // The child halts at its next commit with records, between PostgreSQL's commit and Kafka's.
+        // The child halts at its next commit with records, between PostgreSQL's commit and Kafka's, while the
+        // row-change workflows run (sql, conditions, a loop, a delay). A bait event on every partition of
+        // onceflow.events makes sure the child has a batch. The workflows that make http calls (worder, wcustom)
+        // are fired after the halt: a call claimed by a batch that dies between its commits is never made, and
+        // its execution fails as "outcome unknown" (onUnknownOutcome "fail", what the import writes), by design.
         Files.writeString(haltTrigger, "halt");
         long pid = child.pid();
-        fireEveryTrigger(app, dispatcher.httpPort(), s);
-
+        fireRowTriggers(app);
+        try (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> p = new org.apache.kafka.clients.producer.KafkaProducer<>(
+                Map.of(org.apache.kafka.clients.producer.ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.infra.bootstrap()),
+                new org.apache.kafka.common.serialization.ByteArraySerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+            int partitions = p.partitionsFor(dev.onceflow.common.Topics.EVENTS).size();
+            for (int i = 0; i < partitions; i++) {
+                dev.onceflow.common.EventEnvelope e = new dev.onceflow.common.EventEnvelope(bait.id() + "@1700000000000#" + i, bait.id(),
+                        bait.version(), 1_700_000_000_000L, Json.MAPPER.createObjectNode(), "test", System.currentTimeMillis());
+                p.send(new org.apache.kafka.clients.producer.ProducerRecord<>(dev.onceflow.common.Topics.EVENTS, i,
+                        e.eventKey().getBytes(StandardCharsets.UTF_8), Json.bytes(e))).get();
+            }
+        }
         await().atMost(Duration.ofMinutes(2)).until(() -> !Files.exists(haltTrigger)
                 && ProcessHandle.of(pid).map(p -> !p.isAlive()).orElse(true));
+        fireCallingTriggers(app, dispatcher.httpPort(), s);
         Map<String, Long> expected = Map.of("wpost", 3L, "wscore", 2L, "wlinegone", 2L, "worder", 1L, "wcustom", 1L,
                 "waction", 1L, "wtick", 3L, "wcron", 3L, "wonce", 1L, "wdue", 1L);
         String finished = "SELECT count(*) FROM executions WHERE workflow_id = ? AND finished_at IS NOT NULL";
@@ -278,15 +300,15 @@ class NocobaseEndToEndIT {
         // NocoBase's own tables are untouched; Onceflow's are in its schema.
         assertThat(count(app, "SELECT count(*) FROM public.executions")).as("NocoBase's own executions").isZero();
         assertThat(count(app, "SELECT count(*) FROM public.workflows")).as("NocoBase's own workflows").isEqualTo(10);
-        assertThat(count(app, "SELECT count(*) FROM " + SCHEMA + ".workflows")).as("Onceflow's").isEqualTo(10);
+        assertThat(count(app, "SELECT count(*) FROM " + SCHEMA + ".workflows")).as("Onceflow's: the ten imported and the bait").isEqualTo(11);
     }
 
     /** Every trigger, as the application would fire it. Schedules fire on their own. */
-    private void fireEveryTrigger(DataSource app, int apiPort, String s) throws Exception {
+    /** The row changes of the workflows without http calls. */
+    private void fireRowTriggers(DataSource app) throws Exception {
         Scripts.run(app, """
                 INSERT INTO posts (id, title, status, score) VALUES (1, 'Top story', 'published', 150), (2, 'P2', 'draft', 50);
                 INSERT INTO posts (id, title, status, score) VALUES (3, 'P3', 'published', 20);
-                INSERT INTO orders (id, status, total, discount) VALUES (100, 'new', 50, 5);
                 INSERT INTO tasks (id, title, "dueAt") VALUES (1, 'Pay', now() + interval '3 seconds');
                 """);
         Scripts.run(app, """
@@ -295,6 +317,11 @@ class NocobaseEndToEndIT {
                 UPDATE posts SET "reviewScore" = 2 WHERE id = 3;
                 UPDATE posts SET title = 'P3 (edited)' WHERE id = 3;
                 """);
+    }
+
+    /** The triggers of the workflows that call the receiver: an order row, and the two api calls. */
+    private void fireCallingTriggers(DataSource app, int apiPort, String s) throws Exception {
+        Scripts.run(app, "INSERT INTO orders (id, status, total, discount) VALUES (100, 'new', 50, 5);");
         HttpClient http = HttpClient.newHttpClient();
         post(http, apiPort, "nb-wcustom" + s, "act-1", "{\"data\": {\"id\": 42}, \"user\": {\"id\": 1, \"nickname\": \"ann\"}}");
         post(http, apiPort, "nb-waction" + s, "submit-100", "{\"data\": {\"id\": 100, \"total\": 50, \"discount\": 5}, \"user\": {\"id\": 1}}");
