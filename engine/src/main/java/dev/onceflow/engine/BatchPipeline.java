@@ -303,6 +303,7 @@ final class BatchPipeline {
         LOG.error("Dead-lettering {}-{}@{} after {} attempts: {}", record.topic(), record.partition(), record.offset(),
                 poison.maxAttempts(), Failures.describe(failure), failure);
         batch.deadLetter(record, Reason.PROCESSING_FAILED, reason);
+        store.flushQueued(); // what earlier records queued is theirs: the rollback below must not drop it
         Savepoint sp = store.savepoint();
         int produced = batch.mark();
         int started = batch.startMark();

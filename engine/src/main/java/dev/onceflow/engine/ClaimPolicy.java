@@ -22,7 +22,11 @@ interface ClaimPolicy {
     /** Whether a redelivered event of an existing execution walks it again even when it finished. */
     boolean rerunsFinished();
 
-    /** The guarantee: a key inserted by this transaction is this delivery's to run; an existing key ran before. */
+    /**
+     * The guarantee: a key absent when read is this delivery's to run, and is inserted with its
+     * outcome by this transaction, which rolls back whole if another inserted it first (ADR 0027);
+     * an existing key ran before.
+     */
     ClaimPolicy ONCE = new ClaimPolicy() {
         @Override
         public Set<String> claim(ExecutionStore store, List<Step> steps) throws SQLException {
@@ -41,7 +45,7 @@ interface ClaimPolicy {
                     attempts.add(s.task().attempt());
                 }
             }
-            return store.claimAll(keys, executions, nodes, paths, attempts);
+            return store.claimLater(keys, executions, nodes, paths, attempts);
         }
 
         @Override

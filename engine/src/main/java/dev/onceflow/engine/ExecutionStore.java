@@ -75,7 +75,6 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement insertExecution;
     private final PreparedStatement selectExecution;
     private final PreparedStatement finishExecution;
-    private final PreparedStatement claimKey;
     private final PreparedStatement selectKey;
     private final PreparedStatement completeKey;
     private final PreparedStatement lockStates;
@@ -89,7 +88,8 @@ final class ExecutionStore implements AutoCloseable {
     private final PreparedStatement insertExecutions;
     private final PreparedStatement retiredAmong;
     private final PreparedStatement undoExecutions;
-    private final PreparedStatement claimKeys;
+    private final PreparedStatement presentKeys;
+    private final PreparedStatement insertClaims;
     private final PreparedStatement supersede;
     private final PreparedStatement insertStart;
     private final PreparedStatement queuedAmong;
@@ -111,7 +111,34 @@ final class ExecutionStore implements AutoCloseable {
      * commit and rollback.
      */
     private final Set<String> quietLanes = new HashSet<>();
-    private int pendingCompletes;
+    /** Outcomes queued for {@link #flush}, by key; a later outcome of a key replaces an earlier one. */
+    private final Map<String, String[]> pendingCompletes = new java.util.TreeMap<>();
+    /**
+     * Claims of this transaction not yet written, by key (ADR 0027): each is inserted once, at
+     * {@link #flushClaims}, with the outcome its node reached in this transaction, instead of an
+     * insert now and an update later.
+     */
+    private final Map<String, PendingClaim> pendingClaims = new java.util.TreeMap<>();
+
+    /** A claim held in memory until {@link #flushClaims}; {@code status} starts {@code started}. */
+    private static final class PendingClaim {
+        final long executionId;
+        final String nodeId;
+        final String path;
+        final int attempt;
+        String status = NodeStatus.STARTED.db();
+        String output;
+        String next;
+        String error;
+        boolean finished;
+
+        PendingClaim(long executionId, String nodeId, String path, int attempt) {
+            this.executionId = executionId;
+            this.nodeId = nodeId;
+            this.path = path;
+            this.attempt = attempt;
+        }
+    }
     private int savepoints;
     private final boolean logicalWal;
     private final PreparedStatement emitDepth;
@@ -193,11 +220,13 @@ final class ExecutionStore implements AutoCloseable {
                 + "ON CONFLICT (key, kind) DO NOTHING");
         retiredAmong = connection.prepareStatement("SELECT event_key FROM retired_event_keys WHERE event_key = ANY(?)");
         undoExecutions = connection.prepareStatement("DELETE FROM executions WHERE id = ANY(?)");
-        claimKeys = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status, attempt) "
-                + "SELECT k, e, n, p, 'started', a FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::int4[]) AS u(k, e, n, p, a) "
+        presentKeys = connection.prepareStatement("SELECT key FROM processed_keys WHERE key = ANY(?)");
+        insertClaims = connection.prepareStatement("INSERT INTO processed_keys "
+                + "(key, execution_id, node_id, path, status, attempt, output, next, error, finished_at) "
+                + "SELECT k, e, n, p, s, a, o::jsonb, x::jsonb, r, CASE WHEN f THEN now() END "
+                + "FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::int4[], ?::text[], ?::text[], ?::text[], "
+                + "?::bool[]) AS u(k, e, n, p, s, a, o, x, r, f) "
                 + "ON CONFLICT (key) DO NOTHING RETURNING key");
-        claimKey = connection.prepareStatement("INSERT INTO processed_keys (key, execution_id, node_id, path, status) "
-                + "VALUES (?, ?, ?, ?, 'started') ON CONFLICT (key) DO NOTHING");
         selectKey = connection.prepareStatement("SELECT status, output, next, error, "
                 + "EXISTS (SELECT 1 FROM timers t WHERE t.key = processed_keys.key AND t.kind = 'retry'), started_at "
                 + "FROM processed_keys WHERE key = ?");
@@ -216,8 +245,11 @@ final class ExecutionStore implements AutoCloseable {
                 + "AND (key, kind) IN (SELECT * FROM unnest(?::text[], ?::text[]))");
         markWaitedOut = connection.prepareStatement("UPDATE processed_keys SET status = 'succeeded', finished_at = now() "
                 + "WHERE key = ANY(?) AND status = 'waiting'");
-        completeKey = connection.prepareStatement("UPDATE processed_keys SET status = ?, output = ?::jsonb, "
-                + "next = ?::jsonb, error = ?, finished_at = now() WHERE key = ?");
+        // One statement for every outcome of a batch (issue 21): the keys' rows were claimed before,
+        // mostly by this very transaction, so the update takes no new row lock in the common case.
+        completeKey = connection.prepareStatement("UPDATE processed_keys p SET status = u.s, output = u.o::jsonb, "
+                + "next = u.n::jsonb, error = u.e, finished_at = now() "
+                + "FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS u(k, s, o, n, e) WHERE p.key = u.k");
     }
 
     Connection connection() {
@@ -636,28 +668,103 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     /**
-     * Claims many node runs in one statement (one round trip): the multi-row form of
-     * {@link #claim}, with the same single-winner semantics per key. The keys must be distinct.
+     * Claims node runs (ADR 0027): reads which of the keys exist (one statement), and holds a
+     * claim in memory for each absent one; the claims are inserted at {@link #flushClaims}, by the
+     * commit at the latest, with the outcomes their nodes reach in this transaction. A key that
+     * another transaction inserts meanwhile makes that insert find it (PostgreSQL makes the insert
+     * wait for the other transaction) and this transaction roll back whole, effects included:
+     * each node's effect still commits only with its own processed key. The keys must be distinct.
      *
-     * @return the keys this call inserted (their nodes must run); the others existed
+     * @return the keys claimed (their nodes must run); the others existed
      */
-    Set<String> claimAll(List<String> keys, List<Long> executionIds, List<String> nodeIds, List<String> paths,
-                         List<Integer> attempts) throws SQLException {
+    Set<String> claimLater(List<String> keys, List<Long> executionIds, List<String> nodeIds, List<String> paths,
+                           List<Integer> attempts) throws SQLException {
         Set<String> claimed = new HashSet<>();
         if (keys.isEmpty()) {
             return claimed;
         }
-        claimKeys.setArray(1, connection.createArrayOf("text", keys.toArray(new String[0])));
-        claimKeys.setArray(2, connection.createArrayOf("int8", executionIds.toArray(new Long[0])));
-        claimKeys.setArray(3, connection.createArrayOf("text", nodeIds.toArray(new String[0])));
-        claimKeys.setArray(4, connection.createArrayOf("text", paths.toArray(new String[0])));
-        claimKeys.setArray(5, connection.createArrayOf("int4", attempts.toArray(new Integer[0])));
-        try (ResultSet rs = claimKeys.executeQuery()) {
+        flushClaims(); // a key claimed earlier in this transaction is present, not claimable again
+        Set<String> present = new HashSet<>();
+        presentKeys.setArray(1, connection.createArrayOf("text", keys.toArray(new String[0])));
+        try (ResultSet rs = presentKeys.executeQuery()) {
             while (rs.next()) {
-                claimed.add(rs.getString(1));
+                present.add(rs.getString(1));
+            }
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            if (!present.contains(keys.get(i))) {
+                pendingClaims.put(keys.get(i), new PendingClaim(executionIds.get(i), nodeIds.get(i), paths.get(i), attempts.get(i)));
+                claimed.add(keys.get(i));
             }
         }
         return claimed;
+    }
+
+    /**
+     * Inserts the claims held since the last flush, each with its outcome so far, in one
+     * statement.
+     *
+     * @throws SQLException SQLState 40001 (transient: the batch is rolled back and delivered
+     *                      again, and finds the key) when another transaction inserted one of the
+     *                      keys after {@link #claimLater} read it absent
+     */
+    private void flushClaims() throws SQLException {
+        if (pendingClaims.isEmpty()) {
+            return;
+        }
+        int n = pendingClaims.size();
+        String[] keys = new String[n];
+        Long[] executions = new Long[n];
+        String[] nodes = new String[n];
+        String[] paths = new String[n];
+        String[] statuses = new String[n];
+        Integer[] attempts = new Integer[n];
+        String[] outputs = new String[n];
+        String[] nexts = new String[n];
+        String[] errors = new String[n];
+        Boolean[] finished = new Boolean[n];
+        int i = 0;
+        for (Map.Entry<String, PendingClaim> e : pendingClaims.entrySet()) {
+            PendingClaim c = e.getValue();
+            keys[i] = e.getKey();
+            executions[i] = c.executionId;
+            nodes[i] = c.nodeId;
+            paths[i] = c.path;
+            statuses[i] = c.status;
+            attempts[i] = c.attempt;
+            outputs[i] = c.output;
+            nexts[i] = c.next;
+            errors[i] = c.error;
+            finished[i] = c.finished;
+            i++;
+        }
+        pendingClaims.clear();
+        insertClaims.setArray(1, connection.createArrayOf("text", keys));
+        insertClaims.setArray(2, connection.createArrayOf("int8", executions));
+        insertClaims.setArray(3, connection.createArrayOf("text", nodes));
+        insertClaims.setArray(4, connection.createArrayOf("text", paths));
+        insertClaims.setArray(5, connection.createArrayOf("text", statuses));
+        insertClaims.setArray(6, connection.createArrayOf("int4", attempts));
+        insertClaims.setArray(7, connection.createArrayOf("text", outputs));
+        insertClaims.setArray(8, connection.createArrayOf("text", nexts));
+        insertClaims.setArray(9, connection.createArrayOf("text", errors));
+        insertClaims.setArray(10, connection.createArrayOf("bool", finished));
+        Set<String> inserted = new HashSet<>();
+        try (ResultSet rs = insertClaims.executeQuery()) {
+            while (rs.next()) {
+                inserted.add(rs.getString(1));
+            }
+        }
+        if (inserted.size() != n) {
+            List<String> lost = new ArrayList<>();
+            for (String k : keys) {
+                if (!inserted.contains(k)) {
+                    lost.add(k);
+                }
+            }
+            throw new SQLException("processed key(s) " + lost + " were inserted by another transaction while this one ran their "
+                    + "nodes; rolling back this batch, effects included, to replay them (ADR 0027)", "40001");
+        }
     }
 
     /**
@@ -748,24 +855,12 @@ final class ExecutionStore implements AutoCloseable {
 
 
     /**
-     * Claims a node run. Returns true when this delivery inserted the processed key and so must
-     * run the node; false when the key existed (the node ran, or is running in a transaction that
-     * committed first: PostgreSQL makes this insert wait for it).
-     */
-    boolean claim(String key, long executionId, String nodeId, String path) throws SQLException {
-        claimKey.setString(1, key);
-        claimKey.setLong(2, executionId);
-        claimKey.setString(3, nodeId);
-        claimKey.setString(4, path);
-        return claimKey.executeUpdate() == 1;
-    }
-
-    /**
      * Locks a processed key's row until the commit and returns its status: the claim of a long
      * statement's own transaction (ADR 0021). A second runner of the same key waits here until the
      * first commits (then finds an outcome) or rolls back (then runs it).
      */
     Optional<NodeStatus> lockKey(String key) throws SQLException {
+        flushClaims();
         flush();
         try (PreparedStatement ps = connection.prepareStatement("SELECT status FROM processed_keys WHERE key = ? FOR UPDATE")) {
             ps.setString(1, key);
@@ -776,7 +871,8 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     Optional<StoredRun> storedRun(String key) throws SQLException {
-        flush(); // an outcome completed earlier in this batch must be visible
+        flushClaims(); // a claim and an outcome made earlier in this batch must be visible
+        flush();
         selectKey.setString(1, key);
         try (ResultSet rs = selectKey.executeQuery()) {
             if (!rs.next()) {
@@ -792,22 +888,41 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     void complete(String key, NodeStatus status, JsonNode output, List<String> next, String error) throws SQLException {
-        completeKey.setString(1, status.db());
-        completeKey.setString(2, output == null ? null : Json.text(output));
-        completeKey.setString(3, Json.text(next));
-        completeKey.setString(4, error);
-        completeKey.setString(5, key);
-        // Queued, and sent as one JDBC batch (one round trip) before the commit: nothing in the
-        // batch reads an outcome back except storedRun, which flushes first.
-        completeKey.addBatch();
-        pendingCompletes++;
+        PendingClaim claim = pendingClaims.get(key);
+        if (claim != null) {
+            // Claimed by this transaction and not written yet: inserted with this outcome.
+            claim.status = status.db();
+            claim.output = output == null ? null : Json.text(output);
+            claim.next = Json.text(next);
+            claim.error = error;
+            claim.finished = true;
+            return;
+        }
+        // Queued, and sent as one multi-row statement before the commit: nothing in the batch
+        // reads an outcome back except storedRun, which flushes first. Sorted by key, so two
+        // transactions that complete the same keys lock them in one order.
+        pendingCompletes.put(key, new String[] {status.db(), output == null ? null : Json.text(output), Json.text(next), error});
     }
 
     private void flush() throws SQLException {
-        if (pendingCompletes > 0) {
-            pendingCompletes = 0;
-            completeKey.executeBatch();
+        if (pendingCompletes.isEmpty()) {
+            return;
         }
+        int n = pendingCompletes.size();
+        String[][] columns = new String[5][n];
+        int i = 0;
+        for (Map.Entry<String, String[]> e : pendingCompletes.entrySet()) {
+            columns[0][i] = e.getKey();
+            for (int c = 0; c < 4; c++) {
+                columns[c + 1][i] = e.getValue()[c];
+            }
+            i++;
+        }
+        pendingCompletes.clear();
+        for (int c = 0; c < 5; c++) {
+            completeKey.setArray(c + 1, connection.createArrayOf("text", columns[c]));
+        }
+        completeKey.executeUpdate();
     }
 
     /**
@@ -924,6 +1039,7 @@ final class ExecutionStore implements AutoCloseable {
         markFired.setArray(2, connection.createArrayOf("text", kinds.toArray(new String[0])));
         markFired.executeUpdate();
         if (kinds.contains(ApplyOutcome.DELAY)) {
+            flushClaims();
             markWaitedOut.setArray(1, array);
             markWaitedOut.executeUpdate();
         }
@@ -1003,6 +1119,7 @@ final class ExecutionStore implements AutoCloseable {
     }
 
     void commit() throws SQLException {
+        flushClaims();
         flush();
         flushFinishes();
         connection.commit();
@@ -1013,6 +1130,7 @@ final class ExecutionStore implements AutoCloseable {
 
     /** Sends every queued statement now, so a savepoint taken next covers only what follows. */
     void flushQueued() throws SQLException {
+        flushClaims();
         flush();
         flushFinishes();
     }
@@ -1022,23 +1140,19 @@ final class ExecutionStore implements AutoCloseable {
      * back to a savepoint taken after the last {@link #flushQueued}.
      */
     void discardQueued() throws SQLException {
-        pendingCompletes = 0;
+        pendingClaims.clear();
+        pendingCompletes.clear();
         clearFinishes();
         admitted.clear();
-        completeKey.clearBatch();
     }
 
     void rollbackQuietly() {
         markedDepth = -1;
-        pendingCompletes = 0;
+        pendingClaims.clear();
+        pendingCompletes.clear();
         clearFinishes();
         admitted.clear();
         quietLanes.clear();
-        try {
-            completeKey.clearBatch();
-        } catch (SQLException ignored) {
-            // the connection is broken; the caller replaces it
-        }
         try {
             connection.rollback();
         } catch (SQLException ignored) {
