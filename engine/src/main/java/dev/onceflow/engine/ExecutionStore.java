@@ -221,6 +221,10 @@ final class ExecutionStore implements AutoCloseable {
         retiredAmong = connection.prepareStatement("SELECT event_key FROM retired_event_keys WHERE event_key = ANY(?)");
         undoExecutions = connection.prepareStatement("DELETE FROM executions WHERE id = ANY(?)");
         presentKeys = connection.prepareStatement("SELECT key FROM processed_keys WHERE key = ANY(?)");
+        // Planned at every run, for its keys and the table's size then: a plan cached while the
+        // table was small (never analyzed yet) scans it whole, and kept for ever costs a scan of a
+        // growing table per wave (seen in bench: 500 executions/s, PostgreSQL busy in this query).
+        presentKeys.unwrap(org.postgresql.PGStatement.class).setPrepareThreshold(0);
         insertClaims = connection.prepareStatement("INSERT INTO processed_keys "
                 + "(key, execution_id, node_id, path, status, attempt, output, next, error, finished_at) "
                 + "SELECT k, e, n, p, s, a, o::jsonb, x::jsonb, r, CASE WHEN f THEN now() END "

@@ -157,8 +157,86 @@ public final class BenchCommand {
         return sections;
     }
 
+    /**
+     * The run: the plan's workloads on the shared broker and database, then those that run apart
+     * ({@link BenchPlan#apart}), each on a broker and database of its own, into one report.
+     */
     private Map<String, Object> execute(int n, int stormKeys, int limitRecords) throws Exception {
-        out.println("Workloads: " + String.join(", ", plan.labels()));
+        BenchPlan whole = plan;
+        List<BenchPlan.Workload> apart = whole.apart(brokers);
+        out.println("Workloads: " + String.join(", ", whole.labels()) + (apart.isEmpty() ? ""
+                : " (apart, after the others, each on a broker and database of its own: "
+                + String.join(", ", new BenchPlan(java.util.EnumSet.copyOf(apart)).labels()) + ")"));
+        plan = whole.without(apart);
+        Map<String, Object> report = plan.workloads().isEmpty() ? new LinkedHashMap<>() : executeHere(n, stormKeys, limitRecords);
+        report.put("workloads", whole.labels());
+        for (BenchPlan.Workload w : apart) {
+            if (w == BenchPlan.Workload.PROFILE) {
+                out.println("profile: apart, on a broker and a PostgreSQL of its own (pg_stat_statements preloaded there only)");
+                BenchCommand sub = sub(brokers, "profile");
+                report.put("profile", sub.executeHere(n, stormKeys, limitRecords).get("profile"));
+            } else {
+                int n3 = Math.max(1000, n / 2);
+                int limit3 = Math.max(1000, limitRecords / 2);
+                out.printf("brokers-3: w1 (%,d executions) and the bare limits on 3 brokers (child processes, replication factor 3, "
+                        + "min.insync.replicas 2)%n", n3);
+                BenchCommand sub = sub(3, "w1,limits");
+                report.put("brokers_3", brokersThree(report, sub.executeHere(n3, stormKeys, limit3)));
+            }
+        }
+        plan = whole;
+        return report;
+    }
+
+    private BenchCommand sub(int brokerCount, String only) {
+        BenchCommand sub = new BenchCommand(out, workers);
+        sub.brokers = brokerCount;
+        sub.plan = BenchPlan.of(only, false);
+        sub.profileExecutions = profileExecutions;
+        sub.latencySeconds = latencySeconds;
+        return sub;
+    }
+
+    /**
+     * The figures of the 3-broker sub-run next to the 1-broker run's: its w1, bare limits and
+     * ratios (each against limits measured on the same 3 brokers), and what replication costs, as
+     * 3-broker over 1-broker figures of the same run.
+     */
+    static Map<String, Object> brokersThree(Map<String, Object> one, Map<String, Object> three) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("kafka", three.get("kafka"));
+        Map<String, Object> w1 = castMap(three.get("w1"));
+        if (w1 != null) {
+            Map<String, Object> brief = new LinkedHashMap<>();
+            brief.put("executions", w1.get("executions"));
+            brief.put("executions_per_s", w1.get("executions_per_s"));
+            brief.put("latency_ms", w1.get("latency_ms"));
+            Map<String, Object> half = castMap(w1.get("at_half_load"));
+            if (half != null) {
+                Map<String, Object> h = new LinkedHashMap<>(half);
+                h.remove("timeline");
+                brief.put("at_half_load", h);
+            }
+            r.put("w1", brief);
+        }
+        r.put("limits", three.get("limits"));
+        r.put("ratios", three.get("ratios"));
+        Map<String, Object> cost = new LinkedHashMap<>();
+        Map<String, Object> w1One = castMap(one.get("w1"));
+        if (w1One != null && w1 != null) {
+            putRatio(cost, "w1_3_brokers_over_1_broker", w1.get("executions_per_s"), w1One.get("executions_per_s"));
+        }
+        Map<String, Object> limitsOne = castMap(one.get("limits"));
+        Map<String, Object> limitsThree = castMap(three.get("limits"));
+        if (limitsOne != null && limitsThree != null) {
+            putRatio(cost, "kafka_limit_3_brokers_over_1_broker", limitsThree.get("kafka_txn_consume_produce_records_per_s"),
+                    limitsOne.get("kafka_txn_consume_produce_records_per_s"));
+        }
+        r.put("replication_cost", cost);
+        return r;
+    }
+
+    private Map<String, Object> executeHere(int n, int stormKeys, int limitRecords) throws Exception {
         Map<String, Object> scaling = null;
         if (plan.runs(BenchPlan.Workload.SCALING)) {
             // Its own broker and database per partition count, before (and apart from) the shared ones.

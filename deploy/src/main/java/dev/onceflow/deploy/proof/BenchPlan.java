@@ -29,7 +29,8 @@ record BenchPlan(Set<Workload> workloads) {
         SLOW_KEY("slow-key"),
         PROFILE("profile"),
         SCALING("scaling"),
-        LIMITS("limits");
+        LIMITS("limits"),
+        BROKERS_3("brokers-3");
 
         final String label;
 
@@ -46,14 +47,44 @@ record BenchPlan(Set<Workload> workloads) {
         workloads = workloads.isEmpty() ? EnumSet.noneOf(Workload.class) : EnumSet.copyOf(workloads);
     }
 
-    /** The default run: every workload but {@code profile} and {@code scaling}, which are asked for by name. */
+    /**
+     * The default run: every workload but {@code scaling}, which is asked for by name. Its
+     * {@code profile} and {@code brokers-3} run apart, each on infrastructure of its own, after the
+     * others: see {@link #apart}.
+     */
     static BenchPlan all() {
-        return new BenchPlan(EnumSet.complementOf(EnumSet.of(Workload.PROFILE, Workload.SCALING)));
+        return new BenchPlan(EnumSet.complementOf(EnumSet.of(Workload.SCALING)));
     }
 
-    /** Whether the run needs the shared broker and database ({@code scaling} starts its own). */
+    /**
+     * The workloads of this plan that run on infrastructure of their own after the rest, in that
+     * order: {@code profile} when the plan times anything else through the engine (its PostgreSQL
+     * preloads {@code pg_stat_statements}, which the timed figures must not pay for), and
+     * {@code brokers-3} (w1 and the bare limits on 3 brokers) unless the whole run is on 3 brokers.
+     */
+    List<Workload> apart(int brokers) {
+        List<Workload> apart = new ArrayList<>();
+        boolean timed = workloads.stream().anyMatch(w -> w != Workload.PROFILE && w != Workload.LIMITS && w != Workload.SCALING
+                && w != Workload.BROKERS_3);
+        if (runs(Workload.PROFILE) && timed) {
+            apart.add(Workload.PROFILE);
+        }
+        if (runs(Workload.BROKERS_3) && brokers == 1) {
+            apart.add(Workload.BROKERS_3);
+        }
+        return apart;
+    }
+
+    /** This plan without {@code these}. */
+    BenchPlan without(List<Workload> these) {
+        EnumSet<Workload> rest = workloads.isEmpty() ? EnumSet.noneOf(Workload.class) : EnumSet.copyOf(workloads);
+        these.forEach(rest::remove);
+        return new BenchPlan(rest);
+    }
+
+    /** Whether the run needs the shared broker and database ({@code scaling} and {@code brokers-3} start their own). */
     boolean needsSharedInfra() {
-        return workloads.stream().anyMatch(w -> w != Workload.SCALING);
+        return workloads.stream().anyMatch(w -> w != Workload.SCALING && w != Workload.BROKERS_3);
     }
 
     /**
@@ -135,7 +166,8 @@ record BenchPlan(Set<Workload> workloads) {
 
     /** Whether the engine runs any workload after the latency one (so that its CPU time is worth reporting). */
     boolean runsThroughput() {
-        return workloads.stream().anyMatch(w -> w != Workload.LATENCY && w != Workload.LIMITS && w != Workload.SCALING);
+        return workloads.stream().anyMatch(w -> w != Workload.LATENCY && w != Workload.LIMITS && w != Workload.SCALING
+                && w != Workload.BROKERS_3);
     }
 
     /** The labels of the chosen workloads, in the order a run measures them. */

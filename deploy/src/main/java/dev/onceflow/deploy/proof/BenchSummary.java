@@ -58,6 +58,15 @@ final class BenchSummary {
         if (ratios != null && !ratios.isEmpty()) {
             lines.add("ratios: " + ratios);
         }
+        Map<String, Object> three = map(report.get("brokers_3"));
+        if (three != null) {
+            Map<String, Object> w1three = map(three.get("w1"));
+            Map<String, Object> half = w1three == null ? null : map(w1three.get("at_half_load"));
+            Map<String, Object> halfLatency = half == null ? null : map(half.get("latency_ms"));
+            lines.add("3 brokers (replication factor 3, min.insync.replicas 2): w1 " + (w1three == null ? "-" : perS(w1three.get("executions_per_s")))
+                    + " executions/s" + (halfLatency == null ? "" : "; at half load p50 " + halfLatency.get("p50") + " ms, p99 "
+                    + halfLatency.get("p99") + " ms") + "; ratios " + three.get("ratios") + "; replication cost " + three.get("replication_cost"));
+        }
         return lines;
     }
 

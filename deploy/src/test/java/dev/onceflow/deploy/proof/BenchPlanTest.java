@@ -20,21 +20,61 @@ import org.junit.jupiter.api.Test;
 class BenchPlanTest {
 
     @Test
-    void byDefaultEveryWorkloadRunsInItsOrder() {
+    void byDefaultEveryWorkloadButScalingRunsInItsOrder() {
         BenchPlan plan = BenchPlan.of(null, false);
-        assertThat(plan.labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3", "slow-key", "limits");
+        assertThat(plan.labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3", "slow-key", "profile", "limits",
+                "brokers-3");
         assertThat(plan.runsThroughput()).isTrue();
     }
 
     @Test
-    void profileRunsOnlyWhenNamedOrAskedFor() {
-        assertThat(BenchPlan.of(null, false, false).runs(Workload.PROFILE)).isFalse();
+    void theDefaultRunMeasuresTheCostModelAndThe3BrokerFiguresApartAfterTheRest() {
+        BenchPlan plan = BenchPlan.of(null, false);
+        assertThat(plan.apart(1)).containsExactly(Workload.PROFILE, Workload.BROKERS_3);
+        assertThat(plan.without(plan.apart(1)).labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3",
+                "slow-key", "limits");
+        // A run on 3 brokers is its own 3-broker figure.
+        assertThat(plan.apart(3)).containsExactly(Workload.PROFILE);
+        // Asked for alone (or with the limits only), the profile runs on the shared infrastructure.
+        assertThat(BenchPlan.of("profile,limits", false).apart(1)).isEmpty();
+        assertThat(BenchPlan.of("w1,profile", false).apart(1)).containsExactly(Workload.PROFILE);
+        assertThat(BenchPlan.of("brokers-3", false).apart(1)).containsExactly(Workload.BROKERS_3);
+        assertThat(BenchPlan.of("brokers-3", false).needsSharedInfra()).isFalse();
+    }
+
+    @Test
+    void profileIsAddedByTheFlagAndNamedWithOnly() {
         assertThat(BenchPlan.of(null, false, true).labels()).containsExactly("latency", "w1", "w1-engine", "w1-order", "w2", "w3",
-                "slow-key", "profile", "limits");
-        assertThat(BenchPlan.of(null, false, false).labels()).doesNotContain("profile", "scaling");
+                "slow-key", "profile", "limits", "brokers-3");
+        assertThat(BenchPlan.of(null, false, false).labels()).doesNotContain("scaling");
         assertThat(BenchPlan.of("profile,limits", false, false).labels()).containsExactly("profile", "limits");
         assertThat(BenchPlan.of("limits", false, true).labels()).containsExactly("profile", "limits");
+        assertThat(BenchPlan.of("w1", false, false).runs(Workload.PROFILE)).isFalse();
         assertThat(BenchPlan.of("profile", false, false).runsThroughput()).isTrue();
+    }
+
+    @Test
+    void the3BrokerFiguresStandNextToThe1BrokerOnesWithWhatReplicationCosts() {
+        Map<String, Object> one = new LinkedHashMap<>();
+        one.put("w1", Map.of("executions_per_s", 4000.0));
+        one.put("limits", Map.of("kafka_txn_consume_produce_records_per_s", 30000.0));
+        Map<String, Object> three = new LinkedHashMap<>();
+        three.put("kafka", Map.of("brokers", 3));
+        three.put("w1", Map.of("executions", 10000, "executions_per_s", 3000.0, "latency_ms", Map.of("p99", 900.0),
+                "timeline", List.of(), "at_half_load", Map.of("latency_ms", Map.of("p50", 200.0, "p99", 300.0), "timeline", List.of())));
+        three.put("limits", Map.of("kafka_txn_consume_produce_records_per_s", 15000.0));
+        three.put("ratios", Map.of("w1_statements_per_s_over_postgres_insert_limit", 0.4));
+        Map<String, Object> r = BenchCommand.brokersThree(one, three);
+        assertThat(r.get("replication_cost")).isEqualTo(Map.of("w1_3_brokers_over_1_broker", 0.75,
+                "kafka_limit_3_brokers_over_1_broker", 0.5));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> w1 = (Map<String, Object>) r.get("w1");
+        assertThat(w1).doesNotContainKey("timeline");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> half = (Map<String, Object>) w1.get("at_half_load");
+        assertThat(half).doesNotContainKey("timeline").containsKey("latency_ms");
+        assertThat(BenchSummary.lines(Map.of("brokers_3", r))).singleElement().asString()
+                .contains("3 brokers").contains("3,000 executions/s").contains("p99 300.0 ms").contains("w1_3_brokers_over_1_broker=0.75");
     }
 
     @Test
