@@ -72,20 +72,7 @@ class ClaimRaceTest {
         String key = "race@2/effect";
         try (ExecutionStore first = new ExecutionStore(ds.getConnection());
              ExecutionStore second = new ExecutionStore(ds.getConnection())) {
-            claim(first, id, key);
-            claim(second, id, key);
-            effectAndOutcome(first, key);
-            first.flushQueued(); // inserted, not committed
-            effectAndOutcome(second, key);
-            int pid = RetentionRaceTest.backendPid(second.connection());
-            CompletableFuture<Void> committing = CompletableFuture.runAsync(() -> {
-                try {
-                    second.commit();
-                } catch (SQLException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
-            RetentionRaceTest.awaitLockWait(ds, pid);
+            CompletableFuture<Void> committing = secondCommitsWhileFirstHoldsTheKey(first, second, id, key);
             first.commit();
 
             assertThatThrownBy(committing::join).hasCauseInstanceOf(SQLException.class)
@@ -101,26 +88,36 @@ class ClaimRaceTest {
         String key = "race@3/effect";
         try (ExecutionStore first = new ExecutionStore(ds.getConnection());
              ExecutionStore second = new ExecutionStore(ds.getConnection())) {
-            claim(first, id, key);
-            claim(second, id, key);
-            effectAndOutcome(first, key);
-            first.flushQueued();
-            effectAndOutcome(second, key);
-            int pid = RetentionRaceTest.backendPid(second.connection());
-            CompletableFuture<Void> committing = CompletableFuture.runAsync(() -> {
-                try {
-                    second.commit();
-                } catch (SQLException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
-            RetentionRaceTest.awaitLockWait(ds, pid);
+            CompletableFuture<Void> committing = secondCommitsWhileFirstHoldsTheKey(first, second, id, key);
             first.rollbackQuietly(); // the zombie's transaction dies
 
             committing.join();
             assertThat(effects(key)).isEqualTo(1);
             assertThat(status(key)).isEqualTo(NodeStatus.SUCCEEDED.db());
         }
+    }
+
+    /**
+     * Both claim the key and run the effect; the first inserts its claim without committing; the
+     * second's commit is started and seen waiting for the first's transaction.
+     */
+    private static CompletableFuture<Void> secondCommitsWhileFirstHoldsTheKey(ExecutionStore first, ExecutionStore second, long id,
+                                                                            String key) throws Exception {
+        claim(first, id, key);
+        claim(second, id, key);
+        effectAndOutcome(first, key);
+        first.flushQueued(); // inserted, not committed
+        effectAndOutcome(second, key);
+        int pid = RetentionRaceTest.backendPid(second.connection());
+        CompletableFuture<Void> committing = CompletableFuture.runAsync(() -> {
+            try {
+                second.commit();
+            } catch (SQLException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        RetentionRaceTest.awaitLockWait(ds, pid);
+        return committing;
     }
 
     @Test
