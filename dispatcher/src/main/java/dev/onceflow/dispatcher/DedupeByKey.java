@@ -47,6 +47,21 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     private final long retentionMs;
     private final RecordSizeLimit limit;
     private final DispatcherMetrics metrics;
+    /** Where it sits: its store, the sinks it forwards to, and the topic its records come from. */
+    private final Place place;
+
+    /**
+     * Where an instance sits (ADR 0028): after {@code onceflow.dispatch.bykey}'s source (the
+     * sources that publish there: schedules, the API, row changes), or right after {@code validate}
+     * in the trigger sub-topology (records of {@code kafka} triggers), each with its own store and
+     * sinks, so the two sub-topologies stay apart.
+     */
+    record Place(String store, String eventsSink, String dlqSink, String from) {
+        static final Place BY_KEY = new Place(TriggerTopology.DEDUPE_STORE, TriggerTopology.EVENTS_SINK,
+                TriggerTopology.DEDUPE_DLQ_SINK, Topics.BY_KEY);
+        static final Place AFTER_VALIDATE = new Place(TriggerTopology.TRIGGER_DEDUPE_STORE, TriggerTopology.TRIGGER_EVENTS_SINK,
+                TriggerTopology.DLQ_SINK, "validate");
+    }
     private ProcessorContext<byte[], byte[]> context;
     private KeyValueStore<String, Long> seen;
     /** Where the next expiry run starts; null: from the first key. */
@@ -57,6 +72,11 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     }
 
     DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits) {
+        this(retentionMs, limit, metrics, eagerCommits, Place.BY_KEY);
+    }
+
+    DedupeByKey(long retentionMs, RecordSizeLimit limit, DispatcherMetrics metrics, EagerCommits eagerCommits, Place place) {
+        this.place = place;
         this.eagerCommits = eagerCommits;
         this.retentionMs = retentionMs;
         this.limit = limit;
@@ -66,7 +86,7 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     @Override
     public void init(ProcessorContext<byte[], byte[]> context) {
         this.context = context;
-        this.seen = context.getStateStore(TriggerTopology.DEDUPE_STORE);
+        this.seen = context.getStateStore(place.store());
         context.schedule(TriggerTopology.EXPIRY_INTERVAL, PunctuationType.WALL_CLOCK_TIME, this::expire);
     }
 
@@ -75,7 +95,7 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
         if (record.key() == null) {
             // Only the dispatcher writes this topic, always with a key; a foreign writer's record is
             // not an event, but it is kept where an operator can see it, never silently dropped.
-            deadLetter(record, "a record without a key on " + Topics.BY_KEY
+            deadLetter(record, "a record without a key on " + place.from()
                     + " is not an event: only the dispatcher (its topology and its sources) may write to that topic");
             return;
         }
@@ -90,7 +110,7 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
             return;
         }
         seen.put(eventKey, now);
-        context.forward(record, TriggerTopology.EVENTS_SINK);
+        context.forward(record, place.eventsSink());
         metrics.countAccepted();
         // Commit at once rather than at the next commit interval, when quiet (ADR 0018).
         if (eagerCommits.request(now)) {
@@ -101,11 +121,11 @@ final class DedupeByKey implements Processor<byte[], byte[], byte[], byte[]> {
     private void deadLetter(Record<byte[], byte[]> record, String message) {
         DeadLetter reason = context.recordMetadata()
                 .map(m -> new DeadLetter(MISSING_KEY, message, m.topic(), m.partition(), m.offset()))
-                .orElse(new DeadLetter(MISSING_KEY, message, Topics.BY_KEY, -1, -1));
-        context.forward(DeadLetters.fitted(record, reason, limit), TriggerTopology.DEDUPE_DLQ_SINK);
+                .orElse(new DeadLetter(MISSING_KEY, message, place.from(), -1, -1));
+        context.forward(DeadLetters.fitted(record, reason, limit), place.dlqSink());
         metrics.countDlq(MISSING_KEY);
         log.warn("record without key at {}-{}-{} dead-lettered to {}; only the dispatcher may write to {}",
-                reason.sourceTopic(), reason.sourcePartition(), reason.sourceOffset(), Topics.DLQ, Topics.BY_KEY);
+                reason.sourceTopic(), reason.sourcePartition(), reason.sourceOffset(), Topics.DLQ, place.from());
     }
 
     /** Deletes entries older than the retention, at most {@link #MAX_SCAN} examined per call. */

@@ -57,7 +57,11 @@ public final class TriggerTopology {
 
     public static final String TRIGGERS_SOURCE = "triggers";
     public static final String VALIDATE = "validate";
-    public static final String BY_KEY_SINK = "bykey-sink";
+    /** The dedupe right after {@code validate}: records of {@code kafka} triggers go to the events topic in one hop (ADR 0028). */
+    public static final String TRIGGER_DEDUPE = "trigger-dedupe";
+    public static final String TRIGGER_EVENTS_SINK = "trigger-events-sink";
+    /** The event keys {@link #TRIGGER_DEDUPE} accepted: the store of the trigger sub-topology, apart from {@link #DEDUPE_STORE}. */
+    public static final String TRIGGER_DEDUPE_STORE = "onceflow-trigger-dedupe";
     public static final String DLQ_SINK = "dlq-sink";
     /** The dedupe's own DLQ sink: one sink shared with validate would merge the two sub-topologies. */
     public static final String DEDUPE_DLQ_SINK = "dedupe-dlq-sink";
@@ -123,9 +127,19 @@ public final class TriggerTopology {
         // topics of newly deployed workflows are picked up at the next metadata refresh, no restart.
         topology.addSource(USER_SOURCE, bytesIn, bytesIn, USER_TOPICS);
         topology.addProcessor(VALIDATE, () -> new ValidateTrigger(catalog, limit, metrics, validateCommits, orderKeys), TRIGGERS_SOURCE, USER_SOURCE);
+        // Validated events of kafka triggers are deduplicated in the same sub-topology, by the event
+        // keys its task has seen, and go straight to the events topic keyed by their ordering key:
+        // one Streams commit between a trigger and its event instead of two (ADR 0028). Copies of
+        // one event on two trigger partitions both pass here; the engine's unique event_key, the
+        // guarantee, absorbs the second.
+        StoreBuilder<KeyValueStore<String, Long>> triggerDedupeStore = Stores.keyValueStoreBuilder(
+                Stores.persistentKeyValueStore(TRIGGER_DEDUPE_STORE), Serdes.String(), Serdes.Long());
+        topology.addProcessor(TRIGGER_DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, limit, metrics, new EagerCommits(0),
+                DedupeByKey.Place.AFTER_VALIDATE), VALIDATE);
+        topology.addStateStore(triggerDedupeStore, TRIGGER_DEDUPE);
         // No partitioner: the producer's default (murmur2 of the UTF-8 key) is what the engine uses too.
-        topology.addSink(BY_KEY_SINK, Topics.BY_KEY, bytesOut, bytesOut, VALIDATE);
-        topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE);
+        topology.addSink(TRIGGER_EVENTS_SINK, Topics.EVENTS, bytesOut, bytesOut, TRIGGER_DEDUPE);
+        topology.addSink(DLQ_SINK, Topics.DLQ, bytesOut, bytesOut, VALIDATE, TRIGGER_DEDUPE);
 
         topology.addSource(BY_KEY_SOURCE, bytesIn, bytesIn, Topics.BY_KEY);
         topology.addProcessor(DEDUPE, () -> new DedupeByKey(dedupeRetentionMs, limit, metrics, dedupeCommits), BY_KEY_SOURCE);

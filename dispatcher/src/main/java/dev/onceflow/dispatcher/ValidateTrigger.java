@@ -135,7 +135,7 @@ final class ValidateTrigger implements Processor<byte[], byte[], byte[], byte[]>
 
     /** Outside the ladder: Kafka errors from forward() propagate, Streams aborts the transaction and retries. */
     private void forward(Record<byte[], byte[]> event) {
-        context.forward(event, TriggerTopology.BY_KEY_SINK);
+        context.forward(event, TriggerTopology.TRIGGER_DEDUPE);
     }
 
     /** A trigger record on {@value Topics#TRIGGERS}: names its workflow, which must have a kafka trigger on that topic. */

@@ -22,6 +22,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyDescription;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.errors.StreamsException;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -98,6 +99,23 @@ class TriggerTopologyTest {
         assertThat(events.isEmpty()).isTrue();
         assertThat(dlq.isEmpty()).isTrue();
         assertThat(metrics.accepted()).isEqualTo(1);
+    }
+
+    @Test
+    void aKafkaTriggersEventReachesTheEventsTopicInOneHopNotThroughTheByKeyTopic() {
+        TestOutputTopic<byte[], byte[]> byKey = driver.createOutputTopic(Topics.BY_KEY, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
+        publish("k1", "{\"workflow\":\"order-sync\",\"id\":\"one-hop\"}", T0.toEpochMilli());
+
+        assertThat(events.readRecordsToList()).extracting(TestRecord::key).containsExactly("order-sync@0#one-hop");
+        assertThat(byKey.isEmpty()).as("nothing through onceflow.dispatch.bykey (ADR 0028)").isTrue();
+        // validate, its dedupe and the events sink are one sub-topology: one Streams commit to cross it.
+        TopologyDescription.Subtopology withValidate = TriggerTopology.build(catalog, RETENTION_MS, metrics).describe().subtopologies()
+                .stream().filter(st -> st.nodes().stream().anyMatch(n -> n.name().equals(TriggerTopology.VALIDATE))).findFirst()
+                .orElseThrow();
+        assertThat(withValidate.nodes()).extracting(TopologyDescription.Node::name)
+                .contains(TriggerTopology.TRIGGER_DEDUPE, TriggerTopology.TRIGGER_EVENTS_SINK)
+                .doesNotContain(TriggerTopology.DEDUPE, TriggerTopology.BY_KEY_SOURCE);
     }
 
     @Test
@@ -201,7 +219,7 @@ class TriggerTopologyTest {
         assertThat(events.readRecordsToList()).hasSize(1);
 
         driver.advanceWallClockTime(Duration.ofMinutes(6)); // 11 min after first accepted: punctuator expires it
-        KeyValueStore<String, Long> store = driver.getKeyValueStore(TriggerTopology.DEDUPE_STORE);
+        KeyValueStore<String, Long> store = driver.getKeyValueStore(TriggerTopology.TRIGGER_DEDUPE_STORE);
         assertThat(store.get("order-sync@0#ord-7")).isNull();
 
         publish("k", trigger, T0.toEpochMilli());
@@ -217,7 +235,7 @@ class TriggerTopologyTest {
         publish("k", "{\"workflow\":\"order-sync\",\"id\":\"young\"}", T0.toEpochMilli());
         driver.advanceWallClockTime(Duration.ofMinutes(5)); // old: 11 min, young: 5 min
 
-        KeyValueStore<String, Long> store = driver.getKeyValueStore(TriggerTopology.DEDUPE_STORE);
+        KeyValueStore<String, Long> store = driver.getKeyValueStore(TriggerTopology.TRIGGER_DEDUPE_STORE);
         assertThat(store.get("order-sync@0#old")).isNull();
         assertThat(store.get("order-sync@0#young")).isNotNull();
     }
