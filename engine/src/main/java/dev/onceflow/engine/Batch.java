@@ -52,6 +52,8 @@ final class Batch {
         private Map<List<String>, Long> finishedBy = new HashMap<>();
         private Map<List<String>, Long> outcomesBy = new HashMap<>();
         private Map<String, Long> deadLetteredBy = new HashMap<>();
+        /** Operator commands by kind and result ({@link MeterNames#OPERATOR_COMMANDS}). */
+        private Map<List<String>, Long> commandsBy = new HashMap<>();
         private List<NodeTime> nodeTimes = new ArrayList<>();
         private List<Long> executionMillis = new ArrayList<>();
         /** What the spans of this batch describe (ADR 0019); null when traces are off: nothing collected. */
@@ -136,6 +138,16 @@ final class Batch {
             lastRanNanos = nanos;
         }
 
+        /** An operator command was applied with {@code result} ({@link MeterNames#COMMAND_APPLIED} ...). */
+        void command(String kind, String result) {
+            commandsBy.merge(List.of(kind, result), 1L, Long::sum);
+        }
+
+        /** Operator commands counted so far, as {@code [kind, result]} → n. */
+        Map<List<String>, Long> commands() {
+            return Map.copyOf(commandsBy);
+        }
+
         void deadLettered(String reason) {
             deadLettered++;
             deadLetteredBy.merge(reason, 1L, Long::sum);
@@ -163,6 +175,7 @@ final class Batch {
             finishedBy = new HashMap<>(c.finishedBy);
             outcomesBy = new HashMap<>(c.outcomesBy);
             deadLetteredBy = new HashMap<>(c.deadLetteredBy);
+            commandsBy = new HashMap<>(c.commandsBy);
             nodeTimes = new ArrayList<>(c.nodeTimes);
             executionMillis = new ArrayList<>(c.executionMillis);
             traced = c.traced == null ? null : new ArrayList<>(c.traced);
@@ -179,6 +192,7 @@ final class Batch {
             finishedBy.forEach((k, n) -> m.finished(k.get(0), k.get(1), n));
             outcomesBy.forEach((k, n) -> m.nodeRuns(k.get(0), k.get(1), n));
             deadLetteredBy.forEach((reason, n) -> m.deadLettered(reason, n));
+            commandsBy.forEach((k, n) -> m.operatorCommands(k.get(0), k.get(1), n));
             m.duplicates(MeterNames.LAYER_EXECUTION_KEY, duplicateEvents);
             m.duplicates(MeterNames.LAYER_PROCESSED_KEY, duplicateNodeRuns);
             nodeTimes.forEach(t -> m.nodeDuration(t.type(), t.nanos()));

@@ -52,6 +52,11 @@ final class EngineMeters {
         for (dev.onceflow.common.InvalidInputException.Reason reason : DLQ_REASONS) {
             deadLettered(reason.name(), 0);
         }
+        for (String kind : List.of(dev.onceflow.common.OperatorCommand.CANCEL, dev.onceflow.common.OperatorCommand.RETRY)) {
+            for (String result : List.of(MeterNames.COMMAND_APPLIED, MeterNames.COMMAND_ABSORBED, MeterNames.COMMAND_IGNORED)) {
+                operatorCommands(kind, result, 0);
+            }
+        }
         httpCalls(0);
         longStatements(0);
         timersFired(0);
@@ -90,6 +95,11 @@ final class EngineMeters {
     void deadLettered(String reason, long n) {
         count(MeterNames.DEAD_LETTERED, "Records sent to onceflow.dlq, by role and reason", n,
                 MeterNames.ROLE, MeterNames.ROLE_ENGINE, MeterNames.REASON, reason);
+    }
+
+    void operatorCommands(String kind, String result, long n) {
+        count(MeterNames.OPERATOR_COMMANDS, "Operator commands (cancel, retry) the engine applied, by kind and result (ADR 0025)", n,
+                MeterNames.KIND, kind, MeterNames.RESULT, result);
     }
 
     void httpCalls(long n) {

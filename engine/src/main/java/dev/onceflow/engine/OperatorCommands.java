@@ -9,6 +9,7 @@ import dev.onceflow.common.OperatorCommand;
 import dev.onceflow.common.TaskEnvelope;
 import dev.onceflow.common.executions.ExecutionRecords;
 import dev.onceflow.common.executions.ExecutionStatus;
+import dev.onceflow.common.metrics.MeterNames;
 import dev.onceflow.common.workflow.Node;
 import dev.onceflow.common.workflow.Workflow;
 import java.io.IOException;
@@ -61,6 +62,7 @@ final class OperatorCommands {
             // Retention removed it since the API validated, or a hand-made record: nothing to act on.
             LOG.warn("Operator command {} ({}) names execution {}, which does not exist (any more); nothing to do",
                     command.id(), command.kind(), command.eventKey());
+            batch.counts.command(command.kind(), MeterNames.COMMAND_IGNORED);
             return List.of();
         }
         ExecutionStore.Execution execution = found.get();
@@ -82,6 +84,7 @@ final class OperatorCommands {
             }
             LOG.info("Cancelling execution {} ({}) by operator command {}", command.eventKey(), status.db(), command.id());
             apply.finish(step, ExecutionStatus.CANCELLED, command.cancelError(), batch);
+            batch.counts.command(command.kind(), MeterNames.COMMAND_APPLIED);
             // Sent now, not with the batch's other finishes: events later in this batch then count
             // its lane freed. Whom the release admits goes out with the batch (BatchPipeline.admitted).
             store.flushFinishes();
@@ -89,9 +92,11 @@ final class OperatorCommands {
                 && command.cancelError().equals(execution.error())) {
             // This command cancelled it and its Kafka transaction aborted: the outcome again, same content.
             batch.outcome(command.eventKey(), execution);
+            batch.counts.command(command.kind(), MeterNames.COMMAND_APPLIED); // its first count was aborted with it
         } else {
             LOG.info("Operator command {} (cancel) absorbed: execution {} is already {}", command.id(), command.eventKey(),
                     status.db());
+            batch.counts.command(command.kind(), MeterNames.COMMAND_ABSORBED);
         }
         return List.of();
     }
@@ -106,12 +111,14 @@ final class OperatorCommands {
             LOG.warn("Operator command {} (retry) of {} ignored: {}", command.id(), command.eventKey(),
                     wf.isEmpty() ? "version " + execution.version() + " of workflow '" + execution.workflow() + "' is not stored"
                             : "no node of it failed");
+            batch.counts.command(command.kind(), MeterNames.COMMAND_IGNORED);
             return List.of();
         }
         TaskEnvelope task = retryTask(execution, command, failed.get(), wf.get());
         if (store.storedRun(key).isPresent()) {
             // Applied before (the retried node ran, whatever it came to), and its Kafka transaction
             // aborted: the step again replays what it produced, an outcome of a new failure included.
+            batch.counts.command(command.kind(), MeterNames.COMMAND_APPLIED); // its first count was aborted with it
             return List.of(new Step(task, record, record.partition()));
         }
         if (status == ExecutionStatus.FAILED && !batch.finishedHere(execution.id())) {
@@ -120,6 +127,7 @@ final class OperatorCommands {
                 LOG.warn("Operator command {} (retry of node '{}', attempt {}) of {} is stale: it failed since at node '{}' "
                         + "attempt {}; nothing to do", command.id(), command.node(), command.attempt(), command.eventKey(),
                         f.nodeId(), f.attempt());
+                batch.counts.command(command.kind(), MeterNames.COMMAND_IGNORED);
                 return List.of();
             }
             if (!store.restart(execution.id())) {
@@ -128,9 +136,11 @@ final class OperatorCommands {
             batch.states(Map.of(execution.id(), ExecutionStatus.RUNNING));
             LOG.info("Retrying execution {} from node '{}' (attempt {}) by operator command {}", command.eventKey(),
                     command.node(), command.attempt(), command.id());
+            batch.counts.command(command.kind(), MeterNames.COMMAND_APPLIED);
             return List.of(new Step(task, record, record.partition()));
         }
         LOG.info("Operator command {} (retry) absorbed: execution {} is {}", command.id(), command.eventKey(), status.db());
+        batch.counts.command(command.kind(), MeterNames.COMMAND_ABSORBED);
         return List.of();
     }
 

@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -117,9 +118,18 @@ class OperatorCommandsTest {
         return records;
     }
 
+    /** What the last {@link #apply} counted. */
+    Batch.Counts counts;
+
+    /** The operator commands the last {@link #apply} counted, as kind → result → n. */
+    Map<List<String>, Long> commands() {
+        return counts.commands();
+    }
+
     /** One batch, its PostgreSQL commit, and what follows its Kafka commit (start timers marked fired). */
     List<ProducerRecord<byte[], byte[]>> apply(List<ConsumerRecord<byte[], byte[]>> records) throws Exception {
-        List<ProducerRecord<byte[], byte[]>> out = pipeline.apply(records, false, new Batch.Counts());
+        counts = new Batch.Counts();
+        List<ProducerRecord<byte[], byte[]>> out = pipeline.apply(records, false, counts);
         store.commit();
         List<String> starts = pipeline.takeStartTimers();
         if (!starts.isEmpty()) {
@@ -211,6 +221,8 @@ class OperatorCommandsTest {
                 .extracting(TaskEnvelope::eventKey, TaskEnvelope::node, TaskEnvelope::orderKey)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(p + "2", "wait", lane));
         Outcome first = outcomes(out).get(0);
+        assertThat(commands()).as("counted for onceflow_engine_operator_commands_total")
+                .isEqualTo(Map.of(List.of("cancel", "applied"), 1L));
 
         // The same command again: its Kafka transaction aborted (a crash between the commits), so its outcome was never seen.
         List<ProducerRecord<byte[], byte[]>> again = apply(List.of(delivered(cancel, lane)));
@@ -222,6 +234,7 @@ class OperatorCommandsTest {
         // Another operator's cancel of the same execution, validated before the first was applied.
         OperatorCommand second = OperatorCommand.cancel(p + "1", id(p + "1"), null, System.currentTimeMillis());
         assertThat(apply(List.of(delivered(second, lane)))).as("a second command finds it cancelled: nothing at all").isEmpty();
+        assertThat(commands()).isEqualTo(Map.of(List.of("cancel", "absorbed"), 1L));
 
         // The cancelled execution's delay comes due: its timer delivers the follow-up, which runs nothing.
         List<ProducerRecord<byte[], byte[]>> fired = fire(p + "1/wait");
@@ -281,6 +294,7 @@ class OperatorCommandsTest {
         assertThat(count("SELECT count(*) FROM command_effects WHERE event_key = '" + key + "' AND node = 'before'"))
                 .as("the node before the failure did not run again").isEqualTo(1);
         assertThat(count("SELECT count(*) FROM processed_keys WHERE key = '" + key + "/write#2' AND status = 'succeeded'")).isEqualTo(1);
+        assertThat(commands()).isEqualTo(Map.of(List.of("retry", "applied"), 1L));
         Outcome first = outcomes(out).get(0);
 
         // Redelivered (its Kafka transaction aborted): the step replays from its processed key.
@@ -292,6 +306,7 @@ class OperatorCommandsTest {
         // A stale command (validated against the failure of attempt 1, applied after the retry succeeded): nothing.
         OperatorCommand stale = OperatorCommand.retry(key, id(key), "write", 3, System.currentTimeMillis());
         assertThat(apply(List.of(delivered(stale, key)))).isEmpty();
+        assertThat(commands()).as("it succeeded since: absorbed").isEqualTo(Map.of(List.of("retry", "absorbed"), 1L));
     }
 
     @Test

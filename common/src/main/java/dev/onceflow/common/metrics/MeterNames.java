@@ -47,6 +47,14 @@ public final class MeterNames {
     public static final String LANE_QUEUED_MAX = "onceflow.engine.lane.queued.max";
     /** {@code onceflow_engine_throttled_total{workflow}}: executions a rate limit made wait for their turn to start (ADR 0022). */
     public static final String THROTTLED = "onceflow.engine.throttled";
+    /**
+     * {@code onceflow_engine_operator_commands_total{kind,result}}: operator commands (ADR 0025) the engine applied, by kind
+     * ({@code cancel}, {@code retry}) and result: {@value #COMMAND_APPLIED} (it changed the execution, or produced that change's
+     * records again after its Kafka transaction aborted), {@value #COMMAND_ABSORBED} (the execution already was past what it asks:
+     * finished for a cancel, not failed for a retry), {@value #COMMAND_IGNORED} (nothing to act on: the execution is gone, its
+     * workflow version is not stored, no node of it failed, or it failed since at another node or attempt).
+     */
+    public static final String OPERATOR_COMMANDS = "onceflow.engine.operator.commands";
     /** {@code onceflow_http_calls_total}: calls made by http nodes. */
     public static final String HTTP_CALLS = "onceflow.http.calls";
     /** {@code onceflow_long_statements_total}: sql statements run off the poll thread, in transactions of their own (ADR 0021). */
@@ -67,6 +75,12 @@ public final class MeterNames {
     public static final String TOPIC = "topic";
     public static final String PARTITION = "partition";
     public static final String SLOT = "slot";
+    public static final String KIND = "kind";
+    public static final String RESULT = "result";
+
+    public static final String COMMAND_APPLIED = "applied";
+    public static final String COMMAND_ABSORBED = "absorbed";
+    public static final String COMMAND_IGNORED = "ignored";
 
     public static final String SUCCEEDED = "succeeded";
     public static final String FAILED = "failed";
