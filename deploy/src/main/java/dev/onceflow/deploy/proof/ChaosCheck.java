@@ -14,18 +14,22 @@ import javax.sql.DataSource;
 
 /**
  * The invariants of a chaos run, read from PostgreSQL (and Kafka) after the system went quiet. Every
- * invariant counts in one of five totals, and the run passes only when all five are 0:
+ * invariant counts in one of six totals, and the run passes only when all six are 0:
  * <ul>
  *   <li>{@code duplicates}: an effect row written more than once (the side-effect table has no
  *       unique constraint, so a node that ran twice is visible), an extra execution of a tick or
  *       a row (see {@link ChaosTriggerCheck});</li>
  *   <li>{@code lost}: an accepted event key without an execution, a succeeded execution missing
  *       an effect, a failed execution (the chaos workflows cannot fail), a tick or committed row
- *       that never ran, an acknowledged row that is not in the table;</li>
+ *       or committed row change that never ran, an acknowledged insert or update that is not in
+ *       the table;</li>
  *   <li>{@code unexpected}: what should not exist at all — a succeeded execution whose processed
  *       keys are not exactly its nodes' (the proof of a node run missing, or a node run that
  *       the graph does not reach), an execution of a trigger record nobody published (neither
  *       acknowledged nor in doubt), a table row the writer saw fail before its COMMIT;</li>
+ *   <li>{@code reordered}: a change of a table row whose first execution ran after that of a
+ *       later change of the same row (the table workflow orders by key: a row's changes must run
+ *       in commit order);</li>
  *   <li>{@code stuck}: an execution still not terminal;</li>
  *   <li>{@code stalled}: a partition that did not drain ({@link ChaosKafka#drain}): records the
  *       group never committed past, or a transaction that stays open.</li>
@@ -37,7 +41,7 @@ import javax.sql.DataSource;
 final class ChaosCheck {
 
     /** The totals of the verdict, in the order the summary prints them. */
-    static final List<String> TOTALS = List.of("duplicates", "lost", "unexpected", "stuck", "stalled");
+    static final List<String> TOTALS = List.of("duplicates", "lost", "unexpected", "reordered", "stuck", "stalled");
 
     /**
      * The trigger-record workflows and what the publisher knows: the keys acknowledged at least
@@ -63,6 +67,7 @@ final class ChaosCheck {
         r.put("duplicates", recs.duplicates() + schedule.duplicates() + table.duplicates());
         r.put("lost", recs.lost() + schedule.lost() + table.lost());
         r.put("unexpected", recs.unexpected() + schedule.unexpected() + table.unexpected());
+        r.put("reordered", recs.reordered() + schedule.reordered() + table.reordered());
         r.put("stuck", stuck);
         r.put("stalled", stalled);
         r.put("executions", recs.detail().get("executions"));
@@ -143,7 +148,7 @@ final class ChaosCheck {
                 (wrongProcessedKeys == null ? 0 : wrongProcessedKeys) + notPublished, d);
     }
 
-    /** Whether the report's five totals are all 0. */
+    /** Whether the report's six totals are all 0. */
     static boolean passed(Map<String, Object> report) {
         return TOTALS.stream().allMatch(t -> ((Number) report.get(t)).longValue() == 0);
     }
@@ -175,9 +180,12 @@ final class ChaosCheck {
         sb.append(String.format("  schedule: %s ticks expected, %s executed once, %s missing, %s missed while no dispatcher ran%n",
                 d.get("schedule_ticks_expected"), d.get("schedule_ticks_executed_once"), d.get("schedule_ticks_missing"),
                 d.get("schedule_ticks_missed_while_no_dispatcher_ran")));
-        sb.append(String.format("  table: %s rows committed (%s acknowledged, %s in doubt), %s executed once, %s without execution%n",
+        sb.append(String.format("  table: %s rows inserted (%s acknowledged, %s in doubt) and %s updates committed (%s acknowledged, %s in doubt); "
+                        + "%s of %s changes executed once, %s without execution, %s out of order (in %s rows); order %s%n",
                 d.get("table_rows_inserted"), d.get("table_rows_acknowledged"), d.get("table_rows_in_doubt"),
-                d.get("table_rows_executed_once"), d.get("table_rows_without_execution")));
+                d.get("table_updates_committed"), d.get("table_updates_acknowledged"), d.get("table_updates_in_doubt"),
+                d.get("table_changes_executed_once"), d.get("table_changes_committed"), d.get("table_changes_without_execution"),
+                d.get("table_changes_out_of_order"), d.get("table_rows_out_of_order"), r.get("order")));
         if (r.get("batch") instanceof Map<?, ?> b) {
             sb.append(String.format("  seed-shaped job (schedule → query → loop → http → condition → write, delay, join): %s executions, "
                     + "%s succeeded, %s failed as outcome unknown, %s failed on a call's timeout or connection, %s failed otherwise %s, %s running; "
@@ -224,8 +232,8 @@ final class ChaosCheck {
         }
         sb.append("  ").append(totals).append('\n');
         sb.append("  detail ").append(r.get("detail")).append('\n');
-        sb.append(passed(r) ? "  verdict OK: every accepted event, tick and committed row ran once, every effect once, nothing unexpected, "
-                + "nothing stuck, every partition drained\n" : "  verdict FAILED\n");
+        sb.append(passed(r) ? "  verdict OK: every accepted event, tick and committed row change ran once, every effect once, "
+                + "each row's changes in commit order, nothing unexpected, nothing stuck, every partition drained\n" : "  verdict FAILED\n");
         return sb.toString();
     }
 

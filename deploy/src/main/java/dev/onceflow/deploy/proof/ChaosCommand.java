@@ -27,10 +27,11 @@ import javax.sql.DataSource;
  * {@code onceflow engine}) — under duplicated traffic, while a seeded schedule kills and restarts
  * them. The workload has every kind of trigger that can be duplicated: trigger records published
  * 1–3 times, a schedule that every dispatcher replica fires every second, and a table trigger on
- * rows a writer inserts meanwhile (captured by whichever dispatcher holds the capture lock, which
- * the faults kill too). Then it waits for quiet and checks the invariants in PostgreSQL.
+ * rows a writer inserts and updates meanwhile (captured by whichever dispatcher holds the capture
+ * lock, which the faults kill too). Then it waits for quiet and checks the invariants in PostgreSQL.
  * {@code --unsafe} runs the engines without the processed-key check: the negative control, which
- * must report duplicates.
+ * must report duplicates; {@code --order none} deploys the table workflow unordered: the order
+ * invariant's negative control, which must report reorders.
  *
  * <p>This class parses the arguments, runs the steps in order and writes the summary; the
  * processes are {@link ChaosFleet}'s, the faults {@link ChaosFaults}', the trigger records
@@ -54,6 +55,8 @@ public final class ChaosCommand {
     private final int bigRows;
     private final int rowRate;
     private final boolean unsafe;
+    /** {@code --order}: the table workflow's order, {@code key} (its default) or {@code none} (the order invariant's negative control). */
+    private final String order;
     /** {@code --faults}: an explicit fault schedule; null for the seeded one. */
     private final List<ChaosSchedule.Planned> plan;
     private final PrintStream out;
@@ -69,8 +72,9 @@ public final class ChaosCommand {
     private ChaosBatchCheck batch;
 
     private ChaosCommand(Path dir, long seed, int durationS, int rate, int engines, int dispatchers, int brokers, int bigRows,
-                         int rowRate, boolean unsafe, PrintStream out, List<ChaosSchedule.Planned> plan) throws IOException {
+                         int rowRate, boolean unsafe, String order, PrintStream out, List<ChaosSchedule.Planned> plan) throws IOException {
         this.plan = plan;
+        this.order = order;
         this.logs = Files.createDirectories(dir.resolve("logs"));
         this.seed = seed;
         this.durationS = durationS;
@@ -86,9 +90,10 @@ public final class ChaosCommand {
     }
 
     public static final Args.Spec SPEC = new Args.Spec("chaos",
-            "Prove the guarantee under kill -9 and restart faults (exit 0: no duplicate, lost or stuck).\n"
+            "Prove the guarantee under kill -9 and restart faults (exit 0: nothing duplicated, lost, reordered or stuck).\n"
                     + "Broker, PostgreSQL, dispatchers and engines as separate processes under kill -9 and restart faults, with\n"
-                    + "trigger-record, schedule and table workflows; checks duplicates, lost and stuck (exit 0 when all are 0).", List.of(
+                    + "trigger-record, schedule and table workflows; checks duplicates, lost, unexpected, reordered, stuck and stalled\n"
+                    + "(exit 0 when all are 0).", List.of(
             Args.Opt.value("duration", "S", "Seconds of faults (default 120, at least 20)."),
             Args.Opt.value("seed", "N", "Seed of the fault schedule (default 42)."),
             Args.Opt.value("rate", "N", "Events published per second (default 100)."),
@@ -98,6 +103,8 @@ public final class ChaosCommand {
             Args.Opt.value("big-rows", "N", "Rows of the generated table the heavy-SQL workflow scans (default 1000000)."),
             Args.Opt.value("row-rate", "N", "Row changes per second for the table workflow (default 20)."),
             Args.Opt.value("faults", "KIND@S,...", "A fixed fault schedule instead of the seeded one."),
+            Args.Opt.value("order", "key|none", "The table workflow's order (default key: each row's changes in commit order; "
+                    + "none, the order invariant's negative control, must show reorders)."),
             Args.Opt.value("dir", "DIR", "Data and log directory (default: a new temporary directory)."),
             Args.Opt.value("json", "FILE", "Write the summary as JSON to FILE."),
             Args.Opt.flag("unsafe", "The negative control: engines without the processed-key check, so duplicates must show.")));
@@ -115,7 +122,7 @@ public final class ChaosCommand {
                 brokers(args.intValue("brokers", 1, 1, 3)),
                 args.intValue("big-rows", 1_000_000, 1000, 1_000_000_000),
                 args.intValue("row-rate", 20, 1, 10_000),
-                args.flag("unsafe"), out,
+                args.flag("unsafe"), order(args.get("order", "key")), out,
                 args.get("faults", null) == null ? null : ChaosSchedule.parse(args.get("faults", null)));
         Map<String, Object> report = chaos.execute();
         String json = args.get("json", null);
@@ -124,6 +131,13 @@ public final class ChaosCommand {
             out.println("Summary written to " + json);
         }
         return ChaosCheck.passed(report) ? 0 : 1;
+    }
+
+    private static String order(String order) {
+        if (!order.equals("key") && !order.equals("none")) {
+            throw new IllegalArgumentException("--order must be key or none, not " + order);
+        }
+        return order;
     }
 
     /** 1 (replication factor 1) or 3 (replication factor 3, min.insync.replicas 2): nothing in between. */
@@ -154,13 +168,24 @@ public final class ChaosCommand {
 
     // ---- set-up ------------------------------------------------------------------------------
 
+    /**
+     * The effect table every chaos workflow writes: no unique constraint, so a node that ran twice
+     * shows as two rows; {@code id} is the order the rows were written in (the table workflow's
+     * order check reads it), {@code row_id} and {@code version} name the table change.
+     */
+    static String createEffectsTable() {
+        return """
+                CREATE TABLE IF NOT EXISTS chaos_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
+                    row_id bigint, version integer, created_at timestamptz NOT NULL DEFAULT now());
+                CREATE INDEX IF NOT EXISTS chaos_effects_key ON chaos_effects (event_key, node);
+                """;
+    }
+
     private void setUp() throws Exception {
         out.println("Starting PostgreSQL (durable) and generating " + bigRows + " rows ...");
         ds = fleet.startPostgres();
+        Scripts.run(ds, createEffectsTable());
         Scripts.run(ds, """
-                CREATE TABLE IF NOT EXISTS chaos_effects (id bigserial PRIMARY KEY, event_key text NOT NULL, node text NOT NULL,
-                    row_id bigint, created_at timestamptz NOT NULL DEFAULT now());
-                CREATE INDEX IF NOT EXISTS chaos_effects_key ON chaos_effects (event_key, node);
                 CREATE TABLE IF NOT EXISTS chaos_big (id bigint PRIMARY KEY, v integer NOT NULL, pad text);
                 """);
         Scripts.run(ds, ChaosRowWriter.createTable());
@@ -176,8 +201,11 @@ public final class ChaosCommand {
         // The table workflow goes in before the dispatchers start, so the capture (and its slot) is
         // set up while they boot; the schedule is deployed when the run starts (deploySchedule).
         for (String name : List.of(ORDERS, HEAVY, ROWS)) {
-            Workflow wf = Workflows.parse(name, Scripts.bundled("chaos/" + name + ".json").getBytes(StandardCharsets.UTF_8));
-            store.deploy(wf);
+            ObjectNode def = (ObjectNode) Json.MAPPER.readTree(Scripts.bundled("chaos/" + name + ".json"));
+            if (name.equals(ROWS)) {
+                def.put("order", order);
+            }
+            store.deploy(Workflows.parse(name, Json.MAPPER.writeValueAsBytes(def)));
         }
         batch = new ChaosBatchCheck();
         fleet.startRoles(dispatchers, engines);
@@ -209,7 +237,8 @@ public final class ChaosCommand {
     private void runUnderFaults() throws Exception {
         startedAt = System.currentTimeMillis();
         out.printf("Chaos run: %d s, seed %d, %d engines, %d dispatchers, %d broker%s, %,d big rows, %d table rows/s%s; logs in %s%n",
-                durationS, seed, engines, dispatchers, brokers, brokers == 1 ? "" : "s", bigRows, rowRate, unsafe ? ", UNSAFE engines (negative control)" : "", logs);
+                durationS, seed, engines, dispatchers, brokers, brokers == 1 ? "" : "s", bigRows, rowRate,
+                (unsafe ? ", UNSAFE engines (negative control)" : "") + (order.equals("none") ? ", table workflow unordered (negative control)" : ""), logs);
         deploySchedule();
         rowWriter = new ChaosRowWriter(ds, fleet.config().get(OnceflowConfig.TABLE_SLOT), rowRate, seed * 17 + 3);
         rowWriter.start();
@@ -221,8 +250,10 @@ public final class ChaosCommand {
         publisher.stop();
         rowWriter.close();
         publisherThread.join();
-        out.printf("Table writer: %,d rows acknowledged in %,d transactions, %,d in doubt, %,d failed before commit; capture ready at %s%s%n",
+        out.printf("Table writer: %,d rows acknowledged in %,d transactions, %,d in doubt, %,d failed before commit; "
+                        + "%,d updates acknowledged, %,d in doubt, %,d failed before commit; capture ready at %s%s%n",
                 rowWriter.acknowledged().size(), rowWriter.transactions(), rowWriter.inDoubt().size(), rowWriter.failedRows(),
+                rowWriter.updatesAcknowledged().size(), rowWriter.updatesInDoubt(), rowWriter.updatesFailed(),
                 rowWriter.captureReadyAt() < 0 ? "never" : String.format("%.1f s", (rowWriter.captureReadyAt() - startedAt) / 1000.0),
                 rowWriter.lastError() == null ? "" : "; last error: " + rowWriter.lastError());
     }
@@ -288,13 +319,15 @@ public final class ChaosCommand {
     private long backlog() throws java.sql.SQLException {
         long records = publisher.accepted().size() - ChaosCheck.count(ds, "SELECT count(*) FROM executions WHERE finished_at IS NOT NULL "
                 + "AND workflow_id IN ('" + ORDERS + "', '" + HEAVY + "')");
-        long rows = ChaosCheck.count(ds, "SELECT count(*) FROM chaos_rows r WHERE NOT EXISTS (SELECT 1 FROM executions e "
-                + "WHERE e.workflow_id = '" + ROWS + "' AND e.finished_at IS NOT NULL AND (e.trigger->'row'->>'id')::bigint = r.id)");
+        // A row's changes: its insert and one update per version.
+        long rows = ChaosCheck.count(ds, "SELECT coalesce(sum(r.version + 1), 0) - (SELECT count(DISTINCT (e.trigger->'row'->>'id', "
+                + "e.trigger->'row'->>'version')) FROM executions e WHERE e.workflow_id = '" + ROWS + "' AND e.finished_at IS NOT NULL) "
+                + "FROM chaos_rows r");
         long lastTick = (ticksEnd - 1) / 1000 * 1000;
         long ticks = ChaosCheck.count(ds, "SELECT coalesce((" + lastTick + " - min(t)) / 1000 + 1 - count(*), 0) FROM (SELECT "
                 + "substring(event_key from '@([0-9]+)$')::bigint AS t FROM executions WHERE workflow_id = '" + TICKS
                 + "' AND finished_at IS NOT NULL) x WHERE t >= " + ticksStart + " AND t <= " + lastTick);
-        return Math.max(0, records) + rows + Math.max(0, ticks);
+        return Math.max(0, records) + Math.max(0, rows) + Math.max(0, ticks);
     }
     // ---- summary -----------------------------------------------------------------------------
 
@@ -313,7 +346,7 @@ public final class ChaosCommand {
                         publisher.inDoubt(), !unsafe),
                 new ChaosTriggerCheck.Ticks(TICKS, ticksStart, ticksEnd, faults.outages()),
                 new ChaosTriggerCheck.Rows(ROWS, Set.copyOf(rowWriter.acknowledged()), Set.copyOf(rowWriter.inDoubt()),
-                        rowWriter.failedRows()), drain, drainError);
+                        rowWriter.failedRows(), Set.copyOf(rowWriter.updatesAcknowledged()), rowWriter.updatesInDoubt()), drain, drainError);
         Map<String, Object> batchReport = batch.check(ds);
         for (String total : List.of("duplicates", "unexpected", "stuck")) {
             report.put(total, ((Number) report.get(total)).longValue() + ((Number) batchReport.get(total)).longValue());
@@ -327,6 +360,7 @@ public final class ChaosCommand {
         full.put("seed", seed);
         full.put("duration_s", durationS);
         full.put("unsafe", unsafe);
+        full.put("order", order);
         full.put("brokers", brokers);
         full.put("events_published", publisher.published());
         full.put("schedule_window", Map.of("start", Instant.ofEpochMilli(ticksStart).toString(),
@@ -343,6 +377,9 @@ public final class ChaosCommand {
     private Map<String, Object> rowWriterSummary() {
         Map<String, Object> writer = new LinkedHashMap<>();
         writer.put("transactions", rowWriter.transactions());
+        writer.put("updates_acknowledged", (long) rowWriter.updatesAcknowledged().size());
+        writer.put("updates_in_doubt", rowWriter.updatesInDoubt());
+        writer.put("updates_failed_before_commit", rowWriter.updatesFailed());
         writer.put("capture_ready_s", rowWriter.captureReadyAt() < 0 ? null : (rowWriter.captureReadyAt() - startedAt) / 1000.0);
         writer.put("died", rowWriter.died());
         writer.put("last_error", rowWriter.lastError());

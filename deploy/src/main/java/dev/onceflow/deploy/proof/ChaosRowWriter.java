@@ -14,7 +14,14 @@ import javax.sql.DataSource;
 /**
  * The chaos run's row writer: inserts into {@code chaos_rows}, the table that the {@code table}
  * workflow watches, at a steady rate — a transaction every {@value #PERIOD_MS} ms with a varying
- * number of rows, payloads from a few bytes to several kilobytes (large ones are TOASTed).
+ * number of rows, payloads from a few bytes to several kilobytes (large ones are TOASTed) — and
+ * after each insert {@value #UPDATES_PER_BURST} updates back to back, each its own transaction,
+ * that raise one row's {@code version} by 1 (half the time a row of that insert, so one row often
+ * changes several times within milliseconds: the changes whose order the table workflow must keep).
+ *
+ * <p>A row's {@code version} counts its committed updates, so the table alone says which changes
+ * committed: the insert (version 0) and versions 1 to its final version. The writer records the
+ * {@code (id, version)} of every update whose COMMIT returned ({@link #updatesAcknowledged()}).
  *
  * <p>Ids come from its own counter and are never reused, so every row is accounted for:
  * {@link #acknowledged()} holds the ids of transactions whose COMMIT returned; {@link #inDoubt()}
@@ -32,6 +39,7 @@ import javax.sql.DataSource;
 final class ChaosRowWriter implements AutoCloseable {
 
     static final long PERIOD_MS = 250;
+    static final int UPDATES_PER_BURST = 3;
 
     private final DataSource ds;
     private final String slot;
@@ -40,6 +48,12 @@ final class ChaosRowWriter implements AutoCloseable {
     private final Thread thread;
     private final Set<Long> acknowledged = ConcurrentHashMap.newKeySet();
     private final Set<Long> inDoubt = ConcurrentHashMap.newKeySet();
+    /** Committed updates as {@code id:version}. */
+    private final Set<String> updatesAcknowledged = ConcurrentHashMap.newKeySet();
+    /** Ids known committed, to pick rows to update from (written by the writer thread only). */
+    private final List<Long> updatable = new ArrayList<>();
+    private volatile long updatesInDoubt;
+    private volatile long updatesFailed;
     private volatile long failedRows;
     private volatile long transactions;
     private volatile long captureReadyAt = -1;
@@ -58,7 +72,7 @@ final class ChaosRowWriter implements AutoCloseable {
 
     static String createTable() {
         return "CREATE TABLE IF NOT EXISTS chaos_rows (id bigint PRIMARY KEY, tx bigint NOT NULL, payload text NOT NULL, "
-                + "created_at timestamptz NOT NULL DEFAULT now())";
+                + "version integer NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now())";
     }
 
     void start() {
@@ -75,6 +89,21 @@ final class ChaosRowWriter implements AutoCloseable {
 
     long failedRows() {
         return failedRows;
+    }
+
+    /** {@code id:version} of each update whose COMMIT returned. */
+    Set<String> updatesAcknowledged() {
+        return updatesAcknowledged;
+    }
+
+    /** Updates whose COMMIT failed: they may or may not have happened (the row's version says). */
+    long updatesInDoubt() {
+        return updatesInDoubt;
+    }
+
+    /** Updates that failed before their COMMIT (or could not connect): they never happened. */
+    long updatesFailed() {
+        return updatesFailed;
     }
 
     long transactions() {
@@ -125,6 +154,12 @@ final class ChaosRowWriter implements AutoCloseable {
                 ids.add(nextId++);
             }
             c = writeOnce(c, ids);
+            for (int u = 0; u < UPDATES_PER_BURST && !updatable.isEmpty(); u++) {
+                // Half the time a row of this insert (if it committed), else any committed row.
+                long id = acknowledged.contains(ids.get(0)) && random.nextBoolean()
+                        ? ids.get(random.nextInt(ids.size())) : updatable.get(random.nextInt(updatable.size()));
+                c = updateOnce(c, id);
+            }
             next += PERIOD_MS;
             Thread.sleep(Math.max(0, next - System.currentTimeMillis()));
         }
@@ -157,6 +192,7 @@ final class ChaosRowWriter implements AutoCloseable {
             committing = true;
             c.commit();
             acknowledged.addAll(ids);
+            updatable.addAll(ids);
             transactions = tx;
             return c;
         } catch (SQLException | RuntimeException e) {
@@ -167,6 +203,42 @@ final class ChaosRowWriter implements AutoCloseable {
             }
             lastError = e.toString();
             closeQuietly(c); // an open transaction is rolled back with its session
+            return null;
+        }
+    }
+
+    /** One update of row {@code id} in its own transaction; returns the connection to use next (null after a failure). */
+    private Connection updateOnce(Connection c, long id) {
+        boolean committing = false;
+        try {
+            if (c == null) {
+                c = ds.getConnection();
+                c.setAutoCommit(false);
+            }
+            int version;
+            try (PreparedStatement ps = c.prepareStatement("UPDATE chaos_rows SET version = version + 1 WHERE id = ? RETURNING version")) {
+                ps.setLong(1, id);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (!rs.next()) {
+                        c.rollback(); // not expected: the row committed and nothing deletes rows
+                        lastError = "row " + id + " was not found to update";
+                        return c;
+                    }
+                    version = rs.getInt(1);
+                }
+            }
+            committing = true;
+            c.commit();
+            updatesAcknowledged.add(id + ":" + version);
+            return c;
+        } catch (SQLException | RuntimeException e) {
+            if (committing) {
+                updatesInDoubt++;
+            } else {
+                updatesFailed++;
+            }
+            lastError = e.toString();
+            closeQuietly(c);
             return null;
         }
     }

@@ -24,11 +24,13 @@ import javax.sql.DataSource;
  *       was running at all is excused (the fire-once misfire policy fires only the latest missed
  *       tick on restart), and reported as such; with two or more dispatchers the chaos faults
  *       never stop them all, so none is.</li>
- *   <li><b>table</b>: every row that committed in {@code chaos_rows} (the table is the truth: a
- *       COMMIT cut by the PostgreSQL restart may or may not have happened) has exactly one
- *       execution and one effect row, matched by the row's id ({@code trigger.row.id}), not by
- *       event key, so a change that started two executions under two keys is visible; and every
- *       insert whose COMMIT the writer saw acknowledged is in the table.</li>
+ *   <li><b>table</b>: every change that committed in {@code chaos_rows} — the insert of a row
+ *       and each update, which raises the row's {@code version} by one, so the table is the truth
+ *       (a COMMIT cut by the PostgreSQL restart may or may not have happened) — has exactly one
+ *       execution and one effect row, matched by the row's id and version, not by event key, so
+ *       a change that started two executions under two keys is visible; every insert and update
+ *       whose COMMIT the writer saw acknowledged is in the table; and the changes of each row ran
+ *       in commit order (version order), else they count as {@code reordered}.</li>
  * </ul>
  * Stateless; one call per run.
  */
@@ -43,15 +45,24 @@ final class ChaosTriggerCheck {
     }
 
     /** The table workflow and what the row writer knows about its commits. */
-    record Rows(String workflow, Set<Long> acknowledged, Set<Long> inDoubt, long failedRows) {
+    record Rows(String workflow, Set<Long> acknowledged, Set<Long> inDoubt, long failedRows, Set<String> updatesAcknowledged,
+                long updatesInDoubt) {
+        /** Inserts only: no update was written. */
+        Rows(String workflow, Set<Long> acknowledged, Set<Long> inDoubt, long failedRows) {
+            this(workflow, acknowledged, inDoubt, failedRows, Set.of(), 0);
+        }
     }
 
     /**
      * One workflow's share of the totals, and its counts. {@code unexpected} counts what should not
      * exist at all and is neither a duplicate nor a loss (a row nobody wrote, an execution of an
-     * event nobody published, a node run without its processed key).
+     * event nobody published, a node run without its processed key); {@code reordered} the
+     * executions that ran after a later event of their ordering key.
      */
-    record Verdict(long duplicates, long lost, long unexpected, Map<String, Object> detail) {
+    record Verdict(long duplicates, long lost, long unexpected, long reordered, Map<String, Object> detail) {
+        Verdict(long duplicates, long lost, long unexpected, Map<String, Object> detail) {
+            this(duplicates, lost, unexpected, 0, detail);
+        }
     }
 
     private static final long SECOND = 1000;
@@ -121,63 +132,102 @@ final class ChaosTriggerCheck {
     }
 
     static Verdict table(DataSource ds, Rows rows) throws SQLException {
-        Set<Long> present = new HashSet<>();
-        try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement("SELECT id FROM chaos_rows");
+        // The table is the truth of what committed: a row's version counts its committed updates,
+        // so its changes are the insert (version 0) and the updates to versions 1 .. version.
+        Map<Long, Integer> present = new HashMap<>();
+        try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement("SELECT id, version FROM chaos_rows");
              ResultSet rs = q.executeQuery()) {
             while (rs.next()) {
-                present.add(rs.getLong(1));
+                present.put(rs.getLong(1), rs.getInt(2));
             }
         }
-        Map<Long, Long> executions = new HashMap<>();
-        Set<Long> succeeded = new HashSet<>();
+        Map<Change, Long> executions = new HashMap<>();
+        Set<Change> succeeded = new HashSet<>();
         long failed = 0;
         try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement(
-                "SELECT (trigger->'row'->>'id')::bigint, status FROM executions WHERE workflow_id = ?")) {
+                "SELECT (trigger->'row'->>'id')::bigint, (trigger->'row'->>'version')::int, status FROM executions WHERE workflow_id = ?")) {
             q.setString(1, rows.workflow());
             try (ResultSet rs = q.executeQuery()) {
                 while (rs.next()) {
-                    long id = rs.getLong(1);
-                    executions.merge(id, 1L, Long::sum);
-                    if ("succeeded".equals(rs.getString(2))) {
-                        succeeded.add(id);
-                    } else if ("failed".equals(rs.getString(2))) {
+                    Change change = new Change(rs.getLong(1), rs.getInt(2));
+                    executions.merge(change, 1L, Long::sum);
+                    if ("succeeded".equals(rs.getString(3))) {
+                        succeeded.add(change);
+                    } else if ("failed".equals(rs.getString(3))) {
                         failed++;
                     }
                 }
             }
         }
-        Map<Long, Long> effects = new HashMap<>();
+        // Effects per change, and the first effect's place in the effect table's sequence: the
+        // order in which the changes of one row ran.
+        Map<Change, Long> effects = new HashMap<>();
+        Map<Long, TreeMap<Long, Integer>> ranInOrder = new HashMap<>();
         try (Connection c = ds.getConnection(); PreparedStatement q = c.prepareStatement(
-                "SELECT row_id, count(*) FROM chaos_effects WHERE node = 'seen' GROUP BY row_id"); ResultSet rs = q.executeQuery()) {
+                "SELECT row_id, version, count(*), min(id) FROM chaos_effects WHERE node = 'seen' GROUP BY row_id, version");
+             ResultSet rs = q.executeQuery()) {
             while (rs.next()) {
-                effects.put(rs.getLong(1), rs.getLong(2));
+                Change change = new Change(rs.getLong(1), rs.getInt(2));
+                effects.put(change, rs.getLong(3));
+                ranInOrder.computeIfAbsent(change.id(), id -> new TreeMap<>()).put(rs.getLong(4), change.version());
             }
         }
+        long committed = 0;
         long withoutExecution = 0;
         long extraExecutions = 0;
         long missingEffect = 0;
         long duplicateEffects = 0;
         long once = 0;
-        for (long id : present) {
-            long n = executions.getOrDefault(id, 0L);
-            long e = effects.getOrDefault(id, 0L);
-            if (n == 0) {
-                withoutExecution++;
+        long rowsOnce = 0;
+        for (Map.Entry<Long, Integer> row : present.entrySet()) {
+            boolean rowOnce = true;
+            for (int v = 0; v <= row.getValue(); v++) {
+                Change change = new Change(row.getKey(), v);
+                committed++;
+                long n = executions.getOrDefault(change, 0L);
+                long e = effects.getOrDefault(change, 0L);
+                if (n == 0) {
+                    withoutExecution++;
+                }
+                extraExecutions += Math.max(0, n - 1);
+                if (succeeded.contains(change) && e == 0) {
+                    missingEffect++;
+                }
+                duplicateEffects += Math.max(0, e - 1);
+                if (n == 1 && e == 1) {
+                    once++;
+                } else {
+                    rowOnce = false;
+                }
             }
-            extraExecutions += Math.max(0, n - 1);
-            if (succeeded.contains(id) && e == 0) {
-                missingEffect++;
-            }
-            duplicateEffects += Math.max(0, e - 1);
-            if (n == 1 && e == 1) {
-                once++;
+            if (rowOnce) {
+                rowsOnce++;
             }
         }
-        // An execution for a row that never committed is an event that did not happen.
-        long unknownRows = executions.entrySet().stream().filter(x -> !present.contains(x.getKey())).mapToLong(Map.Entry::getValue).sum();
-        long acknowledgedAbsent = rows.acknowledged().stream().filter(id -> !present.contains(id)).count();
-        long inDoubtCommitted = rows.inDoubt().stream().filter(present::contains).count();
-        long unexplained = present.stream().filter(id -> !rows.acknowledged().contains(id) && !rows.inDoubt().contains(id)).count();
+        // An execution of a change that never committed is an event that did not happen.
+        long unknownChanges = executions.entrySet().stream().filter(x -> !committed(present, x.getKey()))
+                .mapToLong(Map.Entry::getValue).sum();
+        long acknowledgedAbsent = rows.acknowledged().stream().filter(id -> !present.containsKey(id)).count();
+        long updatesAbsent = rows.updatesAcknowledged().stream().filter(u -> !committed(present, Change.parse(u))).count();
+        long inDoubtCommitted = rows.inDoubt().stream().filter(present::containsKey).count();
+        long unexplained = present.keySet().stream().filter(id -> !rows.acknowledged().contains(id) && !rows.inDoubt().contains(id)).count();
+        // Order: a change that ran after a later change of its row. Only each change's first
+        // effect counts, so a duplicate (counted above) is not also a reorder.
+        long outOfOrder = 0;
+        long rowsOutOfOrder = 0;
+        for (TreeMap<Long, Integer> ran : ranInOrder.values()) {
+            int highest = -1;
+            long before = outOfOrder;
+            for (int version : ran.values()) {
+                if (version < highest) {
+                    outOfOrder++;
+                }
+                highest = Math.max(highest, version);
+            }
+            if (outOfOrder > before) {
+                rowsOutOfOrder++;
+            }
+        }
 
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("table_rows_inserted", (long) present.size());
@@ -187,17 +237,38 @@ final class ChaosTriggerCheck {
         d.put("table_rows_failed_before_commit", rows.failedRows());
         d.put("table_rows_acknowledged_but_absent", acknowledgedAbsent);
         d.put("table_rows_not_written_by_the_writer", unexplained); // unexpected
-        d.put("table_rows_executed_once", once);
-        d.put("table_rows_without_execution", withoutExecution);
+        d.put("table_updates_committed", committed - present.size());
+        d.put("table_updates_acknowledged", (long) rows.updatesAcknowledged().size());
+        d.put("table_updates_in_doubt", rows.updatesInDoubt());
+        d.put("table_updates_acknowledged_but_absent", updatesAbsent);
+        d.put("table_changes_committed", committed);
+        d.put("table_changes_executed_once", once);
+        d.put("table_rows_executed_once", rowsOnce);
+        d.put("table_changes_without_execution", withoutExecution);
         d.put("table_extra_executions", extraExecutions);
-        d.put("table_executions_of_absent_rows", unknownRows);
+        d.put("table_executions_of_absent_changes", unknownChanges);
         d.put("table_duplicate_effects", duplicateEffects);
         d.put("table_succeeded_missing_effect", missingEffect);
         d.put("table_failed_executions", failed);
+        d.put("table_changes_out_of_order", outOfOrder);
+        d.put("table_rows_out_of_order", rowsOutOfOrder);
         // A committed row that the writer neither saw committed nor had in doubt: it saw the
         // transaction fail before its COMMIT, so the row should not be there.
-        return new Verdict(extraExecutions + unknownRows + duplicateEffects,
-                withoutExecution + missingEffect + failed + acknowledgedAbsent, unexplained, d);
+        return new Verdict(extraExecutions + unknownChanges + duplicateEffects,
+                withoutExecution + missingEffect + failed + acknowledgedAbsent + updatesAbsent, unexplained, outOfOrder, d);
+    }
+
+    /** One change of a chaos row: its insert (version 0) or the update that made its version. */
+    record Change(long id, int version) {
+        static Change parse(String idColonVersion) {
+            int colon = idColonVersion.indexOf(':');
+            return new Change(Long.parseLong(idColonVersion.substring(0, colon)), Integer.parseInt(idColonVersion.substring(colon + 1)));
+        }
+    }
+
+    private static boolean committed(Map<Long, Integer> present, Change change) {
+        Integer version = present.get(change.id());
+        return version != null && change.version() >= 0 && change.version() <= version;
     }
 
     /**

@@ -18,12 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The short chaos profile: broker, PostgreSQL, 2 dispatchers and 3 engines as separate processes,
- * trigger records, a schedule firing every second and a table trigger on rows written meanwhile,
+ * trigger records, a schedule firing every second and a table trigger on rows inserted and updated
+ * meanwhile (each row's changes must run in commit order),
  * 14 faults of 10 kinds (engine and dispatcher kill -9, an engine halted between its two commits,
  * a kill -9 of the capture leader, a broker kill -9, a PostgreSQL immediate restart, an engine
  * added and removed, an engine and a dispatcher frozen past their session timeout and thawed: live
  * zombies). Then the negative control: a short run of unsafe engines, with an engine halted
- * between its commits, must report duplicates, so the checker is proven able to fail.
+ * between its commits, and the table workflow unordered, must report duplicates and reorders, so
+ * the checker is proven able to fail on both.
  */
 class ChaosIT {
 
@@ -70,10 +72,17 @@ class ChaosIT {
         assertThat(d.get("schedule_ticks_missing").asLong()).isZero();
         assertThat(d.get("schedule_ticks_missed_while_no_dispatcher_ran").asLong()).as("2 dispatchers: one always ran").isZero();
         assertThat(d.get("schedule_duplicate_effects").asLong()).isZero();
-        // Every committed row was captured and ran once, across the leader kill and the PostgreSQL restart.
+        // Every committed row change was captured and ran once, across the leader kill and the PostgreSQL restart,
+        // and each row's changes ran in commit order.
+        assertThat(r.get("order").asText()).isEqualTo("key");
         assertThat(d.get("table_rows_inserted").asLong()).isGreaterThan(500);
+        assertThat(d.get("table_updates_committed").asLong()).isGreaterThan(300);
+        assertThat(d.get("table_changes_executed_once").asLong()).isEqualTo(d.get("table_changes_committed").asLong());
         assertThat(d.get("table_rows_executed_once").asLong()).isEqualTo(d.get("table_rows_inserted").asLong());
-        assertThat(d.get("table_rows_without_execution").asLong()).isZero();
+        assertThat(d.get("table_changes_without_execution").asLong()).isZero();
+        assertThat(d.get("table_changes_out_of_order").asLong()).isZero();
+        assertThat(r.get("reordered").asLong()).isZero();
+        assertThat(d.get("table_updates_acknowledged_but_absent").asLong()).isZero();
         assertThat(d.get("table_extra_executions").asLong()).isZero();
         assertThat(d.get("table_duplicate_effects").asLong()).isZero();
         assertThat(d.get("table_rows_acknowledged_but_absent").asLong()).isZero();
@@ -82,11 +91,17 @@ class ChaosIT {
 
     @Test
     @Timeout(value = 10, unit = TimeUnit.MINUTES)
-    void negativeControlUnsafeEnginesReportDuplicates(@TempDir Path tmp) throws Exception {
+    void negativeControlUnsafeEnginesReportDuplicatesAndAnUnorderedTableWorkflowReorders(@TempDir Path tmp) throws Exception {
         // The halt between the commits makes the redelivery certain; the other faults are the kinds that move partitions.
-        JsonNode r = chaos(tmp, "--duration", "40", "--seed", "11", "--unsafe",
+        // With "order": "none" a row's changes are partitioned by event key, so the writer's back-to-back updates of one
+        // row run on different workers at once.
+        JsonNode r = chaos(tmp, "--duration", "40", "--seed", "11", "--unsafe", "--order", "none",
                 "--big-rows", "1000", "--faults", "crash-between-commits@12,kill-capture-leader@16,kill-engine@24");
         assertThat(r.get("unsafe").asBoolean()).isTrue();
+        assertThat(r.get("order").asText()).isEqualTo("none");
+        assertThat(r.get("reordered").asLong()).as("the checker must see the unordered workflow's reorders: %s", r.get("detail"))
+                .isPositive();
+        assertThat(r.get("detail").get("table_changes_out_of_order").asLong()).isEqualTo(r.get("reordered").asLong());
         assertThat(fault(r, "crash-between-commits").get("halted_between_commits").asBoolean())
                 .as("the unsafe engine died between its commits: %s", r.get("faults")).isTrue();
         assertThat(r.get("duplicates").asLong()).as("the checker must see the unsafe engines' duplicates").isPositive();

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The chaos checker's schedule and table invariants can fail: executions and effect rows written
- * by hand, with a known defect each, must be counted as the duplicates, losses and unexpected rows
- * they are. (The trigger-record and Kafka invariants: {@link ChaosCheckIT}.) (The
+ * by hand, with a known defect each, must be counted as the duplicates, losses, unexpected rows and
+ * reorders they are. (The trigger-record and Kafka invariants: {@link ChaosCheckIT}.) (The
  * unsafe chaos run proves this for the trigger-record workflows; duplicates of ticks and captured
  * rows reach its engines too rarely to rely on.) Each test has its own schema for
  * {@code chaos_rows} and {@code chaos_effects} and its own workflow ids in {@code executions}.
@@ -32,8 +32,7 @@ class ChaosTriggerCheckIT {
 
     @BeforeEach
     void schema() throws Exception {
-        ds = TestInfra.embedded().newSchema(ChaosRowWriter.createTable() + "; CREATE TABLE chaos_effects (id bigserial PRIMARY KEY, "
-                + "event_key text NOT NULL, node text NOT NULL, row_id bigint)");
+        ds = TestInfra.embedded().newSchema(ChaosRowWriter.createTable() + "; " + ChaosCommand.createEffectsTable());
     }
 
     private void execution(String key, String status, String trigger) throws Exception {
@@ -48,13 +47,26 @@ class ChaosTriggerCheckIT {
     }
 
     private void effect(String key, String node, Long rowId) throws Exception {
-        try (Connection c = ds.getConnection();
-             PreparedStatement s = c.prepareStatement("INSERT INTO chaos_effects (event_key, node, row_id) VALUES (?, ?, ?)")) {
+        effect(key, node, rowId, 0);
+    }
+
+    /** An effect row; they are numbered in the order written, which the order check reads. */
+    private void effect(String key, String node, Long rowId, int version) throws Exception {
+        try (Connection c = ds.getConnection(); PreparedStatement s = c.prepareStatement(
+                "INSERT INTO chaos_effects (event_key, node, row_id, version) VALUES (?, ?, ?, ?)")) {
             s.setString(1, key);
             s.setString(2, node);
             s.setObject(3, rowId);
+            s.setInt(4, version);
             s.executeUpdate();
         }
+    }
+
+    /** A succeeded execution of change {@code version} of row {@code id}, and its effect row. */
+    private void change(long id, int version, String position) throws Exception {
+        String key = workflow + "@" + id + "#" + position;
+        execution(key, "succeeded", "{\"row\": {\"id\": %d, \"version\": %d}}".formatted(id, version));
+        effect(key, "seen", id, version);
     }
 
     /** Ticks T+1 s .. T+9 s ran, but for T+5 s; T+3 s wrote its effect twice; one execution is for T+2.5 s. */
@@ -116,12 +128,67 @@ class ChaosTriggerCheckIT {
                 Set.of(), 0));
 
         assertThat(v.detail()).containsEntry("table_rows_inserted", 5L).containsEntry("table_rows_executed_once", 2L)
+                .containsEntry("table_changes_executed_once", 2L)
                 .containsEntry("table_extra_executions", 1L).containsEntry("table_duplicate_effects", 1L)
-                .containsEntry("table_rows_without_execution", 1L).containsEntry("table_succeeded_missing_effect", 1L)
+                .containsEntry("table_changes_without_execution", 1L).containsEntry("table_succeeded_missing_effect", 1L)
                 .containsEntry("table_rows_acknowledged_but_absent", 1L);
         assertThat(v.duplicates()).isEqualTo(2);
         assertThat(v.lost()).isEqualTo(3);
         assertThat(v.unexpected()).isZero();
+        assertThat(v.reordered()).isZero();
+    }
+
+    /**
+     * Row 1 was updated twice (version 2) and each change ran once; row 2's update to version 1
+     * committed and was acknowledged but never ran; row 3 has an execution of a version it never
+     * reached, and the writer holds an acknowledged update to a version the table does not have.
+     */
+    @Test
+    void tableCheckCountsEachUpdateAsAChangeOfItsOwn() throws Exception {
+        Scripts.run(ds, "INSERT INTO chaos_rows (id, tx, payload, version) VALUES (1, 1, 'x', 2), (2, 1, 'x', 1), (3, 1, 'x', 0)");
+        change(1, 0, "a");
+        change(1, 1, "b");
+        change(1, 2, "c");
+        change(2, 0, "a");
+        change(3, 0, "a");
+        change(3, 1, "b");
+
+        ChaosTriggerCheck.Verdict v = ChaosTriggerCheck.table(ds, new ChaosTriggerCheck.Rows(workflow, Set.of(1L, 2L, 3L), Set.of(), 0,
+                Set.of("1:1", "1:2", "2:1", "3:2"), 0));
+
+        assertThat(v.detail()).containsEntry("table_changes_committed", 6L).containsEntry("table_updates_committed", 3L)
+                .containsEntry("table_changes_executed_once", 5L).containsEntry("table_changes_without_execution", 1L)
+                .containsEntry("table_executions_of_absent_changes", 1L).containsEntry("table_updates_acknowledged_but_absent", 1L)
+                .containsEntry("table_rows_executed_once", 2L);
+        assertThat(v.lost()).as("2:1 never ran, 3:2 acknowledged but absent").isEqualTo(2);
+        assertThat(v.duplicates()).as("an execution of 3:1, which never committed").isEqualTo(1);
+        assertThat(v.reordered()).isZero();
+    }
+
+    /**
+     * Row 1's changes ran 0, 2, 1, 3: version 1 ran after version 2, one change out of order.
+     * Row 2's ran 0, 1, 2 and then version 0 again: a duplicate, not a reorder.
+     */
+    @Test
+    void tableCheckCountsAChangeThatRanAfterALaterOneAsReorderedAndADuplicateOnlyAsADuplicate() throws Exception {
+        Scripts.run(ds, "INSERT INTO chaos_rows (id, tx, payload, version) VALUES (1, 1, 'x', 3), (2, 1, 'x', 2)");
+        change(1, 0, "a");
+        change(1, 2, "c");
+        change(1, 1, "b");
+        change(1, 3, "d");
+        change(2, 0, "a");
+        change(2, 1, "b");
+        change(2, 2, "c");
+        change(2, 0, "a2");
+
+        ChaosTriggerCheck.Verdict v = ChaosTriggerCheck.table(ds, new ChaosTriggerCheck.Rows(workflow, Set.of(1L, 2L), Set.of(), 0,
+                Set.of("1:1", "1:2", "1:3", "2:1", "2:2"), 0));
+
+        assertThat(v.detail()).containsEntry("table_changes_out_of_order", 1L).containsEntry("table_rows_out_of_order", 1L)
+                .containsEntry("table_extra_executions", 1L).containsEntry("table_duplicate_effects", 1L);
+        assertThat(v.reordered()).isEqualTo(1);
+        assertThat(v.duplicates()).isEqualTo(2);
+        assertThat(v.lost()).isZero();
     }
 
     @Test
