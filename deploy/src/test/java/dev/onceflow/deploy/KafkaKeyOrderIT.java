@@ -3,9 +3,13 @@ package dev.onceflow.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onceflow.common.OnceflowConfig;
 import dev.onceflow.common.workflow.Workflow;
+import dev.onceflow.deploy.proof.ChildProcess;
 import dev.onceflow.engine.Engine;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -23,16 +27,21 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A Kafka trigger keeps its source topic's order per record key (issue 19, ADR 0020), through a
- * rebalance from one engine to three and the stop of one of them. Ten record keys, forty records
- * each, published interleaved on a 3-partition topic of the user's; every seventh record of a key
- * waits 300 ms in a {@code delay} before its effect, so the key's next records would overtake it
- * if anything but its lane held them back. Per key the effects, in commit order, must be 0…39,
+ * rebalance from one engine to three, an engine killed between its two commits, and the clean
+ * stop of another. Ten record keys, forty records each, published interleaved on a 3-partition
+ * topic of the user's; every seventh record of a key waits 300 ms in a {@code delay} before its
+ * effect, so the key's next records would overtake it if anything but its lane held them back.
+ * The engine killed is a JVM of its own, halted ({@link Runtime#halt}, as a kill -9 ends it)
+ * after its PostgreSQL commit and before its Kafka commit while lanes are busy: its partitions,
+ * with their waiting executions, move to the others after its session expires, and what it
+ * committed to PostgreSQL is delivered again. Per key the effects, in commit order, must be 0…39,
  * each once.
  *
  * <p>Negative control, on the same records: a second workflow that differs only in
@@ -47,6 +56,15 @@ class KafkaKeyOrderIT {
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
+    private ChildProcess child;
+
+    /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
+    @AfterEach
+    void killChild() throws Exception {
+        if (child != null) {
+            child.kill9();
+        }
+    }
 
     private static String workflow(String id, String topic, String order) {
         return """
@@ -59,7 +77,7 @@ class KafkaKeyOrderIT {
     }
 
     @Test
-    void oneRecordKeysExecutionsRunInTheTopicsOrderThroughARebalanceAndAStop() throws Exception {
+    void oneRecordKeysExecutionsRunInTheTopicsOrderThroughARebalanceAKillAndAStop() throws Exception {
         try (Connection c = TestInfra.embedded().dataSource().getConnection(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE IF NOT EXISTS it_key_order (id bigserial PRIMARY KEY, wf text NOT NULL, k text NOT NULL, "
                     + "seq int NOT NULL)");
@@ -72,6 +90,12 @@ class KafkaKeyOrderIT {
         Workflow control = fleet.deploy(workflow(Fleet.uniqueId("keyorder-none"), topic, "\"order\": \"none\","));
         Engine first = fleet.startEngine(1);
         fleet.startDispatcher();
+        Path dir = Files.createDirectories(Path.of("target", "kafka-key-order-it"));
+        Path haltTrigger = dir.resolve("halt-" + Fleet.uniqueId("h"));
+        Files.deleteIfExists(haltTrigger);
+        Map<String, String> env = fleet.config(1).with(Map.of(OnceflowConfig.ENGINE_MAX_POLL.name(), "10")).environment();
+        child = new ChildProcess("engine-keyorder", ChildProcess.java("384m", Onceflow.class.getName(),
+                List.of("engine", "--halt-between-commits", haltTrigger.toString())), env, dir);
 
         try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                 fleet.infra.bootstrap(), ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true), new ByteArraySerializer(),
@@ -84,12 +108,20 @@ class KafkaKeyOrderIT {
                 }
                 if (seq == 10) {
                     p.flush();
-                    fleet.startEngine(1); // two more members: the partitions move while lanes are busy
+                    child.start(); // two more members, one of them its own JVM: the partitions move while lanes are busy
                     fleet.startEngine(1);
+                    fleet.awaitStableGroup(3);
                 }
-                if (seq == 25) {
+                if (seq == 20) {
                     p.flush();
-                    fleet.stop(first); // and one leaves
+                    Files.writeString(haltTrigger, "halt"); // the child's next batch with records dies between its commits
+                }
+                if (seq == 30) {
+                    p.flush();
+                    long pid = child.pid();
+                    await().atMost(Duration.ofMinutes(2)).until(() -> !Files.exists(haltTrigger)
+                            && ProcessHandle.of(pid).map(h -> !h.isAlive()).orElse(true));
+                    fleet.stop(first); // and one leaves cleanly
                 }
                 Thread.sleep(50); // publishing spread over about 2 s, so the rebalances happen mid-stream
             }
