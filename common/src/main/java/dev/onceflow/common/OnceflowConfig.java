@@ -152,6 +152,9 @@ public final class OnceflowConfig {
             "How often a standby dispatcher tries to take over the row-change capture (bounds the takeover time).");
     public static final Key TABLE_OFFSET_FLUSH_MS = Key.number("dispatcher.table.offset.flush.ms", Type.LONG, 1_000, 100,
             600_000, "How often the capture stores its position; changes after it are replayed after a crash (same event keys).");
+    public static final Key TABLE_RECHECK_MS = Key.number("dispatcher.table.recheck.ms", Type.LONG, 10_000, 100, 3_600_000,
+            "How often the capture leader checks a setup problem it reported again (a watched table that does not exist, "
+                    + "wal_level not logical); a change of the watched tables is checked at once.");
 
     public static final Key TABLE_MAX_DEPTH = Key.number("dispatcher.table.max.depth", Type.INT, 10, 1, 1_000,
             "Deepest execution a row change may start: a change made by an execution at this depth starts nothing and is "
@@ -177,7 +180,7 @@ public final class OnceflowConfig {
             ENGINE_TRANSACTION_TIMEOUT, ENGINE_IDLE_TX_TIMEOUT, ENGINE_STALL_REPORT, ENGINE_HANGING_TX_ABORT,
             ENGINE_STUCK_REPORT, ENGINE_TIMER_POLL, ENGINE_HTTP_ALLOWED_HOSTS, ENGINE_HTTP_CONCURRENCY, ENGINE_SQL_INLINE, ENGINE_SQL_LONG_CONCURRENCY, ENGINE_LEASE_GRACE, DISPATCHER_APP_ID, DISPATCHER_DEDUPE_MS,
             DISPATCHER_ORDER_KEYS, DISPATCHER_REFRESH_MS, DISPATCHER_COMMIT_EAGER_GAP_MS, DISPATCHER_COMMIT_EAGER_MAX_RATE, DISPATCHER_THREADS, DISPATCHER_STATE_DIR, DISPATCHER_HTTP_HOST, DISPATCHER_HTTP_PORT, ENGINE_HTTP_PORT, API_TOKEN, TABLE_DB_URL, TABLE_DB_USER,
-            TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS,
+            TABLE_DB_PASSWORD, TABLE_SLOT, TABLE_PUBLICATION, TABLE_LOCK_POLL_MS, TABLE_OFFSET_FLUSH_MS, TABLE_RECHECK_MS,
             TABLE_MAX_DEPTH, RETENTION_EXECUTIONS_MS, RETENTION_KEYS_MS, RETENTION_BATCH_SIZE, RETENTION_INTERVAL_MS);
 
     public static final List<String> PASS_THROUGH = List.of("kafka.producer.", "kafka.consumer.", "kafka.streams.", "kafka.admin.");

@@ -57,6 +57,10 @@ class CallsRetriesAndCancelIT {
         try (LocalReceiver receiver = LocalReceiver.start()) {
             Workflow fail = deployCall("unknown-fail", receiver, "fail");
             Workflow retry = deployCall("unknown-retry", receiver, "retry");
+            // The lease of a claimed call is set by the engine that claims it: timeout + this grace (30 s by default).
+            // 10 s is far more than the first engine lives after its claims (about 1 s), so it never meets its own
+            // leases, and the next engine meets them 20 s sooner.
+            fleet.with(Map.of(dev.onceflow.common.OnceflowConfig.ENGINE_LEASE_GRACE.name(), "10000"));
             fleet.startDispatcher();
             DieBetweenCallAndRecord dies = new DieBetweenCallAndRecord();
             Engine first = fleet.startEngine(2, dies, false);
@@ -73,7 +77,7 @@ class CallsRetriesAndCancelIT {
             fleet.stop(first);
             Map<String, Integer> callsBefore = Map.copyOf(receiver.callsByKey());
 
-            // The next engine meets the claimed-but-unrecorded calls when their leases (timeout + 30 s) run out.
+            // The next engine meets the claimed-but-unrecorded calls when their leases (timeout + 10 s) run out.
             fleet.startEngine(2);
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500))
                     .until(() -> fleet.finished(fail.id()) == EVENTS && fleet.finished(retry.id()) == EVENTS);

@@ -37,29 +37,35 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class LongStatementIT {
 
     private static final int OTHERS = 200;
-    /** The long statement's timeout: its lease is due {@code engine.lease.grace.ms} after it. */
-    private static final int TIMEOUT_MS = 8_000;
+    /**
+     * How much longer than its pg_sleep a long statement's timeout is: its lease is due
+     * {@code engine.lease.grace.ms} after the timeout.
+     */
+    private static final int TIMEOUT_MARGIN_MS = 2_000;
 
     /**
-     * A lease grace of 3 s instead of 30, for the tests that wait for a lease: a lost statement
-     * comes back sooner. Not for the process-kill test, whose restarted engine must not yet see
-     * the killed statement's lease when it runs the next one.
+     * A lease grace of 2 s (the least allowed) instead of 30, for the tests that wait for a lease: a lost statement
+     * comes back sooner. Not for the first engine process of the process-kill test, whose
+     * restarted engine must not yet see the killed statement's lease when it runs the next one.
      */
-    private static final Map<String, String> SHORT_LEASE = Map.of(OnceflowConfig.ENGINE_LEASE_GRACE.name(), "3000");
+    private static final Map<String, String> SHORT_LEASE = Map.of(OnceflowConfig.ENGINE_LEASE_GRACE.name(), "2000");
 
     @RegisterExtension
     final Fleet fleet = new Fleet(TestInfra.embedded());
-    private ChildProcess child;
+    private final List<ChildProcess> children = new java.util.ArrayList<>();
 
     /** Runs before the fleet closes (JUnit runs a test's @AfterEach before its extensions' afterEach). */
     @AfterEach
-    void killChild() throws Exception {
-        if (child != null) {
-            child.kill9();
+    void killChildren() throws Exception {
+        for (ChildProcess c : children) {
+            c.kill9();
         }
     }
 
-    /** A workflow whose long node writes its effect and sleeps {@code seconds} in one statement, then one more effect. */
+    /**
+     * A workflow whose long node writes its effect and sleeps {@code seconds} in one statement, then one more effect;
+     * the statement's timeout is {@link #TIMEOUT_MARGIN_MS} more than its sleep.
+     */
     private Workflow deployLong(String prefix, int seconds) throws Exception {
         return fleet.deploy("""
                 {"id": "%s", "trigger": {"type": "kafka"}, "nodes": [
@@ -68,7 +74,7 @@ class LongStatementIT {
                    "next": "after"},
                   {"type": "sql", "id": "after", "sql": "INSERT INTO it_effects (event_key, node) VALUES (?, 'after')",
                    "params": ["event.key"]}
-                ]}""".formatted(Fleet.uniqueId(prefix), TIMEOUT_MS, seconds));
+                ]}""".formatted(Fleet.uniqueId(prefix), seconds * 1_000 + TIMEOUT_MARGIN_MS, seconds));
     }
 
     private static String key(Workflow wf, String id) {
@@ -128,7 +134,7 @@ class LongStatementIT {
     @Test
     void aLongStatementsEffectHappensOnceWhenItsEngineStopsWhileItRuns() throws Exception {
         fleet.with(SHORT_LEASE);
-        Workflow wf = deployLong("stopped", 5);
+        Workflow wf = deployLong("stopped", 3);
         Engine first = fleet.startEngine(1);
         publishEvent(wf, "s-1");
         fleet.flush();
@@ -193,16 +199,22 @@ class LongStatementIT {
      * PostgreSQL session ends without a commit), and a halt ({@code --halt-between-commits}, as a
      * kill -9 ends it) after a long statement's own commit and before the Kafka transaction with
      * its follow-ups. An in-process engine then takes the partitions; the leases bring both tasks back.
+     *
+     * <p>A lease is set by the engine that hands the statement off, with its own grace: the first
+     * process keeps the default (30 s), so that k-1's lease stays away while the second process
+     * runs k-2 (some 20 s later); the second has the short grace, so that k-2's lease comes due
+     * with k-1's instead of 20 s after it.
      */
     @Test
     void aLongStatementsEffectHappensOnceWhenItsEngineProcessIsKilled() throws Exception {
-        Workflow wf = deployLong("killed", 5);
+        Workflow wf = deployLong("killed", 3);
         Path dir = Files.createDirectories(Path.of("target", "long-statement-it"));
         Path haltTrigger = dir.resolve("halt-" + wf.id());
         Files.deleteIfExists(haltTrigger);
-        Map<String, String> env = fleet.config(1).environment();
-        child = new ChildProcess("engine-" + wf.id(), ChildProcess.java("384m", Onceflow.class.getName(),
-                List.of("engine", "--halt-between-commits", haltTrigger.toString())), env, dir);
+        List<String> command = ChildProcess.java("384m", Onceflow.class.getName(),
+                List.of("engine", "--halt-between-commits", haltTrigger.toString()));
+        ChildProcess child = new ChildProcess("engine-" + wf.id(), command, fleet.config(1).environment(), dir);
+        children.add(child);
         child.start(); // the statement runs once the child has joined the group and taken the partitions
         publishEvent(wf, "k-1");
         fleet.flush();
@@ -212,6 +224,8 @@ class LongStatementIT {
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO it_effects%pg_sleep%' AND state = 'active'") == 0);
         assertThat(effects(wf, "long")).as("the killed engine's statement committed nothing").isZero();
 
+        child = new ChildProcess("engine-short-lease-" + wf.id(), command, fleet.config(1).with(SHORT_LEASE).environment(), dir);
+        children.add(child);
         child.start();
         publishEvent(wf, "k-2");
         fleet.flush();

@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Setup.</b> On taking the lead, and whenever the watched tables change, it checks
  * {@code wal_level=logical}, that each table exists (a missing one is reported with the workflows
- * that name it and checked again every 10 s), gives {@code REPLICA IDENTITY FULL} to tables whose
+ * that name it and checked again every {@code dispatcher.table.recheck.ms}, 10 s by default), gives {@code REPLICA IDENTITY FULL} to tables whose
  * workflows use {@code changed} and to tables without a primary key (PostgreSQL rejects updates of
  * a published table without a replica identity), stops the running engine, sets the publication's
  * tables, and starts the engine; Debezium creates the slot when missing. Changes are captured from
@@ -76,7 +76,7 @@ final class RowChangeSource implements AutoCloseable {
      */
     record Settings(String url, String user, String password, String slot, String publication, Duration takeover,
                     Duration offsetFlush, String offsetsUrl, String offsetsUser, String offsetsPassword, String offsetsSchema,
-                    int maxDepth) {
+                    int maxDepth, Duration recheck) {
         private static final Pattern NAME = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
         Settings {
@@ -104,7 +104,8 @@ final class RowChangeSource implements AutoCloseable {
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_LOCK_POLL_MS)),
                     Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_OFFSET_FLUSH_MS)),
                     c.get(OnceflowConfig.DB_URL), c.get(OnceflowConfig.DB_USER), c.get(OnceflowConfig.DB_PASSWORD),
-                    c.schema(), c.getInt(OnceflowConfig.TABLE_MAX_DEPTH));
+                    c.schema(), c.getInt(OnceflowConfig.TABLE_MAX_DEPTH),
+                    Duration.ofMillis(c.getLong(OnceflowConfig.TABLE_RECHECK_MS)));
         }
     }
 
@@ -112,7 +113,6 @@ final class RowChangeSource implements AutoCloseable {
     static final String LEADER_APPLICATION_PREFIX = "onceflow-capture:";
 
     private static final Logger LOG = LoggerFactory.getLogger(RowChangeSource.class);
-    private static final Duration SETUP_RECHECK = Duration.ofSeconds(10);
     private static final Duration RESTART_BACKOFF = Duration.ofSeconds(2);
 
     private final WorkflowCatalog catalog;
@@ -236,7 +236,7 @@ final class RowChangeSource implements AutoCloseable {
         if (!wanted.equals(lastWanted) || now >= nextSetupCheck) {
             List<String> ready = check(wanted);
             lastWanted = wanted;
-            nextSetupCheck = problem == null ? Long.MAX_VALUE : now + SETUP_RECHECK.toMillis();
+            nextSetupCheck = problem == null ? Long.MAX_VALUE : now + settings.recheck().toMillis();
             if (!ready.equals(capturingTables) || engine == null && !ready.isEmpty()) {
                 // Stop before changing the publication: a running engine would read changes of a newly
                 // published table, drop them (not in its include list) and store a position past them.

@@ -141,7 +141,7 @@ public final class ChildProcess {
     }
 
     /** SIGTERM (a clean shutdown), then SIGKILL after {@code seconds}. A frozen process is thawed first, or SIGTERM would wait. */
-    synchronized void stop(int seconds) throws InterruptedException {
+    public synchronized void stop(int seconds) throws InterruptedException {
         wanted = false;
         if (process != null && process.isAlive()) {
             if (frozen) {
